@@ -141,8 +141,8 @@ class Config(_Section):
     """The whole configuration."""
 
     ingest: IngestConfig = IngestConfig()
-    calibrate: CalibrateConfig = CalibrateConfig()
-    register: RegisterConfig = RegisterConfig()
+    calibration: CalibrateConfig = CalibrateConfig()
+    registration: RegisterConfig = RegisterConfig()
     mosaic: MosaicConfig = MosaicConfig()
     run: RunConfig = RunConfig()
 

@@ -1,0 +1,45 @@
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Config, load_config
+from pipeline.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_default_config_validates():
+    cfg = load_config()
+    assert isinstance(cfg, Config)
+    assert cfg.mosaic.crs == "farside_eqc"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "configs").glob("*.yaml") if p.name != "grids.yaml"))
+def test_shipped_configs_validate(name):
+    load_config(ROOT / "configs" / name)
+
+
+def test_unknown_key_is_an_error_naming_the_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mosaic:\n  tile_sise: 256\n")
+    with pytest.raises(ConfigError, match="tile_sise"):
+        load_config(bad)
+
+
+def test_invalid_value_is_an_error(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mosaic:\n  tile_size: -3\n")
+    with pytest.raises(ConfigError, match="tile_size"):
+        load_config(bad)
+
+
+def test_not_yaml_mapping(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(bad)
+
+
+def test_overrides_win(tmp_path):
+    cfg = load_config(None, {"mosaic": {"crs": "farside_ortho"}, "run": {"scheduler": "synchronous"}})
+    assert cfg.mosaic.crs == "farside_ortho" and cfg.run.scheduler == "synchronous"

@@ -55,6 +55,10 @@ class BadGeometry(BadFrame):
     """The ISD sidecar is missing keys, holds non-finite numbers or disagrees with the image."""
 
 
+class UnsupportedGeometry(BadGeometry, UnsupportedFormat):
+    """The ISD is valid but describes a sensor model farside does not support (line scan, ...)."""
+
+
 class GeometryError(FarsideError, ValueError):
     """A geometric computation cannot be done (ray misses the body, empty footprint, ...)."""
 

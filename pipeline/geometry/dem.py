@@ -1,0 +1,169 @@
+"""Digital elevation model for ray/terrain intersection (pure numpy + rasterio/pyproj).
+
+A :class:`Dem` holds a height (or radius) raster on any lunar CRS and answers, for
+planetocentric lon/lat in radians, the height above its datum sphere (``height_m``) or
+the distance from the Moon's centre (``radius_m``) by bilinear interpolation; points
+outside the raster or on nodata give NaN.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from affine import Affine
+from pyproj import CRS, Transformer
+
+from pipeline.errors import BadFrame, ConfigError
+from pipeline.geometry.grid import MOON_GEOGRAPHIC, MapGrid, resolve_crs
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Dem"]
+
+
+@dataclass(frozen=True, eq=False)
+class Dem:
+    """A lunar DEM.
+
+    Attributes
+    ----------
+    values : ndarray of shape (rows, cols), float64
+        Heights above ``datum_radius_m`` in metres (NaN = no data).
+    transform : Affine
+        Pixel-corner ``(col, row)`` to CRS ``(x, y)`` (GDAL convention; pixel centres at +0.5).
+    crs_wkt : str
+        WKT of the (lunar) CRS of the raster.
+    datum_radius_m : float
+        Radius of the height datum (the CRS's semi-major axis unless given).
+    """
+
+    values: np.ndarray
+    transform: Affine
+    crs_wkt: str
+    datum_radius_m: float
+    path: Path | None = field(default=None)
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def from_file(cls, path: str | Path, *, band: int = 1, is_radius: bool | None = None) -> Dem:
+        """Read a GeoTIFF (or any GDAL raster) DEM in a lunar CRS.
+
+        Parameters
+        ----------
+        band : int
+            1-based band to read.
+        is_radius : bool, optional
+            True if the values are radii from the Moon's centre (ISIS shape models),
+            False for heights above the datum; None: radii if the median exceeds 1e6 m.
+
+        Raises
+        ------
+        BadFrame
+            Unreadable file, or a CRS that is missing or not lunar.
+        """
+        import rasterio
+
+        path = Path(path)
+        try:
+            with rasterio.open(path) as ds:
+                values = ds.read(band, masked=True).astype(float).filled(np.nan)
+                transform = ds.transform
+                crs = ds.crs
+        except (rasterio.errors.RasterioError, OSError) as exc:
+            raise BadFrame(path, f"cannot read DEM: {exc}") from None
+        if crs is None:
+            raise BadFrame(
+                path, "DEM has no CRS; assign a lunar CRS (e.g. IAU_2015:30100) with gdal_edit.py -a_srs"
+            )
+        try:
+            pcrs = resolve_crs(CRS.from_wkt(crs.to_wkt()))
+        except ConfigError as exc:
+            raise BadFrame(path, f"DEM CRS is not lunar: {exc}") from None
+        return cls.from_array(values, transform, pcrs, is_radius=is_radius, path=path)
+
+    @classmethod
+    def from_array(
+        cls,
+        values,
+        transform: Affine,
+        crs: str | CRS = MOON_GEOGRAPHIC,
+        *,
+        is_radius: bool | None = False,
+        datum_radius_m: float | None = None,
+        path: Path | None = None,
+    ) -> Dem:
+        """DEM from an array of heights (m) on a grid (``transform`` + lunar ``crs``)."""
+        crs = resolve_crs(crs)
+        datum = float(datum_radius_m if datum_radius_m is not None else crs.ellipsoid.semi_major_metre)
+        vals = np.array(values, dtype=float)
+        if vals.ndim != 2:
+            raise ValueError(f"DEM values must be 2-D, got shape {vals.shape}")
+        if is_radius is None:
+            med = np.nanmedian(vals) if np.isfinite(vals).any() else 0.0
+            is_radius = bool(med > 1e6)
+            if is_radius:
+                log.info("DEM %s holds radii (median %.0f m); converting to heights", path, med)
+        if is_radius:
+            vals = vals - datum
+        return cls(vals, transform, crs.to_wkt(), datum, path)
+
+    @classmethod
+    def from_grid(cls, values, grid: MapGrid, **kw) -> Dem:
+        """DEM of heights (m) on a :class:`MapGrid`."""
+        return cls.from_array(values, grid.transform, grid.crs, **kw)
+
+    # -- queries --------------------------------------------------------------------------
+    @cached_property
+    def _crs(self) -> CRS:
+        return CRS.from_wkt(self.crs_wkt)
+
+    @cached_property
+    def _to_dem(self) -> Transformer | None:
+        if self._crs.is_geographic:
+            return None
+        return Transformer.from_crs(CRS(MOON_GEOGRAPHIC), self._crs, always_xy=True)
+
+    def _xy(self, lon_rad, lat_rad) -> tuple[np.ndarray, np.ndarray]:
+        lon = np.degrees(np.asarray(lon_rad, dtype=float))
+        lat = np.degrees(np.asarray(lat_rad, dtype=float))
+        if self._to_dem is None:
+            # geographic raster: wrap longitudes into the raster's span [x0, x0 + 360)
+            x0 = min(self.transform.c, self.transform.c + self.transform.a * self.values.shape[1])
+            return np.mod(lon - x0, 360.0) + x0, lat
+        x, y = self._to_dem.transform(lon, lat)
+        return np.asarray(x), np.asarray(y)
+
+    def height_m(self, lon_rad, lat_rad) -> np.ndarray:
+        """Height (m) above ``datum_radius_m`` at planetocentric lon/lat (radians), bilinear
+        between pixel centres; NaN outside the raster or next to nodata."""
+        x, y = self._xy(lon_rad, lat_rad)
+        inv = ~self.transform
+        col = inv.a * x + inv.b * y + inv.c - 0.5
+        row = inv.d * x + inv.e * y + inv.f - 0.5
+        rows, cols = self.values.shape
+        # clamp to the outermost pixel centres within half a pixel of the edge
+        inside = (row >= -0.5) & (row <= rows - 0.5) & (col >= -0.5) & (col <= cols - 0.5)
+        row = np.clip(row, 0.0, rows - 1.0)
+        col = np.clip(col, 0.0, cols - 1.0)
+        r0 = np.clip(np.floor(row).astype(int), 0, max(rows - 2, 0))
+        c0 = np.clip(np.floor(col).astype(int), 0, max(cols - 2, 0))
+        r1 = np.minimum(r0 + 1, rows - 1)
+        c1 = np.minimum(c0 + 1, cols - 1)
+        fr = row - r0
+        fc = col - c0
+        v = self.values
+        out = (
+            v[r0, c0] * (1 - fr) * (1 - fc)
+            + v[r0, c1] * (1 - fr) * fc
+            + v[r1, c0] * fr * (1 - fc)
+            + v[r1, c1] * fr * fc
+        )
+        return np.where(inside, out, np.nan)
+
+    def radius_m(self, lon_rad, lat_rad) -> np.ndarray:
+        """Distance (m) from the Moon's centre to the terrain at lon/lat (radians)."""
+        return self.datum_radius_m + self.height_m(lon_rad, lat_rad)

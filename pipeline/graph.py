@@ -1,0 +1,406 @@
+"""The dask graph: every stage wired together, built once and computed once.
+
+``plan(...)`` scans the inputs (metadata only), chooses the output grid and tiles, finds
+the overlapping pairs and which frames touch which tile; ``Plan.build()`` turns that into
+one dask graph whose task keys are hashes of their inputs (``dask.base.tokenize``), so a
+rerun hits the same keys and the work directory's cached products; ``run(...)`` computes
+the graph once on the configured scheduler and returns a :class:`RunResult`.
+
+Tasks (one per frame / pair / tile, so a cluster is useful)::
+
+    masters ─┐
+    frame_i ─┴─ calibrate_i ──┬── match_ij ──┐
+                              │              ├── adjust ──┬── equalize ──┐
+                              │              │            │              ├── tile_t ── write
+                              └──────────────┴────────────┴──────────────┘
+
+Pixels are read inside the calibrate tasks, on the workers, from shared storage; tiles
+are written to the work directory by their tasks and assembled window by window by the
+single ``write`` task, so memory is bounded by the tile size and the frames per tile.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from dask.base import tokenize
+from dask.delayed import Delayed, delayed
+
+from pipeline import __version__
+from pipeline.config import Config
+from pipeline.errors import FarsideError, MosaicError
+from pipeline.frame import Frame, FrameFailure
+from pipeline.geometry.grid import MapGrid, Tile
+from pipeline.ingestion import IngestResult, ingest
+from pipeline.scheduler import start_engine
+from pipeline.workdir import WorkDir, count_reused
+
+log = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------------------
+# tasks: module-level, picklable, pure apart from the work-directory cache
+# ----------------------------------------------------------------------------------------
+def _masters_task(cal_frames: list[Frame], cfg, workdir: WorkDir, key: str):
+    from pipeline.calibration import build_masters_from_frames
+
+    return workdir.cached("masters", key, lambda: build_masters_from_frames(cal_frames, cfg))
+
+
+def _calibrate_task(frame: Frame, masters, cfg, max_bytes: int, workdir: WorkDir, key: str):
+    """Read and calibrate one frame; a bad frame becomes a :class:`FrameFailure` value."""
+    from pipeline.calibration import calibrate_frame
+
+    def compute():
+        try:
+            loaded = frame.load(max_bytes=max_bytes)
+            return calibrate_frame(loaded, masters, cfg) if cfg.enabled else loaded
+        except FarsideError as exc:
+            return FrameFailure(frame.meta.path, "calibrate", str(getattr(exc, "reason", exc)))
+
+    return workdir.cached("calibrated", key, compute)
+
+
+def _match_task(fi, fj, pair, cfg, seed: int, workdir: WorkDir, key: str):
+    from pipeline.registration import match_pair
+
+    if isinstance(fi, FrameFailure) or isinstance(fj, FrameFailure):
+        return None
+    return workdir.cached("matches", key, lambda: match_pair(fi, fj, pair, cfg, seed=seed))
+
+
+def _adjust_task(cameras: dict, matches: list, cfg, workdir: WorkDir, key: str):
+    from pipeline.registration import adjust
+
+    found = [m for m in matches if m is not None]
+    return workdir.cached("adjusted", key, lambda: adjust(cameras, found, cfg))
+
+
+def _equalize_task(frames: list, cameras, grid: MapGrid, cfg, workdir: WorkDir, key: str):
+    from pipeline.mosaicking import equalize_frames
+
+    def compute():
+        good = {f.id: f for f in frames if isinstance(f, Frame)}
+        return equalize_frames(good, _cameras_of(cameras), grid, cfg)
+
+    return workdir.cached("equalize", key, compute)
+
+
+def _tile_task(tile: Tile, grid: MapGrid, frames: list, order: list[int], cameras, equalization,
+               cfg, workdir: WorkDir, key: str):
+    """Mosaic one tile; returns the cached product path (``None`` when the tile is empty)."""
+    from pipeline.mosaicking import mosaic_tile
+
+    def compute():
+        cams = _cameras_of(cameras)
+        inputs = [(idx, f, cams.get(f.id, f.camera)) for idx, f in zip(order, frames) if isinstance(f, Frame)]
+        return mosaic_tile(inputs, grid, tile, equalization, cfg)
+
+    workdir.cached("tiles", key, compute)
+    return workdir.path("tiles", key)
+
+
+def _summary_task(frame) -> dict[str, Any]:
+    if isinstance(frame, FrameFailure):
+        return {"failure": frame}
+    return {"id": frame.id, "qa": dict(frame.qa)}
+
+
+def _write_task(tile_paths: list[Path], grid: MapGrid, out: Path, bands: list[str], tags: dict,
+                summaries: list[dict], registration, equalization, write_cfg: dict) -> dict[str, Any]:
+    """The single writer: assemble tiles window by window into the COG (atomic rename)."""
+    from pipeline.io.geotiff import CogWriter
+    from pipeline.workdir import load_pickle
+
+    coverage = 0
+    with CogWriter(out, grid, bands=bands, tags=tags) as writer:
+        for path in tile_paths:
+            product = load_pickle(path)
+            if product is None:
+                continue
+            writer.write_tile(product)
+            coverage += int(product["valid"].sum())
+    side = {}
+    if write_cfg.get("quicklook"):
+        from pipeline.io.quicklook import write_quicklook
+
+        side["quicklook"] = str(write_quicklook(out))
+    if write_cfg.get("stac"):
+        from pipeline.io.stac import write_stac_item
+
+        side["stac"] = str(write_stac_item(out, inputs=tags.get("farside_inputs")))
+    return {
+        "out": str(out),
+        "valid_pixels": coverage,
+        "summaries": summaries,
+        "registration": registration,
+        "equalization": equalization,
+        "side_files": side,
+    }
+
+
+def _cameras_of(registration) -> dict:
+    if registration is None:
+        return {}
+    if isinstance(registration, dict):
+        return registration
+    return dict(registration.cameras)
+
+
+# ----------------------------------------------------------------------------------------
+# planning
+# ----------------------------------------------------------------------------------------
+@dataclass
+class Plan:
+    """Everything decided before any pixel is read."""
+
+    frames_dir: Path
+    out: Path
+    config: Config
+    inputs: IngestResult
+    frames: list[Frame]
+    failures: list[FrameFailure]
+    grid: MapGrid
+    tiles: list[Tile]
+    tile_frames: dict[tuple[int, int], list[int]]
+    pairs: list[Any]
+    workdir: WorkDir
+    bands: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """A human-readable account of what ``run`` would do (``--dry-run``)."""
+        g = self.grid
+        lon, lat = g.xy_to_lonlat(*_grid_corners(g))
+        lines = [
+            f"frames to mosaic: {len(self.frames)}",
+            *(f"  {f.id:<28} {f.meta.format:<5} {f.meta.shape[0]}x{f.meta.shape[1]}" for f in self.frames),
+            f"calibration frames: {len(self.inputs.calibration)}",
+            f"rejected: {len(self.failures)}",
+            *(f"  {x}" for x in self.failures),
+            f"overlapping pairs: {len(self.pairs)} (registration "
+            f"{'on' if self.config.registration.enabled else 'off'})",
+            f"output grid: {g.shape[0]} rows x {g.shape[1]} cols at {g.resolution:.1f} m, CRS {g.crs.name}",
+            f"  lon {np.nanmin(lon):.3f}..{np.nanmax(lon):.3f}  lat {np.nanmin(lat):.3f}..{np.nanmax(lat):.3f} deg",
+            f"tiles: {len(self.tiles)} of {self.config.mosaic.tile_size} px "
+            f"({sum(1 for v in self.tile_frames.values() if v)} touched by frames)",
+            f"work directory: {self.workdir.root}",
+            f"output: {self.out}",
+        ]
+        return "\n".join(lines)
+
+    def build(self) -> Delayed:
+        """The whole run as one dask graph ending in the writer task."""
+        cfg = self.config
+        wd = self.workdir
+        cal_key = tokenize([f.meta.content_hash for f in self.inputs.calibration], cfg.calibration)
+        masters = delayed(_masters_task, pure=True)(
+            self.inputs.calibration, cfg.calibration, wd, cal_key, dask_key_name=f"masters-{cal_key}"
+        )
+        calibrated = []
+        for f in self.frames:
+            key = tokenize(f.meta.content_hash, f.meta.band, f.camera, cal_key, cfg.calibration)
+            calibrated.append(
+                delayed(_calibrate_task, pure=True)(
+                    f, masters, cfg.calibration, cfg.ingest.max_frame_bytes, wd, key,
+                    dask_key_name=f"calibrate-{f.id}-{key}",
+                )
+            )
+        cameras = {f.id: f.camera for f in self.frames}
+        if cfg.registration.enabled and self.pairs:
+            matches = []
+            for pair in self.pairs:
+                i, j = pair.i, pair.j
+                key = tokenize(calibrated[i].key, calibrated[j].key, pair, cfg.registration, cfg.run.seed)
+                matches.append(
+                    delayed(_match_task, pure=True)(
+                        calibrated[i], calibrated[j], pair, cfg.registration, cfg.run.seed, wd, key,
+                        dask_key_name=f"match-{i}-{j}-{key}",
+                    )
+                )
+            akey = tokenize(cameras, [m.key for m in matches], cfg.registration)
+            registration = delayed(_adjust_task, pure=True)(
+                cameras, matches, cfg.registration, wd, akey, dask_key_name=f"adjust-{akey}"
+            )
+            reg_key = akey
+        else:
+            registration, reg_key = cameras, tokenize(cameras)
+        if cfg.mosaic.equalize and len(self.frames) > 1:
+            ekey = tokenize([c.key for c in calibrated], reg_key, self.grid, cfg.mosaic)
+            equalization = delayed(_equalize_task, pure=True)(
+                calibrated, registration, self.grid, cfg.mosaic, wd, ekey, dask_key_name=f"equalize-{ekey}"
+            )
+        else:
+            equalization, ekey = None, "none"
+        tiles = []
+        for tile in self.tiles:
+            order = self.tile_frames[tile.index]
+            if not order:
+                continue
+            key = tokenize(tile, self.grid, [calibrated[i].key for i in order], reg_key, ekey, cfg.mosaic)
+            tiles.append(
+                delayed(_tile_task, pure=True)(
+                    tile, self.grid, [calibrated[i] for i in order], order, registration, equalization,
+                    cfg.mosaic, wd, key, dask_key_name=f"tile-{tile.index[0]}-{tile.index[1]}-{key}",
+                )
+            )
+        summaries = [delayed(_summary_task, pure=True)(c) for c in calibrated]
+        tags = _provenance_tags(self)
+        write_cfg = {"quicklook": cfg.mosaic.quicklook, "stac": cfg.mosaic.stac}
+        return delayed(_write_task, pure=True)(
+            tiles, self.grid, self.out, self.bands, tags, summaries, registration, equalization, write_cfg,
+            dask_key_name=f"write-{tokenize(self.out, [t.key for t in tiles])}",
+        )
+
+
+def _grid_corners(grid: MapGrid) -> tuple[np.ndarray, np.ndarray]:
+    xmin, ymin, xmax, ymax = grid.bounds
+    xs = np.linspace(xmin, xmax, 9)
+    ys = np.linspace(ymin, ymax, 9)
+    xx, yy = np.meshgrid(xs, ys)
+    return xx.ravel(), yy.ravel()
+
+
+def _provenance_tags(plan: Plan) -> dict[str, str]:
+    import cv2
+    import rasterio
+
+    return {
+        "farside_version": __version__,
+        "farside_inputs": json.dumps([str(f.meta.path) for f in plan.frames]),
+        "farside_input_hashes": json.dumps([f.meta.content_hash for f in plan.frames]),
+        "farside_config": plan.config.model_dump_json(),
+        "farside_software": json.dumps(
+            {"numpy": np.__version__, "rasterio": rasterio.__version__, "gdal": rasterio.__gdal_version__,
+             "opencv": cv2.__version__}
+        ),
+        "farside_rejected": json.dumps([str(x) for x in plan.failures]),
+    }
+
+
+def plan(frames_dir: str | Path, out: str | Path, *, calibration: str | Path | None = None,
+         config: Config | None = None) -> Plan:
+    """Scan inputs and decide the output grid, tiles and pairs; reads no pixels.
+
+    Raises
+    ------
+    MosaicError
+        No frame can be placed on the map (the message lists why each was rejected).
+    """
+    from pipeline import mosaicking as mos
+    from pipeline.config import load_config
+
+    config = config or load_config()
+    frames_dir, out = Path(frames_dir), Path(out)
+    result = ingest(frames_dir, calibration=calibration, config=config.ingest)
+    failures = list(result.failures)
+    frames = []
+    for f in result.frames:
+        if f.camera is None:
+            failures.append(FrameFailure(
+                f.meta.path, "geometry",
+                "no camera: add a <stem>.json ISD sidecar (USGS ALE isd_generate); frames without geometry "
+                "cannot be placed on the map (registration to a basemap without an ISD is not supported)",
+            ))
+        else:
+            frames.append(f)
+    if not frames:
+        why = "; ".join(str(x) for x in failures) or f"no frames found in {frames_dir}"
+        raise MosaicError(f"nothing to mosaic: {why}")
+
+    cfg = config.mosaic
+    cameras = [f.camera for f in frames]
+    grid = mos.grid_for_frames(cameras, cfg.crs, resolution_m=cfg.resolution_m, bounds=cfg.bounds)
+    tiles = grid.tiles(cfg.tile_size, cfg.halo)
+    pad = _pointing_margin_m(cameras, config) if config.registration.enabled else 0.0
+    boxes = [mos.footprint_bbox_xy(c, grid.crs, pad_m=pad) for c in cameras]
+    tile_frames = {t.index: mos.frames_touching(grid[t.outer], boxes) for t in tiles}
+    pairs = []
+    if config.registration.enabled and len(frames) > 1:
+        from pipeline.registration import overlap_pairs
+
+        pairs = overlap_pairs(cameras)
+    workdir = WorkDir(Path(config.run.workdir) if config.run.workdir else out.parent / ".farside-work")
+    bands = ["iof", *cfg.extra_bands]
+    return Plan(frames_dir, out, config, result, frames, failures, grid, tiles, tile_frames, pairs, workdir, bands)
+
+
+def _pointing_margin_m(cameras, config: Config) -> float:
+    """How far (m) corrected footprints may move: 3 sigma of the pointing prior at the
+    largest altitude, plus 3 sigma of the position prior."""
+    sigma = math.radians(config.registration.pointing_sigma_deg)
+    alt = max(float(np.linalg.norm(c.position_m)) - c.radii_m[0] for c in cameras)
+    return alt * math.tan(3 * sigma) + 3 * (config.registration.position_sigma_m or 0.0)
+
+
+# ----------------------------------------------------------------------------------------
+# running
+# ----------------------------------------------------------------------------------------
+@dataclass
+class RunResult:
+    """What a run did: the output, rejected frames, stage statistics, timings."""
+
+    out: Path
+    plan: Plan
+    product: dict[str, Any]
+    seconds: float
+    reused: dict[str, int]
+
+    @property
+    def failures(self) -> list[FrameFailure]:
+        late = [s["failure"] for s in self.product["summaries"] if "failure" in s]
+        return [*self.plan.failures, *late]
+
+    def summary(self) -> str:
+        n_used = sum(1 for s in self.product["summaries"] if "failure" not in s)
+        lines = [f"wrote {self.out} ({self.plan.grid.shape[0]}x{self.plan.grid.shape[1]}, "
+                 f"{n_used} frames) in {self.seconds:.1f} s"]
+        reg = self.product.get("registration")
+        if hasattr(reg, "summary"):
+            lines.append(reg.summary())
+        if self.reused:
+            lines.append("reused from the work directory: " + ", ".join(f"{v} {k}" for k, v in self.reused.items()))
+        if self.failures:
+            lines.append(f"rejected {len(self.failures)} file(s):")
+            lines += [f"  {x}" for x in self.failures]
+        return "\n".join(lines)
+
+
+def run(frames_dir: str | Path, out: str | Path, *, calibration: str | Path | None = None,
+        config: Config | None = None, progress: bool = False) -> RunResult:
+    """Run the whole pipeline and write ``out`` (COG + STAC item + quicklook).
+
+    Parameters
+    ----------
+    frames_dir : path
+        Folder of raw frames (any supported format) with ``<stem>.json`` ISD sidecars.
+    out : path
+        Output GeoTIFF; written atomically (temporary name, then rename).
+    calibration : path, optional
+        Folder of bias/dark/flat frames.
+    config : Config, optional
+        Validated configuration (``pipeline.load_config``); defaults to ``configs/default.yaml``.
+    progress : bool
+        Show a progress bar (local) or distributed progress.
+
+    Examples
+    --------
+    >>> from pipeline import load_config, run
+    >>> result = run("sample_images", "out/mosaic.tif", calibration="sample_images/calibration")  # doctest: +SKIP
+    """
+    t0 = time.time()
+    p = plan(frames_dir, out, calibration=calibration, config=config)
+    graph = p.build()
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    run_cfg = p.config.run
+    with start_engine(run_cfg.scheduler, workers=run_cfg.workers, batch=run_cfg.slurm) as engine:
+        (product,) = engine.compute(graph, progress=progress)
+    result = RunResult(Path(out), p, product, time.time() - t0, count_reused(p.workdir, t0))
+    log.info("%s", result.summary())
+    return result

@@ -1,0 +1,118 @@
+"""Plain-data input of the QA report: what the pipeline hands over, nothing of its internals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SECTION_IDS", "FrameRow", "ReportData", "default_report_path"]
+
+SECTION_IDS = ("summary", "mosaic", "coverage", "frames", "registration", "equalisation", "provenance")
+"""The ``id`` of every ``<section>`` of the page, in order."""
+
+_REJECTED_WORDS = ("reject", "fail", "error", "quarantin", "skip")
+
+
+@dataclass
+class FrameRow:
+    """One input frame, as the report shows it.
+
+    Angles are degrees, residuals pixels, ``level``/``noise``/``offset`` I/F units (or DN
+    before calibration, as the caller states), ``masked_fraction`` 0..1. ``footprint_lonlat``
+    is a polygon of ``(lon, lat)`` degrees, planetocentric east-positive, with continuous
+    longitudes (a frame across 180 E is e.g. 178 .. 183, not 178 .. -177).
+    """
+
+    id: str
+    path: str
+    format: str
+    shape: tuple[int, int]
+    exposure_s: float | None
+    time_utc: str | None
+    status: str  # "used", "rejected", "kept with prior pointing", ...
+    reason: str = ""  # why rejected (or why kept with a caveat)
+    level: float | None = None
+    noise: float | None = None
+    masked_fraction: float | None = None
+    cosmic_rays: int | None = None
+    incidence_deg: tuple[float, float] | None = None  # (min, max)
+    emission_deg: tuple[float, float] | None = None  # (min, max)
+    tie_points: int | None = None
+    correction_deg: tuple[float, float, float] | None = None  # applied pointing correction
+    residual_before_px: float | None = None
+    residual_after_px: float | None = None
+    gain: float | None = None
+    offset: float | None = None
+    footprint_lonlat: list[tuple[float, float]] | None = None
+
+    @property
+    def rejected(self) -> bool:
+        """True when the frame did not make it into the mosaic."""
+        s = self.status.strip().lower()
+        return any(s.startswith(w) for w in _REJECTED_WORDS)
+
+
+@dataclass
+class ReportData:
+    """Everything the report shows besides what it reads from the mosaic file.
+
+    Attributes
+    ----------
+    mosaic_path : Path
+        The GeoTIFF written by the run.
+    frames : list of FrameRow
+        One row per input frame, rejected ones included.
+    residuals_before_px, residuals_after_px : ndarray of shape (n,) or (n, 2), or None
+        Reprojection residual of every tie-point observation before / after bundle
+        adjustment, pixels (vectors are reduced to their length). ``None``: registration
+        not run.
+    tie_points_lonlat : ndarray of shape (n, 2) or None
+        Ground positions of the tie points, ``(lon, lat)`` degrees.
+    overlap_diff_before, overlap_diff_after : ndarray of shape (m,) or None
+        Differences between overlapping frames (one value per overlap pair or per
+        overlap sample), I/F, before / after equalisation. ``None``: not run.
+    provenance : dict
+        ``inputs`` (list or dict), ``config`` (dict), ``versions`` (dict), ``scheduler``
+        (str or dict); other keys are shown as they are.
+    timings_s : dict of str to float
+        Wall time per stage, seconds.
+    notes : list of str
+        Caveats shown in the summary, e.g. "absolute position limited by priors".
+    """
+
+    mosaic_path: Path
+    frames: list[FrameRow]
+    residuals_before_px: np.ndarray | None = None
+    residuals_after_px: np.ndarray | None = None
+    tie_points_lonlat: np.ndarray | None = None
+    overlap_diff_before: np.ndarray | None = None
+    overlap_diff_after: np.ndarray | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def default_report_path(mosaic_path: str | Path) -> Path:
+    """``OUT.tif`` -> ``OUT.report.html`` beside it."""
+    p = Path(mosaic_path)
+    return p.with_name(p.stem + ".report.html")
+
+
+def as_1d(a: np.ndarray | None) -> np.ndarray | None:
+    """Residual vectors -> lengths; drop non-finite; ``None`` stays ``None``."""
+    if a is None:
+        return None
+    a = np.asarray(a, dtype=float)
+    if a.ndim == 2 and a.shape[1] in (2, 3) and a.shape[0] != 0:
+        a = np.hypot(a[:, 0], a[:, 1]) if a.shape[1] == 2 else np.linalg.norm(a, axis=1)
+    a = a.ravel()
+    return a[np.isfinite(a)]
+
+
+def rms(a: np.ndarray | None) -> float | None:
+    if a is None or a.size == 0:
+        return None
+    return float(np.sqrt(np.mean(np.square(a))))

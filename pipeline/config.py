@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.errors import ConfigError
 
@@ -41,54 +41,202 @@ class IngestConfig(_Section):
 
 
 class PhotometryConfig(_Section):
-    """Photometric normalisation to a standard geometry."""
+    """Photometric normalisation of I/F to a standard geometry (angles in degrees)."""
 
-    model: str = "lunar_lambert"
-    incidence_max_deg: float = Field(85.0, gt=0, le=90)
-    emission_max_deg: float = Field(70.0, gt=0, le=90)
-    standard_incidence_deg: float = 30.0
-    standard_emission_deg: float = 0.0
-    standard_phase_deg: float = 30.0
+    model: str = Field(
+        "lunar_lambert",
+        description="photometric function, a key of pipeline.calibration.PHOTOMETRIC_MODELS "
+        "(lunar_lambert: McEwen lunar-Lambert with L(phase); lommel_seeliger)",
+    )
+    lunar_lambert_l: float | None = Field(
+        None, description="constant lunar-Lambert weight L; default: McEwen's L(phase) polynomial"
+    )
+    incidence_max_deg: float = Field(85.0, gt=0, le=90, description="mask pixels lit more obliquely")
+    emission_max_deg: float = Field(70.0, gt=0, le=90, description="mask pixels seen more obliquely")
+    standard_incidence_deg: float = Field(30.0, ge=0, lt=90, description="standard incidence angle")
+    standard_emission_deg: float = Field(0.0, ge=0, lt=90, description="standard emission angle")
+    standard_phase_deg: float = Field(30.0, ge=0, le=180, description="standard phase angle")
+    angle_grid_step: int = Field(
+        8, ge=1, description="compute angles every N pixels and interpolate bilinearly (1 = every pixel)"
+    )
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        from pipeline.calibration.photometry import PHOTOMETRIC_MODELS
+
+        if value not in PHOTOMETRIC_MODELS:
+            raise ValueError(f"unknown photometric model {value!r}; choose from {sorted(PHOTOMETRIC_MODELS)}")
+        return value
 
 
 class CalibrateConfig(_Section):
-    """Radiometric calibration (bias, dark, flat, bad pixels, cosmic rays, I/F)."""
+    """Radiometric calibration: bias, dark, flat, bad pixels, cosmic rays, DN/s, radiance, I/F."""
 
-    enabled: bool = True
-    saturation_dn: float | None = Field(4095.0, description="raw DN at or above which pixels are masked")
-    bias_dn: float | None = Field(None, description="constant bias used when no bias frames are given")
-    clip_sigma: float = Field(3.0, gt=0)
-    hot_sigma: float = Field(8.0, gt=0)
-    dead_flat: float = Field(0.5, gt=0, lt=1)
-    noisy_sigma: float = Field(6.0, gt=0)
-    cosmic_rays: bool = True
-    cosmic_sigma: float = Field(5.0, gt=0)
+    enabled: bool = Field(True, description="False: frames pass through uncalibrated")
+    saturation_dn: float | None = Field(
+        4095.0, description="raw DN at or above which pixels are masked (None: no saturation test)"
+    )
+    bias_dn: float | None = Field(
+        None, description="constant bias (DN) used when no bias frames (and no overscan) are given"
+    )
+    overscan_samples: tuple[int, int] | None = Field(
+        None,
+        description="[start, stop) sample range of a serial overscan strip; without bias frames each "
+        "frame's bias is the per-line median of this strip (the strip itself is masked)",
+    )
+    clip_sigma: float = Field(3.0, gt=0, description="sigma clipping (robust sigmas) when combining masters")
+    hot_sigma: float = Field(
+        8.0, gt=0, description="hot pixel: dark rate above its local median by this many robust sigmas"
+    )
+    dead_flat: float = Field(
+        0.5, gt=0, lt=1, description="dead/low-response pixel: flat below this fraction of its local median"
+    )
+    noisy_sigma: float = Field(
+        6.0, gt=0, description="noisy pixel: bias-stack scatter above the median by this many robust sigmas"
+    )
+    badpix_window: int = Field(
+        9, ge=3, description="side (px, odd) of the local median window for hot and dead pixel tests"
+    )
+    mask_repaired: bool = Field(
+        True, description="flag repaired bad pixels and cosmic-ray hits in the frame mask (invalid)"
+    )
+    cosmic_rays: bool = Field(True, description="detect and repair cosmic-ray hits and single-pixel outliers")
+    cosmic_sigma: float = Field(
+        6.0, gt=0, description="cosmic-ray detection limit: residual over the local median, noise sigmas"
+    )
+    cosmic_sigfrac: float = Field(
+        0.6, gt=0, le=1, description="neighbours of a hit join it above cosmic_sigfrac * cosmic_sigma"
+    )
+    cosmic_objlim: float = Field(
+        4.0, gt=0, description="residual / fine-structure contrast above which a sharp peak is a hit, "
+        "not a blurred surface feature (L.A.Cosmic objlim)"
+    )
+    cosmic_psf_fwhm_px: float = Field(
+        1.5, gt=0, description="narrowest optical PSF (FWHM, px): features at least this blurred are "
+        "never taken for hits"
+    )
+    cosmic_niter: int = Field(4, ge=1, description="detection/repair iterations")
+    cold_pixels: bool | None = Field(
+        None, description="also detect single-pixel negative outliers (dead pixels no flat caught); "
+        "None: only when there is no master flat"
+    )
+    gain_e_per_dn: float | None = Field(
+        None, gt=0, description="detector gain for the cosmic-ray noise model; None: noise model fitted to "
+        "each frame"
+    )
+    read_noise_dn: float | None = Field(
+        None, ge=0, description="read noise for the noise model; default: measured from the bias stack"
+    )
     responsivity: float = Field(
         1.0, gt=0, description="DN/s per unit radiance (W m^-2 sr^-1 um^-1)"
     )
     solar_irradiance: float = Field(
         1.0, gt=0, description="solar spectral irradiance at 1 AU in the band (W m^-2 um^-1)"
     )
-    output: Literal["dn_per_s", "radiance", "iof"] = "iof"
-    photometry: PhotometryConfig | None = PhotometryConfig()
+    output: Literal["dn_per_s", "radiance", "iof"] = Field(
+        "iof", description="how far to calibrate: DN/s, radiance, or I/F (photometrically normalised)"
+    )
+    photometry: PhotometryConfig | None = Field(
+        PhotometryConfig(), description="photometric normalisation of I/F; None disables it"
+    )
 
 
 class RegisterConfig(_Section):
-    """Tie points and bundle adjustment."""
+    """Tie points (OpenCV, in map space) and bundle adjustment of camera pointing.
 
-    enabled: bool = True
-    detector: str = "sift"
-    max_features: int = Field(4000, gt=0)
-    ratio: float = Field(0.8, gt=0, lt=1)
-    ransac_threshold_px: float = Field(1.5, gt=0)
-    min_matches: int = Field(12, ge=4)
-    subpixel: bool = True
-    pointing_sigma_deg: float = Field(0.3, gt=0)
-    position_sigma_m: float | None = Field(None, description="solve position too, with this prior sigma")
-    robust_loss: str = "huber"
-    outlier_px: float = Field(3.0, gt=0)
-    unmatched: Literal["keep", "exclude"] = "keep"
-    reference_basemap: Path | None = None
+    Pixels (``_px``) are local-grid pixels for matching settings and frame pixels for
+    adjustment settings; angles in degrees, lengths in metres.
+    """
+
+    enabled: bool = Field(True, description="False: frames keep their prior cameras")
+    # -- overlap graph
+    min_overlap_km2: float = Field(0.0, ge=0, description="ignore pairs whose footprints overlap less (km^2)")
+    min_overlap_fraction: float = Field(
+        0.02, ge=0, le=1, description="ignore pairs overlapping less than this fraction of the smaller footprint"
+    )
+    # -- matching
+    detector: str = Field(
+        "sift", description="feature detector, a key of pipeline.registration.DETECTORS (sift, orb, akaze)"
+    )
+    max_features: int = Field(4000, gt=0, description="keypoints detected per image of a pair")
+    ratio: float = Field(0.8, gt=0, lt=1, description="Lowe ratio test: best/second-best descriptor distance")
+    ransac_threshold_px: float = Field(1.5, gt=0, description="MAGSAC++ inlier threshold (local-grid pixels)")
+    min_matches: int = Field(12, ge=4, description="fewer consistent matches than this: the pair has no tie points")
+    max_matches_per_pair: int = Field(
+        150, ge=4, description="most tie points kept per pair, spread evenly over the overlap"
+    )
+    subpixel: bool = Field(True, description="refine matches to sub-pixel by normalised cross-correlation")
+    ncc_window_px: int = Field(21, ge=5, description="NCC template side (pixels, odd)")
+    ncc_search_px: int = Field(3, ge=1, description="NCC search radius around the robust model's prediction (pixels)")
+    min_ncc: float = Field(0.6, gt=-1, lt=1, description="weakest accepted NCC peak")
+    match_resolution_factor: float = Field(
+        1.0, gt=0, description="local matching grid pixel = this times the coarser frame's ground sample distance"
+    )
+    max_match_size_px: int = Field(
+        2048, ge=64, description="coarsen the local matching grid so neither side exceeds this many pixels"
+    )
+    # -- tracks
+    merge_radius_px: float = Field(
+        1.0, ge=0, description="tie points of one frame closer than this (frame pixels) join one track"
+    )
+    track_tolerance_px: float = Field(
+        2.0, gt=0, description="drop a track whose observations in one frame are farther apart than this"
+    )
+    # -- adjustment
+    pointing_sigma_deg: float = Field(0.3, gt=0, description="prior sigma of each pointing angle (per axis)")
+    position_sigma_m: float | None = Field(
+        None, gt=0, description="solve camera positions too, with this prior sigma (m); None: positions fixed"
+    )
+    robust_loss: Literal["linear", "huber", "soft_l1", "cauchy", "arctan"] = Field(
+        "huber", description="robust loss of the reprojection residuals (scipy least_squares names)"
+    )
+    tie_sigma_px: float | None = Field(
+        0.5, gt=0, description="assumed precision of a tie-point measurement (frame pixels), weighting the "
+        "residuals against the pointing priors; None: the robust estimate from the residuals (sharper relative "
+        "fit, but then tiny systematic tie errors rather than the priors decide the network's weak common modes)"
+    )
+    robust_scale_px: float = Field(1.0, gt=0, description="residual (frame pixels) where the robust loss sets in")
+    outlier_px: float = Field(
+        3.0, gt=0, description="reject observations whose residual exceeds this (frame pixels), then solve again"
+    )
+    outlier_sigma: float = Field(
+        10.0, gt=0, description="also reject residuals above this many robust tie sigmas (whichever threshold is lower)"
+    )
+    solver: Literal["schur", "scipy"] = Field(
+        "schur", description="schur: Levenberg-Marquardt on the reduced camera system (exact steps); "
+        "scipy: scipy.optimize.least_squares (trf, sparse Jacobian, LSMR steps)"
+    )
+    max_iterations: int = Field(5, ge=1, description="most solve / outlier-rejection rounds")
+    max_nfev: int = Field(100, ge=1, description="most iterations (schur) or function evaluations (scipy) per solve")
+    min_tie_points: int = Field(
+        4, ge=1, description="a frame needs this many inlier observations to count as tied"
+    )
+    unmatched: Literal["keep", "exclude"] = Field(
+        "keep", description="frames without tie points: keep their prior pointing, or exclude them from the mosaic"
+    )
+    # -- absolute control
+    reference_basemap: Path | None = Field(
+        None, description="GeoTIFF basemap (any lunar CRS) to match frames against for ground control points"
+    )
+    basemap_band: int = Field(1, ge=1, description="band of the reference basemap (1-based)")
+
+    @field_validator("detector")
+    @classmethod
+    def _known_detector(cls, value: str) -> str:
+        from pipeline.registration.detectors import check_detector
+
+        try:
+            return check_detector(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from exc
+
+    @field_validator("ncc_window_px")
+    @classmethod
+    def _odd_window(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError(f"ncc_window_px must be odd, got {value}")
+        return value
 
 
 class MosaicConfig(_Section):

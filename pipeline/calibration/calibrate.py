@@ -1,0 +1,238 @@
+"""Calibrate one light frame: raw DN to DN/s, radiance or photometrically normalised I/F.
+
+:func:`calibrate_frame` chains the pure steps of this package on one frame (no dask):
+
+1. mask non-finite and saturated raw pixels (``raw >= calibrate.saturation_dn``) and the
+   overscan strip;
+2. ``(raw - bias - dark_rate * t) / flat`` (:func:`~pipeline.calibration.radiometry.remove_signature`);
+3. repair the master bad pixels from their neighbours;
+4. detect and repair cosmic-ray hits and cold pixels (:mod:`pipeline.calibration.cosmics`);
+   repaired pixels are flagged in the mask too (``calibrate.mask_repaired``);
+5. DN/s, radiance, I/F (Sun distance from the camera), and photometric normalisation to
+   the standard geometry, masking pixels off the body or beyond the angle limits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from pipeline.calibration.badpixels import repair_pixels
+from pipeline.calibration.cosmics import detect_outliers, residual_noise
+from pipeline.calibration.masters import Masters, build_masters, overscan_mask
+from pipeline.calibration.photometry import normalisation_factor, photometric_function, pixel_angles
+from pipeline.calibration.radiometry import (
+    remove_signature,
+    sun_distance_au,
+    to_dn_per_s,
+    to_iof,
+    to_radiance,
+)
+from pipeline.calibration.stats import noise_sigma
+from pipeline.config import CalibrateConfig, PhotometryConfig
+from pipeline.errors import BadFrame, CalibrationError, FarsideError
+from pipeline.frame import Frame, FrameFailure
+
+log = logging.getLogger(__name__)
+
+UNITS = {"dn_per_s": "DN/s", "radiance": "W m-2 sr-1 um-1", "iof": "I/F"}
+"""Unit of the calibrated data for each ``calibrate.output``."""
+
+
+def _hit_count(hits: np.ndarray) -> int:
+    """Number of separate hits (8-connected groups of flagged pixels)."""
+    if not hits.any():
+        return 0
+    n, _ = cv2.connectedComponents(hits.astype(np.uint8), connectivity=8)
+    return int(n - 1)
+
+
+def _photometric_normalise(
+    iof: np.ndarray, camera: object, pcfg: PhotometryConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """I/F normalised to the standard geometry, and the pixels it cannot normalise."""
+    incidence, emission, phase, hit = pixel_angles(camera, iof.shape, pcfg.angle_grid_step)
+    func = photometric_function(pcfg.model, pcfg.lunar_lambert_l)
+    standard = (pcfg.standard_incidence_deg, pcfg.standard_emission_deg, pcfg.standard_phase_deg)
+    with np.errstate(invalid="ignore"):
+        factor = normalisation_factor(incidence, emission, phase, func, standard)
+        beyond = (
+            ~hit
+            | ~(incidence <= np.radians(pcfg.incidence_max_deg))
+            | ~(emission <= np.radians(pcfg.emission_max_deg))
+            | ~np.isfinite(factor)
+        )
+    return np.where(beyond, iof, iof * np.where(beyond, 1.0, factor)), beyond
+
+
+def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrateConfig) -> Frame:
+    """Calibrate one light frame (pure: returns a new :class:`Frame`).
+
+    Parameters
+    ----------
+    frame : Frame
+        Raw light frame; pixels are read with :meth:`Frame.load` if not loaded yet.
+        ``meta.exposure_s`` is required; ``camera`` (with a Sun position) is needed for
+        the Sun distance and for photometric normalisation.
+    masters : Masters or None
+        Calibration masters; ``None`` uses the documented fallbacks (see
+        :func:`~pipeline.calibration.masters.build_masters`), with WARNINGs.
+    cfg : CalibrateConfig
+        ``cfg.output`` picks the unit of the result (``dn_per_s``, ``radiance`` or
+        ``iof``); photometric normalisation applies to ``iof`` when ``cfg.photometry`` is
+        set.
+
+    Returns
+    -------
+    Frame
+        ``data``: float32 ``(lines, samples)`` in the unit of ``cfg.output`` (values under
+        the mask are finite but meaningless); ``mask``: True = invalid (input mask,
+        non-finite, saturated, overscan, repaired bad pixels and cosmic-ray hits, off body
+        or beyond the angle limits); ``qa`` gains ``median``, ``noise``,
+        ``masked_fraction``, ``cosmic_rays`` (hits), ``cosmic_ray_pixels``,
+        ``cold_pixels``, ``bad_pixels_repaired``, ``saturated``, ``units``,
+        ``exposure_s``, ``sun_distance_au`` and ``photometry``.
+
+    Raises
+    ------
+    BadFrame
+        No usable exposure duration, or pixels that are not a 2-D image.
+    CalibrationError
+        The masters do not match the frame's shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pathlib import Path
+    >>> from pipeline.frame import FrameMeta
+    >>> meta = FrameMeta(id="f", path=Path("f.fits"), format="fits", shape=(32, 32),
+    ...                  dtype="uint16", exposure_s=2.0)
+    >>> raw = np.full((32, 32), 300.0, np.float32)
+    >>> out = calibrate_frame(Frame(meta, data=raw), Masters(bias=100.0),
+    ...                       CalibrateConfig(output="dn_per_s"))
+    >>> float(out.qa["median"])
+    100.0
+    """
+    if not cfg.enabled:
+        return frame.load()
+    frame = frame.load()
+    raw = np.asarray(frame.data, dtype=np.float64)
+    path = frame.meta.path
+    if raw.ndim != 2:
+        raise BadFrame(path, f"expected a 2-D image, got shape {raw.shape}")
+    t = frame.meta.exposure_s
+    if t is None or not np.isfinite(t) or t <= 0:
+        raise BadFrame(
+            path,
+            f"no usable exposure duration ({t!r} s): cannot calibrate to DN/s; "
+            "give it in the label or the sidecar's exposure_duration",
+        )
+    if masters is None:
+        masters = build_masters([], [], [], cfg)
+    if masters.shape is not None and masters.shape != raw.shape:
+        raise CalibrationError(
+            f"{path}: frame is {raw.shape} but the calibration masters are {masters.shape}"
+        )
+
+    mask = np.zeros(raw.shape, bool) if frame.mask is None else np.array(frame.mask, dtype=bool)
+    mask |= ~np.isfinite(raw) | overscan_mask(raw.shape, cfg.overscan_samples)
+    saturated = np.zeros(raw.shape, bool) if cfg.saturation_dn is None else raw >= cfg.saturation_dn
+    mask |= saturated
+
+    dn = remove_signature(
+        np.where(np.isfinite(raw), raw, 0.0),
+        masters.bias_for(raw, cfg.overscan_samples),
+        masters.dark_rate,
+        masters.flat,
+        t,
+    )
+    bad = np.zeros(raw.shape, bool) if masters.bad is None else masters.bad != 0
+    dn = repair_pixels(dn, bad, avoid=mask)
+
+    hits = cold = np.zeros(raw.shape, bool)
+    if cfg.cosmic_rays:
+        known = mask | bad
+        noise = residual_noise(dn, known, cfg.gain_e_per_dn, cfg.read_noise_dn or masters.read_noise_dn)
+        negative = (
+            cfg.cold_pixels if cfg.cold_pixels is not None else not isinstance(masters.flat, np.ndarray)
+        )
+        hits, cold = detect_outliers(
+            dn,
+            known,
+            negative=negative,
+            noise=noise,
+            sigclip=cfg.cosmic_sigma,
+            sigfrac=cfg.cosmic_sigfrac,
+            objlim=cfg.cosmic_objlim,
+            niter=cfg.cosmic_niter,
+            psf_fwhm_px=cfg.cosmic_psf_fwhm_px,
+        )
+        dn = repair_pixels(dn, hits | cold, avoid=known)
+    if cfg.mask_repaired:
+        mask |= bad | hits | cold
+
+    value = to_dn_per_s(dn, t)
+    qa: dict[str, object] = {"exposure_s": float(t), "units": UNITS[cfg.output], "photometry": "none"}
+    if cfg.output in ("radiance", "iof"):
+        value = to_radiance(value, cfg.responsivity)
+    if cfg.output == "iof":
+        distance = sun_distance_au(frame.camera, raw.shape)
+        qa["sun_distance_au"] = distance
+        value = to_iof(value, cfg.solar_irradiance, distance)
+        if cfg.photometry is not None:
+            if frame.camera is None or getattr(frame.camera, "sun_position_m", None) is None:
+                log.warning("%s: no camera or Sun position, so no photometric normalisation", frame.id)
+                qa["photometry"] = "skipped: no geometry"
+            else:
+                value, beyond = _photometric_normalise(value, frame.camera, cfg.photometry)
+                mask |= beyond
+                qa["photometry"] = cfg.photometry.model
+
+    finite = np.isfinite(value)
+    mask |= ~finite
+    data = np.where(finite, value, 0.0).astype(np.float32)
+    valid = data[~mask]
+    qa.update(
+        median=float(np.median(valid)) if valid.size else float("nan"),
+        noise=noise_sigma(data, mask),
+        masked_fraction=float(mask.mean()),
+        cosmic_rays=_hit_count(hits),
+        cosmic_ray_pixels=int(hits.sum()),
+        cold_pixels=int(cold.sum()),
+        bad_pixels_repaired=int(bad.sum()),
+        saturated=int(saturated.sum()),
+    )
+    log.debug("calibrated %s: %s", frame.id, qa)
+    return frame.replace(data=data, mask=mask, qa={**frame.qa, **qa})
+
+
+def calibrate_frames(
+    frames: Sequence[Frame], masters: Masters | None, cfg: CalibrateConfig
+) -> list[Frame | FrameFailure]:
+    """:func:`calibrate_frame` over a batch; a frame that fails becomes a :class:`FrameFailure`.
+
+    Parameters
+    ----------
+    frames : sequence of Frame
+    masters : Masters or None
+        ``None``: the fallback masters are built once for the batch.
+    cfg : CalibrateConfig
+
+    Returns
+    -------
+    list of Frame or FrameFailure
+        In input order.
+    """
+    if masters is None:
+        masters = build_masters([], [], [], cfg)
+    out: list[Frame | FrameFailure] = []
+    for frame in frames:
+        try:
+            out.append(calibrate_frame(frame, masters, cfg))
+        except FarsideError as exc:
+            log.warning("%s: calibration failed: %s", frame.id, exc)
+            out.append(FrameFailure(frame.meta.path, "calibrate", str(exc)))
+    return out

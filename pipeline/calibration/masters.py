@@ -1,0 +1,420 @@
+"""Calibration masters: bias, dark-current rate, flat field and bad-pixel map.
+
+Built once per run from the calibration frames (:func:`build_masters`), saved as FITS so
+a later run can reuse them (:meth:`Masters.save`, :meth:`Masters.load`), and applied to
+every light frame by :func:`pipeline.calibration.calibrate_frame`.
+
+Missing calibration frames are not an error: each missing master falls back to a
+documented default with a WARNING (bias: overscan strip, else ``calibrate.bias_dn``,
+else 0 DN; dark: 0 DN/s; flat: 1).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from pipeline.calibration.badpixels import BadPixel, find_dead, find_hot, find_noisy
+from pipeline.calibration.stats import clip_outliers, clipped_stack, scatter_but_one
+from pipeline.config import CalibrateConfig
+from pipeline.errors import CalibrationError
+from pipeline.frame import Frame, FrameType
+
+log = logging.getLogger(__name__)
+
+Master = np.ndarray | float
+"""A master is a full (lines, samples) array or, as a fallback, one constant."""
+
+_FILES = {"bias": "bias.fits", "dark_rate": "dark_rate.fits", "flat": "flat.fits", "bad": "badpix.fits"}
+_UNITS = {"bias": "DN", "dark_rate": "DN/s", "flat": "", "bad": "BadPixel flags"}
+
+
+def overscan_bias(raw: np.ndarray, overscan_samples: tuple[int, int]) -> np.ndarray:
+    """Per-line bias level from a serial overscan strip.
+
+    Parameters
+    ----------
+    raw : ndarray of shape (M, N)
+        Raw frame, DN.
+    overscan_samples : (int, int)
+        ``[start, stop)`` sample (column) range of the strip.
+
+    Returns
+    -------
+    ndarray of shape (M, 1), float64
+        Median of the strip on each line, DN; broadcasts against the frame.
+    """
+    start, stop = overscan_samples
+    if not 0 <= start < stop <= raw.shape[1]:
+        raise CalibrationError(
+            f"calibrate.overscan_samples {overscan_samples} is outside a frame of {raw.shape[1]} samples"
+        )
+    return np.median(np.asarray(raw[:, start:stop], dtype=np.float64), axis=1, keepdims=True)
+
+
+def overscan_mask(shape: tuple[int, int], overscan_samples: tuple[int, int] | None) -> np.ndarray:
+    """Boolean mask of the overscan strip (all ``False`` when there is none)."""
+    mask = np.zeros(shape, dtype=bool)
+    if overscan_samples is not None:
+        mask[:, overscan_samples[0] : overscan_samples[1]] = True
+    return mask
+
+
+@dataclass(eq=False)
+class Masters:
+    """The calibration masters of one camera.
+
+    Attributes
+    ----------
+    bias : ndarray of shape (M, N), float, or None
+        Bias level, DN (keeps the fixed column pattern). A float is a constant fallback;
+        ``None`` means "take it from each frame's overscan strip".
+    dark_rate : ndarray of shape (M, N) or float
+        Dark-current rate, DN/s (0.0 when no darks were given).
+    flat : ndarray of shape (M, N) or float
+        Flat field normalised to median 1, unitless (1.0 when no flats were given).
+    bad : ndarray of shape (M, N), uint8, or None
+        :class:`BadPixel` flags, 0 = good; ``None`` when no master gave a map.
+    read_noise_dn : float or None
+        Median per-pixel scatter of the bias stack, DN (``None`` with fewer than 3 biases).
+    provenance : dict of str to str
+        How each master was made (frame counts or the fallback used), kept in FITS headers.
+    """
+
+    bias: Master | None = 0.0
+    dark_rate: Master = 0.0
+    flat: Master = 1.0
+    bad: np.ndarray | None = None
+    read_noise_dn: float | None = None
+    provenance: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int] | None:
+        """``(lines, samples)`` of the array masters, ``None`` when all are constants."""
+        for value in (self.bias, self.dark_rate, self.flat, self.bad):
+            if isinstance(value, np.ndarray):
+                return value.shape
+        return None
+
+    def bias_for(self, raw: np.ndarray, overscan_samples: tuple[int, int] | None) -> Master:
+        """The bias to subtract from ``raw`` (DN): the master, or the frame's overscan level.
+
+        Raises
+        ------
+        CalibrationError
+            The masters take the bias from the overscan but no strip is configured.
+        """
+        if self.bias is not None:
+            return self.bias
+        if overscan_samples is None:
+            raise CalibrationError(
+                "these masters take the bias from the overscan, but calibrate.overscan_samples is not set"
+            )
+        return overscan_bias(raw, overscan_samples)
+
+    def save(self, directory: str | Path) -> list[Path]:
+        """Write the masters as FITS files into ``directory`` (created if needed).
+
+        One file per master (``bias.fits``, ``dark_rate.fits``, ``flat.fits``,
+        ``badpix.fits``), float32 images (uint8 for the bad-pixel flags). A constant
+        master is a header-only file with its value in ``CONSTVAL``; every header carries
+        ``BUNIT`` and the provenance in ``SOURCE``.
+
+        Returns
+        -------
+        list of Path
+            The files written (existing ones are overwritten).
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, filename in _FILES.items():
+            value = getattr(self, name)
+            if isinstance(value, np.ndarray):
+                dtype = np.uint8 if name == "bad" else np.float32
+                hdu = fits.PrimaryHDU(np.asarray(value, dtype=dtype))
+            else:
+                hdu = fits.PrimaryHDU()
+                if value is not None:
+                    hdu.header["CONSTVAL"] = (float(value), "constant master value")
+            hdu.header["FSMASTER"] = (name, "farside calibration master")
+            hdu.header["BUNIT"] = _UNITS[name]
+            hdu.header["SOURCE"] = self.provenance.get(name, "")
+            if name == "bias" and self.read_noise_dn is not None:
+                hdu.header["RDNOISE"] = (float(self.read_noise_dn), "[DN] median bias-stack scatter")
+            path = directory / filename
+            hdu.writeto(path, overwrite=True)
+            written.append(path)
+        log.info("saved calibration masters to %s", directory)
+        return written
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Masters:
+        """Read masters written by :meth:`save`.
+
+        Raises
+        ------
+        CalibrationError
+            A file is missing, unreadable, or the masters' shapes disagree.
+        """
+        directory = Path(directory)
+        values: dict[str, object] = {}
+        provenance: dict[str, str] = {}
+        read_noise = None
+        for name, filename in _FILES.items():
+            path = directory / filename
+            try:
+                with fits.open(path) as hdul:
+                    header = hdul[0].header
+                    data = hdul[0].data
+                    if data is not None:
+                        values[name] = np.array(data, dtype=np.uint8 if name == "bad" else np.float32)
+                    elif "CONSTVAL" in header:
+                        values[name] = float(header["CONSTVAL"])
+                    else:
+                        values[name] = None
+                    provenance[name] = str(header.get("SOURCE", ""))
+                    if "RDNOISE" in header:
+                        read_noise = float(header["RDNOISE"])
+            except FileNotFoundError as exc:
+                raise CalibrationError(
+                    f"{path}: calibration master missing (write it with Masters.save)"
+                ) from exc
+            except OSError as exc:
+                raise CalibrationError(f"{path}: not a readable FITS master ({exc})") from exc
+        if values["dark_rate"] is None or values["flat"] is None:
+            raise CalibrationError(
+                f"{directory}: dark_rate.fits and flat.fits must hold an image or CONSTVAL"
+            )
+        masters = cls(provenance=provenance, read_noise_dn=read_noise, **values)  # type: ignore[arg-type]
+        _check_shapes(masters)
+        return masters
+
+
+def _check_shapes(masters: Masters) -> None:
+    shapes = {
+        name: getattr(masters, name).shape
+        for name in _FILES
+        if isinstance(getattr(masters, name), np.ndarray)
+    }
+    if len(set(shapes.values())) > 1:
+        raise CalibrationError(f"calibration masters have different shapes: {shapes}")
+
+
+def _stack(frames: Sequence[np.ndarray], kind: str) -> np.ndarray:
+    arrays = [np.asarray(f, dtype=np.float64) for f in frames]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1 or arrays[0].ndim != 2:
+        raise CalibrationError(f"{kind} frames must be 2-D and all of one shape, got {sorted(shapes)}")
+    return np.stack(arrays)
+
+
+def _exposures(items: Sequence[tuple[np.ndarray, float | None]], kind: str, required: bool) -> list[float]:
+    out = []
+    for i, (_, t) in enumerate(items):
+        if t is None or not np.isfinite(t) or t < 0 or (kind == "dark" and t == 0):
+            if required:
+                raise CalibrationError(f"{kind} frame #{i} has no usable exposure duration (got {t!r} s)")
+            t = 0.0
+        out.append(float(t))
+    return out
+
+
+def build_masters(
+    bias: Sequence[np.ndarray],
+    darks: Sequence[tuple[np.ndarray, float]],
+    flats: Sequence[tuple[np.ndarray, float]],
+    cfg: CalibrateConfig,
+) -> Masters:
+    """Combine calibration frames into masters and a bad-pixel map.
+
+    - **bias**: sigma-clipped (``cfg.clip_sigma``) per-pixel median of the bias frames, DN;
+      the fixed column/row pattern is kept. With 3 or more frames the per-pixel scatter
+      gives the read noise and the *noisy* pixels (``cfg.noisy_sigma``).
+    - **dark rate**: each dark minus the bias; per pixel, darks whose rate is an outlier
+      (sigma-clipped as above) are dropped and the rate is the kept signal over the kept
+      exposure time, DN/s (longer darks weigh more). *Hot* pixels: rate above the local
+      median by ``cfg.hot_sigma`` robust sigmas.
+    - **flat**: each flat minus bias and dark (rate x exposure), divided by its own median,
+      combined by a sigma-clipped mean (its noise multiplies every light frame, so the
+      mean's lower noise is worth it), and normalised to median 1. *Dead / low-response*
+      pixels: flat below ``cfg.dead_flat`` of its local median.
+
+    Parameters
+    ----------
+    bias : sequence of ndarray of shape (M, N)
+        Zero-exposure frames, raw DN.
+    darks : sequence of (ndarray of shape (M, N), float)
+        Dark frames (raw DN) with their exposure in seconds (> 0).
+    flats : sequence of (ndarray of shape (M, N), float)
+        Flat-field frames (raw DN) with their exposure in seconds (needed only when darks
+        are given).
+    cfg : CalibrateConfig
+
+    Returns
+    -------
+    Masters
+        Any list may be empty: the master then falls back (bias: overscan strip if
+        ``cfg.overscan_samples``, else ``cfg.bias_dn``, else 0 DN; dark: 0 DN/s;
+        flat: 1), with a WARNING naming what is missing.
+
+    Raises
+    ------
+    CalibrationError
+        Frames of different shapes, or a dark without a positive exposure.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pipeline.config import CalibrateConfig
+    >>> m = build_masters([np.full((4, 4), 100.0)] * 3, [], [], CalibrateConfig())
+    >>> float(m.bias[0, 0]), m.dark_rate, m.flat
+    (100.0, 0.0, 1.0)
+    """
+    all_frames = list(bias) + [d for d, _ in darks] + [f for f, _ in flats]
+    shapes = {np.shape(f) for f in all_frames}
+    if len(shapes) > 1:
+        raise CalibrationError(f"calibration frames have different shapes: {sorted(shapes)}")
+    shape = shapes.pop() if shapes else None
+    provenance: dict[str, str] = {}
+    flags = np.zeros(shape, dtype=np.uint8) if shape is not None else None
+    read_noise = None
+
+    master_bias: Master | None
+    if bias:
+        stack = _stack(bias, "bias")
+        master_bias, scatter = clipped_stack(stack, cfg.clip_sigma)
+        provenance["bias"] = f"sigma-clipped median of {len(bias)} bias frames"
+        if scatter is not None:
+            read_noise = float(np.nanmedian(scatter))
+            flags[find_noisy(scatter_but_one(stack), cfg.noisy_sigma)] |= np.uint8(BadPixel.NOISY)
+        else:
+            log.info("fewer than 3 bias frames: noisy pixels are not detected")
+    elif cfg.overscan_samples is not None:
+        master_bias = None
+        provenance["bias"] = f"per-line median of overscan samples {tuple(cfg.overscan_samples)}"
+        log.warning(
+            "no bias frames: the bias of each frame is taken from its overscan samples %s",
+            tuple(cfg.overscan_samples),
+        )
+    elif cfg.bias_dn is not None:
+        master_bias = float(cfg.bias_dn)
+        provenance["bias"] = f"constant {cfg.bias_dn} DN (calibrate.bias_dn)"
+        log.warning("no bias frames: using the constant bias calibrate.bias_dn = %g DN", cfg.bias_dn)
+    else:
+        master_bias = 0.0
+        provenance["bias"] = "none: zero bias assumed"
+        log.warning(
+            "no bias frames, no calibrate.bias_dn and no calibrate.overscan_samples: "
+            "assuming a zero bias (set calibrate.bias_dn to the camera's offset)"
+        )
+    partial = Masters(bias=master_bias)
+
+    dark_rate: Master
+    if darks:
+        times = _exposures(darks, "dark", required=True)
+        signal = np.stack(
+            [np.asarray(d, np.float64) - partial.bias_for(d, cfg.overscan_samples) for d, _ in darks]
+        )
+        t = np.asarray(times)[:, None, None]
+        # outliers (cosmic rays) rejected on the rates, then the rate of the kept signal
+        # over the kept time: longer darks, with more signal per read noise, weigh more
+        kept = np.isfinite(clip_outliers(signal / t, cfg.clip_sigma))
+        dark_rate = np.sum(np.where(kept, signal, 0.0), axis=0) / np.sum(np.where(kept, t, 0.0), axis=0)
+        provenance["dark_rate"] = f"sigma-clipped rate of {len(darks)} dark frames"
+        flags[find_hot(dark_rate, cfg.hot_sigma, cfg.badpix_window)] |= np.uint8(BadPixel.HOT)
+    else:
+        dark_rate = 0.0
+        provenance["dark_rate"] = "none: zero dark current assumed"
+        log.warning(
+            "no dark frames: assuming zero dark current (hot pixels are then only caught "
+            "as single-pixel outliers in each light frame)"
+        )
+
+    flat: Master
+    if flats:
+        times = _exposures(flats, "flat", required=isinstance(dark_rate, np.ndarray))
+        valid = ~overscan_mask(shape, cfg.overscan_samples)
+        normalised = []
+        for i, ((f, _), t) in enumerate(zip(flats, times, strict=True)):
+            signal = np.asarray(f, np.float64) - partial.bias_for(f, cfg.overscan_samples) - dark_rate * t
+            level = np.nanmedian(signal[valid])
+            if not level > 0:
+                raise CalibrationError(
+                    f"flat frame #{i} has no signal above bias and dark (median {level:g} DN)"
+                )
+            normalised.append(signal / level)
+        # a clipped *mean*: the flat's own noise multiplies every light frame
+        flat = np.nanmean(clip_outliers(np.stack(normalised), cfg.clip_sigma), axis=0)
+        flat[~valid] = 1.0
+        flat /= np.nanmedian(flat[valid])
+        provenance["flat"] = f"sigma-clipped mean of {len(flats)} normalised flat frames"
+        flags[find_dead(flat, cfg.dead_flat, cfg.badpix_window)] |= np.uint8(BadPixel.DEAD)
+    else:
+        flat = 1.0
+        provenance["flat"] = "none: unit flat assumed"
+        log.warning(
+            "no flat frames: using a unit flat (no flat-field correction, dead pixels are "
+            "then only caught as single-pixel outliers in each light frame)"
+        )
+
+    if flags is not None:
+        flags[overscan_mask(shape, cfg.overscan_samples)] = 0
+        provenance["bad"] = ", ".join(
+            f"{int(np.count_nonzero(flags & kind))} {kind.name.lower()}" for kind in BadPixel
+        )
+        log.info("bad-pixel map: %s", provenance["bad"])
+    return Masters(
+        bias=_as_float32(master_bias),
+        dark_rate=_as_float32(dark_rate),
+        flat=_as_float32(flat),
+        bad=flags,
+        read_noise_dn=read_noise,
+        provenance=provenance,
+    )
+
+
+def _as_float32(value: Master | None) -> Master | None:
+    return value.astype(np.float32) if isinstance(value, np.ndarray) else value
+
+
+def build_masters_from_frames(frames: Sequence[Frame], cfg: CalibrateConfig) -> Masters:
+    """:func:`build_masters` from ingested frames, grouped by ``meta.frame_type``.
+
+    Pixels are read with :meth:`Frame.load` where a frame is not loaded yet; LIGHT frames
+    are ignored.
+
+    Raises
+    ------
+    CalibrationError
+        A dark (or, with darks, a flat) without an exposure duration; the message names
+        the file.
+    """
+    groups: dict[FrameType, list[Frame]] = {kind: [] for kind in FrameType}
+    for frame in frames:
+        groups[frame.meta.frame_type].append(frame)
+    if groups[FrameType.LIGHT]:
+        log.debug("build_masters_from_frames: ignoring %d LIGHT frames", len(groups[FrameType.LIGHT]))
+
+    def pixels(frame: Frame) -> np.ndarray:
+        return frame.load().data
+
+    def timed(kind: FrameType, required: bool) -> list[tuple[np.ndarray, float]]:
+        out = []
+        for frame in groups[kind]:
+            t = frame.meta.exposure_s
+            if required and (t is None or not t > 0):
+                raise CalibrationError(
+                    f"{frame.meta.path}: {kind.value.lower()} frame has no positive exposure duration"
+                )
+            out.append((pixels(frame), t))
+        return out
+
+    darks = timed(FrameType.DARK, required=True)
+    flats = timed(FrameType.FLAT, required=bool(darks))
+    return build_masters([pixels(f) for f in groups[FrameType.BIAS]], darks, flats, cfg)

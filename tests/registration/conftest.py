@@ -1,0 +1,27 @@
+"""Shared synthetic surveys for the registration tests (built once per session)."""
+
+from __future__ import annotations
+
+import pytest
+from registration_helpers import make_survey
+
+from pipeline.config import RegisterConfig
+from pipeline.registration import match_pair, overlap_pairs
+
+
+@pytest.fixture(scope="session")
+def cfg() -> RegisterConfig:
+    return RegisterConfig()
+
+
+@pytest.fixture(scope="session")
+def survey():
+    """3 strips x 3 frames, pointing errors 0.1-0.3 deg per axis, no position errors."""
+    return make_survey(error_deg=(0.1, 0.3), seed=0)
+
+
+@pytest.fixture(scope="session")
+def survey_matches(survey, cfg):
+    pairs = overlap_pairs([f.camera for f in survey.frames], min_area_km2=cfg.min_overlap_km2,
+                          min_fraction=cfg.min_overlap_fraction)
+    return pairs, [match_pair(survey.frames[p.i], survey.frames[p.j], p, cfg, seed=0) for p in pairs]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.errors import ConfigError
 
@@ -240,25 +240,110 @@ class RegisterConfig(_Section):
 
 
 class MosaicConfig(_Section):
-    """Output grid, orthorectification, equalisation and blending."""
+    """Output grid, orthorectification, equalisation, blending and the written products."""
 
     grid: str | None = Field(None, description="named grid from configs/grids.yaml")
-    crs: str = Field("farside_eqc", description="preset name, IAU code, WKT or PROJ string")
-    resolution_m: float | None = Field(None, gt=0, description="pixel size; default: median GSD")
-    bounds: tuple[float, float, float, float] | None = Field(
-        None, description="(xmin, ymin, xmax, ymax) in CRS metres; default: union of footprints"
+    crs: str = Field(
+        "farside_eqc",
+        description="output CRS: preset (farside_eqc, farside_ortho, north_polar, south_polar), IAU code, "
+        "WKT or PROJ string",
     )
-    tile_size: int = Field(512, ge=64)
-    halo: int = Field(16, ge=0)
-    resampling: Literal["nearest", "bilinear", "cubic", "lanczos"] = "bilinear"
-    blend: str = "feather"
-    equalize: bool = True
-    priority: Literal["input", "emission", "incidence", "newest"] = "input"
-    extra_bands: list[Literal["count", "top_index", "incidence"]] = Field(default_factory=list)
-    dem: Path | None = None
-    overviews: bool = True
-    quicklook: bool = True
-    stac: bool = True
+    resolution_m: float | None = Field(
+        None, gt=0, description="pixel size (m); default: median ground sample distance of the frames"
+    )
+    bounds: tuple[float, float, float, float] | None = Field(
+        None, description="(xmin, ymin, xmax, ymax) in CRS metres; default: union of the frame footprints"
+    )
+    tile_size: int = Field(512, ge=64, description="output tile side (px): the unit of parallel work")
+    halo: int | None = Field(
+        None, ge=0, description="overlap (px) added around each tile; default: what the blend needs "
+        "(0 for pointwise blends, the support radius for multiband)"
+    )
+    resampling: Literal["nearest", "bilinear", "cubic", "lanczos"] = Field(
+        "bilinear", description="orthorectification kernel"
+    )
+    blend: str = Field(
+        "feather", description="a key of pipeline.mosaicking.BLEND_METHODS: mean, feather, multiband, first"
+    )
+    multiband_levels: int = Field(
+        5, ge=1, le=8, description="multiband: band-pass levels (coarsest Gaussian sigma 2**(levels-1) px)"
+    )
+    feather_max_px: float | None = Field(
+        None, gt=0, description="feather: cap the edge-distance weights at this many frame pixels "
+        "(default: weights grow to the frame centre)"
+    )
+    fill_gaps: bool = Field(
+        True, description="where no frame has clean data, use a bilinear estimate renormalised over the "
+        "clean pixels (the outer half of a frame's border pixels, next to masked pixels)"
+    )
+    priority: Literal["input", "emission", "incidence", "newest"] = Field(
+        "input", description="preferred frame for blend 'first', top_index and ties: input order, "
+        "smallest emission or incidence angle (per pixel), or newest"
+    )
+    equalize: bool = Field(True, description="fit a gain and offset per frame from the overlaps")
+    equalize_adjust: Literal["gain_offset", "gain", "offset"] = Field(
+        "gain_offset", description="what equalisation fits (ISIS equalizer ADJUST=BOTH/GAIN/OFFSET)"
+    )
+    equalize_reference: str | int = Field(
+        "mean", description="'mean' (mean gain 1, mean offset 0), or the index or id of a frame kept as is"
+    )
+    equalize_resolution_factor: float = Field(
+        4.0, ge=1, description="overlap statistics are taken on the output grid coarsened by this factor"
+    )
+    equalize_max_px: int = Field(
+        4096, ge=64, description="coarsen further so the statistics grid is at most this many px a side"
+    )
+    equalize_min_pixels: int = Field(
+        100, ge=1, description="ignore overlaps with fewer common valid pixels on the coarse grid"
+    )
+    extra_bands: list[Literal["count", "top_index", "incidence", "emission"]] = Field(
+        default_factory=list, description="bands written after the mosaic: frames per pixel, index of "
+        "the dominant frame, its incidence / emission angle (deg)"
+    )
+    dem: Path | None = Field(None, description="DEM GeoTIFF (lunar CRS) for orthorectification; default sphere")
+    overviews: bool = Field(True, description="build internal overviews in the COG")
+    overview_resampling: Literal["average", "nearest", "bilinear", "cubic", "mode"] = Field(
+        "average", description="resampling of the COG overviews"
+    )
+    compress: Literal["deflate", "zstd", "lzw"] = Field(
+        "deflate", description="COG compression (with the floating-point predictor)"
+    )
+    quicklook: bool = Field(True, description="write OUT.png beside the mosaic")
+    quicklook_max_px: int = Field(1024, ge=16, description="longest side of the quicklook PNG")
+    stac: bool = Field(True, description="write the STAC item OUT.stac.json beside the mosaic")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_halo(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("halo") is None:
+            from pipeline.mosaicking.blend import multiband_radius
+
+            levels = data.get("multiband_levels", 5)
+            need = multiband_radius(int(levels)) if data.get("blend", "feather") == "multiband" else 0
+            data = {**data, "halo": need}
+        return data
+
+    @field_validator("blend")
+    @classmethod
+    def _known_blend(cls, value: str) -> str:
+        from pipeline.mosaicking.blend import BLEND_METHODS
+
+        if value not in BLEND_METHODS:
+            raise ValueError(f"unknown blend {value!r}; choose from {sorted(BLEND_METHODS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _halo_wide_enough(self) -> MosaicConfig:
+        if self.blend == "multiband":
+            from pipeline.mosaicking.blend import multiband_radius
+
+            need = multiband_radius(self.multiband_levels)
+            if self.halo < need:
+                raise ValueError(
+                    f"halo {self.halo} px is too narrow for multiband with {self.multiband_levels} levels "
+                    f"(needs {need}); leave halo unset or lower multiband_levels"
+                )
+        return self
 
 
 class SlurmConfig(_Section):
@@ -342,3 +427,42 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         lines = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         where = f"{path}: " if path else ""
         raise ConfigError(f"{where}invalid config: " + "; ".join(lines)) from exc
+
+
+def _walk(model: type[BaseModel], prefix: str = ""):
+    """Yield (dotted key, field info, nested model or None) for every field, depth first."""
+    for name, info in model.model_fields.items():
+        nested = None
+        ann = info.annotation
+        for cand in (ann, *getattr(ann, "__args__", ())):
+            if isinstance(cand, type) and issubclass(cand, BaseModel):
+                nested = cand
+        yield f"{prefix}{name}", info, nested
+        if nested is not None:
+            yield from _walk(nested, f"{prefix}{name}.")
+
+
+def reference_markdown() -> str:
+    """A Markdown table of every config key with its default and meaning (for the README)."""
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    for key, info, nested in _walk(Config):
+        if nested is not None:
+            continue
+        default = info.get_default(call_default_factory=True)
+        meaning = (info.description or "").replace("|", "\\|")
+        rows.append(f"| `{key}` | `{json_default(default)}` | {meaning} |")
+    return "\n".join(rows)
+
+
+def json_default(value: Any) -> str:
+    if isinstance(value, BaseModel):
+        return "{...}"
+    if isinstance(value, Path):
+        return str(value)
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m pipeline.config` prints the reference
+    import sys
+
+    sys.stdout.write(reference_markdown() + "\n")

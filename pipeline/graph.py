@@ -325,7 +325,8 @@ def plan(frames_dir: str | Path, out: str | Path, *, calibration: str | Path | N
     if config.registration.enabled and len(frames) > 1:
         from pipeline.registration import overlap_pairs
 
-        pairs = overlap_pairs(cameras)
+        pairs = overlap_pairs(cameras, min_area_km2=config.registration.min_overlap_km2,
+                              min_fraction=config.registration.min_overlap_fraction)
     workdir = WorkDir(Path(config.run.workdir) if config.run.workdir else out.parent / ".farside-work")
     bands = ["iof", *cfg.extra_bands]
     return Plan(frames_dir, out, config, result, frames, failures, grid, tiles, tile_frames, pairs, workdir, bands)

@@ -1,0 +1,106 @@
+"""The benchmark surveys: simulated once per (size, seed) under ``bench/data/`` and reused."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MARKER = "bench_survey.json"
+
+
+@dataclass(frozen=True)
+class SurveySpec:
+    """One benchmark survey: ``n_strips`` x ``frames_per_strip`` frames of ``size``² pixels.
+
+    Every survey has the generator's default pointing errors (0.1-0.3 deg per axis),
+    position errors (500 m) and sensor effects (bias, dark, flat, defects, noise, cosmic
+    rays), and bias/dark/flat calibration frames. ``supersample=1`` (one ray per pixel,
+    the PSF blur is still applied) keeps generation of the larger surveys to minutes.
+    """
+
+    name: str
+    n_strips: int
+    frames_per_strip: int
+    size: int
+    seed: int = 7
+    supersample: int = 1
+
+    @property
+    def n_frames(self) -> int:
+        return self.n_strips * self.frames_per_strip
+
+    @property
+    def input_mpx(self) -> float:
+        return self.n_frames * self.size * self.size / 1e6
+
+    def simulate_kwargs(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "n_strips": self.n_strips,
+            "frames_per_strip": self.frames_per_strip,
+            "size": (self.size, self.size),
+            "supersample": self.supersample,
+            "calibration": True,
+        }
+
+    def dirname(self) -> str:
+        return f"{self.name}-{self.n_strips}x{self.frames_per_strip}-{self.size}px-seed{self.seed}-ss{self.supersample}"
+
+
+SIZES: dict[str, SurveySpec] = {
+    "small": SurveySpec("small", 4, 5, 512),      # 20 frames of 512²  (5.2 Mpx)
+    "medium": SurveySpec("medium", 6, 8, 1024),   # 48 frames of 1024² (50 Mpx)
+    "large": SurveySpec("large", 10, 20, 1024),   # 200 frames of 1024² (210 Mpx)
+}
+
+
+def with_seed(spec: SurveySpec, seed: int) -> SurveySpec:
+    return SurveySpec(spec.name, spec.n_strips, spec.frames_per_strip, spec.size, seed, spec.supersample)
+
+
+def ensure_survey(spec: SurveySpec, data_dir: str | Path, *, workers: int | None = None) -> dict[str, Any]:
+    """Return the survey folder's marker (parameters, generator summary, generation time),
+    simulating it first unless a complete survey with the same parameters is there.
+
+    The marker is written last, so an interrupted generation is redone."""
+    from pipeline.simulation import simulate_survey
+
+    folder = Path(data_dir) / spec.dirname()
+    marker = folder / MARKER
+    params = asdict(spec)
+    if marker.is_file():
+        try:
+            doc = json.loads(marker.read_text())
+            if doc.get("params") == params:
+                doc["reused"] = True
+                doc["path"] = str(folder)
+                return doc
+        except ValueError:
+            pass
+    if folder.exists():
+        shutil.rmtree(folder)
+    log.info("simulating %s survey into %s", spec.name, folder)
+    t0 = time.perf_counter()
+    info = simulate_survey(folder, workers=workers, **spec.simulate_kwargs())
+    seconds = time.perf_counter() - t0
+    doc = {
+        "params": params,
+        "summary": str(info),
+        "n_frames": len(info.frame_ids),
+        "gsd_m": info.gsd_m,
+        "coverage": info.coverage,
+        "overlap_along": list(info.overlap_along),
+        "overlap_across": list(info.overlap_across),
+        "generation_s": round(seconds, 2),
+    }
+    marker.write_text(json.dumps(doc, indent=1))
+    doc["reused"] = False
+    doc["path"] = str(folder)
+    return doc

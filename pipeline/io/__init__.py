@@ -1,0 +1,372 @@
+"""Frame readers: one registry, two calls.
+
+>>> from pipeline.io import read_meta, read_pixels
+>>> meta = read_meta("sample_images/FS_S0_F00.IMG")        # label + sidecar, no pixels
+>>> meta.format, meta.shape, meta.exposure_s               # doctest: +SKIP
+('pds3', (320, 320), 0.0126)
+>>> data, mask = read_pixels(meta)                          # float32, True = invalid
+
+Formats (:data:`READERS` keys, also ``FrameMeta.format``):
+
+========  =====================================  ===================================
+name      files                                  metadata
+========  =====================================  ===================================
+pds3      ``.IMG`` attached label, ``.LBL`` +    ``START_TIME``, ``EXPOSURE_DURATION``
+          data file                              (unit), ``INSTRUMENT_ID``, ``FRAME_TYPE``
+pds4      ``.xml`` label + the data file it      ``start_date_time``, ``exposure_duration``
+          names                                  (``unit``), ``frame_type``/``purpose``
+fits      ``.fits``/``.fit``/``.fts``            ``EXPTIME`` (s), ``DATE-OBS``, ``IMAGETYP``
+isis3     ``.cub``                               ``Instrument`` group
+tiff      ``.tif``/``.tiff``                     sidecar only
+png/jpeg  ``.png``, ``.jpg``/``.jpeg``           sidecar only
+========  =====================================  ===================================
+
+Every problem with a file raises a :class:`~pipeline.errors.BadFrame` subclass naming the
+file and the fix: :class:`~pipeline.errors.UnreadableFrame` (empty, truncated, damaged,
+not the format it claims, label without data), :class:`~pipeline.errors.UnsupportedFormat`
+(valid but unsupported product), :class:`~pipeline.errors.LabelTooLarge` (declared size
+over the cap, raised before allocating), :class:`~pipeline.errors.BadGeometry` (sidecar).
+
+This package never imports dask; laziness lives in :mod:`pipeline.ingestion`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.errors import BadFrame, UnreadableFrame, UnsupportedFormat
+from pipeline.frame import FrameMeta, FrameType
+from pipeline.io import fits as _fits
+from pipeline.io import isis3 as _isis3
+from pipeline.io import pds3 as _pds3
+from pipeline.io import pds4 as _pds4
+from pipeline.io import raster as _raster
+from pipeline.io.base import Described, Reader, load_raw
+from pipeline.io.hashing import content_hash
+from pipeline.io.normalize import exposure_seconds, parse_frame_type, parse_utc
+from pipeline.io.sidecar import SidecarInfo, find_sidecar, read_sidecar
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "DATA_SUFFIXES",
+    "READERS",
+    "Reader",
+    "SidecarInfo",
+    "content_hash",
+    "detect_format",
+    "find_sidecar",
+    "pixel_flags",
+    "read_meta",
+    "read_pixels",
+    "read_sidecar",
+]
+
+READERS: dict[str, Reader] = {
+    "pds3": Reader("pds3", (".img", ".lbl"), _pds3.describe_pds3, load_raw),
+    "pds4": Reader("pds4", (".xml",), _pds4.describe_pds4, load_raw),
+    "fits": Reader("fits", (".fits", ".fit", ".fts"), _fits.describe_fits, _fits.load_fits),
+    "isis3": Reader("isis3", (".cub",), _isis3.describe_isis3, load_raw),
+    "tiff": Reader("tiff", (".tif", ".tiff"), _raster.describe_tiff, _raster.load_tiff),
+    "png": Reader("png", (".png",), _raster.describe_png, _raster.load_opencv),
+    "jpeg": Reader("jpeg", (".jpg", ".jpeg"), _raster.describe_jpeg, _raster.load_opencv),
+}
+"""Readers by format name; ``READERS[name].describe`` reads metadata, ``.load`` pixels."""
+
+DATA_SUFFIXES = (".img", ".dat", ".raw", ".bin", ".qub")
+"""Suffixes of raw data files whose format is told by their label (PDS3 or PDS4)."""
+
+DEFAULT_MAX_BYTES = 2**31
+
+
+def _head(path: Path, n: int = 512) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(n)
+    except OSError as exc:
+        raise UnreadableFrame(path, f"cannot read ({exc.strerror}); check the path and permissions") from None
+
+
+def _check_nonempty(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise UnreadableFrame(path, f"cannot read ({exc.strerror}); check the path and permissions") from None
+    if size == 0:
+        raise UnreadableFrame(path, "empty file (0 bytes); re-download or re-copy it")
+
+
+def detect_format(path: str | Path) -> str:
+    """Format name (a :data:`READERS` key) of a frame file, from its suffix and first bytes.
+
+    A raw data file (``.img``...) is PDS3 when it starts with a PDS3 label or has a sibling
+    ``.LBL``, an ISIS cube when it starts with ``Object = IsisCube``, and PDS4 when an
+    ``.xml`` label in its folder names it.
+
+    Raises
+    ------
+    UnreadableFrame
+        Empty, unreadable, or a data file that no label describes.
+    UnsupportedFormat
+        A suffix and content no reader knows.
+    """
+    path = Path(path)
+    _check_nonempty(path)
+    suffix = path.suffix.lower()
+    for name, reader in READERS.items():
+        if suffix in reader.extensions and suffix != ".img":
+            return name
+    head = _head(path)
+    if suffix in DATA_SUFFIXES:
+        if _pds3.looks_like_odl(head):
+            return "pds3"
+        if _isis3.looks_like_isis(head):
+            return "isis3"
+        if _pds4.label_naming(path) is not None:
+            return "pds4"
+        if _pds3.detached_label_for(path) is not None:
+            return "pds3"
+        raise UnreadableFrame(
+            path, "not a PDS image: no attached PDS3 label, no .LBL beside it and no PDS4 .xml names it; "
+            "put its label beside it"
+        )
+    if head.startswith(b"SIMPLE  ="):
+        return "fits"
+    if head.startswith(b"\x89PNG"):
+        return "png"
+    if head.startswith(b"\xff\xd8"):
+        return "jpeg"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    if _pds3.looks_like_odl(head):
+        return "pds3"
+    if _isis3.looks_like_isis(head):
+        return "isis3"
+    raise UnsupportedFormat(path, f"unknown image format (suffix {suffix or 'none'!r}); supported: "
+                            "PDS3, PDS4, FITS, ISIS3 cube, TIFF, PNG, JPEG")
+
+
+def _normalise(d: Described, fmt: str, where: Path) -> None:
+    raw: dict[str, Any] = d.extra.pop("_raw", {}) or {}
+    try:
+        exposure = raw.get("exposure")
+        default_unit = raw.get("exposure_default_unit", "s")
+        if isinstance(exposure, tuple) and fmt == "pds4":
+            d.exposure_s = exposure_seconds(exposure[0], exposure[1], default_unit="s")
+        elif exposure is not None:
+            d.exposure_s = exposure_seconds(exposure, default_unit=default_unit)
+    except ValueError as exc:
+        raise UnreadableFrame(where, f"exposure duration: {exc}; fix the label") from None
+    try:
+        d.time_utc = parse_utc(raw.get("time"))
+    except ValueError as exc:
+        raise UnreadableFrame(where, f"start time: {exc}; fix the label") from None
+    value = raw.get("frame_type")
+    if value is not None:
+        try:
+            d.frame_type = parse_frame_type(value)
+        except ValueError as exc:
+            raise UnreadableFrame(where, f"frame type: {exc}") from None
+    elif fmt == "pds4" and str(raw.get("purpose") or "").strip().lower() == "science":
+        d.frame_type = FrameType.LIGHT
+    if d.instrument is not None:
+        d.instrument = str(d.instrument).strip() or None
+
+
+def _type_from_stem(stem: str) -> FrameType | None:
+    head = stem.upper().replace("-", "_").split("_")[0]
+    for ft in (FrameType.BIAS, FrameType.DARK, FrameType.FLAT):
+        if head.startswith(ft.value):
+            return ft
+    return None
+
+
+def read_meta(
+    path: str | Path,
+    *,
+    band: int = 0,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+    frame_type: FrameType | str | None = None,
+) -> FrameMeta:
+    """Normalised metadata of one frame: label/header + sidecar + content hash, no pixels.
+
+    Parameters
+    ----------
+    path : str or Path
+        The image file (``.IMG``, ``.fits``, ``.tif``...) or its label (PDS3 ``.LBL``,
+        PDS4 ``.xml``).
+    band : int
+        Zero-based band kept from multi-band products.
+    max_bytes : int or None
+        Refuse (``LabelTooLarge``) a product whose label declares more than this many
+        bytes (``lines * samples * bands * bytes per sample``); checked before any
+        allocation. ``None``: no cap.
+    frame_type : FrameType or str, optional
+        Frame type to assume when neither the label nor the sidecar says (a calibration
+        folder passes BIAS/DARK/FLAT; ``"calibration"`` infers it from the file stem).
+
+    Returns
+    -------
+    FrameMeta
+        ``exposure_s`` in seconds, ``time_utc`` timezone-aware UTC, ``shape`` ``(lines,
+        samples)``, ``dtype`` of the stored samples, ``content_hash`` SHA-256 of the data
+        file (then the detached label), ``isd_path`` the sidecar when it holds an ISD.
+
+    Raises
+    ------
+    BadFrame
+        ``UnreadableFrame``, ``UnsupportedFormat``, ``LabelTooLarge`` or ``BadGeometry``
+        (sidecar), each naming the file and the fix.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise UnreadableFrame(path, "no such file")
+    if not isinstance(band, int) or band < 0:
+        raise UnsupportedFormat(path, f"band must be a non-negative integer, got {band!r}")
+    fmt = detect_format(path)
+    try:
+        d = READERS[fmt].describe(path, band, max_bytes)
+    except BadFrame:
+        raise
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UnreadableFrame(path, f"cannot read ({exc})") from None
+    where = d.label_path or d.data_path
+    _check_nonempty(d.data_path)
+    _normalise(d, fmt, where)
+    sidecar_path = find_sidecar(d.data_path, d.label_path)
+    info = read_sidecar(sidecar_path) if sidecar_path is not None else None
+    ftype = d.frame_type
+    if info is not None:
+        if d.exposure_s is None:
+            d.exposure_s = info.exposure_s
+        elif info.exposure_s is not None and not math.isclose(info.exposure_s, d.exposure_s, rel_tol=1e-6, abs_tol=1e-9):
+            log.warning("%s: sidecar exposure %.6g s differs from the label's %.6g s; using the label",
+                        where, info.exposure_s, d.exposure_s)
+        if d.time_utc is None:
+            d.time_utc = info.time_utc
+        if ftype is None:
+            ftype = info.frame_type
+        if d.instrument is None and info.instrument:
+            d.instrument = info.instrument
+    if ftype is None and frame_type is not None:
+        if isinstance(frame_type, str) and frame_type.strip().lower() == "calibration":
+            ftype = _type_from_stem(path.stem)
+            if ftype is None:
+                raise UnreadableFrame(
+                    where, "calibration frame of unknown type: say BIAS, DARK or FLAT in the label "
+                    "(FRAME_TYPE, IMAGETYP, farside:frame_type), the sidecar's frame_type, or the file name"
+                )
+        else:
+            try:
+                ftype = parse_frame_type(frame_type)
+            except ValueError as exc:
+                raise UnsupportedFormat(path, str(exc)) from None
+    if ftype is None:
+        ftype = FrameType.LIGHT
+    try:
+        digest = content_hash([d.data_path] + ([d.label_path] if d.label_path else []))
+    except OSError as exc:
+        raise UnreadableFrame(where, f"cannot read for hashing ({exc.strerror})") from None
+    d.extra["bands"] = d.bands
+    if info is not None:
+        d.extra["sidecar"] = str(info.path)
+        if info.image_shape is not None:
+            d.extra["isd_shape"] = info.image_shape
+    stem = (d.label_path or d.data_path).stem
+    return FrameMeta(
+        id=stem,
+        path=d.data_path,
+        format=fmt,
+        shape=(int(d.shape[0]), int(d.shape[1])),
+        dtype=d.dtype,
+        frame_type=ftype,
+        exposure_s=d.exposure_s,
+        time_utc=d.time_utc,
+        instrument=d.instrument,
+        content_hash=digest,
+        label_path=d.label_path,
+        isd_path=info.path if info is not None and info.has_isd else None,
+        band=band,
+        extra=d.extra,
+    )
+
+
+def read_pixels(meta: FrameMeta, *, max_bytes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels of a frame as science values.
+
+    Parameters
+    ----------
+    meta : FrameMeta
+        From :func:`read_meta`.
+    max_bytes : int, optional
+        Refuse (``LabelTooLarge``) a product declaring more bytes than this.
+
+    Returns
+    -------
+    data : ndarray of float32, shape (lines, samples)
+        Stored values after the label's scaling (PDS ``OFFSET``/``SCALING_FACTOR``, FITS
+        ``BZERO``/``BSCALE``, ISIS ``Base``/``Multiplier``, LROC decompanding); NaN where
+        invalid.
+    mask : ndarray of bool, shape (lines, samples)
+        True where the pixel is invalid (special constants, ``BLANK``, non-finite...).
+
+    Raises
+    ------
+    BadFrame
+        The file changed or is damaged (``UnreadableFrame``), too large (``LabelTooLarge``).
+    """
+    try:
+        reader = READERS[meta.format]
+    except KeyError:
+        raise UnsupportedFormat(meta.path, f"no reader named {meta.format!r}; choose from {sorted(READERS)}") from None
+    try:
+        data, mask = reader.load(meta, max_bytes)
+    except BadFrame:
+        raise
+    except (OSError, ValueError) as exc:
+        raise UnreadableFrame(meta.label_path or meta.path, f"pixels cannot be read ({exc})") from None
+    if data.shape != tuple(meta.shape):
+        raise UnreadableFrame(meta.path, f"pixels have shape {data.shape}, the label said {tuple(meta.shape)}")
+    return np.asarray(data, np.float32), np.asarray(mask, bool)
+
+
+def pixel_flags(data: np.ndarray, mask: np.ndarray | None = None, saturation_dn: float | None = None) -> list[str]:
+    """Quality flags of a frame's pixels (flagged, not rejected).
+
+    Parameters
+    ----------
+    data : ndarray, shape (lines, samples)
+        Pixel values (DN).
+    mask : ndarray of bool, optional
+        True = invalid.
+    saturation_dn : float, optional
+        DN at or above which a pixel is saturated.
+
+    Returns
+    -------
+    list of str
+        Any of ``"all_invalid"`` (no valid pixel), ``"all_zero"`` (every valid pixel is
+        0), ``"all_saturated"`` (every valid pixel >= ``saturation_dn``), ``"constant"``
+        (one value everywhere, other than the two above); empty when the frame looks normal.
+    """
+    data = np.asarray(data)
+    valid = np.isfinite(data)
+    if mask is not None:
+        valid &= ~np.asarray(mask, bool)
+    values = data[valid]
+    if values.size == 0:
+        return ["all_invalid"]
+    flags = []
+    lo, hi = float(values.min()), float(values.max())
+    if lo == 0.0 and hi == 0.0:
+        flags.append("all_zero")
+    if saturation_dn is not None and lo >= saturation_dn:
+        flags.append("all_saturated")
+    if not flags and lo == hi:
+        flags.append("constant")
+    return flags

@@ -1,0 +1,118 @@
+"""ISIS3 cubes (``.cub``) with an attached (or ``^Core``-detached) PVL label.
+
+``IsisCube/Core``: ``StartByte`` (1-based), ``Format`` ``Tile`` (``TileSamples``,
+``TileLines``) or ``BandSequential``, ``Dimensions`` (``Samples``, ``Lines``, ``Bands``),
+``Pixels`` (``Type`` UnsignedByte/SignedByte/UnsignedWord/SignedWord/UnsignedInteger/
+SignedInteger/Real/Double, ``ByteOrder`` Lsb/Msb, ``Base``, ``Multiplier``). Values are
+``Base + Multiplier * stored``; ISIS special pixels (Null, Lrs, Lis, His, Hrs) are masked.
+
+Metadata from ``IsisCube/Instrument``: ``StartTime``, ``ExposureDuration`` or
+``LineExposureDuration`` (in its unit; milliseconds when none is given, ISIS's
+convention for these keywords), ``InstrumentId``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.errors import UnreadableFrame, UnsupportedFormat
+from pipeline.io.odl import Label, LabelSyntaxError, Quantity, parse_label
+from pipeline.io.rawarray import RawLayout, check_layout
+
+__all__ = ["describe_isis3", "looks_like_isis"]
+
+_TYPES = {
+    "UNSIGNEDBYTE": "u1", "SIGNEDBYTE": "i1", "UNSIGNEDWORD": "u2", "SIGNEDWORD": "i2",
+    "UNSIGNEDINTEGER": "u4", "SIGNEDINTEGER": "i4", "REAL": "f4", "DOUBLE": "f8",
+}
+
+
+def looks_like_isis(head: bytes) -> bool:
+    """Does a file start with an ISIS cube label (``Object = IsisCube``)?"""
+    text = head.lstrip().decode("latin-1").lower()
+    return text.startswith("object") and "isiscube" in text[:64].replace(" ", "")
+
+
+def _v(x):
+    return x.value if isinstance(x, Quantity) else x
+
+
+def describe_isis3(path: Path, band: int, max_bytes: int | None):
+    """Label metadata of an ISIS3 cube."""
+    from pipeline.io.base import Described
+    from pipeline.io.pds3 import read_label_text, resolve_file
+
+    path = Path(path)
+    with path.open("rb") as fh:
+        head = fh.read(256)
+    if not looks_like_isis(head):
+        raise UnreadableFrame(path, "not an ISIS3 cube (the label does not start with Object = IsisCube)")
+    text, _ = read_label_text(path, attached=True)
+    try:
+        label = parse_label(text)
+    except LabelSyntaxError as exc:
+        raise UnreadableFrame(path, f"ISIS cube label is not valid PVL: {exc}") from None
+    cube = label.get("ISISCUBE")
+    core = cube.get("CORE") if isinstance(cube, Label) else None
+    if not isinstance(core, Label):
+        raise UnreadableFrame(path, "ISIS cube label has no IsisCube/Core object")
+    dims, pixels = core.get("DIMENSIONS"), core.get("PIXELS")
+    if not isinstance(dims, Label) or not isinstance(pixels, Label):
+        raise UnreadableFrame(path, "ISIS cube Core lacks the Dimensions or Pixels group")
+    ptype = str(pixels.get("TYPE", "")).upper()
+    if ptype not in _TYPES:
+        raise UnsupportedFormat(path, f"ISIS pixel type {pixels.get('TYPE')!r} is not supported")
+    order = {"LSB": "<", "MSB": ">"}.get(str(pixels.get("BYTEORDER", "Lsb")).upper())
+    if order is None:
+        raise UnreadableFrame(path, f"ISIS ByteOrder {pixels.get('BYTEORDER')!r} is neither Lsb nor Msb")
+    dtype = np.dtype(order + _TYPES[ptype])
+    data_path = path
+    if isinstance(core.get("^CORE"), str):
+        data_path = resolve_file(path, core["^CORE"], path)
+    fmt = str(core.get("FORMAT", "Tile")).upper()
+    ints = {}
+    for key, block, default in (("STARTBYTE", core, 1), ("SAMPLES", dims, None), ("LINES", dims, None),
+                                ("BANDS", dims, 1), ("TILESAMPLES", core, 0), ("TILELINES", core, 0)):
+        value = _v(block.get(key, default))
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise UnreadableFrame(path, f"ISIS cube {key} = {value!r} is not an integer")
+        ints[key] = value
+    if ints["STARTBYTE"] < 1:
+        raise UnreadableFrame(path, f"ISIS cube StartByte = {ints['STARTBYTE']} is not positive")
+    try:
+        base = float(_v(pixels.get("BASE", 0.0)))
+        mult = float(_v(pixels.get("MULTIPLIER", 1.0)))
+    except (TypeError, ValueError):
+        raise UnreadableFrame(path, "ISIS cube Base/Multiplier is not a number") from None
+    if fmt == "TILE":
+        storage = "TILE"
+    elif fmt == "BANDSEQUENTIAL":
+        storage = "BSQ"
+    else:
+        raise UnsupportedFormat(path, f"ISIS cube Format {core.get('FORMAT')!r} is not supported (Tile, BandSequential)")
+    layout = RawLayout(
+        path=str(data_path), offset=ints["STARTBYTE"] - 1, dtype=dtype.str, lines=ints["LINES"],
+        samples=ints["SAMPLES"], bands=ints["BANDS"], storage=storage, tile_lines=ints["TILELINES"],
+        tile_samples=ints["TILESAMPLES"], scale=mult, value_offset=base, isis_specials=True,
+    )
+    check_layout(layout, band=band, max_bytes=max_bytes, source=path)
+    inst = cube.get("INSTRUMENT") if isinstance(cube.get("INSTRUMENT"), Label) else Label()
+    exposure = inst.get("EXPOSUREDURATION", inst.get("LINEEXPOSUREDURATION"))
+    raw = {
+        "time": inst.get("STARTTIME"),
+        "exposure": exposure,
+        "exposure_default_unit": "ms",
+        "instrument": inst.get("INSTRUMENTID"),
+        "frame_type": None,
+    }
+    d = Described(
+        data_path=data_path, label_path=None, shape=(layout.lines, layout.samples),
+        dtype=dtype.newbyteorder("=").name, bands=layout.bands,
+        instrument=None if raw["instrument"] is None else str(raw["instrument"]),
+        extra={"layout": layout.to_dict(), "scale": mult, "offset": base, "bands": layout.bands,
+               "stored_dtype": dtype.str},
+    )
+    d.extra["_raw"] = raw
+    return d

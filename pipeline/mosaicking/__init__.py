@@ -1,0 +1,48 @@
+"""Mosaic: orthorectify, equalise and blend calibrated frames onto a map grid.
+
+Every piece is a pure function on numpy arrays (no dask here); ``pipeline.graph`` lays out
+the grid and tiles with :func:`grid_for_frames`, :func:`footprint_bbox_xy` and
+:func:`frames_touching`, equalises once with :func:`equalize_frames`, then runs
+:func:`mosaic_tile_frames` (a thin wrapper of :func:`mosaic_tile`) once per tile.
+
+>>> from pipeline.mosaicking import grid_for_frames, orthorectify  # doctest: +SKIP
+>>> grid = grid_for_frames([f.camera for f in frames], "farside_eqc")
+>>> values, valid = orthorectify(frames[0].data, frames[0].mask, frames[0].camera, grid)
+"""
+
+from pipeline.mosaicking.blend import BLEND_METHODS, feather_weights, multiband_radius
+from pipeline.mosaicking.equalize import (
+    Equalization,
+    OverlapStats,
+    equalize_frames,
+    overlap_stats,
+    solve_equalization,
+)
+from pipeline.mosaicking.layout import footprint_bbox_xy, frames_touching, grid_for_frames, world_bounds
+from pipeline.mosaicking.orthorectify import RESAMPLING, GroundGrid, Ortho, orthorectify, warp_frame
+from pipeline.mosaicking.tile import EXTRA_BANDS, TileInput, mosaic_tile, mosaic_tile_frames, required_halo
+
+__all__ = [
+    "BLEND_METHODS",
+    "EXTRA_BANDS",
+    "RESAMPLING",
+    "Equalization",
+    "GroundGrid",
+    "Ortho",
+    "OverlapStats",
+    "TileInput",
+    "equalize_frames",
+    "feather_weights",
+    "footprint_bbox_xy",
+    "frames_touching",
+    "grid_for_frames",
+    "mosaic_tile",
+    "mosaic_tile_frames",
+    "multiband_radius",
+    "orthorectify",
+    "overlap_stats",
+    "required_halo",
+    "solve_equalization",
+    "warp_frame",
+    "world_bounds",
+]

@@ -1,0 +1,354 @@
+"""Where frames land on the output map: footprints in map coordinates, the output grid,
+and which frames touch which tile.
+
+Footprints are computed once per frame (a few hundred camera rays) and reduced to
+bounding boxes in the output CRS, so the tile planner never touches pixels.
+
+Map discontinuities
+-------------------
+A projected CRS may cut the body somewhere: the equirectangular CRS centred on 180 E cuts
+at 0 E (its x jumps from -pi R to +pi R), the one centred on 0 E cuts at 180 E, a polar
+stereographic CRS cannot show the opposite pole, an orthographic one only shows one
+hemisphere. :func:`footprint_bbox_xy` therefore returns a *tuple of boxes*: one box for an
+ordinary frame, two (one per side) for a frame straddling the cut, none for a frame the
+projection cannot show. Footprints containing a pole include the pole (sampled at every
+longitude, so in a cylindrical projection the box reaches the map's top or bottom edge
+over its whole width).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+from pyproj import CRS, Transformer
+
+from pipeline.errors import GeometryError, MosaicError
+from pipeline.geometry.body import xyz_to_lonlat_deg
+from pipeline.geometry.camera import footprint_contains_pole
+from pipeline.geometry.grid import MOON_GEOGRAPHIC, MapGrid, resolve_crs
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BBox", "footprint_bbox_xy", "footprint_lonlat", "frames_touching", "grid_for_frames", "world_bounds"]
+
+BBox = tuple[float, float, float, float]
+"""``(xmin, ymin, xmax, ymax)`` in map metres."""
+
+_INTERIOR = 9  # interior image samples per axis added to the border ring
+_JUMP_FACTOR = 20.0  # a ring step this many times the median step ...
+_JUMP_WORLD = 0.25  # ... and this fraction of the map's smaller extent is a map discontinuity
+
+
+@lru_cache(maxsize=32)
+def _to_map(crs_wkt: str) -> Transformer:
+    return Transformer.from_crs(CRS(MOON_GEOGRAPHIC), CRS.from_wkt(crs_wkt), always_xy=True)
+
+
+def _crs_wkt(crs: CRS | str) -> str:
+    return resolve_crs(crs).to_wkt()
+
+
+def footprint_lonlat(camera, n_per_edge: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Footprint samples of a frame in planetocentric degrees.
+
+    Parameters
+    ----------
+    camera : FrameCamera
+    n_per_edge : int
+        Border samples per image edge.
+
+    Returns
+    -------
+    ring_lon, ring_lat : ndarray of shape (4 n,)
+        The open border ring (limb points where border rays miss the body), longitudes
+        wrapped to -180..180.
+    inner_lon, inner_lat : ndarray
+        Interior image samples that hit the body.
+    pole : int
+        +1 / -1 when the footprint contains the north / south pole, else 0.
+
+    Raises
+    ------
+    GeometryError
+        No part of the image sees the body.
+    """
+    xyz, _ = camera.footprint_xyz(n_per_edge)
+    ring_lon, ring_lat = xyz_to_lonlat_deg(xyz)
+    u = (np.arange(_INTERIOR) + 0.5) / _INTERIOR
+    gl, gs = np.meshgrid(u * camera.lines, u * camera.samples, indexing="ij")
+    pts, hit = camera.image_to_ground_hit(gl.ravel(), gs.ravel())
+    inner_lon, inner_lat = xyz_to_lonlat_deg(pts[hit])
+    pole = footprint_contains_pole(ring_lon, ring_lat)
+    return ring_lon, ring_lat, np.atleast_1d(inner_lon), np.atleast_1d(inner_lat), pole
+
+
+def _box(x: np.ndarray, y: np.ndarray) -> list[float]:
+    return [float(x.min()), float(y.min()), float(x.max()), float(y.max())]
+
+
+def _gap(a: list[float], b: list[float]) -> float:
+    """Distance between two boxes (0 when they intersect)."""
+    dx = max(a[0] - b[2], b[0] - a[2], 0.0)
+    dy = max(a[1] - b[3], b[1] - a[3], 0.0)
+    return math.hypot(dx, dy)
+
+
+def footprint_bbox_xy(
+    camera, crs: CRS | str, pad_m: float = 0.0, *, n_per_edge: int = 32
+) -> tuple[BBox, ...]:
+    """Bounding box(es) of a frame's footprint in a map CRS.
+
+    Parameters
+    ----------
+    camera : FrameCamera
+    crs : CRS or str
+        Output CRS (preset name, IAU code, WKT or PROJ string).
+    pad_m : float
+        Margin added on every side, metres (e.g. the pointing uncertainty).
+    n_per_edge : int
+        Border samples per image edge.
+
+    Returns
+    -------
+    tuple of (xmin, ymin, xmax, ymax)
+        One box normally; one per side of the map's discontinuity for a frame straddling
+        it (e.g. a frame across 0 E in the 180 E-centred equirectangular CRS); empty when
+        the frame sees no part of the body or the projection shows none of it.
+
+    Examples
+    --------
+    >>> from pipeline.simulation.survey import nadir_camera
+    >>> boxes = footprint_bbox_xy(nadir_camera(180.0, 0.0), "farside_eqc")
+    >>> len(boxes)
+    1
+    """
+    try:
+        ring_lon, ring_lat, in_lon, in_lat, pole = footprint_lonlat(camera, n_per_edge)
+    except GeometryError as exc:
+        log.warning("frame %s has no footprint: %s", getattr(camera, "image_identifier", "?"), exc)
+        return ()
+    tr = _to_map(_crs_wkt(crs))
+    rx, ry = (np.asarray(v, float) for v in tr.transform(ring_lon, ring_lat))
+    if pole:
+        plon = np.linspace(-180.0, 180.0, 73)
+        in_lon = np.concatenate([in_lon, plon])
+        in_lat = np.concatenate([in_lat, np.full(plon.shape, 90.0 * pole)])
+    ix, iy = (np.asarray(v, float) for v in tr.transform(in_lon, in_lat))
+    rfin = np.isfinite(rx) & np.isfinite(ry)
+    ifin = np.isfinite(ix) & np.isfinite(iy)
+    ix, iy = ix[ifin], iy[ifin]
+
+    # ring steps (cyclic); discontinuities and unprojectable vertices break the ring into chains
+    n = rx.size
+    nxt = np.roll(np.arange(n), -1)
+    with np.errstate(invalid="ignore"):
+        step = np.hypot(rx[nxt] - rx, ry[nxt] - ry)
+    ok_step = rfin & rfin[nxt]
+    finite_steps = step[ok_step]
+    typical = float(np.median(finite_steps)) if finite_steps.size else 0.0
+    # a discontinuity is a jump both far larger than the ring's typical step and a sizeable
+    # part of the map (perspective makes steps of oblique or wide frames very uneven)
+    wx0, wy0, wx1, wy1 = _world_bounds(_crs_wkt(crs))
+    jump = max(_JUMP_FACTOR * max(typical, 1e-9), _JUMP_WORLD * min(wx1 - wx0, wy1 - wy0))
+    breaks = ~ok_step | (step > jump)
+    regular = step[ok_step & ~breaks]
+    tol = 2.0 * float(regular.max()) if regular.size else 0.0
+
+    chains: list[list[float]] = []
+    if rfin.any():
+        if not breaks.any():
+            chains.append(_box(rx[rfin], ry[rfin]))
+        else:
+            start = int(np.flatnonzero(breaks)[0]) + 1
+            order = (np.arange(n) + start) % n  # begins right after a break
+            current: list[int] = []
+            for k in order:
+                if rfin[k]:
+                    current.append(k)
+                if breaks[k]:
+                    if current:
+                        chains.append(_box(rx[current], ry[current]))
+                    current = []
+            if current:
+                chains.append(_box(rx[current], ry[current]))
+    # merge chains that touch (several crossings on the same side of the cut)
+    merged = True
+    while merged and len(chains) > 1:
+        merged = False
+        for a in range(len(chains)):
+            for b in range(a + 1, len(chains)):
+                if _gap(chains[a], chains[b]) <= tol:
+                    A, B = chains[a], chains.pop(b)
+                    chains[a] = [min(A[0], B[0]), min(A[1], B[1]), max(A[2], B[2]), max(A[3], B[3])]
+                    merged = True
+                    break
+            if merged:
+                break
+    if not chains:
+        if ix.size == 0:
+            return ()
+        chains.append(_box(ix, iy))
+    # interior samples (and the pole) join the nearest box
+    for x, y in zip(ix, iy):
+        k = min(range(len(chains)), key=lambda c: _gap(chains[c], [x, y, x, y]))
+        c = chains[k]
+        chains[k] = [min(c[0], x), min(c[1], y), max(c[2], x), max(c[3], y)]
+    pad = float(pad_m) + tol
+    return tuple((c[0] - pad, c[1] - pad, c[2] + pad, c[3] + pad) for c in chains)
+
+
+def _central_meridian(crs: CRS) -> float | None:
+    op = crs.coordinate_operation
+    for p in getattr(op, "params", None) or ():
+        if p.name.lower().startswith("longitude of") and p.unit_category == "angular":
+            return float(p.value)
+    return None
+
+
+@lru_cache(maxsize=32)
+def _world_bounds(crs_wkt: str) -> BBox:
+    lon, lat = np.meshgrid(np.linspace(-180.0, 180.0, 361), np.linspace(-90.0, 90.0, 181))
+    lon, lat = lon.ravel(), lat.ravel()
+    lon0 = _central_meridian(CRS.from_wkt(crs_wkt))
+    if lon0 is not None:  # both sides of the antimeridian of the projection, exactly
+        eps = 1e-9
+        cut_lat = np.linspace(-90.0, 90.0, 181)
+        lon = np.concatenate([lon, np.full(181, lon0 + 180.0 - eps), np.full(181, lon0 - 180.0 + eps)])
+        lat = np.concatenate([lat, cut_lat, cut_lat])
+    x, y = _to_map(crs_wkt).transform(lon, lat)
+    x, y = np.asarray(x), np.asarray(y)
+    ok = np.isfinite(x) & np.isfinite(y)
+    return float(x[ok].min()), float(y[ok].min()), float(x[ok].max()), float(y[ok].max())
+
+
+def world_bounds(crs: CRS | str) -> BBox:
+    """Extent (metres) of the whole body in a map CRS, from a 1-degree graticule (finite
+    points only: for a polar stereographic CRS it stops one degree short of the far pole)."""
+    return _world_bounds(_crs_wkt(crs))
+
+
+def _nice(value: float, digits: int = 3) -> float:
+    """``value`` rounded to ``digits`` significant digits."""
+    if value <= 0 or not math.isfinite(value):
+        return value
+    scale = 10 ** (math.floor(math.log10(value)) - digits + 1)
+    return round(value / scale) * scale
+
+
+def grid_for_frames(
+    cameras: Sequence,
+    crs: CRS | str,
+    resolution_m: float | None = None,
+    bounds: BBox | None = None,
+    *,
+    n_per_edge: int = 32,
+    max_pixels: int = 50_000_000_000,
+) -> MapGrid:
+    """The output grid covering a set of frames.
+
+    Parameters
+    ----------
+    cameras : sequence of FrameCamera
+    crs : CRS or str
+        Preset name (``farside_eqc``, ``farside_ortho``, ``north_polar``, ``south_polar``),
+        IAU code, WKT or PROJ string.
+    resolution_m : float, optional
+        Pixel size, metres. Default: the median ground sample distance of the frames
+        (image centre, reference sphere), rounded to 3 significant digits.
+    bounds : (xmin, ymin, xmax, ymax), optional
+        Extent in CRS metres. Default: the union of the frames' footprint boxes (see
+        :func:`footprint_bbox_xy`), clipped to the body's extent in the CRS.
+    n_per_edge : int
+        Footprint samples per image edge.
+    max_pixels : int
+        Refuse grids larger than this (a frame near the singular point of the projection).
+
+    Returns
+    -------
+    MapGrid
+        North-up grid whose origin is a whole multiple of the resolution (grids of the
+        same CRS and resolution are pixel-aligned).
+
+    Raises
+    ------
+    MosaicError
+        No frame, no frame visible in the CRS, or an absurdly large grid.
+
+    Examples
+    --------
+    >>> from pipeline.simulation.survey import nadir_camera
+    >>> grid = grid_for_frames([nadir_camera(180.0, 0.0, gsd_m=180.0)], "farside_eqc")
+    >>> grid.resolution
+    180.0
+    """
+    cameras = list(cameras)
+    if not cameras and bounds is None:
+        raise MosaicError("no frames to lay out a grid for")
+    wkt = _crs_wkt(crs)
+    if resolution_m is None:
+        gsds = []
+        for cam in cameras:
+            try:
+                gsds.append(cam.gsd_m())
+            except GeometryError:
+                continue
+        if not gsds:
+            raise MosaicError("no frame sees the body at its image centre: give mosaic.resolution_m")
+        resolution_m = _nice(float(np.median(gsds)))
+    if bounds is None:
+        boxes = [b for cam in cameras for b in footprint_bbox_xy(cam, wkt, n_per_edge=n_per_edge)]
+        if not boxes:
+            raise MosaicError("no frame footprint is visible in the output CRS")
+        arr = np.array(boxes)
+        wx0, wy0, wx1, wy1 = _world_bounds(wkt)
+        bounds = (
+            max(float(arr[:, 0].min()), wx0),
+            max(float(arr[:, 1].min()), wy0),
+            min(float(arr[:, 2].max()), wx1),
+            min(float(arr[:, 3].max()), wy1),
+        )
+        if not (bounds[2] > bounds[0] and bounds[3] > bounds[1]):
+            raise MosaicError(f"empty mosaic extent {bounds} in the output CRS")
+    grid = MapGrid.from_bounds(CRS.from_wkt(wkt), tuple(float(b) for b in bounds), float(resolution_m))
+    if grid.shape[0] * grid.shape[1] > max_pixels:
+        raise MosaicError(
+            f"the output grid would be {grid.shape[0]} x {grid.shape[1]} pixels at {grid.resolution} m: "
+            f"the frames are probably far from the centre of CRS {CRS.from_wkt(wkt).name!r}; choose a CRS "
+            f"centred on them (mosaic.crs), a coarser mosaic.resolution_m or explicit mosaic.bounds"
+        )
+    log.info("output grid %d x %d at %.3f m", grid.shape[0], grid.shape[1], grid.resolution)
+    return grid
+
+
+def frames_touching(tile_grid: MapGrid, footprints: Sequence[Sequence[BBox]]) -> list[int]:
+    """Indices of the frames whose footprint boxes intersect a (tile) grid.
+
+    Parameters
+    ----------
+    tile_grid : MapGrid
+        Usually the tile's outer grid (core + halo), ``grid[tile.outer]``.
+    footprints : sequence of tuple of BBox
+        Per frame, the boxes of :func:`footprint_bbox_xy` computed once in the grid's CRS
+        (a single ``(xmin, ymin, xmax, ymax)`` box is accepted too; ``None`` = none).
+
+    Returns
+    -------
+    list of int
+        Frame indices in input order.
+    """
+    x0, y0, x1, y1 = tile_grid.bounds
+    out = []
+    for i, boxes in enumerate(footprints):
+        if boxes is None:
+            continue
+        arr = np.asarray(boxes, dtype=float)
+        if arr.size == 0:
+            continue
+        boxes = arr.reshape(-1, 4)
+        if any(b[0] <= x1 and b[2] >= x0 and b[1] <= y1 and b[3] >= y0 for b in boxes):
+            out.append(i)
+    return out

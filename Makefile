@@ -30,7 +30,7 @@ install: $(STAMP)
 
 mosaic: $(STAMP)
 	@mkdir -p $(dir $(OUT))
-	$(BIN)/farside mosaic $(IN) --out $(OUT) --config $(CONFIG) \
+	$(BIN)/farside mosaic $(IN) --out $(OUT) --config $(CONFIG) --overwrite \
 		$(if $(wildcard $(CAL)),--calibration $(CAL),) \
 		$(if $(SCHEDULER),--scheduler $(SCHEDULER),)
 

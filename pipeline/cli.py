@@ -110,7 +110,7 @@ def mosaic(frames_dir, out, calibration, config_path, crs, resolution, scheduler
         return
     if out.exists() and not overwrite:
         raise click.UsageError(f"{out} exists; pass --overwrite to replace it")
-    result = run(frames_dir, out, calibration=calibration, config=config, progress=not logging.getLogger().isEnabledFor(logging.WARNING) or True)
+    result = run(frames_dir, out, calibration=calibration, config=config, progress=sys.stderr.isatty())
     click.echo(result.summary())
 
 

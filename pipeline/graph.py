@@ -40,7 +40,7 @@ from pipeline.frame import Frame, FrameFailure
 from pipeline.geometry.grid import MapGrid, Tile
 from pipeline.ingestion import IngestResult, ingest
 from pipeline.scheduler import start_engine
-from pipeline.workdir import WorkDir, count_reused
+from pipeline.workdir import WorkDir, count_reused, stage_seconds
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,8 @@ def _equalize_task(frames: list, cameras, grid: MapGrid, cfg, workdir: WorkDir, 
     from pipeline.mosaicking import equalize_frames
 
     def compute():
-        good = {f.id: f for f in frames if isinstance(f, Frame)}
+        excluded = _excluded(cameras)
+        good = {f.id: f for f in frames if isinstance(f, Frame) and f.id not in excluded}
         return equalize_frames(good, _cameras_of(cameras), grid, cfg)
 
     return workdir.cached("equalize", key, compute)
@@ -96,12 +97,14 @@ def _equalize_task(frames: list, cameras, grid: MapGrid, cfg, workdir: WorkDir, 
 def _tile_task(tile: Tile, grid: MapGrid, frames: list, order: list[int], cameras, equalization,
                cfg, workdir: WorkDir, key: str):
     """Mosaic one tile; returns the cached product path (``None`` when the tile is empty)."""
-    from pipeline.mosaicking import mosaic_tile
+    from pipeline.mosaicking import mosaic_tile_frames
 
     def compute():
         cams = _cameras_of(cameras)
-        inputs = [(idx, f, cams.get(f.id, f.camera)) for idx, f in zip(order, frames) if isinstance(f, Frame)]
-        return mosaic_tile(inputs, grid, tile, equalization, cfg)
+        excluded = _excluded(cameras)
+        inputs = [(idx, f, cams.get(f.id, f.camera)) for idx, f in zip(order, frames)
+                  if isinstance(f, Frame) and f.id not in excluded]
+        return mosaic_tile_frames(inputs, grid, tile, equalization, cfg) if inputs else None
 
     workdir.cached("tiles", key, compute)
     return workdir.path("tiles", key)
@@ -119,6 +122,7 @@ def _write_task(tile_paths: list[Path], grid: MapGrid, out: Path, bands: list[st
     from pipeline.io.geotiff import CogWriter
     from pipeline.workdir import load_pickle
 
+    t0 = time.perf_counter()
     coverage = 0
     with CogWriter(out, grid, bands=bands, tags=tags) as writer:
         for path in tile_paths:
@@ -135,8 +139,10 @@ def _write_task(tile_paths: list[Path], grid: MapGrid, out: Path, bands: list[st
     if write_cfg.get("stac"):
         from pipeline.io.stac import write_stac_item
 
-        side["stac"] = str(write_stac_item(out, inputs=tags.get("farside_inputs")))
+        side["stac"] = str(write_stac_item(out, inputs=json.loads(tags["farside_inputs"]),
+                                           quicklook=side.get("quicklook")))
     return {
+        "write_seconds": time.perf_counter() - t0,
         "out": str(out),
         "valid_pixels": coverage,
         "summaries": summaries,
@@ -144,6 +150,11 @@ def _write_task(tile_paths: list[Path], grid: MapGrid, out: Path, bands: list[st
         "equalization": equalization,
         "side_files": side,
     }
+
+
+def _excluded(registration) -> set[str]:
+    status = getattr(registration, "status", None) or {}
+    return {fid for fid, st in status.items() if st.status == "excluded"}
 
 
 def _cameras_of(registration) -> dict:
@@ -317,7 +328,9 @@ def plan(frames_dir: str | Path, out: str | Path, *, calibration: str | Path | N
     cfg = config.mosaic
     cameras = [f.camera for f in frames]
     grid = mos.grid_for_frames(cameras, cfg.crs, resolution_m=cfg.resolution_m, bounds=cfg.bounds)
-    tiles = grid.tiles(cfg.tile_size, cfg.halo)
+    from pipeline.mosaicking.tile import required_halo
+
+    tiles = grid.tiles(cfg.tile_size, max(cfg.halo, required_halo(cfg)))
     pad = _pointing_margin_m(cameras, config) if config.registration.enabled else 0.0
     boxes = [mos.footprint_bbox_xy(c, grid.crs, pad_m=pad) for c in cameras]
     tile_frames = {t.index: mos.frames_touching(grid[t.outer], boxes) for t in tiles}
@@ -352,19 +365,38 @@ class RunResult:
     product: dict[str, Any]
     seconds: float
     reused: dict[str, int]
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    report: Path | None = None
+
+    @property
+    def registration(self):
+        """The ``RegistrationResult`` (None when registration was off)."""
+        reg = self.product.get("registration")
+        return reg if hasattr(reg, "stats") else None
 
     @property
     def failures(self) -> list[FrameFailure]:
+        """Every rejected frame: at ingest, for geometry, in calibration or registration."""
         late = [s["failure"] for s in self.product["summaries"] if "failure" in s]
-        return [*self.plan.failures, *late]
+        reg = self.registration
+        dropped = [] if reg is None else [
+            FrameFailure(f.meta.path, "register", reg.status[f.id].reason)
+            for f in self.plan.frames if f.id in _excluded(reg)
+        ]
+        return [*self.plan.failures, *late, *dropped]
 
     def summary(self) -> str:
-        n_used = sum(1 for s in self.product["summaries"] if "failure" not in s)
-        lines = [f"wrote {self.out} ({self.plan.grid.shape[0]}x{self.plan.grid.shape[1]}, "
-                 f"{n_used} frames) in {self.seconds:.1f} s"]
-        reg = self.product.get("registration")
-        if hasattr(reg, "summary"):
-            lines.append(reg.summary())
+        """A few lines for the terminal: output, frames, registration, reuse, rejections."""
+        n_used = len(self.plan.frames) - len(self.failures) + len(self.plan.failures)
+        lines = [f"wrote {self.out} ({self.plan.grid.shape[0]} x {self.plan.grid.shape[1]} px at "
+                 f"{self.plan.grid.resolution:g} m, {n_used} frames) in {self.seconds:.1f} s"]
+        reg = self.registration
+        if reg is not None:
+            st = reg.stats
+            lines.append(f"registration: {st.n_tied}/{st.n_frames} frames tied, {st.n_tracks} tie points, "
+                         f"residual RMS {st.rms_before_px:.2f} -> {st.rms_after_px:.3f} px")
+        if self.report is not None:
+            lines.append(f"QA report: {self.report}")
         if self.reused:
             lines.append("reused from the work directory: " + ", ".join(f"{v} {k}" for k, v in self.reused.items()))
         if self.failures:
@@ -374,8 +406,8 @@ class RunResult:
 
 
 def run(frames_dir: str | Path, out: str | Path, *, calibration: str | Path | None = None,
-        config: Config | None = None, progress: bool = False) -> RunResult:
-    """Run the whole pipeline and write ``out`` (COG + STAC item + quicklook).
+        config: Config | None = None, progress: bool = False, report: bool = True) -> RunResult:
+    """Run the whole pipeline and write ``out`` (COG + STAC item + quicklook + QA report).
 
     Parameters
     ----------
@@ -389,6 +421,8 @@ def run(frames_dir: str | Path, out: str | Path, *, calibration: str | Path | No
         Validated configuration (``pipeline.load_config``); defaults to ``configs/default.yaml``.
     progress : bool
         Show a progress bar (local) or distributed progress.
+    report : bool
+        Write the HTML QA report ``OUT.report.html``.
 
     Examples
     --------
@@ -402,6 +436,13 @@ def run(frames_dir: str | Path, out: str | Path, *, calibration: str | Path | No
     run_cfg = p.config.run
     with start_engine(run_cfg.scheduler, workers=run_cfg.workers, batch=run_cfg.slurm) as engine:
         (product,) = engine.compute(graph, progress=progress)
-    result = RunResult(Path(out), p, product, time.time() - t0, count_reused(p.workdir, t0))
-    log.info("%s", result.summary())
+    stages = stage_seconds(p.workdir, t0)
+    stages["write"] = product["write_seconds"]
+    result = RunResult(Path(out), p, product, time.time() - t0, count_reused(p.workdir, t0), stages)
+    if report:
+        from pipeline.qa import report_data
+        from pipeline.report import default_report_path, write_report
+
+        result.report = write_report(report_data(result), default_report_path(out))
+    log.debug("%s", result.summary())
     return result

@@ -12,6 +12,7 @@ import logging
 import os
 import pickle
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,8 +55,11 @@ class WorkDir:
                 return value
             except (OSError, EOFError, pickle.UnpicklingError) as exc:
                 log.warning("discarding unreadable cached product %s (%s)", path, exc)
+        t0 = time.perf_counter()
         value = compute()
+        seconds = time.perf_counter() - t0
         atomic_write_bytes(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        atomic_write_bytes(path.with_suffix(".seconds"), f"{seconds:.6f}".encode())
         return value
 
     def products(self) -> list[Path]:
@@ -70,6 +74,17 @@ def count_reused(workdir: WorkDir, since: float) -> dict[str, int]:
         if p.stat().st_mtime < since:
             counts[p.parent.name] = counts.get(p.parent.name, 0) + 1
     return counts
+
+
+def stage_seconds(workdir: WorkDir, since: float) -> dict[str, float]:
+    """Compute time (s, summed over tasks and workers) per stage for products made after ``since``."""
+    out: dict[str, float] = {}
+    if not workdir.root.exists():
+        return out
+    for p in workdir.root.glob("*/*.seconds"):
+        if p.stat().st_mtime >= since:
+            out[p.parent.name] = out.get(p.parent.name, 0.0) + float(p.read_text() or 0)
+    return out
 
 
 def load_pickle(path: Path) -> Any:

@@ -31,7 +31,7 @@ import os
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import rasterio
@@ -146,7 +146,7 @@ class CogWriter:
         self.tiles_written = 0
 
     # -- context manager ------------------------------------------------------------------
-    def __enter__(self) -> CogWriter:
+    def __enter__(self) -> Self:
         if self.path.exists() and not self.overwrite:
             raise MosaicError(f"{self.path} exists; pass overwrite=True (or --overwrite) to replace it")
         if not self.path.parent.is_dir():

@@ -18,7 +18,7 @@ import json
 import logging
 import math
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +67,12 @@ def _parse_time(value) -> datetime:
     if isinstance(value, datetime):
         t = value
     else:
-        t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+        t = datetime.fromisoformat(str(value))
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _iso(t: datetime) -> str:
-    return t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _box_polygon(west: float, south: float, east: float, north: float) -> list[list[list[float]]]:
@@ -99,7 +99,7 @@ def _footprint(grid: MapGrid, valid: np.ndarray) -> tuple[list[float], dict[str,
         px, py = grid.lonlat_to_xy(0.0, pole)
         if np.isfinite(px) and np.isfinite(py):
             r, c = sub.xy_to_rowcol(px, py)
-            r, c = int(math.floor(float(r))), int(math.floor(float(c)))
+            r, c = math.floor(float(r)), math.floor(float(c))
             if 0 <= r < rows and 0 <= c < cols and valid[r, c]:
                 south, north = min(south, pole), max(north, pole)
                 west, east = -180.0, 180.0
@@ -165,7 +165,6 @@ def stac_item(
         dec = ds.read(1, out_shape=shape, resampling=Resampling.average)
         tags = ds.tags()
         bands = [d or f"band {i}" for i, d in enumerate(ds.descriptions, start=1)]
-        dtype = ds.dtypes[0]
     if tags.get("farside_crs_wkt2"):
         wkt = tags["farside_crs_wkt2"]
         grid = MapGrid(wkt, grid.transform, grid.shape)
@@ -190,11 +189,11 @@ def stac_item(
         times = sorted(_parse_time(t) for t in datetimes)
         props.update({"datetime": None, "start_datetime": _iso(times[0]), "end_datetime": _iso(times[-1])})
     else:
-        mtime = datetime.fromtimestamp(cog_path.stat().st_mtime, tz=timezone.utc)
+        mtime = datetime.fromtimestamp(cog_path.stat().st_mtime, tz=UTC)
         props.update({"datetime": _iso(mtime), "farside:datetime_source": "processing"})
     t = grid.transform
     props.update({
-        "created": _iso(datetime.fromtimestamp(cog_path.stat().st_mtime, tz=timezone.utc)),
+        "created": _iso(datetime.fromtimestamp(cog_path.stat().st_mtime, tz=UTC)),
         "proj:code": code,
         "proj:wkt2": crs.to_wkt(),
         "proj:shape": [grid.shape[0], grid.shape[1]],

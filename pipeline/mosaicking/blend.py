@@ -190,13 +190,13 @@ def multiband_radius(levels: int) -> int:
     pixel depends on inputs at most this far away (the halo tiles need)."""
     if levels < 1:
         return 0
-    return int(math.ceil(3.0 * 2.0 ** (levels - 1)))
+    return math.ceil(3.0 * 2.0 ** (levels - 1))
 
 
 def _blur(a: np.ndarray, sigma: float) -> np.ndarray:
     if sigma <= 0:
         return a
-    r = int(math.ceil(3.0 * sigma))
+    r = math.ceil(3.0 * sigma)
     return cv2.GaussianBlur(a, (2 * r + 1, 2 * r + 1), sigmaX=sigma, sigmaY=sigma,
                             borderType=cv2.BORDER_REFLECT_101)
 

@@ -341,8 +341,8 @@ class Equalization:
 
     def summary(self) -> str:
         """One line per frame plus the overlap RMS before and after."""
-        lines = [f"equalisation ({self.adjust}, reference {self.reference}): {len(self.pairs)} overlaps, "
-                 f"RMS difference {self.rms(False):.4g} -> {self.rms(True):.4g}"]
+        lines = [(f"equalisation ({self.adjust}, reference {self.reference}): {len(self.pairs)} overlaps, "
+                 f"RMS difference {self.rms(False):.4g} -> {self.rms(True):.4g}")]
         lines += [f"  {fid:<28} gain {g:8.5f}  offset {o:+.5g}" for fid, g, o in zip(self.ids, self.gain, self.offset)]
         return "\n".join(lines)
 
@@ -380,7 +380,7 @@ def _prefilter(image: np.ndarray, mask: np.ndarray | None, sigma_px: float) -> t
         bad |= np.asarray(mask, bool)
     if sigma_px < 0.5:
         return image, bad
-    r = int(math.ceil(2.5 * sigma_px))
+    r = math.ceil(2.5 * sigma_px)
     k = 2 * r + 1
     m = (~bad).astype(np.float32)
     v = np.where(bad, 0.0, image).astype(np.float32)

@@ -156,7 +156,8 @@ def footprint_bbox_xy(
     jump = max(_JUMP_FACTOR * max(typical, 1e-9), _JUMP_WORLD * min(wx1 - wx0, wy1 - wy0))
     breaks = ~ok_step | (step > jump)
     regular = step[ok_step & ~breaks]
-    tol = 2.0 * float(regular.max()) if regular.size else 0.0
+    # where the ring is cut, a chain ends up to one step short of the map edge: allow for it
+    tol = 2.0 * float(regular.max()) if (breaks.any() and regular.size) else 0.0
 
     chains: list[list[float]] = []
     if rfin.any():

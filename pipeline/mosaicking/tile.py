@@ -226,9 +226,7 @@ def mosaic_tile(
     kwargs = {"levels": int(getattr(cfg, "multiband_levels", 5))} if blend == "multiband" else {}
     use_w = weights if blend in ("feather", "multiband") else None
     mosaic, ok = BLEND_METHODS[blend](values, valid, use_w, prio, **kwargs)
-    if blend == "first":
-        top = winner(valid, prio, largest=False)
-    elif blend == "mean":
+    if blend in ("first", "mean"):
         top = winner(valid, prio, largest=False)
     else:
         # largest weight; ties to the preferred frame

@@ -37,7 +37,7 @@ def test_tiles_written_window_by_window_make_a_valid_cog(tmp_path, grid):
             if tile.index == (0, 0):
                 continue  # an empty tile is never written: it must read back as no data
             w.write_tile(tile.core, _tile_arrays(grid, tile))
-    valid, errors, warnings = cog_validate(str(out))
+    valid, errors, _warnings = cog_validate(str(out))
     assert valid, errors
     with rasterio.open(out) as ds:
         assert ds.count == 3 and ds.dtypes == ("float32",) * 3
@@ -85,15 +85,12 @@ def test_product_dicts_and_whole_arrays(tmp_path, grid):
 
 def test_shape_and_window_errors_leave_nothing(tmp_path, grid):
     out = tmp_path / "bad.tif"
-    with pytest.raises(MosaicError, match="shape"):
-        with CogWriter(out, grid, ["iof"]) as w:
-            w.write_tile((slice(0, 10), slice(0, 10)), {"iof": np.zeros((10, 11), np.float32)})
-    with pytest.raises(MosaicError, match="outside"):
-        with CogWriter(out, grid, ["iof"]) as w:
-            w.write_tile((slice(390, 410), slice(0, 10)), {"iof": np.zeros((20, 10), np.float32)})
-    with pytest.raises(MosaicError, match="band"):
-        with CogWriter(out, grid, ["iof", "count"]) as w:
-            w.write_tile((slice(0, 10), slice(0, 10)), {"iof": np.zeros((10, 10), np.float32)})
+    with pytest.raises(MosaicError, match="shape"), CogWriter(out, grid, ["iof"]) as w:
+        w.write_tile((slice(0, 10), slice(0, 10)), {"iof": np.zeros((10, 11), np.float32)})
+    with pytest.raises(MosaicError, match="outside"), CogWriter(out, grid, ["iof"]) as w:
+        w.write_tile((slice(390, 410), slice(0, 10)), {"iof": np.zeros((20, 10), np.float32)})
+    with pytest.raises(MosaicError, match="band"), CogWriter(out, grid, ["iof", "count"]) as w:
+        w.write_tile((slice(0, 10), slice(0, 10)), {"iof": np.zeros((10, 10), np.float32)})
     assert list(tmp_path.iterdir()) == []
 
 
@@ -106,22 +103,19 @@ def test_atomic_write_on_any_exception(tmp_path, grid):
     class Boom(RuntimeError):
         pass
 
-    with pytest.raises(Boom):
-        with CogWriter(out, grid, ["iof"]) as w:
-            tile = grid.tiles(128)[0]
-            w.write_tile(tile.core, {"iof": np.zeros((128, 128), np.float32)})
-            raise Boom("worker died")
+    with pytest.raises(Boom), CogWriter(out, grid, ["iof"]) as w:
+        tile = grid.tiles(128)[0]
+        w.write_tile(tile.core, {"iof": np.zeros((128, 128), np.float32)})
+        raise Boom("worker died")
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mosaic.tif"]
     # a fresh name: nothing at all is left
     fresh = tmp_path / "new.tif"
-    with pytest.raises(KeyboardInterrupt):
-        with CogWriter(fresh, grid, ["iof"]):
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), CogWriter(fresh, grid, ["iof"]):
+        raise KeyboardInterrupt
     assert not fresh.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["mosaic.tif"]
-    with pytest.raises(MosaicError, match="exists"):
-        with CogWriter(out, grid, ["iof"], overwrite=False):
-            pass
+    with pytest.raises(MosaicError, match="exists"), CogWriter(out, grid, ["iof"], overwrite=False):
+        pass
 
 
 def test_describe(tmp_path, grid):

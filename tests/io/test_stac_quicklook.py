@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import cv2
 import numpy as np
@@ -27,7 +27,7 @@ def test_stac_item_of_a_mosaic_across_180(tmp_path):
     cog = write_cog(tmp_path / "m.tif", grid, {"iof": arr},
                     tags={"farside_inputs": ["/data/a.img", "/data/b.img"], "farside_version": "0.1.0"})
     write_quicklook(cog)
-    path = write_stac_item(cog, datetimes=[datetime(2024, 5, 2, 3, tzinfo=timezone.utc), "2024-05-01T00:00:00Z"])
+    path = write_stac_item(cog, datetimes=[datetime(2024, 5, 2, 3, tzinfo=UTC), "2024-05-01T00:00:00Z"])
     assert path == tmp_path / "m.stac.json"
     item = json.loads(path.read_text())
     assert item["type"] == "Feature" and item["id"] == "m" and item["stac_version"] == "1.1.0"
@@ -68,7 +68,7 @@ def test_stac_item_polar_and_orthographic(tmp_path):
 
 def test_quicklook(tmp_path):
     grid = MapGrid.from_bounds("farside_eqc", (0, 0, 3000 * 100, 1000 * 100), 100.0)  # 1000 x 3000
-    rows, cols = np.mgrid[0:1000, 0:3000]
+    _rows, cols = np.mgrid[0:1000, 0:3000]
     arr = (cols / 3000.0).astype(np.float32)
     arr[:, :300] = np.nan
     cog = write_cog(tmp_path / "q.tif", grid, {"iof": arr})

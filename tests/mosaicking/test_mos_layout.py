@@ -10,7 +10,13 @@ from mosaic_helpers import R, camera, render
 
 from pipeline.errors import MosaicError
 from pipeline.geometry.grid import MapGrid
-from pipeline.mosaicking import footprint_bbox_xy, frames_touching, grid_for_frames, orthorectify, world_bounds
+from pipeline.mosaicking import (
+    footprint_bbox_xy,
+    frames_touching,
+    grid_for_frames,
+    orthorectify,
+    world_bounds,
+)
 
 HALF_WORLD = math.pi * R
 
@@ -63,12 +69,12 @@ def test_pole_containing_footprints():
     assert b[3] >= HALF_WORLD / 2 - 1  # reaches latitude 90
     assert b[0] <= -HALF_WORLD + 1 and b[2] >= HALF_WORLD - 1  # all longitudes
     grid = grid_for_frames([cam], "farside_eqc", resolution_m=5000.0)
-    wx0, wy0, wx1, wy1 = world_bounds("farside_eqc")
+    wx0, _wy0, wx1, wy1 = world_bounds("farside_eqc")
     assert grid.bounds[0] >= wx0 - 5000 and grid.bounds[2] <= wx1 + 5000 and grid.bounds[3] <= wy1 + 5000
 
 
 def test_world_bounds():
-    x0, y0, x1, y1 = world_bounds("farside_eqc")
+    x0, _y0, x1, y1 = world_bounds("farside_eqc")
     assert x0 == pytest.approx(-HALF_WORLD, rel=1e-6) and x1 == pytest.approx(HALF_WORLD, rel=1e-6)
     assert y1 == pytest.approx(HALF_WORLD / 2, rel=1e-6)
     assert world_bounds("farside_ortho") == pytest.approx((-R, -R, R, R), rel=1e-6)

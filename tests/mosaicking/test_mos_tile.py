@@ -102,8 +102,8 @@ def test_mosaic_across_180_has_no_seam_or_gap(across_180):
             if not touching:
                 continue
             prod = mosaic_tile([_inputs(cams, images)[k] for k in touching], grid[t.outer], cfg, halo=cfg.halo)
-            for key in out:
-                out[key][t.core] = prod[key]
+            for key, arr in out.items():
+                arr[t.core] = prod[key]
         truth = truth_on_grid(grid)
         # every grid pixel any frame sees is filled (frames_touching lost nothing)
         seen = np.zeros(grid.shape, bool)
@@ -246,3 +246,30 @@ def test_graph_adapter_applies_equalisation_and_returns_the_core():
         assert prod["mosaic"].shape == core_truth.shape
         assert np.abs(prod["mosaic"][ok] - core_truth[ok]).max() < 0.003
         assert set(np.unique(prod["top_index"][ok])) == {7}
+
+
+def test_second_tier_fills_only_where_no_frame_is_clean():
+    cam = camera(180.0, 0.0, size=(64, 64), rotvec=(0.0, 0.0, 0.3))
+    img, mask = render(cam)
+    mask[30, 30] = True
+    img[30, 30] = 10.0  # poison
+    grid = MapGrid.from_bounds("farside_eqc", (-8000, -8000, 8000, 8000), 150.0)
+    truth = truth_on_grid(grid)
+    w = warp_frame(img, mask, cam, grid, fallback=True)
+    strict = mosaic_tile([TileInput(img, mask, cam)], grid, MosaicConfig(fill_gaps=False), halo=0)
+    filled = mosaic_tile([TileInput(img, mask, cam)], grid, MosaicConfig(fill_gaps=True), halo=0)
+    assert np.array_equal(strict["valid"], w.valid)
+    assert np.array_equal(filled["valid"], w.valid | w.fallback)
+    extra = filled["valid"] & ~strict["valid"]
+    line, sample = w.line, w.sample
+    assert (extra & ((line < 0.5) | (sample < 0.5) | (line > 63.5) | (sample > 63.5))).any()  # frame edge
+    assert (extra & (np.abs(line - 30.5) < 1.5) & (np.abs(sample - 30.5) < 1.5)).any()  # next to the bad pixel
+    assert np.abs(filled["mosaic"] - truth)[extra].max() < 0.01  # never the poison
+    # a second frame that is clean there wins over the first frame's second tier
+    cam2 = camera(180.01, 0.005, size=(64, 64))
+    img2, mask2 = render(cam2)
+    both = mosaic_tile([TileInput(img, mask, cam), TileInput(img2, mask2, cam2)], grid,
+                       MosaicConfig(blend="first"), halo=0)
+    w2 = warp_frame(img2, mask2, cam2, grid)
+    hole = extra & w2.valid
+    assert hole.any() and np.array_equal(both["mosaic"][hole], w2.values[hole])

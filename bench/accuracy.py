@@ -39,7 +39,9 @@ def offset_stats(displacement: np.ndarray) -> dict[str, float]:
     dict
         ``common_px`` (norm of the mean displacement), ``common_row_px``/``common_col_px``,
         ``frame_to_frame_rms_px`` (RMS norm of per-frame means minus the common mean),
-        ``frame_to_frame_max_px``, ``rms_px`` and ``max_px`` over all points.
+        ``frame_to_frame_max_px``, ``relative_p90_px`` (90th percentile of the point
+        displacements once the common mean is removed: the issue's "frame-to-frame
+        misregistration"), ``rms_px`` and ``max_px`` over all points.
     """
     d = np.asarray(displacement, float)
     if d.ndim != 3 or d.shape[-1] != 2:
@@ -54,6 +56,7 @@ def offset_stats(displacement: np.ndarray) -> dict[str, float]:
         "common_col_px": float(common[1]),
         "frame_to_frame_rms_px": float(np.sqrt(np.nanmean(rel**2))),
         "frame_to_frame_max_px": float(np.nanmax(rel)),
+        "relative_p90_px": float(np.nanpercentile(np.linalg.norm(d - common, axis=-1), 90)),
         "rms_px": float(np.sqrt(np.nanmean(norms**2))),
         "max_px": float(np.nanmax(norms)),
     }

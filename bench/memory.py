@@ -39,16 +39,20 @@ def tree_rss(proc: psutil.Process) -> int:
 
 
 class PeakMemorySampler:
-    """Sample the RSS of a process tree every ``interval`` seconds in a daemon thread.
+    """Sample the RSS of a process tree every ``interval`` seconds in a daemon thread
+    (new descendants are looked for every ``rescan`` seconds: that scan reads every
+    process on the machine, the RSS reads are cheap).
 
     >>> with PeakMemorySampler(os.getpid()) as s:   # doctest: +SKIP
     ...     work()
     >>> s.peak_mb
     """
 
-    def __init__(self, pid: int, interval: float = 0.05):
+    def __init__(self, pid: int, interval: float = 0.05, rescan: float = 0.5):
         self.pid = int(pid)
         self.interval = float(interval)
+        self.rescan = float(rescan)  # seconds between scans for new child processes
+        self._procs: list[psutil.Process] = []
         self.peak_bytes = 0
         self.samples = 0
         self.max_processes = 0
@@ -81,18 +85,33 @@ class PeakMemorySampler:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def _sample(self, proc: psutil.Process) -> None:
+    def _refresh(self, proc: psutil.Process) -> None:
+        """Find the tree's processes (a scan of every process: done every ``rescan`` s)."""
         try:
-            n = 1 + len(proc.children(recursive=True))
+            self._procs = [proc, *proc.children(recursive=True)]
         except (psutil.NoSuchProcess, psutil.AccessDenied):
-            n = 0
-        self.max_processes = max(self.max_processes, n)
-        self.peak_bytes = max(self.peak_bytes, tree_rss(proc))
+            self._procs = [proc]
+        self._scanned = time.monotonic()
+        self.max_processes = max(self.max_processes, len(self._procs))
+
+    def _sample(self, proc: psutil.Process) -> None:
+        if time.monotonic() - getattr(self, "_scanned", -1e9) > self.rescan:
+            self._refresh(proc)
+        total = 0
+        for p in self._procs:
+            try:
+                total += p.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        self.peak_bytes = max(self.peak_bytes, total)
         self.samples += 1
 
     def _loop(self, proc: psutil.Process) -> None:
         while not self._stop.wait(self.interval):
-            if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
+            try:
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    break
+            except psutil.NoSuchProcess:
                 break
             self._sample(proc)
 

@@ -94,7 +94,7 @@ def mosaic(frames: list[Frame], out: str | Path, *, cameras: dict[str, Any] | No
             order = mos.frames_touching(grid[tile.outer], boxes)
             if order:
                 inputs = [(i, good[i], cams[good[i].id]) for i in order]
-                product = mos.mosaic_tile(inputs, grid, tile, equalization, cfg)
+                product = mos.mosaic_tile_frames(inputs, grid, tile, equalization, cfg)
                 if product is not None:
                     writer.write_tile(product)
     return out

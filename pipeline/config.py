@@ -99,7 +99,8 @@ class CalibrateConfig(_Section):
         9, ge=3, description="side (px, odd) of the local median window for hot and dead pixel tests"
     )
     mask_repaired: bool = Field(
-        True, description="flag repaired bad pixels and cosmic-ray hits in the frame mask (invalid)"
+        False, description="also flag repaired bad pixels and cosmic-ray hits as invalid in the frame mask "
+        "(they are always counted in the frame's QA); true leaves holes in the mosaic and the tie points"
     )
     cosmic_rays: bool = Field(True, description="detect and repair cosmic-ray hits and single-pixel outliers")
     cosmic_sigma: float = Field(

@@ -124,7 +124,8 @@ def _write_task(tile_paths: list[Path], grid: MapGrid, out: Path, bands: list[st
 
     t0 = time.perf_counter()
     coverage = 0
-    with CogWriter(out, grid, bands=bands, tags=tags) as writer:
+    with CogWriter(out, grid, bands=bands, tags=tags, compress=write_cfg["compress"],
+                   overviews=write_cfg["overviews"], overview_resampling=write_cfg["overview_resampling"]) as writer:
         for path in tile_paths:
             product = load_pickle(path)
             if product is None:
@@ -135,11 +136,12 @@ def _write_task(tile_paths: list[Path], grid: MapGrid, out: Path, bands: list[st
     if write_cfg.get("quicklook"):
         from pipeline.io.quicklook import write_quicklook
 
-        side["quicklook"] = str(write_quicklook(out))
+        side["quicklook"] = str(write_quicklook(out, max_px=write_cfg["quicklook_max_px"]))
     if write_cfg.get("stac"):
         from pipeline.io.stac import write_stac_item
 
         side["stac"] = str(write_stac_item(out, inputs=json.loads(tags["farside_inputs"]),
+                                           datetimes=write_cfg["datetimes"] or None,
                                            quicklook=side.get("quicklook")))
     return {
         "write_seconds": time.perf_counter() - t0,
@@ -263,7 +265,12 @@ class Plan:
             )
         summaries = [delayed(_summary_task, pure=True)(c) for c in calibrated]
         tags = _provenance_tags(self)
-        write_cfg = {"quicklook": cfg.mosaic.quicklook, "stac": cfg.mosaic.stac}
+        m = cfg.mosaic
+        write_cfg = {
+            "quicklook": m.quicklook, "quicklook_max_px": m.quicklook_max_px, "stac": m.stac,
+            "compress": m.compress, "overviews": m.overviews, "overview_resampling": m.overview_resampling,
+            "datetimes": sorted(f.meta.time_utc for f in self.frames if f.meta.time_utc is not None),
+        }
         return delayed(_write_task, pure=True)(
             tiles, self.grid, self.out, self.bands, tags, summaries, registration, equalization, write_cfg,
             dask_key_name=f"write-{tokenize(self.out, [t.key for t in tiles])}",

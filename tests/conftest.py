@@ -15,3 +15,25 @@ def shared_reference() -> Path:
     if not ref.is_dir():
         pytest.skip(f"reference data not found at {ref} (clone the project next to shared/)")
     return ref
+
+
+@pytest.fixture(scope="session")
+def survey(tmp_path_factory) -> Path:
+    """A small generated survey (2 strips x 3 frames of 192 px over 180 E, seed 7) with
+    calibration frames and truth; made once per test session."""
+    from pipeline.simulation import simulate_survey
+
+    root = tmp_path_factory.mktemp("survey")
+    simulate_survey(root, seed=7, n_strips=2, frames_per_strip=3, size=(192, 192))
+    return root
+
+
+def small_config(tmp: Path, **sections):
+    """The default config with a synchronous scheduler, a work directory in ``tmp``, small
+    tiles, and ``sections`` merged over it (``run={"scheduler": "threads"}``)."""
+    from pipeline.config import load_config
+
+    base = {"run": {"scheduler": "synchronous", "workdir": str(tmp / "work")}, "mosaic": {"tile_size": 128}}
+    for key, value in sections.items():
+        base.setdefault(key, {}).update(value)
+    return load_config(None, base)

@@ -5,9 +5,17 @@ the grid and tiles with :func:`grid_for_frames`, :func:`footprint_bbox_xy` and
 :func:`frames_touching`, equalises once with :func:`equalize_frames`, then runs
 :func:`mosaic_tile_frames` (a thin wrapper of :func:`mosaic_tile`) once per tile.
 
->>> from pipeline.mosaicking import grid_for_frames, orthorectify  # doctest: +SKIP
->>> grid = grid_for_frames([f.camera for f in frames], "farside_eqc")
->>> values, valid = orthorectify(frames[0].data, frames[0].mask, frames[0].camera, grid)
+Example (``frames``: calibrated :class:`~pipeline.frame.Frame` objects with cameras)::
+
+    from pipeline.config import MosaicConfig
+    from pipeline.mosaicking import TileInput, grid_for_frames, mosaic_tile, orthorectify
+
+    grid = grid_for_frames([f.camera for f in frames], "farside_eqc")
+    values, valid = orthorectify(frames[0].data, frames[0].mask, frames[0].camera, grid)
+    cfg = MosaicConfig(blend="feather")
+    for tile in grid.tiles(cfg.tile_size, cfg.halo):
+        out = mosaic_tile([TileInput(f.data, f.mask, f.camera) for f in frames], grid[tile.outer], cfg)
+        # out["mosaic"], out["valid"], out["count"], out["top_index"]: the tile's core
 """
 
 from pipeline.mosaicking.blend import BLEND_METHODS, feather_weights, multiband_radius

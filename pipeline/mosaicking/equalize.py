@@ -219,7 +219,7 @@ def solve_equalization(
     --------
     >>> s = [OverlapStats(0, 1, 500, loc_i=1.0, loc_j=2.0, scale_i=0.1, scale_j=0.2)]
     >>> g, o = solve_equalization(s, 2, reference=0)
-    >>> [round(v, 6) for v in g], [round(v, 6) for v in o]
+    >>> g.round(6).tolist(), (o.round(6) + 0.0).tolist()
     ([1.0, 0.5], [0.0, 0.0])
     """
     if adjust not in ("gain_offset", "gain", "offset"):

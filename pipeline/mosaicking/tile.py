@@ -102,14 +102,11 @@ def mosaic_tile(
     frames_in_tile: list,
     tile_grid: MapGrid,
     cfg,
-    *graph_args,
+    *,
     halo: int | None = None,
     dem=None,
-) -> dict[str, np.ndarray] | None:
+) -> dict[str, np.ndarray]:
     """Mosaic one tile: orthorectify, equalise and blend the frames that touch it.
-
-    The graph's call form ``mosaic_tile(inputs, grid, tile, equalization, cfg)`` (a
-    :class:`~pipeline.geometry.grid.Tile` third) is forwarded to :func:`mosaic_tile_frames`.
 
     Parameters
     ----------
@@ -145,10 +142,6 @@ def mosaic_tile(
     ConfigError
         Unknown blend method or priority, or a halo too narrow for the blend.
     """
-    if isinstance(cfg, Tile):
-        return mosaic_tile_frames(frames_in_tile, tile_grid, cfg, *graph_args, dem=dem)
-    if graph_args:
-        raise TypeError(f"mosaic_tile() got {len(graph_args)} unexpected positional arguments")
     blend = cfg.blend
     if blend not in BLEND_METHODS:
         raise ConfigError(f"unknown blend {blend!r}; choose from {', '.join(BLEND_METHODS)}")

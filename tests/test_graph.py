@@ -1,0 +1,126 @@
+"""The dask graph: one compute, deterministic keys, resume after a kill, bad frames."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from dask.callbacks import Callback
+
+from pipeline.errors import MosaicError
+from pipeline.graph import plan, run
+from tests.conftest import small_config
+
+pytestmark = pytest.mark.slow
+
+
+class _CountComputes(Callback):
+    def __init__(self):
+        super().__init__()
+        self.starts = 0
+
+    def _start(self, dsk):
+        self.starts += 1
+
+
+def test_the_whole_mosaic_is_one_compute(survey, tmp_path):
+    cfg = small_config(tmp_path, registration={"enabled": False}, mosaic={"equalize": False})
+    with _CountComputes() as counter:
+        run(survey, tmp_path / "m.tif", calibration=survey / "calibration", config=cfg, report=False)
+    assert counter.starts == 1
+
+
+def test_graph_keys_are_deterministic(survey, tmp_path):
+    cfg = small_config(tmp_path)
+    a = plan(survey, tmp_path / "m.tif", calibration=survey / "calibration", config=cfg).build()
+    b = plan(survey, tmp_path / "m.tif", calibration=survey / "calibration", config=cfg).build()
+    assert a.key == b.key
+    assert set(a.dask.keys()) == set(b.dask.keys())
+    tiles = [k for k in a.dask.keys() if str(k).startswith("tile-")]
+    assert tiles, "one task per output tile"
+
+
+def test_dry_run_describes_without_computing(survey, tmp_path):
+    p = plan(survey, tmp_path / "m.tif", calibration=survey / "calibration", config=small_config(tmp_path))
+    text = p.describe()
+    assert "frames to mosaic: 6" in text and "output grid" in text
+    assert not (tmp_path / "work").exists()
+
+
+def _copy_survey(survey: Path, dest: Path) -> Path:
+    shutil.copytree(survey, dest, ignore=shutil.ignore_patterns("truth"))
+    return dest
+
+
+def test_bad_frames_are_reported_and_the_rest_mosaicked(survey, tmp_path):
+    frames = _copy_survey(survey, tmp_path / "frames")
+    (frames / "empty.IMG").write_bytes(b"")
+    (frames / "notanimage.png").write_text("this is not a PNG")
+    victim = sorted(frames.glob("*.tif"))[0]
+    victim.write_bytes(victim.read_bytes()[:1000])  # truncated TIFF, sidecar intact
+    orphan = sorted(frames.glob("*.fits"))[0]
+    orphan.with_suffix(".json").unlink()  # no geometry: cannot be placed
+    out = tmp_path / "m.tif"
+    result = run(frames, out, calibration=frames / "calibration", config=small_config(tmp_path), report=False)
+    rejected = {f.path.name for f in result.failures}
+    assert rejected == {"empty.IMG", "notanimage.png", victim.name, orphan.name}
+    reasons = {f.path.name: f.reason for f in result.failures}
+    assert "no camera" in reasons[orphan.name]
+    with rasterio.open(out) as ds:
+        assert np.isfinite(ds.read(1)).mean() > 0.5
+
+
+def test_nothing_to_mosaic_is_a_clear_error(tmp_path):
+    (tmp_path / "frames").mkdir()
+    (tmp_path / "frames" / "broken.IMG").write_bytes(b"garbage")
+    with pytest.raises(MosaicError, match="nothing to mosaic"):
+        run(tmp_path / "frames", tmp_path / "m.tif", config=small_config(tmp_path))
+    assert not (tmp_path / "m.tif").exists()
+
+
+KILL_SCRIPT = """
+import sys
+from tests.conftest import small_config
+from pipeline.graph import run
+from pathlib import Path
+tmp = Path(sys.argv[2])
+run(sys.argv[1], tmp / "m.tif", calibration=Path(sys.argv[1]) / "calibration",
+    config=small_config(tmp, run={"scheduler": "threads", "workers": 1}), report=False)
+"""
+
+
+def test_killed_run_resumes_with_the_same_output(survey, tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    # reference: one uninterrupted run
+    ref_dir = tmp_path / "ref"
+    ref_dir.mkdir()
+    run(survey, ref_dir / "m.tif", calibration=survey / "calibration",
+        config=small_config(ref_dir, run={"scheduler": "threads", "workers": 1}), report=False)
+    # a run killed once some stage products exist
+    work = tmp_path / "killed"
+    work.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(survey), str(work)], cwd=root)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if len(list((work / "work").glob("matches/*.pkl"))) >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "run finished before it could be killed; enlarge the survey"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (work / "m.tif").exists(), "no output under the final name after a kill"
+    done_before = {p.name for p in (work / "work").glob("*/*.pkl")}
+    assert done_before
+    # restart: completes, reuses what was done, same bytes of science
+    result = run(survey, work / "m.tif", calibration=survey / "calibration",
+                 config=small_config(work, run={"scheduler": "threads", "workers": 1}), report=False)
+    assert sum(result.reused.values()) >= len(done_before)
+    with rasterio.open(ref_dir / "m.tif") as a, rasterio.open(work / "m.tif") as b:
+        assert np.array_equal(a.read(), b.read(), equal_nan=True)

@@ -4,7 +4,10 @@ Conventions
 -----------
 - Arrays are ``(line, sample)`` = ``(row, col)``; science data are ``float32``.
 - ``mask`` is a bool array of the same shape where ``True`` marks an *invalid* pixel
-  (numpy.ma convention): saturated, bad, missing, off-body, ...
+  (numpy.ma convention): saturated, missing, off-body, ...
+- ``repaired`` (after calibration) flags the pixels calibration replaced from their
+  neighbours: hot/dead/noisy detector pixels and cosmic-ray hits. They are valid data
+  unless ``calibration.mask_repaired`` also puts them in ``mask``.
 - Times are timezone-aware UTC ``datetime``; exposure is in seconds.
 """
 
@@ -96,6 +99,7 @@ class Frame:
     data: np.ndarray | None = None
     mask: np.ndarray | None = None
     qa: dict[str, Any] = field(default_factory=dict)
+    repaired: np.ndarray | None = None
 
     @property
     def id(self) -> str:

@@ -94,6 +94,7 @@ def test_run_measured_sees_child_memory(tmp_path):
     m = run_measured([sys.executable, "-c", code], timeout=60, log_dir=tmp_path)
     assert m.ok and "done" in m.stdout_tail
     assert m.peak_rss_mb > 140
+    assert m.cpu_s is not None and m.cpu_s > 0 and m.cpu_util is not None
 
 
 def test_run_measured_counts_grandchildren(tmp_path):

@@ -171,8 +171,9 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrateConfig)
             psf_fwhm_px=cfg.cosmic_psf_fwhm_px,
         )
         dn = repair_pixels(dn, hits | cold, avoid=known)
+    repaired = bad | hits | cold
     if cfg.mask_repaired:
-        mask |= bad | hits | cold
+        mask |= repaired
 
     value = to_dn_per_s(dn, t)
     qa: dict[str, object] = {"exposure_s": float(t), "units": UNITS[cfg.output], "photometry": "none"}
@@ -206,7 +207,7 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrateConfig)
         saturated=int(saturated.sum()),
     )
     log.debug("calibrated %s: %s", frame.id, qa)
-    return frame.replace(data=data, mask=mask, qa={**frame.qa, **qa})
+    return frame.replace(data=data, mask=mask, repaired=repaired, qa={**frame.qa, **qa})
 
 
 def calibrate_frames(

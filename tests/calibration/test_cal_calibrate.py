@@ -50,9 +50,12 @@ def test_exact_recovery_of_the_bias_dark_flat_exposure_chain(rng):
     # the flat is normalised to median 1, so DN/s come out relative to a median pixel
     scale = np.median(sensor.flat)
     assert np.allclose(out.data[good], (rate * scale)[good], rtol=2e-5)
-    assert np.array_equal(out.mask, masters.bad != 0)  # repaired bad pixels flagged, nothing else
+    assert np.array_equal(out.repaired, masters.bad != 0)  # repaired bad pixels flagged, nothing else
+    assert not out.mask.any()  # repaired pixels stay valid data (calibration.mask_repaired: false)
     assert out.qa["bad_pixels_repaired"] == int((masters.bad != 0).sum())
     assert out.qa["units"] == "DN/s" and out.qa["exposure_s"] == t
+    masked = calibrate_frame(make_frame(raw, t), masters, EXACT.model_copy(update={"mask_repaired": True}))
+    assert np.array_equal(masked.mask, masters.bad != 0)
 
 
 def test_radiance_and_iof_units(rng):
@@ -128,10 +131,10 @@ def test_flagging_rates_end_to_end(rng):
         saturated = raw >= cfg.saturation_dn
         out = calibrate_frame(make_frame(raw, 1.0), masters, cfg)
         truth = sensor.hot | sensor.dead | sensor.noisy | cosmic
-        caught += (out.mask & truth).sum()
+        caught += ((out.mask | out.repaired) & truth).sum()
         injected += truth.sum()
         other = ~truth & ~saturated
-        false += (out.mask & other).sum()
+        false += ((out.mask | out.repaired) & other).sum()
         others += other.sum()
         unsaturated = (cosmic & ~saturated).astype(np.uint8)  # bright hits saturate: masked as such
         n_hits = cv2.connectedComponents(unsaturated, connectivity=8)[0] - 1

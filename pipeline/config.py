@@ -28,7 +28,7 @@ class _Section(BaseModel):
 class IngestConfig(_Section):
     """Folder scan and readers."""
 
-    recursive: bool = False
+    recursive: bool = Field(False, description="also scan sub-folders of the frames folder")
     band: int = Field(0, ge=0, description="zero-based band kept from multi-band products")
     max_frame_bytes: int = Field(
         2 * 1024**3, gt=0, description="refuse a frame whose label declares more bytes than this"
@@ -350,24 +350,28 @@ class MosaicConfig(_Section):
 class SlurmConfig(_Section):
     """dask-jobqueue settings for ``slurm`` and ``pbs`` schedulers."""
 
-    queue: str | None = None
-    account: str | None = None
-    cores: int = Field(1, gt=0)
-    processes: int = Field(1, gt=0)
-    memory: str = "2GB"
-    walltime: str = "00:30:00"
-    jobs: int = Field(2, gt=0)
-    local_directory: str | None = None
-    job_extra_directives: list[str] = Field(default_factory=list)
+    queue: str | None = Field(None, description="partition (SLURM) or queue (PBS) of the worker jobs")
+    account: str | None = Field(None, description="account charged for the worker jobs")
+    cores: int = Field(1, gt=0, description="cores per worker job")
+    processes: int = Field(1, gt=0, description="dask worker processes per job (cores are shared among them)")
+    memory: str = Field("2GB", description="memory per worker job, e.g. 4GB")
+    walltime: str = Field("00:30:00", description="wall-clock limit per worker job, HH:MM:SS")
+    jobs: int = Field(2, gt=0, description="worker jobs to submit")
+    local_directory: str | None = Field(None, description="node-local scratch folder for dask workers")
+    job_extra_directives: list[str] = Field(
+        default_factory=list, description="extra #SBATCH/#PBS lines, e.g. ['--output=logs/%j.out']"
+    )
 
 
 class RunConfig(_Section):
     """Execution: scheduler, work directory and determinism."""
 
     scheduler: str = Field("threads", description="synchronous, threads, processes, tcp://host:port, slurm, pbs")
-    workers: int | None = Field(None, gt=0)
-    workdir: Path | None = None
-    seed: int = 0
+    workers: int | None = Field(None, gt=0, description="threads/processes (local) or worker processes (distributed); default all cores")
+    workdir: Path | None = Field(
+        None, description="where stage products are cached for resume; default <output folder>/.farside-work"
+    )
+    seed: int = Field(0, description="seed of every random choice (feature matching, robust estimation)")
     slurm: SlurmConfig = SlurmConfig()
 
 

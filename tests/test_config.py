@@ -43,3 +43,13 @@ def test_not_yaml_mapping(tmp_path):
 def test_overrides_win(tmp_path):
     cfg = load_config(None, {"mosaic": {"crs": "farside_ortho"}, "run": {"scheduler": "synchronous"}})
     assert cfg.mosaic.crs == "farside_ortho" and cfg.run.scheduler == "synchronous"
+
+
+def test_every_key_is_documented_in_the_model_and_the_readme():
+    from pipeline.config import Config, _walk
+
+    readme = (ROOT / "README.md").read_text()
+    for key, info, nested in _walk(Config):
+        if nested is None:
+            assert info.description, f"config key {key} has no description"
+            assert f"`{key}`" in readme, f"config key {key} missing from the README table"

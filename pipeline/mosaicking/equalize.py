@@ -142,22 +142,11 @@ def overlap_stats(
 
 
 def _components(n: int, pairs: Sequence[tuple[int, int]]) -> list[list[int]]:
-    parent = list(range(n))
+    """Groups of frame indices connected by overlaps, each sorted, ordered by first member."""
+    from pipeline.registration.overlap import connected_components
 
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    for i, j in pairs:
-        ri, rj = find(i), find(j)
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
-    groups: dict[int, list[int]] = {}
-    for k in range(n):
-        groups.setdefault(find(k), []).append(k)
-    return list(groups.values())
+    labels = connected_components(n, pairs)
+    return [np.flatnonzero(labels == k).tolist() for k in range(int(labels.max()) + 1 if n else 0)]
 
 
 def _solve_differences(

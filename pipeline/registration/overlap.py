@@ -278,20 +278,12 @@ def overlap_pairs(
 def connected_components(n: int, edges: Sequence[tuple[int, int]]) -> np.ndarray:
     """Component label (0..k-1, ordered by first member) of each of ``n`` nodes.
 
-    Returns an ndarray of int of shape (n,).
+    Returns an ndarray of int of shape (n,) (``scipy.sparse.csgraph.connected_components``).
     """
-    parent = np.arange(n)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components as _cc
 
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in edges:
-        ra, rb = find(int(a)), find(int(b))
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    roots = np.array([find(k) for k in range(n)])
-    _, labels = np.unique(roots, return_inverse=True)
+    e = np.asarray(list(edges), dtype=int).reshape(-1, 2)
+    graph = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
+    _, labels = _cc(graph, directed=False)
     return labels

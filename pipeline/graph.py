@@ -186,6 +186,8 @@ class Plan:
     pairs: list[Any]
     workdir: WorkDir
     bands: list[str] = field(default_factory=list)
+    products: list[tuple[str, str]] = field(default_factory=list)
+    """``(stage, key)`` of every work-directory product the graph makes (filled by build)."""
 
     def describe(self) -> str:
         """A human-readable account of what ``run`` would do (``--dry-run``)."""
@@ -212,13 +214,16 @@ class Plan:
         """The whole run as one dask graph ending in the writer task."""
         cfg = self.config
         wd = self.workdir
-        cal_key = tokenize([f.meta.content_hash for f in self.inputs.calibration], cfg.calibration)
+        self.products = products = []
+        cal_key = tokenize([f.meta.content_hash for f in self.inputs.calibration], _cfg_token(cfg.calibration))
+        products.append(("masters", cal_key))
         masters = delayed(_masters_task, pure=True)(
             self.inputs.calibration, cfg.calibration, wd, cal_key, dask_key_name=f"masters-{cal_key}"
         )
         calibrated = []
         for f in self.frames:
-            key = tokenize(f.meta.content_hash, f.meta.band, f.camera, cal_key, cfg.calibration)
+            key = tokenize(f.meta.content_hash, f.meta.band, f.camera, cal_key, _cfg_token(cfg.calibration))
+            products.append(("calibrated", key))
             calibrated.append(
                 delayed(_calibrate_task, pure=True)(
                     f, masters, cfg.calibration, cfg.ingest.max_frame_bytes, wd, key,
@@ -230,14 +235,16 @@ class Plan:
             matches = []
             for pair in self.pairs:
                 i, j = pair.i, pair.j
-                key = tokenize(calibrated[i].key, calibrated[j].key, pair, cfg.registration, cfg.run.seed)
+                key = tokenize(calibrated[i].key, calibrated[j].key, pair, _cfg_token(cfg.registration), cfg.run.seed)
+                products.append(("matches", key))
                 matches.append(
                     delayed(_match_task, pure=True)(
                         calibrated[i], calibrated[j], pair, cfg.registration, cfg.run.seed, wd, key,
                         dask_key_name=f"match-{i}-{j}-{key}",
                     )
                 )
-            akey = tokenize(cameras, [m.key for m in matches], cfg.registration)
+            akey = tokenize(cameras, [m.key for m in matches], _cfg_token(cfg.registration))
+            products.append(("adjusted", akey))
             registration = delayed(_adjust_task, pure=True)(
                 cameras, matches, cfg.registration, wd, akey, dask_key_name=f"adjust-{akey}"
             )
@@ -245,7 +252,8 @@ class Plan:
         else:
             registration, reg_key = cameras, tokenize(cameras)
         if cfg.mosaic.equalize and len(self.frames) > 1:
-            ekey = tokenize([c.key for c in calibrated], reg_key, self.grid, cfg.mosaic)
+            ekey = tokenize([c.key for c in calibrated], reg_key, self.grid, _cfg_token(cfg.mosaic))
+            products.append(("equalize", ekey))
             equalization = delayed(_equalize_task, pure=True)(
                 calibrated, registration, self.grid, cfg.mosaic, wd, ekey, dask_key_name=f"equalize-{ekey}"
             )
@@ -256,7 +264,8 @@ class Plan:
             order = self.tile_frames[tile.index]
             if not order:
                 continue
-            key = tokenize(tile, self.grid, [calibrated[i].key for i in order], reg_key, ekey, cfg.mosaic)
+            key = tokenize(tile, self.grid, [calibrated[i].key for i in order], reg_key, ekey, _cfg_token(cfg.mosaic))
+            products.append(("tiles", key))
             tiles.append(
                 delayed(_tile_task, pure=True)(
                     tile, self.grid, [calibrated[i] for i in order], order, registration, equalization,
@@ -275,6 +284,12 @@ class Plan:
             tiles, self.grid, self.out, self.bands, tags, summaries, registration, equalization, write_cfg,
             dask_key_name=f"write-{tokenize(self.out, [t.key for t in tiles])}",
         )
+
+
+def _cfg_token(section) -> str:
+    """A config section as canonical JSON: its pickle holds sets whose order changes from
+    one Python process to the next, which would change every task key."""
+    return section.model_dump_json()
 
 
 def _grid_corners(grid: MapGrid) -> tuple[np.ndarray, np.ndarray]:
@@ -443,9 +458,9 @@ def run(frames_dir: str | Path, out: str | Path, *, calibration: str | Path | No
     run_cfg = p.config.run
     with start_engine(run_cfg.scheduler, workers=run_cfg.workers, batch=run_cfg.slurm) as engine:
         (product,) = engine.compute(graph, progress=progress)
-    stages = stage_seconds(p.workdir, t0)
+    stages = stage_seconds(p.workdir, t0, p.products)
     stages["write"] = product["write_seconds"]
-    result = RunResult(Path(out), p, product, time.time() - t0, count_reused(p.workdir, t0), stages)
+    result = RunResult(Path(out), p, product, time.time() - t0, count_reused(p.workdir, t0, p.products), stages)
     if report:
         from pipeline.qa import report_data
         from pipeline.report import default_report_path, write_report

@@ -62,28 +62,25 @@ class WorkDir:
         atomic_write_bytes(path.with_suffix(".seconds"), f"{seconds:.6f}".encode())
         return value
 
-    def products(self) -> list[Path]:
-        """Every cached product file."""
-        return sorted(p for p in self.root.glob("*/*.pkl")) if self.root.exists() else []
 
-
-def count_reused(workdir: WorkDir, since: float) -> dict[str, int]:
-    """Products per stage that existed before ``since`` (a ``time.time()``), i.e. reused."""
+def count_reused(workdir: WorkDir, since: float, products: list[tuple[str, str]]) -> dict[str, int]:
+    """How many of this run's ``(stage, key)`` products existed before ``since``
+    (a ``time.time()``), i.e. were reused rather than computed."""
     counts: dict[str, int] = {}
-    for p in workdir.products():
-        if p.stat().st_mtime < since:
-            counts[p.parent.name] = counts.get(p.parent.name, 0) + 1
+    for stage, key in products:
+        p = workdir.path(stage, key)
+        if p.exists() and p.stat().st_mtime < since:
+            counts[stage] = counts.get(stage, 0) + 1
     return counts
 
 
-def stage_seconds(workdir: WorkDir, since: float) -> dict[str, float]:
-    """Compute time (s, summed over tasks and workers) per stage for products made after ``since``."""
+def stage_seconds(workdir: WorkDir, since: float, products: list[tuple[str, str]]) -> dict[str, float]:
+    """Compute time (s, summed over tasks and workers) per stage of the products this run made."""
     out: dict[str, float] = {}
-    if not workdir.root.exists():
-        return out
-    for p in workdir.root.glob("*/*.seconds"):
-        if p.stat().st_mtime >= since:
-            out[p.parent.name] = out.get(p.parent.name, 0.0) + float(p.read_text() or 0)
+    for stage, key in products:
+        p = workdir.path(stage, key, ".seconds")
+        if p.exists() and p.stat().st_mtime >= since:
+            out[stage] = out.get(stage, 0.0) + float(p.read_text() or 0)
     return out
 
 

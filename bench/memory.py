@@ -129,6 +129,20 @@ class Measured:
     stdout_tail: str
     stderr_tail: str
     load_before: float | None = None  # 1-minute load average when it started (other users' work)
+    cpu_s: float | None = None  # user + system CPU seconds of the command and its reaped descendants
+    machine_cpu_s: float | None = None  # busy CPU seconds of the whole machine meanwhile (everyone)
+
+    @property
+    def cpu_util(self) -> float | None:
+        """Average busy cores over the run (cpu_s / wall_s)."""
+        return self.cpu_s / self.wall_s if self.cpu_s is not None and self.wall_s > 0 else None
+
+    @property
+    def others_cores(self) -> float | None:
+        """Average cores busy with *other* work on the machine during the run (0 = quiet)."""
+        if self.cpu_s is None or self.machine_cpu_s is None or self.wall_s <= 0:
+            return None
+        return max(0.0, (self.machine_cpu_s - self.cpu_s) / self.wall_s)
 
     @property
     def ok(self) -> bool:
@@ -136,6 +150,22 @@ class Measured:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _children_cpu() -> float | None:
+    """User + system CPU seconds of this process's terminated, waited-for children."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _machine_busy() -> float:
+    """Busy CPU seconds of the whole machine since boot (all cores, everyone)."""
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
 
 
 def _tail(path: Path, n: int = 4000) -> str:
@@ -159,6 +189,8 @@ def run_measured(cmd: list[str], *, timeout: float | None = None, env: dict[str,
     out_path, err_path = log_dir / "stdout.txt", log_dir / "stderr.txt"
     timed_out = False
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    ru0 = _children_cpu()
+    busy0 = _machine_busy()
     with out_path.open("wb") as out, err_path.open("wb") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd, start_new_session=True)
@@ -175,4 +207,5 @@ def run_measured(cmd: list[str], *, timeout: float | None = None, env: dict[str,
         wall = time.perf_counter() - t0
         sampler.stop()
     return Measured(list(map(str, cmd)), rc, wall, sampler.peak_mb, sampler.max_processes, timed_out,
-                    _tail(out_path), _tail(err_path), load)
+                    _tail(out_path), _tail(err_path), load, _children_cpu() - ru0 if ru0 is not None else None,
+                    _machine_busy() - busy0)

@@ -49,7 +49,7 @@ def markdown_table(headers: list[str], rows: list[list[Any]], align: str | None 
 
 MAIN_HEADERS = [
     "survey", "method", "status", "wall s", "Mpx/s", "peak MB", "plan", "calibrate", "register",
-    "equalize", "mosaic", "write", "geoloc common px", "geoloc f2f px", "corr", "seam ratio", "coverage %", "load",
+    "equalize", "mosaic", "write", "after", "geoloc common px", "geoloc f2f px", "corr", "seam ratio", "coverage %", "busy cores", "others' cores",
 ]
 
 
@@ -71,16 +71,16 @@ def main_rows(doc: dict[str, Any]) -> list[list[Any]]:
             rows.append([
                 label, m["method"], m.get("status", DASH), fmt(m.get("wall_s")), fmt(m.get("mpx_per_s"), 2),
                 fmt(m.get("peak_mb"), 0),
-                *(fmt(_stage(st, k)) for k in ("plan", "calibrate", "register", "equalize", "mosaic", "write")),
+                *(fmt(_stage(st, k)) for k in ("plan", "calibrate", "register", "equalize", "mosaic", "write", "after")),
                 fmt(geo.get("common_px"), 2), fmt(geo.get("frame_to_frame_rms_px"), 2),
                 fmt(acc.get("pearson"), 3), fmt(acc.get("seam_ratio"), 2), fmt(acc.get("coverage_pct"), 1),
-                fmt(m.get("load_before"), 1),
+                fmt(m.get("cpu_util"), 2), fmt(m.get("others_cores"), 2),
             ])
     return rows
 
 
 SCALING_HEADERS = ["survey", "run", "scheduler", "workers", "output px", "wall s", "Mpx/s", "speed-up", "peak MB",
-                   "load"]
+                   "busy cores", "others' cores"]
 
 
 def scaling_rows(doc: dict[str, Any]) -> list[list[Any]]:
@@ -90,7 +90,8 @@ def scaling_rows(doc: dict[str, Any]) -> list[list[Any]]:
         rows.append([
             r.get("survey"), r.get("label"), r.get("scheduler"), r.get("workers"),
             f"{shape[0]}×{shape[1]}" if shape else DASH, fmt(r.get("wall_s")), fmt(r.get("mpx_per_s"), 2),
-            fmt(r.get("speedup"), 2), fmt(r.get("peak_mb"), 0), fmt(r.get("load_before"), 1),
+            fmt(r.get("speedup"), 2), fmt(r.get("peak_mb"), 0), fmt(r.get("cpu_util"), 2),
+            fmt(r.get("others_cores"), 2),
         ])
     return rows
 
@@ -109,7 +110,7 @@ def render(doc: dict[str, Any]) -> str:
         "",
     ]
     if doc.get("scaling"):
-        parts += ["## Scaling and memory", "", markdown_table(SCALING_HEADERS, scaling_rows(doc), "lll" + "r" * 7), ""]
+        parts += ["## Scaling and memory", "", markdown_table(SCALING_HEADERS, scaling_rows(doc), "lll" + "r" * 8), ""]
     if doc.get("notes"):
         parts += ["## Notes", "", *(f"- {n}" for n in doc["notes"]), ""]
     return "\n".join(parts)

@@ -106,7 +106,9 @@ def run_pipeline(survey: Path, run_dir: Path, label: str, *, scheduler: str, wor
     m, res = child("pipeline", spec, d, timeout=timeout)
     row: dict[str, Any] = {"label": label, "scheduler": scheduler, "workers": workers,
                            "process_wall_s": round(m.wall_s, 2), "peak_mb": round(m.peak_rss_mb, 1),
-                           "max_processes": m.max_processes, "load_before": m.load_before, "dir": str(d)}
+                           "max_processes": m.max_processes, "load_before": m.load_before,
+                           "cpu_s": m.cpu_s, "cpu_util": m.cpu_util, "others_cores": m.others_cores,
+                           "dir": str(d)}
     if res is None:
         row.update(status=failure_status(m), stderr_tail=m.stderr_tail[-3000:])
         say(f"  {row['status']}")
@@ -257,7 +259,8 @@ def bench_survey(name: str, survey_doc: dict[str, Any], run_root: Path, args, no
                                 "workers": args.workers, "config": str(cal_cfg) if cal_cfg.is_file() else None},
                       fd, timeout=args.pipeline_timeout)
         row = {"method": "floor (read+remap+write)", "peak_mb": round(m.peak_rss_mb, 1),
-               "process_wall_s": round(m.wall_s, 2), "load_before": m.load_before}
+               "process_wall_s": round(m.wall_s, 2), "load_before": m.load_before,
+               "cpu_util": m.cpu_util, "others_cores": m.others_cores}
         if fr is None:
             row["status"] = failure_status(m)
             row["stderr_tail"] = m.stderr_tail[-3000:]
@@ -278,7 +281,8 @@ def bench_survey(name: str, survey_doc: dict[str, Any], run_root: Path, args, no
             m, sr = child("stitch", {"images": stitch_paths, "mode": mode, "threads": args.workers},
                           sd, timeout=args.stitch_timeout)
             row = {"method": f"cv2.Stitcher {mode.upper()}", "peak_mb": round(m.peak_rss_mb, 1),
-                   "process_wall_s": round(m.wall_s, 2), "load_before": m.load_before}
+                   "process_wall_s": round(m.wall_s, 2), "load_before": m.load_before,
+               "cpu_util": m.cpu_util, "others_cores": m.others_cores}
             if sr is None:
                 row["status"] = failure_status(m)
                 est = [json.loads(ln) for ln in m.stdout_tail.splitlines() if ln.startswith("{")]
@@ -289,11 +293,31 @@ def bench_survey(name: str, survey_doc: dict[str, Any], run_root: Path, args, no
             else:
                 row.update(status=f"{sr['status_name']}, kept {sr['kept']}/{sr['n_images']}", result=sr,
                            wall_s=sr["stitch_s"])
+                valid = (res or {}).get("valid_pixels")
+                if sr.get("pano_shape") and valid:
+                    h, w = sr["pano_shape"]
+                    row["pano_vs_mosaic_px"] = h * w / valid
+                    row["status"] += f", pano {h}×{w} = {h * w / valid:.2f}× the mosaic's valid px"
                 if sr["status"] == 0:
                     row["mpx_per_s"] = s["input_mpx"] / sr["stitch_s"]
             say(f"  {row['status']} {row.get('wall_s')}")
             s["methods"].append(row)
     return s
+
+
+SCALING_FACTORS = {"threads-1": 1.6, "processes-N": 1.1, "processes-1": 1.6, "halfpx": 1.7}  # measured: 1.41, -, -, 1.51
+
+
+def scaling_plans(args, main: dict[str, Any]) -> list[tuple[str, int, float | None, str, float]]:
+    """(scheduler, workers, resolution_m, label, expected time / main run's time)."""
+    plans = [("threads", 1, None, "native", SCALING_FACTORS["threads-1"])]
+    if args.scaling == "full":
+        plans += [("processes", args.workers, None, "native", SCALING_FACTORS["processes-N"]),
+                  ("processes", 1, None, "native", SCALING_FACTORS["processes-1"])]
+    res_native = main.get("resolution_m")
+    if res_native:
+        plans.append(("threads", args.workers, res_native / 2.0, "half pixel (4× px)", SCALING_FACTORS["halfpx"]))
+    return plans
 
 
 def scaling(survey_name: str, survey_doc: dict[str, Any], main: dict[str, Any], run_root: Path, args,
@@ -302,28 +326,25 @@ def scaling(survey_name: str, survey_doc: dict[str, Any], main: dict[str, Any], 
     survey = Path(survey_doc["path"])
     run_dir = run_root / survey_name
     rows = []
-    base = dict(main)
-    base.pop("result", None)
-    base.pop("accuracy", None)
-    base["label"] = "native"
-    rows.append(base)
+    plans = scaling_plans(args, main)
+    if args.scaling_only:  # the pipeline may have changed since latest.json: measure N workers again
+        plans.insert(0, ("threads", args.workers, None, "native", 1.0))
+    else:
+        base = {k: v for k, v in main.items() if k not in ("result", "accuracy", "stderr_tail")}
+        base["label"] = "native"
+        rows.append(base)
     est = main.get("wall_s") or 60.0
-    plans = [("threads", 1, None, "native")]
-    if args.scaling == "full":
-        plans += [("processes", args.workers, None, "native"), ("processes", 1, None, "native")]
-    res_native = main.get("resolution_m")
-    if res_native:
-        plans.append(("threads", args.workers, res_native / 2.0, "half pixel (4× px)"))
-    for scheduler, workers, res_m, label in plans:
-        factor = 2.5 if res_m else (2.0 if workers == 1 else 1.2)
+    for scheduler, workers, res_m, label, factor in plans:
         if time.perf_counter() + est * factor > deadline:
-            notes.append(f"scaling: skipped {scheduler} ×{workers} {label} (would pass the time budget)")
+            notes.append(f"scaling on {survey_name}: skipped {scheduler} ×{workers} {label} "
+                         f"(~{est * factor:.0f} s would pass the time budget)")
             continue
         tag = f"{scheduler}-{workers}" + ("-halfpx" if res_m else "")
         row = run_pipeline(survey, run_dir, f"farside-{tag}", scheduler=scheduler, workers=workers,
                            timeout=args.pipeline_timeout, resolution_m=res_m)
         row["label"] = label
         row.pop("result", None)
+        row.pop("stderr_tail", None)
         rows.append(row)
     base_wall = {r["scheduler"]: r.get("wall_s") for r in rows if r.get("workers") == 1 and r["label"] == "native"}
     for r in rows:
@@ -332,6 +353,31 @@ def scaling(survey_name: str, survey_doc: dict[str, Any], main: dict[str, Any], 
         if one and r.get("wall_s") and r["label"] == "native":
             r["speedup"] = one / r["wall_s"]
     return rows
+
+
+def run_scaling(doc: dict[str, Any], surveys: dict[str, Any], run_root: Path, args, deadline: float,
+                notes: list[str]) -> None:
+    """Scaling on ``--scaling-on`` (auto: medium when it fits in the budget, else the next
+    smaller size that does)."""
+    order = [n for n in ("medium", "small", "large") if n in doc["surveys"] and n in surveys]
+    if args.scaling_on != "auto":
+        order = [args.scaling_on] if args.scaling_on in order else []
+        if not order:
+            notes.append(f"scaling: survey {args.scaling_on} was not benchmarked (add it to --sizes)")
+            return
+    for name in order:
+        main_row = next((m for m in doc["surveys"][name]["methods"] if m["method"].startswith("farside")), None)
+        if not (main_row and main_row.get("wall_s")):
+            continue
+        need = sum(p[-1] for p in scaling_plans(args, main_row)) * main_row["wall_s"]
+        if args.scaling_on == "auto" and time.perf_counter() + need > deadline and name != order[-1]:
+            notes.append(f"scaling on {name} would take ~{need:.0f} s, past the --budget; ran it on a smaller survey "
+                         f"(`python -m bench.run --sizes {name} --scaling-only --scaling-on {name} --budget "
+                         f"{need * 1.3:.0f}` measures it, reusing latest.json)")
+            continue
+        rows = scaling(name, surveys[name], main_row, run_root, args, deadline, notes)
+        doc["scaling"] = [r for r in doc.get("scaling", []) if r.get("survey") != name] + rows
+        return
 
 
 def profile_run(name: str, survey_doc: dict[str, Any], run_root: Path, out_dir: Path, args) -> dict[str, Any]:
@@ -377,17 +423,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--scaling", choices=("none", "threads", "full"), default="threads",
                     help="on the medium survey: 1 vs N threads + 4x-pixel memory (threads), "
                          "also processes (full), or nothing")
+    ap.add_argument("--scaling-on", choices=("auto", *SIZES), default="auto",
+                    help="survey for the scaling runs (auto: medium if they fit in --budget, else smaller)")
+    ap.add_argument("--scaling-only", action="store_true",
+                    help="only the scaling runs, reusing the surveys' results in <out>/latest.json")
     ap.add_argument("--budget", type=float, default=840.0,
                     help="seconds (after survey generation) past which optional scaling runs are skipped")
     ap.add_argument("--profile", action="store_true",
                     help="also cProfile a synchronous run of the first size (profile-<size>.pstats/.txt)")
     ap.add_argument("--accuracy-samples", type=int, default=400_000)
+    ap.add_argument("--render", action="store_true", help="only re-render <out>/latest.md from latest.json")
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.render:
+        md = _save(json.loads((args.out / "latest.json").read_text()), args.out)
+        sys.stdout.write(md + "\n")
+        return 0
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in SIZES]
     if unknown:
@@ -407,6 +462,19 @@ def main(argv: list[str] | None = None) -> int:
         "surveys": {}, "scaling": [], "notes": notes,
     }
     t_start = time.perf_counter()
+    if args.scaling_only:
+        prev = args.out / "latest.json"
+        if not prev.is_file():
+            sys.stderr.write(f"--scaling-only needs a previous {prev}\n")
+            return 2
+        old = json.loads(prev.read_text())
+        doc["surveys"] = old.get("surveys", {})
+        doc["scaling"] = old.get("scaling", [])
+        doc["date"] = old.get("date", doc["date"]) + f"; scaling {doc['date']}"
+        notes.extend(n for n in old.get("notes", []) if not n.startswith(("benchmark ", "scaling")))
+        for key in ("profile", "generation_s"):
+            if key in old:
+                doc[key] = old[key]
     surveys = {}
     gen_s = 0.0
     for name in sizes:
@@ -415,19 +483,15 @@ def main(argv: list[str] | None = None) -> int:
         if not surveys[name]["reused"]:
             gen_s += surveys[name]["generation_s"]
             say(f"  generated in {surveys[name]['generation_s']:.0f} s")
-    doc["generation_s"] = round(gen_s, 1)
+    doc.setdefault("generation_s", round(gen_s, 1))
     t_bench = time.perf_counter()
     deadline = t_bench + args.budget
-    for name in sizes:
-        doc["surveys"][name] = bench_survey(name, surveys[name], run_root, args, notes)
-        _save(doc, args.out)
-    scale_on = "medium" if "medium" in sizes else None
-    if args.scaling != "none" and scale_on:
-        main_row = next((m for m in doc["surveys"][scale_on]["methods"] if m["method"].startswith("farside")), None)
-        if main_row and main_row.get("wall_s"):
-            doc["scaling"] = scaling(scale_on, surveys[scale_on], main_row, run_root, args, deadline, notes)
-    elif args.scaling != "none":
-        notes.append("scaling runs need the medium survey (--sizes ...,medium)")
+    if not args.scaling_only:
+        for name in sizes:
+            doc["surveys"][name] = bench_survey(name, surveys[name], run_root, args, notes)
+            _save(doc, args.out)
+    if args.scaling != "none":
+        run_scaling(doc, surveys, run_root, args, deadline, notes)
     if args.profile:
         say(f"profiling a synchronous run of {sizes[0]}")
         doc["profile"] = profile_run(sizes[0], surveys[sizes[0]], run_root, args.out, args)
@@ -437,7 +501,8 @@ def main(argv: list[str] | None = None) -> int:
         f"benchmark {doc['bench_s']:.0f} s after {doc['generation_s']:.0f} s of survey generation. wall s = the run "
         "call (pipeline: pipeline.graph.run; floor: read+remap+write; stitcher: estimateTransform+composePanorama), "
         "excluding interpreter start. Stage columns split the run's wall time between stages while their tasks run "
-        "(plan = ingest + grid + pairs + graph build before the first task; idle/after not shown). "
+        "(plan = ingest + grid + pairs + graph build before the first task; after = after the last task: "
+        "engine shutdown and the QA report). "
         "peak MB = largest sum of RSS over the process tree, sampled every 50 ms."
     )
     md = _save(doc, args.out)

@@ -131,8 +131,11 @@ class StageTimer(Callback):
             tasks[stage] += 1
             lo, hi = span.get(stage, [a, b])
             span[stage] = [min(lo, a), max(hi, b)]
+        by_task = attribute([(key_prefix(k), s, self.ends[k]) for k, s in self.starts.items() if k in self.ends],
+                            c0, c1)
         return {
             "wall_s": {k: round(v, 4) for k, v in wall.items()},
+            "wall_by_task_s": {k: round(v, 4) for k, v in by_task.items()},
             "task_s": {k: round(v, 4) for k, v in task_s.items()},
             "tasks": dict(tasks),
             "span_s": {k: [round(a - t_call, 3), round(b - t_call, 3)] for k, (a, b) in span.items()},

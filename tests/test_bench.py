@@ -95,6 +95,7 @@ def test_run_measured_sees_child_memory(tmp_path):
     assert m.ok and "done" in m.stdout_tail
     assert m.peak_rss_mb > 140
     assert m.cpu_s is not None and m.cpu_s > 0 and m.cpu_util is not None
+    assert m.machine_cpu_s is not None and m.others_cores is not None and m.others_cores >= 0
 
 
 def test_run_measured_counts_grandchildren(tmp_path):

@@ -128,7 +128,8 @@ def ingest(frames_dir, calibration, config_path, json_path):
       farside ingest sample_images --calibration sample_images/calibration --json inventory.json
     """
     from pipeline.config import load_config
-    from pipeline.ingestion import format_inventory, ingest as do_ingest, inventory_rows
+    from pipeline.ingestion import format_inventory, inventory_rows
+    from pipeline.ingestion import ingest as do_ingest
 
     config = load_config(config_path)
     result = do_ingest(frames_dir, calibration=calibration, config=config.ingest)

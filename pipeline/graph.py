@@ -44,6 +44,9 @@ from pipeline.workdir import WorkDir, count_reused, stage_seconds
 
 log = logging.getLogger(__name__)
 
+WRITER_CACHE_MB = 256
+"""GDAL block cache (MB) of the single writer task."""
+
 
 # ----------------------------------------------------------------------------------------
 # tasks: module-level, picklable, pure apart from the work-directory cache
@@ -119,13 +122,18 @@ def _summary_task(frame) -> dict[str, Any]:
 def _write_task(tile_paths: list[Path], grid: MapGrid, out: Path, bands: list[str], tags: dict,
                 summaries: list[dict], registration, equalization, write_cfg: dict) -> dict[str, Any]:
     """The single writer: assemble tiles window by window into the COG (atomic rename)."""
+    import rasterio
+
     from pipeline.io.geotiff import CogWriter
     from pipeline.workdir import load_pickle
 
     t0 = time.perf_counter()
     coverage = 0
-    with CogWriter(out, grid, bands=bands, tags=tags, compress=write_cfg["compress"],
-                   overviews=write_cfg["overviews"], overview_resampling=write_cfg["overview_resampling"]) as writer:
+    # GDAL's block cache defaults to 5 % of RAM; cap it so the writer's memory does not grow
+    # with the mosaic (tiles arrive window by window anyway)
+    writer = CogWriter(out, grid, bands=bands, tags=tags, compress=write_cfg["compress"],
+                       overviews=write_cfg["overviews"], overview_resampling=write_cfg["overview_resampling"])
+    with rasterio.Env(GDAL_CACHEMAX=WRITER_CACHE_MB), writer:
         for path in tile_paths:
             product = load_pickle(path)
             if product is None:
@@ -199,12 +207,12 @@ class Plan:
             f"calibration frames: {len(self.inputs.calibration)}",
             f"rejected: {len(self.failures)}",
             *(f"  {x}" for x in self.failures),
-            f"overlapping pairs: {len(self.pairs)} (registration "
-            f"{'on' if self.config.registration.enabled else 'off'})",
+            (f"overlapping pairs: {len(self.pairs)} (registration "
+            f"{'on' if self.config.registration.enabled else 'off'})"),
             f"output grid: {g.shape[0]} rows x {g.shape[1]} cols at {g.resolution:.1f} m, CRS {g.crs.name}",
             f"  lon {np.nanmin(lon):.3f}..{np.nanmax(lon):.3f}  lat {np.nanmin(lat):.3f}..{np.nanmax(lat):.3f} deg",
-            f"tiles: {len(self.tiles)} of {self.config.mosaic.tile_size} px "
-            f"({sum(1 for v in self.tile_frames.values() if v)} touched by frames)",
+            (f"tiles: {len(self.tiles)} of {self.config.mosaic.tile_size} px "
+            f"({sum(1 for v in self.tile_frames.values() if v)} touched by frames)"),
             f"work directory: {self.workdir.root}",
             f"output: {self.out}",
         ]
@@ -410,8 +418,8 @@ class RunResult:
     def summary(self) -> str:
         """A few lines for the terminal: output, frames, registration, reuse, rejections."""
         n_used = len(self.plan.frames) - len(self.failures) + len(self.plan.failures)
-        lines = [f"wrote {self.out} ({self.plan.grid.shape[0]} x {self.plan.grid.shape[1]} px at "
-                 f"{self.plan.grid.resolution:g} m, {n_used} frames) in {self.seconds:.1f} s"]
+        lines = [(f"wrote {self.out} ({self.plan.grid.shape[0]} x {self.plan.grid.shape[1]} px at "
+                 f"{self.plan.grid.resolution:g} m, {n_used} frames) in {self.seconds:.1f} s")]
         reg = self.registration
         if reg is not None:
             st = reg.stats

@@ -33,6 +33,7 @@ import numpy as np
 from scipy import ndimage
 
 from pipeline.calibration.radiometry import AU_M
+from pipeline.simulation.params import JsonParams
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class Radiometry:
 
 
 @dataclass(frozen=True)
-class DetectorParams:
+class DetectorParams(JsonParams):
     """Constants of the simulated detector (DN are 12-bit data numbers).
 
     Attributes
@@ -161,16 +162,6 @@ class DetectorParams:
     cosmic_per_s: float = 20.0
     cosmic_dn: tuple[float, float] = (300.0, 2500.0)
     saturation_dn: int = 4095
-
-    def to_dict(self) -> dict[str, Any]:
-        """The constants as a JSON-serialisable dict."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DetectorParams:
-        """Constants from :meth:`to_dict` output (unknown keys ignored)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names})
 
 
 @dataclass

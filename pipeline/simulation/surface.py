@@ -35,6 +35,7 @@ from scipy.spatial import cKDTree
 
 from pipeline.geometry.grid import MOON_RADIUS_M
 from pipeline.simulation.noise import Octave, SphereNoise, lonlat_to_unit, smoothstep
+from pipeline.simulation.params import JsonParams
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ continuous (may exceed 180), straddling 180 deg E."""
 
 
 @dataclass(frozen=True)
-class SurfaceParams:
+class SurfaceParams(JsonParams):
     """Every constant of the synthetic surface (JSON-serialisable with ``dataclasses.asdict``).
 
     Albedos are normal albedos (I/F at i = e = 0); lengths in metres unless the name says
@@ -80,18 +81,6 @@ class SurfaceParams:
     bright_spot_d_km: tuple[float, float] = (0.8, 2.0)
     albedo_min: float = 0.02
     albedo_max: float = 0.9
-
-    def to_dict(self) -> dict[str, Any]:
-        """The constants as a JSON-serialisable dict."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SurfaceParams:
-        """Constants from :meth:`to_dict` output (unknown keys ignored, lists to tuples)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names}
-        return cls(**kwargs)
-
 
 KIND_SIMPLE, KIND_RAYED, KIND_BRIGHT = 0, 1, 2
 KIND_NAMES = {KIND_SIMPLE: "simple", KIND_RAYED: "rayed", KIND_BRIGHT: "bright"}

@@ -16,7 +16,8 @@ What it does, per folder:
   ``.LBL`` its same-stem data file, so no data file is read twice;
 - reads each frame's metadata (:func:`pipeline.io.read_meta`: label/header, sidecar and
   content hash; no pixels) and its camera when the sidecar holds an ISD (checked against
-  the image size);
+  the image size, and its boresight must meet the body: a wrong look direction is rejected
+  instead of landing on the far hemisphere);
 - flags exact duplicates (same content hash; the first in sorted order is kept);
 - gives each frame a unique id (its file stem, suffixed ``_2``, ``_3``... on clashes).
 
@@ -194,6 +195,7 @@ def _unique_id(stem: str, taken: set[str]) -> str:
 
 
 def _camera(meta: FrameMeta, config: IngestConfig):
+    from pipeline.errors import GeometryError
     from pipeline.geometry.camera import FrameCamera
 
     camera = FrameCamera.from_file(meta.isd_path, look_direction=dict(config.look_direction) or None)
@@ -203,6 +205,10 @@ def _camera(meta: FrameMeta, config: IngestConfig):
             f"ISD image size {camera.lines} x {camera.samples} (lines x samples) differs from the image "
             f"{meta.shape[0]} x {meta.shape[1]} of {meta.path.name}; the sidecar belongs to another image",
         )
+    try:  # usgscsm never checks it: a wrong look direction would land on the far hemisphere
+        camera.check_boresight()
+    except GeometryError as exc:
+        raise BadGeometry(meta.isd_path, f"boresight does not meet the body: {exc}") from None
     return camera
 
 

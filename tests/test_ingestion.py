@@ -172,5 +172,9 @@ def test_look_direction_passed_to_camera(tmp_path):
         shutil.copy(SAMPLE / f"FS_S0_F00{suffix}", tmp_path / f"FS_S0_F00{suffix}")
     default = ingest(tmp_path).frames[0].camera
     sensor = default.name_sensor
-    flipped = ingest(tmp_path, config=IngestConfig(look_direction={sensor: -default.look_direction})).frames[0].camera
-    assert flipped.look_direction == -default.look_direction
+    flipped = ingest(tmp_path, config=IngestConfig(look_direction={sensor: -default.look_direction}))
+    # the flipped camera looks away from the Moon: the boresight check rejects the frame
+    assert not flipped.frames
+    (failure,) = flipped.failures
+    assert "does not meet the body" in failure.reason
+    assert f"look_direction={-default.look_direction:+d}" in failure.reason

@@ -363,6 +363,14 @@ def plan(frames_dir: str | Path, out: str | Path, *, calibration: str | Path | N
     tiles = grid.tiles(cfg.tile_size, max(cfg.halo, required_halo(cfg)))
     pad = _pointing_margin_m(cameras, config) if config.registration.enabled else 0.0
     boxes = [mos.footprint_bbox_xy(c, grid.crs, pad_m=pad) for c in cameras]
+    for f, box in zip(frames, boxes):
+        if not box:
+            failures.append(FrameFailure(f.meta.path, "mosaic", f"footprint not visible in the output CRS "
+                                         f"{grid.crs.name!r}; choose a CRS that shows it (mosaic.crs)"))
+    keep = [k for k, box in enumerate(boxes) if box]
+    frames, cameras, boxes = [frames[k] for k in keep], [cameras[k] for k in keep], [boxes[k] for k in keep]
+    if not frames:
+        raise MosaicError("nothing to mosaic: " + "; ".join(str(x) for x in failures))
     tile_frames = {t.index: mos.frames_touching(grid[t.outer], boxes) for t in tiles}
     pairs = []
     if config.registration.enabled and len(frames) > 1:

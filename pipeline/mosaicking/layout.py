@@ -129,7 +129,7 @@ def footprint_bbox_xy(
     try:
         ring_lon, ring_lat, in_lon, in_lat, pole = footprint_lonlat(camera, n_per_edge)
     except GeometryError as exc:
-        log.warning("frame %s has no footprint: %s", getattr(camera, "image_identifier", "?"), exc)
+        log.warning("frame %s has no footprint: %s", getattr(camera, "image_identifier", "") or "?", exc)
         return ()
     tr = _to_map(_crs_wkt(crs))
     rx, ry = (np.asarray(v, float) for v in tr.transform(ring_lon, ring_lat))

@@ -79,11 +79,21 @@ def _match_task(fi, fj, pair, cfg, seed: int, workdir: WorkDir, key: str):
     return workdir.cached("matches", key, lambda: match_pair(fi, fj, pair, cfg, seed=seed))
 
 
-def _adjust_task(cameras: dict, matches: list, cfg, workdir: WorkDir, key: str):
+def _control_task(frame, cfg, seed: int, workdir: WorkDir, key: str):
+    """Ground control for one frame from the reference basemap (None when it does not match)."""
+    from pipeline.registration import match_basemap
+
+    if isinstance(frame, FrameFailure):
+        return None
+    return workdir.cached("control", key, lambda: match_basemap(frame, cfg, seed=seed))
+
+
+def _adjust_task(cameras: dict, matches: list, controls: list, cfg, seed: int, workdir: WorkDir, key: str):
     from pipeline.registration import adjust
 
     found = [m for m in matches if m is not None]
-    return workdir.cached("adjusted", key, lambda: adjust(cameras, found, cfg))
+    control = [c for c in controls if c is not None]
+    return workdir.cached("adjusted", key, lambda: adjust(cameras, found, cfg, control=control, seed=seed))
 
 
 def _equalize_task(frames: list, cameras, grid: MapGrid, cfg, workdir: WorkDir, key: str):
@@ -251,10 +261,19 @@ class Plan:
                         dask_key_name=f"match-{i}-{j}-{key}",
                     )
                 )
-            akey = tokenize(cameras, [m.key for m in matches], _cfg_token(cfg.registration))
+            controls = []
+            if cfg.registration.reference_basemap is not None:
+                for c in calibrated:
+                    key = tokenize(c.key, _cfg_token(cfg.registration), cfg.run.seed)
+                    products.append(("control", key))
+                    controls.append(delayed(_control_task, pure=True)(
+                        c, cfg.registration, cfg.run.seed, wd, key, dask_key_name=f"control-{key}"))
+            akey = tokenize(cameras, [m.key for m in matches], [c.key for c in controls],
+                            _cfg_token(cfg.registration), cfg.run.seed)
             products.append(("adjusted", akey))
             registration = delayed(_adjust_task, pure=True)(
-                cameras, matches, cfg.registration, wd, akey, dask_key_name=f"adjust-{akey}"
+                cameras, matches, controls, cfg.registration, cfg.run.seed, wd, akey,
+                dask_key_name=f"adjust-{akey}",
             )
             reg_key = akey
         else:

@@ -124,3 +124,36 @@ def test_killed_run_resumes_with_the_same_output(survey, tmp_path):
     assert sum(result.reused.values()) >= len(done_before)
     with rasterio.open(ref_dir / "m.tif") as a, rasterio.open(work / "m.tif") as b:
         assert np.array_equal(a.read(), b.read(), equal_nan=True)
+
+
+def _write_truth_basemap(path: Path, truth, grid) -> Path:
+    """The true albedo on ``grid`` (2 x 2 supersampled) as a GeoTIFF: a reference basemap."""
+    t = grid.transform
+    r, c = np.mgrid[0 : grid.shape[0], 0 : grid.shape[1]]
+    acc = np.zeros(grid.shape)
+    for dr in (0.25, 0.75):
+        for dc in (0.25, 0.75):
+            lon, lat = grid.xy_to_lonlat(t.c + t.a * (c + dc), t.f + t.e * (r + dr))
+            acc += truth.surface.albedo(np.radians(lon), np.radians(lat))
+    with rasterio.open(path, "w", driver="GTiff", width=grid.shape[1], height=grid.shape[0], count=1,
+                       dtype="float32", crs=grid.crs_wkt, transform=grid.transform) as dst:
+        dst.write((acc / 4).astype(np.float32), 1)
+    return path
+
+
+def test_reference_basemap_pins_the_network_to_the_map(survey, tmp_path):
+    from bench.accuracy import geolocation
+    from pipeline.simulation import load_truth
+
+    truth = load_truth(survey)
+    p = plan(survey, tmp_path / "m.tif", calibration=survey / "calibration", config=small_config(tmp_path))
+    margin = 40
+    g = p.grid
+    basemap = _write_truth_basemap(tmp_path / "basemap.tif", truth,
+                                   g[-margin : g.shape[0] + margin, -margin : g.shape[1] + margin])
+    cfg = small_config(tmp_path, registration={"reference_basemap": str(basemap)})
+    result = run(survey, tmp_path / "m.tif", calibration=survey / "calibration", config=cfg, report=False)
+    reg = result.registration
+    assert reg.stats.n_control_points > 0 and reg.stats.absolute_control
+    geo = geolocation(dict(reg.cameras), truth.true_cameras, result.plan.grid)
+    assert geo["common_px"] < 0.5, geo  # absolute geolocation below half an output pixel

@@ -71,5 +71,9 @@ class RegistrationError(FarsideError, RuntimeError):
     """Tie points or bundle adjustment failed for the whole network."""
 
 
+class EngineStartError(FarsideError, RuntimeError):
+    """A batch (slurm/pbs) engine got no dask worker: its jobs never started or died first."""
+
+
 class MosaicError(FarsideError, RuntimeError):
     """Nothing could be mosaicked, or the output cannot be written."""

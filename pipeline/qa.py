@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline import __version__
-from pipeline.frame import FrameFailure
 from pipeline.report import FrameRow, ReportData
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,17 +57,15 @@ def report_data(result: RunResult) -> ReportData:
     eq = product.get("equalization")
     cams = dict(reg.cameras) if hasattr(reg, "cameras") else {}
     summaries = {s["id"]: s for s in product["summaries"] if "id" in s}
-    late = {str(s["failure"].path): s["failure"] for s in product["summaries"] if "failure" in s}
+    rejected = {str(x.path): x for x in result.failures}  # ingest, geometry, calibrate, register
     rows: list[FrameRow] = []
     for f in plan.frames:
         qa = summaries.get(f.id, {}).get("qa", {})
-        failure = late.get(str(f.meta.path))
-        status, reason = ("used", "")
+        failure = rejected.get(str(f.meta.path))
         st = reg.status.get(f.id) if hasattr(reg, "status") else None
+        status, reason = ("used", "")
         if failure is not None:
             status, reason = "rejected", f"[{failure.stage}] {failure.reason}"
-        elif st is not None and st.status == "excluded":
-            status, reason = "rejected", f"[register] {st.reason}"
         elif st is not None and st.status == "prior":
             status, reason = "kept with prior pointing", st.reason
         camera = cams.get(f.id, f.camera)
@@ -127,9 +124,4 @@ def report_data(result: RunResult) -> ReportData:
     )
 
 
-def failures_of(product: dict) -> list[FrameFailure]:
-    """Frames that failed inside the graph (e.g. unreadable pixels at calibration)."""
-    return [s["failure"] for s in product["summaries"] if "failure" in s]
-
-
-__all__ = ["failures_of", "report_data"]
+__all__ = ["report_data"]

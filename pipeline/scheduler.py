@@ -38,7 +38,7 @@ from typing import Any
 import dask
 
 from pipeline.config import SlurmConfig
-from pipeline.errors import ConfigError, FarsideError
+from pipeline.errors import ConfigError, EngineStartError
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,6 @@ _SLURM_ENDED = {
     "ENDED", "BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL",
     "OUT_OF_MEMORY", "PREEMPTED", "REVOKED", "SPECIAL_EXIT", "TIMEOUT",
 }
-
-
-class EngineStartError(FarsideError, RuntimeError):
-    """A batch (slurm/pbs) engine got no dask worker: its jobs never started or died first."""
 
 
 @dataclass

@@ -18,8 +18,8 @@ import dask
 import pytest
 
 from pipeline.config import SlurmConfig, load_config
-from pipeline.errors import ConfigError, FarsideError
-from pipeline.scheduler import EngineStartError, start_engine
+from pipeline.errors import ConfigError, EngineStartError, FarsideError
+from pipeline.scheduler import start_engine
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(150)]
 

@@ -107,10 +107,11 @@ class CalibrateConfig(_Section):
         6.0, gt=0, description="cosmic-ray detection limit: residual over the local median, noise sigmas"
     )
     cosmic_sigfrac: float = Field(
-        0.6, gt=0, le=1, description="neighbours of a hit join it above cosmic_sigfrac * cosmic_sigma"
+        0.6, gt=0, le=1, description="a hit grows along its track through pixels as sharp as a hit, and "
+        "takes its neighbours (charge spill), above cosmic_sigfrac * cosmic_sigma"
     )
     cosmic_objlim: float = Field(
-        4.0, gt=0, description="residual / fine-structure contrast above which a sharp peak is a hit, "
+        2.0, gt=0, description="residual / fine-structure contrast above which a sharp peak is a hit, "
         "not a blurred surface feature (L.A.Cosmic objlim)"
     )
     cosmic_psf_fwhm_px: float = Field(

@@ -162,6 +162,7 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrateConfig)
         hits, cold = detect_outliers(
             dn,
             known,
+            saturated=saturated,
             negative=negative,
             noise=noise,
             sigclip=cfg.cosmic_sigma,

@@ -15,18 +15,24 @@ a hit when all of these hold:
    of it at least (across a track, or outside the corner where a track turns) hold less
    than half of what a Gaussian PSF of ``psf_fwhm_px`` gives the neighbours of a point
    source (:func:`psf_neighbour_ratio`: 0.29 of the peak for 1.5 px). A blurred edge or
-   a blurred small crater shares its excess with all its neighbours;
+   a blurred small crater shares its excess with all its neighbours. Excesses are taken
+   above the local background and its gradient, so a hit on a slope is still sharp;
 4. ``r > objlim * F`` with L.A.Cosmic's fine-structure image ``F = med3 - med7(med3)``
    (a blurred point keeps much of its peak in ``med3``; a hit does not).
 
-Pixels connected to a hit with ``r > sigclip * N`` join it (the rest of a track), then
-their neighbours with ``r > sigfrac * sigclip * N`` (charge spill). Hits are replaced by
-the median of their good neighbours and the search repeated (``niter``), which uncovers
-what brighter hits hid. The same tests on ``-image`` find sharp *negative* pixels (dead
-or cold pixels that no flat caught); both signs are searched together.
+A hit grows into the connected pixels above ``sigfrac * sigclip`` sigmas that pass tests
+2 and 3 at that level themselves (the rest of a track: a crater rim next to a hit fails
+them and is left alone), then takes its direct neighbours above the same level (charge
+spill). Hits are replaced by the median of their good neighbours and the search repeated
+(``niter``), which uncovers what brighter hits hid. The same tests on ``-image`` find
+sharp *negative* pixels (dead or cold pixels that no flat caught); both signs are searched
+together. Saturated pixels are not repaired before the search: their clipped values are
+lower bounds of the truth, so the rest of a track whose core saturated is still found,
+and a saturated crater wall leaves no false peak beside it.
 
-Limits: a hit no brighter than the scene's own pixel-scale texture, one lying along a
-bright ridge, or a compact 2 x 2 blob looks like a blurred surface feature and is kept.
+Limits: a hit no brighter than the scene's own pixel-scale texture, or one on a sharp
+ridge or small bright crater that already shares its neighbours' light, looks like a
+surface feature and is kept (README, "What calibration can and cannot correct").
 """
 
 from __future__ import annotations
@@ -120,8 +126,10 @@ def psf_neighbour_ratio(fwhm_px: float) -> float:
 def _axis_sharpness(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """How much of a pixel's excess its neighbours share, where they share least.
 
-    Excesses are above the median of the 16 pixels two steps away. Of these ratios to the
-    centre's excess the smallest is returned:
+    Excesses are above a local background plane: the median of the 16 pixels two steps
+    away, tilted by the median gradient across that ring (the 5 differences between its
+    opposite sides along each axis, which one track crossing the ring cannot move). Of the
+    following ratios to the centre's excess the smallest is returned:
 
     - the mean of the two side neighbours along lines, and along samples (a track in any
       direction leaves one of the pairs dark);
@@ -139,9 +147,12 @@ def _axis_sharpness(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np
     ring = (np.abs(dl) == 2) | (np.abs(ds) == 2)
     r, c = rows + 2, cols + 2
     background = np.median(padded[r[:, None] + dl[ring], c[:, None] + ds[ring]], axis=1)
+    across = padded[r[:, None] + offsets, c[:, None] + 2] - padded[r[:, None] + offsets, c[:, None] - 2]
+    down = padded[r[:, None] + 2, c[:, None] + offsets] - padded[r[:, None] - 2, c[:, None] + offsets]
+    per_sample, per_line = np.median(across, axis=1) / 4.0, np.median(down, axis=1) / 4.0
 
     def excess(dr: int, dc: int) -> np.ndarray:
-        return padded[r + dr, c + dc] - background
+        return padded[r + dr, c + dc] - background - dr * per_line - dc * per_sample
 
     shared = [0.5 * (excess(0, -1) + excess(0, 1)), 0.5 * (excess(-1, 0) + excess(1, 0))]
     for v in (-1, 1):
@@ -181,14 +192,15 @@ def _sharp_candidates(
     m3: np.ndarray,
     snr: np.ndarray,
     noise: np.ndarray,
-    seeds: np.ndarray,
+    candidates: np.ndarray,
     sigclip: float,
-    objlim: float,
     psf_ratio: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Of the ``seeds`` (bool map), the pixels passing the texture, sharpness and
-    fine-structure tests, for positive outliers of ``work`` (pass ``-work`` for negative)."""
-    rows, cols = np.nonzero(seeds)
+    objlim: float | None,
+) -> np.ndarray:
+    """Of the ``candidates`` (bool map), those passing the texture test at ``sigclip``, the
+    sharpness test and, unless ``objlim`` is None, the fine-structure test; for positive
+    outliers of ``work`` (pass ``-work``, ``-m3``, ``-snr`` for negative ones)."""
+    rows, cols = np.nonzero(candidates)
     if rows.size:
         # scene texture varies on scales shorter than the noise map's blocks
         keep = (work - m3)[rows, cols] > sigclip * _local_sigma(work - m3, rows, cols)
@@ -196,21 +208,51 @@ def _sharp_candidates(
     if rows.size:
         keep = _axis_sharpness(work, rows, cols) < SHARPNESS_FRACTION * psf_ratio
         rows, cols = rows[keep], cols[keep]
-    if rows.size:
+    if rows.size and objlim is not None:
         keep = snr[rows, cols] > objlim * _fine_structure(m3, rows, cols) / noise[rows, cols]
         rows, cols = rows[keep], cols[keep]
-    return rows, cols
+    passed = np.zeros(work.shape, dtype=bool)
+    passed[rows, cols] = True
+    return passed
+
+
+def _grow_track(
+    hits: np.ndarray,
+    work: np.ndarray,
+    m3: np.ndarray,
+    snr: np.ndarray,
+    noise: np.ndarray,
+    allowed: np.ndarray,
+    level: float,
+    psf_ratio: float,
+) -> np.ndarray:
+    """Grow ``hits`` through connected ``allowed`` pixels above ``level`` sigmas that are
+    as sharp as a hit themselves (texture and sharpness tests at ``level``)."""
+    reach = allowed & (snr > level)
+    tested = np.zeros(hits.shape, dtype=bool)
+    passed = np.zeros(hits.shape, dtype=bool)
+    while True:
+        border = _dilate(hits) & reach & ~hits
+        fresh = border & ~tested
+        if fresh.any():
+            passed |= _sharp_candidates(work, m3, snr, noise, fresh, level, psf_ratio, None)
+            tested |= fresh
+        joining = border & passed
+        if not joining.any():
+            return hits
+        hits = hits | joining
 
 
 def detect_outliers(
     image: np.ndarray,
     mask: np.ndarray | None = None,
     *,
+    saturated: np.ndarray | None = None,
     negative: bool = True,
     noise: np.ndarray | float | None = None,
     sigclip: float = 6.0,
     sigfrac: float = 0.6,
-    objlim: float = 4.0,
+    objlim: float = 2.0,
     niter: int = 4,
     psf_fwhm_px: float = 1.5,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -227,7 +269,12 @@ def detect_outliers(
         Bias/dark-subtracted, flat-fielded frame, DN (any linear unit matching ``noise``).
     mask : ndarray of bool, optional
         Pixels already known to be invalid (saturated, bad): never reported, never used
-        to repair; nothing is reported right next to a cluster of them.
+        to repair; nothing is reported right next to a cluster of them unless they are
+        ``saturated``.
+    saturated : ndarray of bool, optional
+        Those of the ``mask`` pixels whose values are lower bounds (clipped at the
+        detector's full scale): kept as they are while searching instead of being
+        repaired, so the unsaturated rest of a hit beside them is found.
     negative : bool
         Also look for negative outliers.
     noise : ndarray of shape (M, N) or float, optional
@@ -236,10 +283,11 @@ def detect_outliers(
     sigclip : float
         Detection limit, noise sigmas.
     sigfrac : float
-        Neighbours of a hit join it above ``sigfrac * sigclip`` sigmas (charge spill).
+        A hit grows along its track through pixels above ``sigfrac * sigclip`` sigmas that
+        are as sharp as a hit, then takes its neighbours above that level (charge spill).
     objlim : float
-        Minimum ratio of the residual to L.A.Cosmic's fine structure of a hit; a point
-        blurred by a PSF of 1.5 px FWHM reaches ~2.4.
+        Minimum ratio of the residual to L.A.Cosmic's fine structure of a hit's first
+        pixel (a blurred point keeps much of its peak in ``med3``).
     niter : int
         Detect-repair iterations.
     psf_fwhm_px : float
@@ -263,46 +311,34 @@ def detect_outliers(
     ([[20, 30]], [[40, 10]])
     """
     known = np.zeros(np.shape(image), bool) if mask is None else np.asarray(mask, dtype=bool)
-    work = repair_pixels(image, known)
+    clipped = known & (False if saturated is None else np.asarray(saturated, dtype=bool))
+    work = repair_pixels(image, known & ~clipped, avoid=clipped)
     if noise is None:
         noise = residual_noise(work, known)
     noise = np.broadcast_to(np.asarray(noise, dtype=np.float32), work.shape)
     signs = (1.0, -1.0) if negative else (1.0,)
     found = {sign: np.zeros(work.shape, dtype=bool) for sign in (1.0, -1.0)}
     psf_ratio = psf_neighbour_ratio(psf_fwhm_px)
-    # Around clusters of invalid pixels (saturated spots) the repaired plateau is no
-    # model of the scene: nothing is detected right next to them.
-    cluster = known & (cv2.filter2D(known.astype(np.float32), -1, np.ones((3, 3), np.float32)) > 1.5)
-    quiet = known | cv2.dilate(cluster.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    # Around clusters of repaired invalid pixels the repaired plateau is no model of the
+    # scene: nothing is detected right next to them.
+    repaired = known & ~clipped
+    cluster = repaired & (cv2.filter2D(repaired.astype(np.float32), -1, np.ones((3, 3), np.float32)) > 1.5)
+    quiet = known | _dilate(cluster)
     for _ in range(niter):
         m3 = local_median(work, 3)
         snr = (work - m3) / noise
-        strength = np.abs(snr) if negative else snr
+        strength = np.where(known, 0.0, np.abs(snr) if negative else snr).astype(np.float32)
         seeds = (strength >= cv2.dilate(strength, np.ones((3, 3), np.uint8))) & ~quiet
         seeds &= ~(found[1.0] | found[-1.0])
         new = False
         for sign in signs:
-            rows, cols = _sharp_candidates(
-                sign * work,
-                sign * m3,
-                sign * snr,
-                noise,
-                seeds & (sign * snr > sigclip),
-                sigclip,
-                objlim,
-                psf_ratio,
-            )
-            if not rows.size:
+            w, m, s = sign * work, sign * m3, sign * snr
+            hits = _sharp_candidates(w, m, s, noise, seeds & (s > sigclip), sigclip, psf_ratio, objlim)
+            if not hits.any():
                 continue
-            hits = np.zeros(work.shape, dtype=bool)
-            hits[rows, cols] = True
-            track = (sign * snr > sigclip) & ~known
-            while True:  # the whole connected track, however long
-                grown = hits | (_dilate(hits) & track)
-                if np.array_equal(grown, hits):
-                    break
-                hits = grown
-            hits |= _dilate(hits) & (sign * snr > sigfrac * sigclip) & ~known  # charge spill: one step
+            level = sigfrac * sigclip
+            hits = _grow_track(hits, w, m, s, noise, ~known & ~found[sign], level, psf_ratio)
+            hits |= _dilate(hits) & (s > level) & ~known  # charge spill: one step
             found[sign] |= hits
             new = True
         if not new:

@@ -190,3 +190,15 @@ def test_cli_help():
     out = subprocess.run([sys.executable, "-m", "bench.run", "--help"], cwd=ROOT, capture_output=True, text=True,
                          check=False)
     assert out.returncode == 0 and "--sizes" in out.stdout
+
+
+def test_cosmic_ray_rates_on_the_sample_against_its_truth():
+    """The calibrate stage, run as `farside mosaic` runs it, flags every injected hot/dead
+    pixel and cosmic-ray hit of the sample and few other pixels (README table)."""
+    from bench.cosmic_rates import flagging_rates
+
+    rates = flagging_rates(ROOT / "sample_images", ROOT / "configs" / "default.yaml")
+    assert rates["frames"] == 18 and rates["hits"] > 50
+    assert rates["bad_flagged"] == 1.0
+    assert rates["hits_found"] >= 0.99 and rates["hit_pixels_flagged"] >= 0.99
+    assert rates["others_flagged"] < 1e-3

@@ -105,3 +105,49 @@ def test_residual_noise_follows_poisson_noise(rng):
     modelled = residual_noise(img, gain_e_per_dn=GAIN, read_noise_dn=READ_NOISE)
     assert np.median(modelled / expected) == pytest.approx(1.0, abs=0.05)
     assert residual_noise(np.zeros((40, 40))).min() == pytest.approx(0.862 / np.sqrt(12), rel=1e-3)
+
+
+def test_saturated_core_of_a_track_leaves_the_rest_found(rng):
+    """The unsaturated pixels of a track whose core saturated are hits; the saturated
+    pixels themselves are left to the mask."""
+    img = _noisy(np.full((48, 48), 1500.0), rng)
+    track = [(20, 14), (21, 15), (22, 16), (23, 17), (24, 18)]
+    for k, (r, c) in enumerate(track):
+        img[r, c] += 2500.0 if k in (1, 2) else 600.0
+    saturated = img >= 3500.0
+    img[saturated] = 3500.0
+    assert saturated.sum() == 2
+    hits = detect_cosmics(img, saturated, saturated=saturated)
+    rest = [p for k, p in enumerate(track) if k not in (1, 2)]
+    assert all(hits[p] for p in rest)
+    assert not (hits & saturated).any() and hits.sum() <= len(rest) + 2
+    # repaired instead of kept, the saturated core hides its neighbours
+    assert not detect_cosmics(img, saturated)[tuple(np.array(rest).T)].all()
+
+
+def test_a_hit_beside_a_crater_rim_takes_the_hit_not_the_rim(rng):
+    """A hit does not grow into the sharp, bright rim of the crater it lands beside (the
+    rim is above the growth level but not as sharp as a hit)."""
+    n = 64
+    yy, xx = np.mgrid[0:n, 0:n]
+    radius = np.hypot(yy - 32, xx - 32)
+    rim = np.exp(-0.5 * ((radius - 6.0) / 0.4) ** 2)  # a 1 px wide bright ring
+    img = _noisy(psf_blur(1500.0 + 900.0 * rim - 400.0 * (radius < 5.0)), rng)
+    assert not detect_cosmics(img).any()
+    img[32, 39] += 700.0  # just outside the rim, right
+    img[25, 32] += 700.0  # just outside the rim, top
+    hits = detect_cosmics(img)
+    assert hits[32, 39] and hits[25, 32]
+    assert hits.sum() <= 8  # each hit and its charge spill; 28 rim pixels stand 6 sigma above med3
+
+
+def test_a_hit_on_a_steep_slope_is_found(rng):
+    """The sharpness test measures excesses above the local gradient, not a flat level."""
+    ramp = np.tile(np.linspace(800.0, 3200.0, 64), (64, 1))  # 38 DN per sample
+    img = _noisy(psf_blur(ramp), rng)
+    img[30, 30] += 350.0
+    img[40, 20] += 300.0
+    img[41, 19] += 300.0
+    hits = detect_cosmics(img)
+    assert hits[30, 30] and hits[40, 20] and hits[41, 19]
+    assert hits.sum() <= 5

@@ -1,0 +1,87 @@
+"""Cosmic-ray and bad-pixel flagging rates of the calibrate stage against a survey's truth.
+
+    python -m bench.cosmic_rates SURVEY [SURVEY ...]      # folders written by `farside simulate`
+    python -m bench.cosmic_rates --simulate OUT --seed 21 --size 512 --hits 60 [--supersample 2]
+
+Each survey is ingested and calibrated exactly as `farside mosaic` does (configs/default.yaml,
+masters from its `calibration/` folder); a pixel counts as flagged when it is masked or
+repaired. Printed per survey: cosmic-ray hits with at least one pixel flagged, their
+unsaturated pixels flagged, hot/dead pixels flagged, and the other pixels flagged (neither
+hit, bad nor saturated), the README's table in "What calibration can and cannot correct".
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from pipeline import api
+from pipeline.config import load_config
+from pipeline.frame import Frame
+from pipeline.simulation import simulate_survey
+from pipeline.simulation.sensor import DetectorParams
+from pipeline.simulation.truth import load_truth
+
+
+def flagging_rates(survey: str | Path, config_path: str | Path = "configs/default.yaml") -> dict[str, float]:
+    """Rates (fractions) for one simulated survey folder; see the module docstring."""
+    survey = Path(survey)
+    config = load_config(config_path)
+    found = api.ingest(survey, calibration=survey / "calibration", config=config)
+    frames = [f for f in api.calibrate(found.frames, found.calibration, config=config) if isinstance(f, Frame)]
+    truth = load_truth(survey)
+    bad = truth.bad_pixel_mask()
+    n = dict(hits=0, hits_found=0, pixels=0, pixels_flagged=0, bad=0, bad_flagged=0, others=0, false=0)
+    for frame in frames:
+        flagged = frame.mask | frame.repaired
+        saturated = np.zeros(bad.shape, bool)
+        sat = np.asarray(truth.frames[frame.id]["defects"]["saturated"], dtype=int).reshape(-1, 2)
+        saturated[sat[:, 0], sat[:, 1]] = True
+        cosmic = truth.cosmic_mask(frame.id)
+        for hit in truth.frames[frame.id]["defects"]["cosmic_rays"]:
+            px = np.asarray(hit["pixels"])
+            n["hits"] += 1
+            n["hits_found"] += bool((flagged | saturated)[px[:, 0], px[:, 1]].any())
+        n["pixels"] += int((cosmic & ~saturated).sum())
+        n["pixels_flagged"] += int((flagged & cosmic & ~saturated).sum())
+        n["bad"] += int(bad.sum())
+        n["bad_flagged"] += int(flagged[bad].sum())
+        rest = ~(cosmic | bad | saturated)
+        n["others"] += int(rest.sum())
+        n["false"] += int((flagged & rest).sum())
+    return {
+        "frames": len(frames),
+        "hits": n["hits"],
+        "hits_found": n["hits_found"] / max(n["hits"], 1),
+        "hit_pixels_flagged": n["pixels_flagged"] / max(n["pixels"], 1),
+        "bad_flagged": n["bad_flagged"] / max(n["bad"], 1),
+        "others_flagged": n["false"] / max(n["others"], 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("surveys", nargs="*", type=Path)
+    parser.add_argument("--simulate", type=Path, help="render a 3 x 4 survey here first")
+    parser.add_argument("--seed", type=int, default=21)
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--supersample", type=int, default=2)
+    parser.add_argument("--hits", type=float, default=60.0, help="mean cosmic-ray hits per frame")
+    args = parser.parse_args(argv)
+    surveys = list(args.surveys)
+    if args.simulate:
+        simulate_survey(args.simulate, seed=args.seed, n_strips=3, frames_per_strip=4,
+                        size=(args.size, args.size), supersample=args.supersample,
+                        detector_params=DetectorParams(cosmic_mean=args.hits))
+        surveys.append(args.simulate)
+    for survey in surveys:
+        r = flagging_rates(survey)
+        print(f"{survey}: {r['frames']} frames, {r['hits']} hits: found {r['hits_found']:.2%}, "
+              f"hit pixels {r['hit_pixels_flagged']:.2%}, hot/dead {r['bad_flagged']:.2%}, "
+              f"other pixels {r['others_flagged']:.3%}")
+
+
+if __name__ == "__main__":
+    main()

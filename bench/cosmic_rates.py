@@ -33,7 +33,7 @@ def flagging_rates(survey: str | Path, config_path: str | Path = "configs/defaul
     frames = [f for f in api.calibrate(found.frames, found.calibration, config=config) if isinstance(f, Frame)]
     truth = load_truth(survey)
     bad = truth.bad_pixel_mask()
-    n = dict(hits=0, hits_found=0, pixels=0, pixels_flagged=0, bad=0, bad_flagged=0, others=0, false=0)
+    n = {k: 0 for k in ("hits", "hits_found", "pixels", "pixels_flagged", "bad", "bad_flagged", "others", "false")}
     for frame in frames:
         flagged = frame.mask | frame.repaired
         saturated = np.zeros(bad.shape, bool)

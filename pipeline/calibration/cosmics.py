@@ -311,7 +311,7 @@ def detect_outliers(
     ([[20, 30]], [[40, 10]])
     """
     known = np.zeros(np.shape(image), bool) if mask is None else np.asarray(mask, dtype=bool)
-    clipped = known & (False if saturated is None else np.asarray(saturated, dtype=bool))
+    clipped = np.zeros_like(known) if saturated is None else known & np.asarray(saturated, dtype=bool)
     work = repair_pixels(image, known & ~clipped, avoid=clipped)
     if noise is None:
         noise = residual_noise(work, known)

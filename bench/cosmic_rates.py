@@ -13,6 +13,7 @@ hit, bad nor saturated), the README's table in "What calibration can and cannot 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,55 @@ from pipeline.simulation.sensor import DetectorParams
 from pipeline.simulation.truth import load_truth
 
 
+@dataclass
+class FlagTally:
+    """Counts of flagged pixels against the truth, summed over frames (the README's table).
+
+    A pixel is flagged when it is masked or repaired; saturated pixels count as found for
+    a hit and are left out of the hit pixels and the other pixels.
+    """
+
+    frames: int = 0
+    hits: int = 0
+    hits_found: int = 0
+    hit_pixels: int = 0
+    hit_pixels_flagged: int = 0
+    bad: int = 0
+    bad_flagged: int = 0
+    others: int = 0
+    others_flagged: int = 0
+
+    def add(self, flagged: np.ndarray, hits: list[dict], saturated: np.ndarray, bad: np.ndarray) -> None:
+        """One frame: ``flagged`` (mask | repaired), the simulator's ``cosmic_rays`` list of
+        the frame, its saturated pixels and the detector's hot/dead pixels (bool maps)."""
+        cosmic = np.zeros(flagged.shape, bool)
+        for hit in hits:
+            px = np.asarray(hit["pixels"], dtype=int).reshape(-1, 2)
+            cosmic[px[:, 0], px[:, 1]] = True
+            self.hits_found += bool((flagged | saturated)[px[:, 0], px[:, 1]].any())
+        rest = ~(cosmic | bad | saturated)
+        self.frames += 1
+        self.hits += len(hits)
+        self.hit_pixels += int((cosmic & ~saturated).sum())
+        self.hit_pixels_flagged += int((flagged & cosmic & ~saturated).sum())
+        self.bad += int(bad.sum())
+        self.bad_flagged += int(flagged[bad].sum())
+        self.others += int(rest.sum())
+        self.others_flagged += int((flagged & rest).sum())
+
+    def rates(self) -> dict[str, float]:
+        """Fractions: ``hits_found``, ``hit_pixels_flagged``, ``bad_flagged``, ``others_flagged``
+        (plus the ``frames`` and ``hits`` counts)."""
+        return {
+            "frames": self.frames,
+            "hits": self.hits,
+            "hits_found": self.hits_found / max(self.hits, 1),
+            "hit_pixels_flagged": self.hit_pixels_flagged / max(self.hit_pixels, 1),
+            "bad_flagged": self.bad_flagged / max(self.bad, 1),
+            "others_flagged": self.others_flagged / max(self.others, 1),
+        }
+
+
 def flagging_rates(survey: str | Path, config_path: str | Path = "configs/default.yaml") -> dict[str, float]:
     """Rates (fractions) for one simulated survey folder; see the module docstring."""
     survey = Path(survey)
@@ -33,32 +83,14 @@ def flagging_rates(survey: str | Path, config_path: str | Path = "configs/defaul
     frames = [f for f in api.calibrate(found.frames, found.calibration, config=config) if isinstance(f, Frame)]
     truth = load_truth(survey)
     bad = truth.bad_pixel_mask()
-    n = {k: 0 for k in ("hits", "hits_found", "pixels", "pixels_flagged", "bad", "bad_flagged", "others", "false")}
+    tally = FlagTally()
     for frame in frames:
-        flagged = frame.mask | frame.repaired
+        defects = truth.frames[frame.id]["defects"]
         saturated = np.zeros(bad.shape, bool)
-        sat = np.asarray(truth.frames[frame.id]["defects"]["saturated"], dtype=int).reshape(-1, 2)
+        sat = np.asarray(defects["saturated"], dtype=int).reshape(-1, 2)
         saturated[sat[:, 0], sat[:, 1]] = True
-        cosmic = truth.cosmic_mask(frame.id)
-        for hit in truth.frames[frame.id]["defects"]["cosmic_rays"]:
-            px = np.asarray(hit["pixels"])
-            n["hits"] += 1
-            n["hits_found"] += bool((flagged | saturated)[px[:, 0], px[:, 1]].any())
-        n["pixels"] += int((cosmic & ~saturated).sum())
-        n["pixels_flagged"] += int((flagged & cosmic & ~saturated).sum())
-        n["bad"] += int(bad.sum())
-        n["bad_flagged"] += int(flagged[bad].sum())
-        rest = ~(cosmic | bad | saturated)
-        n["others"] += int(rest.sum())
-        n["false"] += int((flagged & rest).sum())
-    return {
-        "frames": len(frames),
-        "hits": n["hits"],
-        "hits_found": n["hits_found"] / max(n["hits"], 1),
-        "hit_pixels_flagged": n["pixels_flagged"] / max(n["pixels"], 1),
-        "bad_flagged": n["bad_flagged"] / max(n["bad"], 1),
-        "others_flagged": n["false"] / max(n["others"], 1),
-    }
+        tally.add(frame.mask | frame.repaired, defects["cosmic_rays"], saturated, bad)
+    return tally.rates()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -203,7 +203,8 @@ def _sharp_candidates(
     rows, cols = np.nonzero(candidates)
     if rows.size:
         # scene texture varies on scales shorter than the noise map's blocks
-        keep = (work - m3)[rows, cols] > sigclip * _local_sigma(work - m3, rows, cols)
+        residual = work - m3
+        keep = residual[rows, cols] > sigclip * _local_sigma(residual, rows, cols)
         rows, cols = rows[keep], cols[keep]
     if rows.size:
         keep = _axis_sharpness(work, rows, cols) < SHARPNESS_FRACTION * psf_ratio

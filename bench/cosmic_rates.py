@@ -3,11 +3,13 @@
     python -m bench.cosmic_rates SURVEY [SURVEY ...]      # folders written by `farside simulate`
     python -m bench.cosmic_rates --simulate OUT --seed 21 --size 512 --hits 60 [--supersample 2]
 
-Each survey is ingested and calibrated exactly as `farside mosaic` does (configs/default.yaml,
-masters from its `calibration/` folder); a pixel counts as flagged when it is masked or
-repaired. Printed per survey: cosmic-ray hits with at least one pixel flagged, their
-unsaturated pixels flagged, hot/dead pixels flagged, and the other pixels flagged (neither
-hit, bad nor saturated), the README's table in "What calibration can and cannot correct".
+Each survey is ingested, calibrated, registered and cross-checked exactly as `farside
+mosaic` does (configs/default.yaml, masters from its `calibration/` folder); a pixel counts
+as flagged when it is masked or repaired. Printed per survey, after calibration alone
+("single_frame") and after the cross-frame check of the registered overlaps
+("with_overlaps"): cosmic-ray hits with at least one pixel flagged, their unsaturated
+pixels flagged, hot/dead pixels flagged, and the other pixels flagged (neither hit, bad
+nor saturated), the README's table in "What calibration can and cannot correct".
 """
 
 from __future__ import annotations
@@ -75,13 +77,7 @@ class FlagTally:
         }
 
 
-def flagging_rates(survey: str | Path, config_path: str | Path = "configs/default.yaml") -> dict[str, float]:
-    """Rates (fractions) for one simulated survey folder; see the module docstring."""
-    survey = Path(survey)
-    config = load_config(config_path)
-    found = api.ingest(survey, calibration=survey / "calibration", config=config)
-    frames = [f for f in api.calibrate(found.frames, found.calibration, config=config) if isinstance(f, Frame)]
-    truth = load_truth(survey)
+def _rates(frames: list[Frame], truth) -> dict[str, float]:
     bad = truth.bad_pixel_mask()
     tally = FlagTally()
     for frame in frames:
@@ -91,6 +87,19 @@ def flagging_rates(survey: str | Path, config_path: str | Path = "configs/defaul
         saturated[sat[:, 0], sat[:, 1]] = True
         tally.add(frame.mask | frame.repaired, defects["cosmic_rays"], saturated, bad)
     return tally.rates()
+
+
+def flagging_rates(survey: str | Path, config_path: str | Path = "configs/default.yaml") -> dict[str, dict[str, float]]:
+    """Rates (fractions) for one simulated survey folder, ``{"single_frame": ...,
+    "with_overlaps": ...}``: after calibration alone, and after registration and the
+    cross-frame check (as `farside mosaic` flags them); see the module docstring."""
+    survey = Path(survey)
+    config = load_config(config_path)
+    found = api.ingest(survey, calibration=survey / "calibration", config=config)
+    frames = [f for f in api.calibrate(found.frames, found.calibration, config=config) if isinstance(f, Frame)]
+    truth = load_truth(survey)
+    checked = api.crosscheck(frames, api.register(frames, config).cameras, config)
+    return {"single_frame": _rates(frames, truth), "with_overlaps": _rates(checked, truth)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -109,10 +118,11 @@ def main(argv: list[str] | None = None) -> None:
                         detector_params=DetectorParams(cosmic_mean=args.hits))
         surveys.append(args.simulate)
     for survey in surveys:
-        r = flagging_rates(survey)
-        print(f"{survey}: {r['frames']} frames, {r['hits']} hits: found {r['hits_found']:.2%}, "
-              f"hit pixels {r['hit_pixels_flagged']:.2%}, hot/dead {r['bad_flagged']:.2%}, "
-              f"other pixels {r['others_flagged']:.3%}")
+        print(f"{survey}:")
+        for stage, r in flagging_rates(survey).items():
+            print(f"  {stage:13s} {r['frames']} frames, {r['hits']} hits: found {r['hits_found']:.2%}, "
+                  f"hit pixels {r['hit_pixels_flagged']:.2%}, hot/dead {r['bad_flagged']:.2%}, "
+                  f"other pixels {r['others_flagged']:.3%}")
 
 
 if __name__ == "__main__":

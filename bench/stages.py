@@ -22,6 +22,7 @@ from dask.callbacks import Callback
 STAGE_OF_PREFIX = {
     "masters": "calibrate",
     "calibrate": "calibrate",
+    "crosscheck": "calibrate",
     "match": "register",
     "adjust": "register",
     "equalize": "equalize",

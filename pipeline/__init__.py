@@ -2,19 +2,19 @@
 
 Public API (each stage callable alone, without dask)::
 
-    from pipeline import ingest, calibrate, register, mosaic, run, load_config
+    from pipeline import ingest, calibrate, register, crosscheck, mosaic, run, load_config
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["ingest", "calibrate", "register", "mosaic", "run", "plan", "load_config", "__version__"]
+__all__ = ["ingest", "calibrate", "register", "crosscheck", "mosaic", "run", "plan", "load_config", "__version__"]
 
 
 def __getattr__(name: str):
     # Lazy so `import pipeline` stays cheap and `pipeline.<stage package>` never clashes.
-    if name in ("ingest", "calibrate", "register", "mosaic"):
+    if name in ("ingest", "calibrate", "register", "crosscheck", "mosaic"):
         from pipeline import api
 
         return getattr(api, name)

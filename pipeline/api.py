@@ -1,10 +1,11 @@
 """The public Python API: each stage callable on its own, without dask.
 
->>> from pipeline import ingest, calibrate, register, mosaic, load_config  # doctest: +SKIP
+>>> from pipeline import ingest, calibrate, register, crosscheck, mosaic, load_config  # doctest: +SKIP
 >>> cfg = load_config()
 >>> found = ingest("sample_images", calibration="sample_images/calibration")
 >>> frames = calibrate(found.frames, found.calibration, cfg)
 >>> reg = register(frames, cfg)
+>>> frames = crosscheck(frames, reg.cameras, cfg)   # hits that the overlaps reveal
 >>> mosaic(frames, "out/by_hand.tif", cameras=reg.cameras, config=cfg)
 
 ``pipeline.run`` does the same through the dask graph (any scheduler, resume, tiles in
@@ -69,6 +70,25 @@ def register(frames: list[Frame], config: Config | None = None):
     config = config or load_config()
     good = [f for f in frames if isinstance(f, Frame)]
     return _register(good, config.registration, seed=config.run.seed)
+
+
+def crosscheck(frames: list[Frame], cameras: dict[str, Any] | None = None, config: Config | None = None) -> list[Frame]:
+    """Cosmic-ray hits that overlapping frames reveal (``pipeline.calibration.crossframe``):
+    each calibrated frame against the frames whose footprints overlap it, through
+    ``cameras`` (frame id -> registered camera, e.g. ``register(...).cameras``; default the
+    frames' own). Returns the frames with those hits repaired and flagged in ``repaired``."""
+    from pipeline.calibration.crossframe import crosscheck_frames
+    from pipeline.registration import overlap_pairs
+
+    config = config or load_config()
+    good = [f for f in frames if isinstance(f, Frame)]
+    cams = {f.id: (cameras or {}).get(f.id, f.camera) for f in good}
+    neighbours: dict[str, list[str]] = {f.id: [] for f in good}
+    ids = list(cams)
+    for pair in overlap_pairs(cams):
+        neighbours[ids[pair.i]].append(ids[pair.j])
+        neighbours[ids[pair.j]].append(ids[pair.i])
+    return crosscheck_frames(good, neighbours, cams, config.calibration)
 
 
 def mosaic(frames: list[Frame], out: str | Path, *, cameras: dict[str, Any] | None = None,

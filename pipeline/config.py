@@ -119,6 +119,18 @@ class CalibrateConfig(_Section):
         "never taken for hits"
     )
     cosmic_niter: int = Field(4, ge=1, description="detection/repair iterations")
+    crossframe: bool = Field(
+        True, description="after registration, also flag hits that overlapping frames reveal: brighter "
+        "than every other view of the same ground (drizzle's driz_cr); needs registration"
+    )
+    crossframe_sigma: float = Field(
+        4.0, gt=0, description="cross-frame limit: excess over the other frames' prediction, noise sigmas "
+        "of the difference (the pixel must also exceed cosmic_sigma over its own 3x3 median)"
+    )
+    crossframe_misregistration_px: float = Field(
+        0.3, ge=0, description="registration error the cross-frame test allows for (px, times the "
+        "prediction's local gradient)"
+    )
     cold_pixels: bool | None = Field(
         None, description="also detect single-pixel negative outliers (dead pixels no flat caught); "
         "None: only when there is no master flat"

@@ -96,6 +96,17 @@ def _adjust_task(cameras: dict, matches: list, controls: list, cfg, seed: int, w
     return workdir.cached("adjusted", key, lambda: adjust(cameras, found, cfg, control=control, seed=seed))
 
 
+def _crosscheck_task(frame, others: list, registration, cfg, workdir: WorkDir, key: str):
+    """Cosmic-ray hits of one calibrated frame that its overlapping frames reveal."""
+    from pipeline.calibration.crossframe import crosscheck_frame
+
+    excluded = _excluded(registration)
+    if isinstance(frame, FrameFailure) or frame.id in excluded:
+        return frame
+    good = [o for o in others if isinstance(o, Frame) and o.id not in excluded]
+    return workdir.cached("crosschecked", key, lambda: crosscheck_frame(frame, good, _cameras_of(registration), cfg))
+
+
 def _equalize_task(frames: list, cameras, grid: MapGrid, cfg, workdir: WorkDir, key: str):
     from pipeline.mosaicking import equalize_frames
 
@@ -276,6 +287,7 @@ class Plan:
                 dask_key_name=f"adjust-{akey}",
             )
             reg_key = akey
+            calibrated = self._crosschecked(calibrated, registration, reg_key)
         else:
             registration, reg_key = cameras, tokenize(cameras)
         if cfg.mosaic.equalize and len(self.frames) > 1:
@@ -311,6 +323,28 @@ class Plan:
             tiles, self.grid, self.out, self.bands, tags, summaries, registration, equalization, write_cfg,
             dask_key_name=f"write-{tokenize(self.out, [t.key for t in tiles])}",
         )
+
+
+    def _crosschecked(self, calibrated: list[Delayed], registration, reg_key: str) -> list[Delayed]:
+        """Per frame, after registration: the cross-frame cosmic-ray check against the
+        frames of its overlapping pairs (frames in no pair are passed on as they are)."""
+        cal = self.config.calibration
+        if not (cal.enabled and cal.cosmic_rays and cal.crossframe):
+            return calibrated
+        neighbours: dict[int, set[int]] = {}
+        for pair in self.pairs:
+            neighbours.setdefault(pair.i, set()).add(pair.j)
+            neighbours.setdefault(pair.j, set()).add(pair.i)
+        out = list(calibrated)
+        for i, others in sorted(neighbours.items()):
+            order = sorted(others)
+            key = tokenize(calibrated[i].key, [calibrated[j].key for j in order], reg_key, _cfg_token(cal))
+            self.products.append(("crosschecked", key))
+            out[i] = delayed(_crosscheck_task, pure=True)(
+                calibrated[i], [calibrated[j] for j in order], registration, cal, self.workdir, key,
+                dask_key_name=f"crosscheck-{i}-{key}",
+            )
+        return out
 
 
 def _cfg_token(section) -> str:

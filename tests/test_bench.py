@@ -193,12 +193,57 @@ def test_cli_help():
 
 
 def test_cosmic_ray_rates_on_the_sample_against_its_truth():
-    """The calibrate stage, run as `farside mosaic` runs it, flags every injected hot/dead
-    pixel and cosmic-ray hit of the sample and few other pixels (README table)."""
+    """The calibrate stage and the cross-frame check, run as `farside mosaic` runs them,
+    flag every injected hot/dead pixel and cosmic-ray hit of the sample and few other
+    pixels (README table)."""
     from bench.cosmic_rates import flagging_rates
 
-    rates = flagging_rates(ROOT / "sample_images", ROOT / "configs" / "default.yaml")
-    assert rates["frames"] == 18 and rates["hits"] > 50
-    assert rates["bad_flagged"] == 1.0
-    assert rates["hits_found"] >= 0.99 and rates["hit_pixels_flagged"] >= 0.99
-    assert rates["others_flagged"] < 1e-3
+    stages = flagging_rates(ROOT / "sample_images", ROOT / "configs" / "default.yaml")
+    for rates in stages.values():
+        assert rates["frames"] == 18 and rates["hits"] > 50
+        assert rates["bad_flagged"] == 1.0
+        assert rates["hits_found"] >= 0.99 and rates["hit_pixels_flagged"] >= 0.99
+        assert rates["others_flagged"] < 1e-3
+
+
+def test_calibrated_sample_frames_match_the_truth_albedo():
+    """Issue 5's radiometric targets on every sample frame (true geometry): correlation
+    with the true albedo >= 0.98, and a residual after one gain fit <= 3 % of the albedo's
+    spread apart from noise (frame and calibration frames rendered without noise)."""
+    from bench.calibration_accuracy import frame_accuracy
+
+    rows = frame_accuracy(ROOT / "sample_images", ROOT / "configs" / "default.yaml")
+    assert len(rows) == 18
+    for row in rows:
+        assert row["pearson"] >= 0.98, row
+        assert row["systematic_pct"] <= 3.0, row
+        # the real masters' noise (5 flats) and the frame's own noise only add to it
+        assert row["systematic_pct"] < row["master_noise_pct"] < row["residual_pct"], row
+
+
+def test_gain_residual_is_relative_to_the_albedo_spread():
+    from bench.calibration_accuracy import gain_residual_pct
+
+    albedo = np.linspace(0.1, 0.2, 101)
+    assert gain_residual_pct(2.0 * albedo, albedo) == pytest.approx(0.0, abs=1e-9)
+    wobble = np.where(np.arange(101) % 2, 1.0, -1.0) * 0.01 * np.std(albedo) * 2.0
+    assert gain_residual_pct(2.0 * albedo + wobble, albedo) == pytest.approx(1.0, rel=0.02)
+
+
+def test_cosmic_ray_rates_on_a_textured_survey_need_the_overlaps(tmp_path):
+    """Issue 5's >= 99 % / < 0.1 % on a 12-frame survey of rough highland texture (seed 22,
+    2 x 2 supersampled like the sample, 60 hits per frame), where one frame alone finds
+    98.2 % of the hits: faint hits on sharp crater rims look like the rims. Registered
+    overlaps reveal them (measured: 99.2 % of hits, 99.1 % of their pixels, 0.037 %)."""
+    from bench.cosmic_rates import flagging_rates
+    from pipeline.simulation import simulate_survey
+    from pipeline.simulation.sensor import DetectorParams
+
+    simulate_survey(tmp_path, seed=22, n_strips=3, frames_per_strip=4, size=(512, 512), supersample=2,
+                    detector_params=DetectorParams(cosmic_mean=60.0))
+    stages = flagging_rates(tmp_path, ROOT / "configs" / "default.yaml")
+    single, final = stages["single_frame"], stages["with_overlaps"]
+    assert final["hits"] > 600 and final["bad_flagged"] == 1.0
+    assert final["hits_found"] >= 0.99 and final["hit_pixels_flagged"] >= 0.99
+    assert final["others_flagged"] < 1e-3
+    assert final["hits_found"] > single["hits_found"] + 0.005

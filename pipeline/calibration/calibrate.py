@@ -17,11 +17,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 
 from pipeline.calibration.badpixels import repair_pixels
-from pipeline.calibration.cosmics import detect_outliers, residual_noise
+from pipeline.calibration.cosmics import count_hits, detect_outliers, residual_noise
 from pipeline.calibration.masters import Masters, build_masters, overscan_mask
 from pipeline.calibration.photometry import normalisation_factor, photometric_function, pixel_angles
 from pipeline.calibration.radiometry import (
@@ -40,14 +39,6 @@ log = logging.getLogger(__name__)
 
 UNITS = {"dn_per_s": "DN/s", "radiance": "W m-2 sr-1 um-1", "iof": "I/F"}
 """Unit of the calibrated data for each ``calibrate.output``."""
-
-
-def _hit_count(hits: np.ndarray) -> int:
-    """Number of separate hits (8-connected groups of flagged pixels)."""
-    if not hits.any():
-        return 0
-    n, _ = cv2.connectedComponents(hits.astype(np.uint8), connectivity=8)
-    return int(n - 1)
 
 
 def _photometric_normalise(
@@ -201,7 +192,7 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrateConfig)
         median=float(np.median(valid)) if valid.size else float("nan"),
         noise=noise_sigma(data, mask),
         masked_fraction=float(mask.mean()),
-        cosmic_rays=_hit_count(hits),
+        cosmic_rays=count_hits(hits),
         cosmic_ray_pixels=int(hits.sum()),
         cold_pixels=int(cold.sum()),
         bad_pixels_repaired=int(bad.sum()),

@@ -348,6 +348,14 @@ def detect_outliers(
     return found[1.0], found[-1.0]
 
 
+def count_hits(hits: np.ndarray) -> int:
+    """Number of separate hits in a flag map (8-connected groups of ``True`` pixels)."""
+    if not hits.any():
+        return 0
+    n, _ = cv2.connectedComponents(hits.astype(np.uint8), connectivity=8)
+    return int(n - 1)
+
+
 def detect_cosmics(image: np.ndarray, mask: np.ndarray | None = None, **kwargs: Any) -> np.ndarray:
     """Cosmic-ray hits only: :func:`detect_outliers` without the negative search.
 

@@ -132,6 +132,20 @@ class GroundGrid:
         xyz[~ok] = (radii[0], 0.0, 0.0)
         return cls(lon=lon, lat=lat, xyz=xyz, ok=ok)
 
+    @classmethod
+    def from_camera(cls, camera: FrameCamera) -> GroundGrid:
+        """Ground points of a frame's own pixel centres (``(i + 0.5, j + 0.5)``) on the
+        camera's reference body: resampling another frame onto them puts it on this
+        frame's pixels (``ok`` is False off the limb)."""
+        lines, samples = camera.shape
+        ll, ss = np.meshgrid(np.arange(lines) + 0.5, np.arange(samples) + 0.5, indexing="ij")
+        xyz, hit = camera.image_to_ground_hit(ll, ss)
+        ok = np.asarray(hit, bool) & np.all(np.isfinite(xyz), axis=-1)
+        xyz = np.where(ok[..., None], xyz, (camera.radii_m[0], 0.0, 0.0))
+        lon = np.where(ok, np.arctan2(xyz[..., 1], xyz[..., 0]), np.nan)
+        lat = np.where(ok, np.arcsin(np.clip(xyz[..., 2] / np.linalg.norm(xyz, axis=-1), -1.0, 1.0)), np.nan)
+        return cls(lon=lon, lat=lat, xyz=xyz, ok=ok)
+
     @property
     def shape(self) -> tuple[int, int]:
         return self.ok.shape

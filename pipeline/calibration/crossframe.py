@@ -1,0 +1,206 @@
+"""Cosmic-ray hits found by comparing a frame with the frames that overlap it.
+
+One frame cannot tell a faint hit on a sharp crater rim from the rim itself
+(:mod:`pipeline.calibration.cosmics`); a second view of the same ground can, because the
+hit is not in it. As in drizzle's ``driz_cr`` (Fruchter & Hook 2002, PASP 114, 144; the
+Hubble pipeline's cosmic-ray step for dithered exposures), every overlapping frame is
+resampled onto this frame's pixels through the *registered* cameras ("blotted", cubic
+kernel), scaled to it by a gain and offset fitted over the overlap, and a pixel is a hit
+when
+
+1. it stands out in its own frame: residual over its 3 x 3 median above ``local_sigma``
+   (the single-frame detector's limit) times the residual's robust sigma in 32 px blocks;
+2. it is brighter than *every* overlapping frame predicts, by more than ``sigma`` times the
+   robust sigma of the difference (both frames' noise) plus ``misregistration_px`` times
+   the prediction's local gradient (its largest difference to its 8 neighbours): a
+   registration error of that many pixels moves an edge by that much (``driz_cr``'s
+   "scale" term). The difference is taken after its own 5 x 5 median is removed, so a
+   photometric mismatch that varies across the overlap is not read as a hit.
+
+Hits then grow into neighbouring pixels that pass both tests at ``grow`` times the limits
+(the rest of a track, charge spill). A pixel no other frame covers, or that is flagged in
+every frame covering it, is left to the single-frame detector.
+
+:func:`crossframe_outliers` is the test on arrays; :func:`crosscheck_frame` runs it on a
+calibrated :class:`~pipeline.frame.Frame` with its neighbours and cameras and repairs
+what it finds. Run it after registration: with the reported (unregistered) pointing a
+frame is off by pixels and the test only loses hits (``misregistration_px`` is the bound).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+
+import cv2
+import numpy as np
+
+from pipeline.calibration.badpixels import repair_pixels
+from pipeline.calibration.cosmics import count_hits
+from pipeline.calibration.stats import block_sigma, local_median
+from pipeline.config import CalibrateConfig
+from pipeline.frame import Frame
+from pipeline.mosaicking.orthorectify import GroundGrid, warp_frame
+
+log = logging.getLogger(__name__)
+
+MIN_OVERLAP_PX = 256
+"""Fewer common pixels than this and an overlapping frame is not used."""
+
+
+def _gradient(image: np.ndarray) -> np.ndarray:
+    """Largest absolute difference of each pixel to its 8 neighbours (edges replicated)."""
+    padded = np.pad(image, 1, mode="edge")
+    m, n = image.shape
+    return np.max(
+        [np.abs(image - padded[1 + dl:1 + dl + m, 1 + ds:1 + ds + n]) for dl in (-1, 0, 1) for ds in (-1, 0, 1)],
+        axis=0,
+    )
+
+
+def _excess(data: np.ndarray, valid: np.ndarray, blot: np.ndarray, blot_valid: np.ndarray,
+            misregistration_px: float) -> np.ndarray | None:
+    """How far ``data`` exceeds one overlapping frame's prediction, in noise sigmas after
+    the gradient allowance; ``+inf`` where that frame does not cover (None: no overlap)."""
+    ok = valid & blot_valid
+    if ok.sum() < MIN_OVERLAP_PX:
+        return None
+    gain, offset = np.polyfit(blot[ok].astype(np.float64), data[ok].astype(np.float64), 1)
+    prediction = (gain * blot + offset).astype(np.float32)
+    diff = np.where(ok, data - prediction, 0.0).astype(np.float32)
+    diff = np.where(ok, diff - local_median(diff, 5), 0.0)
+    sigma = block_sigma(diff, mask=~ok, floor=np.float32(1e-12))
+    out = (diff - misregistration_px * _gradient(prediction)) / sigma
+    return np.where(ok, out, np.inf).astype(np.float32)
+
+
+def crossframe_outliers(
+    data: np.ndarray,
+    flagged: np.ndarray,
+    blots: Iterable[tuple[np.ndarray, np.ndarray]],
+    *,
+    sigma: float = 4.0,
+    local_sigma: float = 6.0,
+    misregistration_px: float = 0.3,
+    grow: float = 0.6,
+) -> np.ndarray:
+    """Pixels of ``data`` brighter than every overlapping frame shows them (module docstring).
+
+    Parameters
+    ----------
+    data : ndarray of shape (M, N)
+        The frame (any linear unit, e.g. calibrated I/F).
+    flagged : ndarray of bool, shape (M, N)
+        Pixels already masked or repaired: never tested, never used.
+    blots : iterable of (values, valid)
+        Each overlapping frame resampled onto this frame's pixel centres (float arrays of
+        shape (M, N)) and where that resampling is clean (bool); any linear unit, a gain
+        and offset are fitted.
+    sigma : float
+        Limit on the excess over a prediction, noise sigmas of the difference.
+    local_sigma : float
+        Limit on the residual over the frame's own 3 x 3 median, robust sigmas.
+    misregistration_px : float
+        Registration error allowed for, pixels (times the prediction's local gradient).
+    grow : float
+        Neighbours of a hit join it above ``grow`` times both limits.
+
+    Returns
+    -------
+    ndarray of bool, shape (M, N)
+        New hits (never on ``flagged`` pixels).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> scene = rng.normal(100.0, 20.0, (64, 64)).astype(np.float32)
+    >>> view = scene + rng.normal(0.0, 1.0, scene.shape).astype(np.float32)
+    >>> view[30, 30] += 40.0
+    >>> hits = crossframe_outliers(view, np.zeros(scene.shape, bool), [(scene, np.ones(scene.shape, bool))])
+    >>> np.argwhere(hits).tolist()
+    [[30, 30]]
+    """
+    data = np.asarray(data, dtype=np.float32)
+    flagged = np.asarray(flagged, dtype=bool)
+    valid = ~flagged & np.isfinite(data)
+    clean = repair_pixels(np.where(valid, data, 0.0), ~valid)
+    residual = clean - local_median(clean, 3)
+    local = np.where(valid, residual / block_sigma(residual, mask=~valid, floor=np.float32(1e-12)), -np.inf)
+    excess = np.full(data.shape, np.inf, np.float32)
+    covered = np.zeros(data.shape, bool)
+    for values, blot_valid in blots:
+        e = _excess(clean, valid, np.asarray(values, np.float32), np.asarray(blot_valid, bool), misregistration_px)
+        if e is not None:
+            excess = np.minimum(excess, e)
+            covered |= np.isfinite(e)
+    hits = covered & (local > local_sigma) & (excess > sigma)
+    reach = covered & (local > grow * local_sigma) & (excess > grow * sigma)
+    kernel = np.ones((3, 3), np.uint8)
+    while True:
+        joining = cv2.dilate(hits.astype(np.uint8), kernel).astype(bool) & reach & ~hits
+        if not joining.any():
+            return hits
+        hits |= joining
+
+
+def crosscheck_frame(
+    frame: Frame,
+    others: Sequence[Frame],
+    cameras: Mapping[str, object],
+    cfg: CalibrateConfig | None = None,
+) -> Frame:
+    """Find and repair the hits of a calibrated frame that its overlapping frames reveal.
+
+    Parameters
+    ----------
+    frame : Frame
+        Calibrated (``data``, ``mask``, ``repaired``).
+    others : sequence of Frame
+        Calibrated frames that may overlap it (those that do not are skipped).
+    cameras : mapping of frame id to camera
+        Registered cameras; a frame without one here keeps its own ``camera``.
+    cfg : CalibrateConfig, optional
+        ``crossframe_sigma``, ``crossframe_misregistration_px``, ``cosmic_sigma`` (the
+        local limit), ``cosmic_sigfrac`` (growth) and ``mask_repaired``; defaults if None.
+
+    Returns
+    -------
+    Frame
+        With the hits repaired from their neighbours and added to ``repaired``, and QA
+        ``crossframe_cosmic_rays`` (hits) and ``crossframe_cosmic_ray_pixels``.
+    """
+    camera = cameras.get(frame.id, frame.camera)
+    repaired = np.zeros(frame.data.shape, bool) if frame.repaired is None else frame.repaired
+    flagged = frame.mask | repaired
+    ground = GroundGrid.from_camera(camera)
+    blots = []
+    for other in others:
+        other_camera = cameras.get(other.id, other.camera)
+        if other.id == frame.id or other.data is None or other_camera is None:
+            continue
+        other_repaired = np.zeros(other.data.shape, bool) if other.repaired is None else other.repaired
+        ortho = warp_frame(other.data, other.mask | other_repaired, other_camera, ground=ground, resampling="cubic")
+        if ortho.valid.any():
+            blots.append((ortho.values, ortho.valid))
+    cfg = cfg or CalibrateConfig()
+    hits = crossframe_outliers(frame.data, flagged, blots, sigma=cfg.crossframe_sigma, local_sigma=cfg.cosmic_sigma,
+                               misregistration_px=cfg.crossframe_misregistration_px, grow=cfg.cosmic_sigfrac)
+    qa = {"crossframe_cosmic_rays": count_hits(hits), "crossframe_cosmic_ray_pixels": int(hits.sum()),
+          "crossframe_overlaps": len(blots)}
+    log.debug("cross-checked %s against %d frames: %s", frame.id, len(blots), qa)
+    if not hits.any():
+        return frame.replace(qa={**frame.qa, **qa})
+    data = repair_pixels(frame.data, hits, avoid=flagged)
+    mask = frame.mask | hits if cfg.mask_repaired else frame.mask
+    return frame.replace(data=data, mask=mask, repaired=repaired | hits, qa={**frame.qa, **qa})
+
+
+def crosscheck_frames(frames: Sequence[Frame], neighbours: Mapping[str, Sequence[str]],
+                      cameras: Mapping[str, object], cfg: CalibrateConfig | None = None) -> list[Frame]:
+    """:func:`crosscheck_frame` for every frame against its ``neighbours`` (frame id ->
+    ids of the frames overlapping it); every frame is compared with the *calibrated*
+    frames, never with already cross-checked ones, so the order does not matter."""
+    by_id = {f.id: f for f in frames}
+    return [crosscheck_frame(f, [by_id[j] for j in neighbours.get(f.id, ()) if j in by_id], cameras, cfg)
+            for f in frames]

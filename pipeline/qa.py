@@ -42,6 +42,13 @@ def _footprint(camera) -> list[tuple[float, float]] | None:
     return [(float(a), float(b)) for a, b in zip(lon, lat)]
 
 
+def _hits(qa: dict) -> int | None:
+    """Cosmic-ray hits of a frame: the single-frame detector's plus the cross-frame check's."""
+    if qa.get("cosmic_rays") is None:
+        return None
+    return int(qa["cosmic_rays"]) + int(qa.get("crossframe_cosmic_rays", 0))
+
+
 def _num(x: Any) -> float | None:
     try:
         v = float(x)
@@ -76,7 +83,7 @@ def report_data(result: RunResult) -> ReportData:
             id=f.id, path=str(f.meta.path), format=f.meta.format, shape=tuple(f.meta.shape),
             exposure_s=f.meta.exposure_s, time_utc=f.meta.time_utc.isoformat() if f.meta.time_utc else None,
             status=status, reason=reason, level=_num(qa.get("median")), noise=_num(qa.get("noise")),
-            masked_fraction=_num(qa.get("masked_fraction")), cosmic_rays=qa.get("cosmic_rays"),
+            masked_fraction=_num(qa.get("masked_fraction")), cosmic_rays=_hits(qa),
             incidence_deg=inc, emission_deg=emi,
             tie_points=st.n_tie_points if st is not None else None,
             correction_deg=tuple(corr.rotvec_deg) if corr is not None else None,

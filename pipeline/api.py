@@ -78,6 +78,7 @@ def crosscheck(frames: list[Frame], cameras: dict[str, Any] | None = None, confi
     ``cameras`` (frame id -> registered camera, e.g. ``register(...).cameras``; default the
     frames' own). Returns the frames with those hits repaired and flagged in ``repaired``."""
     from pipeline.calibration.crossframe import crosscheck_frames
+    from pipeline.mosaicking.tile import load_dem
     from pipeline.registration import overlap_pairs
 
     config = config or load_config()
@@ -88,7 +89,8 @@ def crosscheck(frames: list[Frame], cameras: dict[str, Any] | None = None, confi
     for pair in overlap_pairs(cams):
         neighbours[ids[pair.i]].append(ids[pair.j])
         neighbours[ids[pair.j]].append(ids[pair.i])
-    return crosscheck_frames(good, neighbours, cams, config.calibration)
+    dem = load_dem(str(config.mosaic.dem)) if config.mosaic.dem else None
+    return crosscheck_frames(good, neighbours, cams, config.calibration, dem)
 
 
 def mosaic(frames: list[Frame], out: str | Path, *, cameras: dict[str, Any] | None = None,

@@ -96,15 +96,18 @@ def _adjust_task(cameras: dict, matches: list, controls: list, cfg, seed: int, w
     return workdir.cached("adjusted", key, lambda: adjust(cameras, found, cfg, control=control, seed=seed))
 
 
-def _crosscheck_task(frame, others: list, registration, cfg, workdir: WorkDir, key: str):
+def _crosscheck_task(frame, others: list, registration, cfg, dem_path, workdir: WorkDir, key: str):
     """Cosmic-ray hits of one calibrated frame that its overlapping frames reveal."""
     from pipeline.calibration.crossframe import crosscheck_frame
+    from pipeline.mosaicking.tile import load_dem
 
     excluded = _excluded(registration)
     if isinstance(frame, FrameFailure) or frame.id in excluded:
         return frame
     good = [o for o in others if isinstance(o, Frame) and o.id not in excluded]
-    return workdir.cached("crosschecked", key, lambda: crosscheck_frame(frame, good, _cameras_of(registration), cfg))
+    dem = load_dem(str(dem_path)) if dem_path else None
+    return workdir.cached("crosschecked", key,
+                          lambda: crosscheck_frame(frame, good, _cameras_of(registration), cfg, dem))
 
 
 def _equalize_task(frames: list, cameras, grid: MapGrid, cfg, workdir: WorkDir, key: str):
@@ -324,13 +327,13 @@ class Plan:
             dask_key_name=f"write-{tokenize(self.out, [t.key for t in tiles])}",
         )
 
-
     def _crosschecked(self, calibrated: list[Delayed], registration, reg_key: str) -> list[Delayed]:
         """Per frame, after registration: the cross-frame cosmic-ray check against the
         frames of its overlapping pairs (frames in no pair are passed on as they are)."""
         cal = self.config.calibration
         if not (cal.enabled and cal.cosmic_rays and cal.crossframe):
             return calibrated
+        dem = str(self.config.mosaic.dem) if self.config.mosaic.dem else None
         neighbours: dict[int, set[int]] = {}
         for pair in self.pairs:
             neighbours.setdefault(pair.i, set()).add(pair.j)
@@ -338,10 +341,10 @@ class Plan:
         out = list(calibrated)
         for i, others in sorted(neighbours.items()):
             order = sorted(others)
-            key = tokenize(calibrated[i].key, [calibrated[j].key for j in order], reg_key, _cfg_token(cal))
+            key = tokenize(calibrated[i].key, [calibrated[j].key for j in order], reg_key, _cfg_token(cal), dem)
             self.products.append(("crosschecked", key))
             out[i] = delayed(_crosscheck_task, pure=True)(
-                calibrated[i], [calibrated[j] for j in order], registration, cal, self.workdir, key,
+                calibrated[i], [calibrated[j] for j in order], registration, cal, dem, self.workdir, key,
                 dask_key_name=f"crosscheck-{i}-{key}",
             )
         return out

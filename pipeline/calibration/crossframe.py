@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -41,6 +42,9 @@ from pipeline.calibration.stats import block_sigma, local_median
 from pipeline.config import CalibrateConfig
 from pipeline.frame import Frame
 from pipeline.mosaicking.orthorectify import GroundGrid, warp_frame
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pipeline.geometry.dem import Dem
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +153,7 @@ def crosscheck_frame(
     others: Sequence[Frame],
     cameras: Mapping[str, object],
     cfg: CalibrateConfig | None = None,
+    dem: Dem | None = None,
 ) -> Frame:
     """Find and repair the hits of a calibrated frame that its overlapping frames reveal.
 
@@ -163,6 +168,9 @@ def crosscheck_frame(
     cfg : CalibrateConfig, optional
         ``crossframe_sigma``, ``crossframe_misregistration_px``, ``cosmic_sigma`` (the
         local limit), ``cosmic_sigfrac`` (growth) and ``mask_repaired``; defaults if None.
+    dem : Dem, optional
+        Terrain the frames are projected through (the mosaic's ``dem``); default the
+        reference sphere.
 
     Returns
     -------
@@ -173,7 +181,7 @@ def crosscheck_frame(
     camera = cameras.get(frame.id, frame.camera)
     repaired = np.zeros(frame.data.shape, bool) if frame.repaired is None else frame.repaired
     flagged = frame.mask | repaired
-    ground = GroundGrid.from_camera(camera)
+    ground = GroundGrid.from_camera(camera, dem)
     blots = []
     for other in others:
         other_camera = cameras.get(other.id, other.camera)
@@ -197,10 +205,11 @@ def crosscheck_frame(
 
 
 def crosscheck_frames(frames: Sequence[Frame], neighbours: Mapping[str, Sequence[str]],
-                      cameras: Mapping[str, object], cfg: CalibrateConfig | None = None) -> list[Frame]:
+                      cameras: Mapping[str, object], cfg: CalibrateConfig | None = None,
+                      dem: Dem | None = None) -> list[Frame]:
     """:func:`crosscheck_frame` for every frame against its ``neighbours`` (frame id ->
     ids of the frames overlapping it); every frame is compared with the *calibrated*
     frames, never with already cross-checked ones, so the order does not matter."""
     by_id = {f.id: f for f in frames}
-    return [crosscheck_frame(f, [by_id[j] for j in neighbours.get(f.id, ()) if j in by_id], cameras, cfg)
+    return [crosscheck_frame(f, [by_id[j] for j in neighbours.get(f.id, ()) if j in by_id], cameras, cfg, dem)
             for f in frames]

@@ -133,13 +133,13 @@ class GroundGrid:
         return cls(lon=lon, lat=lat, xyz=xyz, ok=ok)
 
     @classmethod
-    def from_camera(cls, camera: FrameCamera) -> GroundGrid:
+    def from_camera(cls, camera: FrameCamera, dem: Dem | None = None) -> GroundGrid:
         """Ground points of a frame's own pixel centres (``(i + 0.5, j + 0.5)``) on the
-        camera's reference body: resampling another frame onto them puts it on this
-        frame's pixels (``ok`` is False off the limb)."""
+        camera's reference body, or on ``dem``: resampling another frame onto them puts it
+        on this frame's pixels (``ok`` is False off the limb)."""
         lines, samples = camera.shape
         ll, ss = np.meshgrid(np.arange(lines) + 0.5, np.arange(samples) + 0.5, indexing="ij")
-        xyz, hit = camera.image_to_ground_hit(ll, ss)
+        xyz, hit = camera.image_to_ground_hit(ll, ss, dem=dem)
         ok = np.asarray(hit, bool) & np.all(np.isfinite(xyz), axis=-1)
         xyz = np.where(ok[..., None], xyz, (camera.radii_m[0], 0.0, 0.0))
         lon = np.where(ok, np.arctan2(xyz[..., 1], xyz[..., 0]), np.nan)

@@ -77,7 +77,8 @@ def required_halo(cfg) -> int:
 
 
 @lru_cache(maxsize=4)
-def _load_dem(path: str):
+def load_dem(path: str):
+    """The DEM at ``path``, read once per process (``Dem.from_file``)."""
     from pipeline.geometry.dem import Dem
 
     return Dem.from_file(path)
@@ -161,7 +162,7 @@ def mosaic_tile(
         raise ConfigError(f"unknown priority {priority_kind!r}; use input, emission, incidence or newest")
 
     if dem is None and getattr(cfg, "dem", None):
-        dem = _load_dem(str(Path(cfg.dem)))
+        dem = load_dem(str(Path(cfg.dem)))
     inputs = [t if isinstance(t, TileInput) else TileInput(*t) for t in frames_in_tile]
     fill = bool(getattr(cfg, "fill_gaps", True))
     ground = None

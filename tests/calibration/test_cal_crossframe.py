@@ -130,3 +130,17 @@ def test_ground_grid_of_a_frame_resamples_it_onto_itself():
     ortho = warp_frame(image, None, cam, ground=ground, resampling="cubic")
     assert ortho.valid[2:-2, 2:-2].all()
     np.testing.assert_allclose(ortho.values[ortho.valid], image[ortho.valid], atol=2e-3)
+
+
+def test_ground_grid_of_a_frame_lies_on_the_dem():
+    sim = pytest.importorskip("pipeline.simulation")
+    from pipeline.geometry.dem import Dem
+    from pipeline.mosaicking import grid_for_frames
+    from pipeline.mosaicking.orthorectify import GroundGrid
+
+    cam = sim.nadir_camera(180.0, 0.0, lines=32, samples=32)
+    grid = grid_for_frames([cam], "farside_eqc")
+    dem = Dem.from_grid(np.full(grid.shape, 750.0), grid)
+    radius = np.linalg.norm(GroundGrid.from_camera(cam, dem).xyz, axis=-1)
+    sphere = np.linalg.norm(GroundGrid.from_camera(cam).xyz, axis=-1)
+    np.testing.assert_allclose(radius - sphere, 750.0, atol=0.5)

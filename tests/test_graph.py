@@ -46,10 +46,10 @@ def test_graph_keys_are_deterministic(survey, tmp_path):
     tiles = [k for k in a.dask.keys() if str(k).startswith("tile-")]
     assert tiles, "one task per output tile"
     # after registration, each frame in an overlapping pair is cross-checked against its partners
-    assert sum(str(k).startswith("crosscheck-") for k in a.dask.keys()) == 6
+    assert sum(str(k).startswith("crosscheck-") for k in a.dask) == 6
     off = small_config(tmp_path, calibration={"crossframe": False})
     c = plan(survey, tmp_path / "m.tif", calibration=survey / "calibration", config=off).build()
-    assert not any(str(k).startswith("crosscheck-") for k in c.dask.keys())
+    assert not any(str(k).startswith("crosscheck-") for k in c.dask)
 
 
 def test_dry_run_describes_without_computing(survey, tmp_path):

@@ -38,10 +38,10 @@ import numpy as np
 
 from pipeline.calibration.badpixels import repair_pixels
 from pipeline.calibration.cosmics import count_hits
-from pipeline.calibration.stats import block_sigma, local_median
+from pipeline.calibration.stats import block_sigma, interp_grid, local_median
 from pipeline.config import CalibrateConfig
 from pipeline.frame import Frame
-from pipeline.mosaicking.orthorectify import GroundGrid, warp_frame
+from pipeline.mosaicking.orthorectify import warp_frame
 
 if TYPE_CHECKING:  # pragma: no cover
     from pipeline.geometry.dem import Dem
@@ -50,6 +50,40 @@ log = logging.getLogger(__name__)
 
 MIN_OVERLAP_PX = 256
 """Fewer common pixels than this and an overlapping frame is not used."""
+
+
+def frame_coordinates(camera, other, dem: Dem | None = None, step: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Image coordinates in ``other`` of every pixel centre of ``camera``'s frame.
+
+    ``camera``'s pixel centres ``(i + 0.5, j + 0.5)`` are cast onto the reference body (or
+    ``dem``) and projected into ``other`` (CSM coordinates: ``other``'s first pixel centre
+    is ``(0.5, 0.5)``) on a grid of every ``step``-th line and sample plus the last; the
+    smooth mapping is interpolated bilinearly in between (off by < 0.01 px at step 16 for
+    two near-nadir frames, the test's bound at step 8 is 0.005 px).
+
+    Returns
+    -------
+    line, sample : ndarray of float64, shape ``camera.shape``
+        NaN where the ground is off the body, hidden from ``other`` (emission >= 90 deg),
+        behind it or more than ``2 * step + 2`` px outside its image, and in every grid
+        cell with such a corner; coordinates just outside the image are kept.
+    """
+    lines, samples = camera.shape
+    gl = np.unique(np.append(np.arange(0, lines, step), lines - 1))
+    gs = np.unique(np.append(np.arange(0, samples, step), samples - 1))
+    ll, ss = np.meshgrid(gl + 0.5, gs + 0.5, indexing="ij")
+    xyz, hit = camera.image_to_ground_hit(ll, ss, dem=dem)
+    seen = np.asarray(hit, bool) & np.all(np.isfinite(xyz), axis=-1)
+    xyz = np.where(seen[..., None], xyz, camera.position_m)  # placeholder, masked below
+    line, sample = other.ground_to_image(xyz)
+    # nodes far outside ``other`` are dropped: between two of them the interpolation could
+    # pass through its image although the ground there is nowhere near it
+    margin = 2.0 * step + 2.0
+    seen &= other.visible(xyz) & (np.abs(line - other.lines / 2.0) < other.lines / 2.0 + margin) \
+        & (np.abs(sample - other.samples / 2.0) < other.samples / 2.0 + margin)
+    rows, cols = np.arange(lines), np.arange(samples)
+    return (interp_grid(np.where(seen, line, np.nan), gl, gs, rows, cols),
+            interp_grid(np.where(seen, sample, np.nan), gl, gs, rows, cols))
 
 
 def _gradient(image: np.ndarray) -> np.ndarray:
@@ -63,19 +97,23 @@ def _gradient(image: np.ndarray) -> np.ndarray:
 
 
 def _excess(data: np.ndarray, valid: np.ndarray, blot: np.ndarray, blot_valid: np.ndarray,
-            misregistration_px: float) -> np.ndarray | None:
+            misregistration_px: float) -> tuple[tuple[slice, slice], np.ndarray] | None:
     """How far ``data`` exceeds one overlapping frame's prediction, in noise sigmas after
-    the gradient allowance; ``+inf`` where that frame does not cover (None: no overlap)."""
+    the gradient allowance, over the overlap's bounding box ``window``: returns ``(window,
+    excess)``, ``+inf`` where that frame does not cover (None: no overlap)."""
     ok = valid & blot_valid
     if ok.sum() < MIN_OVERLAP_PX:
         return None
+    rows, cols = np.flatnonzero(ok.any(axis=1)), np.flatnonzero(ok.any(axis=0))
+    window = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    ok, data, blot = ok[window], data[window], blot[window]
     gain, offset = np.polyfit(blot[ok].astype(np.float64), data[ok].astype(np.float64), 1)
     prediction = (gain * blot + offset).astype(np.float32)
     diff = np.where(ok, data - prediction, 0.0).astype(np.float32)
     diff = np.where(ok, diff - local_median(diff, 5), 0.0)
     sigma = block_sigma(diff, mask=~ok, floor=np.float32(1e-12))
     out = (diff - misregistration_px * _gradient(prediction)) / sigma
-    return np.where(ok, out, np.inf).astype(np.float32)
+    return window, np.where(ok, out, np.inf).astype(np.float32)
 
 
 def crossframe_outliers(
@@ -134,10 +172,11 @@ def crossframe_outliers(
     excess = np.full(data.shape, np.inf, np.float32)
     covered = np.zeros(data.shape, bool)
     for values, blot_valid in blots:
-        e = _excess(clean, valid, np.asarray(values, np.float32), np.asarray(blot_valid, bool), misregistration_px)
-        if e is not None:
-            excess = np.minimum(excess, e)
-            covered |= np.isfinite(e)
+        found = _excess(clean, valid, np.asarray(values, np.float32), np.asarray(blot_valid, bool), misregistration_px)
+        if found is not None:
+            window, e = found
+            excess[window] = np.minimum(excess[window], e)
+            covered[window] |= np.isfinite(e)
     hits = covered & (local > local_sigma) & (excess > sigma)
     reach = covered & (local > grow * local_sigma) & (excess > grow * sigma)
     kernel = np.ones((3, 3), np.uint8)
@@ -181,14 +220,14 @@ def crosscheck_frame(
     camera = cameras.get(frame.id, frame.camera)
     repaired = np.zeros(frame.data.shape, bool) if frame.repaired is None else frame.repaired
     flagged = frame.mask | repaired
-    ground = GroundGrid.from_camera(camera, dem)
     blots = []
     for other in others:
         other_camera = cameras.get(other.id, other.camera)
         if other.id == frame.id or other.data is None or other_camera is None:
             continue
         other_repaired = np.zeros(other.data.shape, bool) if other.repaired is None else other.repaired
-        ortho = warp_frame(other.data, other.mask | other_repaired, other_camera, ground=ground, resampling="cubic")
+        coords = frame_coordinates(camera, other_camera, dem)
+        ortho = warp_frame(other.data, other.mask | other_repaired, other_camera, coords=coords, resampling="cubic")
         if ortho.valid.any():
             blots.append((ortho.values, ortho.valid))
     cfg = cfg or CalibrateConfig()

@@ -132,20 +132,6 @@ class GroundGrid:
         xyz[~ok] = (radii[0], 0.0, 0.0)
         return cls(lon=lon, lat=lat, xyz=xyz, ok=ok)
 
-    @classmethod
-    def from_camera(cls, camera: FrameCamera, dem: Dem | None = None) -> GroundGrid:
-        """Ground points of a frame's own pixel centres (``(i + 0.5, j + 0.5)``) on the
-        camera's reference body, or on ``dem``: resampling another frame onto them puts it
-        on this frame's pixels (``ok`` is False off the limb)."""
-        lines, samples = camera.shape
-        ll, ss = np.meshgrid(np.arange(lines) + 0.5, np.arange(samples) + 0.5, indexing="ij")
-        xyz, hit = camera.image_to_ground_hit(ll, ss, dem=dem)
-        ok = np.asarray(hit, bool) & np.all(np.isfinite(xyz), axis=-1)
-        xyz = np.where(ok[..., None], xyz, (camera.radii_m[0], 0.0, 0.0))
-        lon = np.where(ok, np.arctan2(xyz[..., 1], xyz[..., 0]), np.nan)
-        lat = np.where(ok, np.arcsin(np.clip(xyz[..., 2] / np.linalg.norm(xyz, axis=-1), -1.0, 1.0)), np.nan)
-        return cls(lon=lon, lat=lat, xyz=xyz, ok=ok)
-
     @property
     def shape(self) -> tuple[int, int]:
         return self.ok.shape
@@ -240,6 +226,7 @@ def warp_frame(
     extras: list[np.ndarray] | tuple[np.ndarray, ...] = (),
     fallback: bool = False,
     fringe_px: float = 0.0,
+    coords: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Ortho:
     """Resample a frame (and optional frame-space companions) onto a map grid.
 
@@ -269,6 +256,10 @@ def warp_frame(
         image also take the edge pixels' values (e.g. 0.5 fills output pixels that the frame
         covers only partly). Default 0: an output pixel needs its centre inside the image,
         as GDAL's warper does.
+    coords : (line, sample), optional
+        The frame's image coordinates of every output pixel, already computed (NaN where
+        not seen), instead of ``grid`` or ``ground``: e.g. another frame's pixel centres
+        (:func:`pipeline.calibration.crossframe.frame_coordinates`).
 
     Returns
     -------
@@ -280,12 +271,15 @@ def warp_frame(
         raise ValueError(f"image must be 2-D (lines, samples), got shape {image.shape}")
     if (camera.lines, camera.samples) != image.shape:
         raise ValueError(f"image shape {image.shape} does not match the camera's {(camera.lines, camera.samples)}")
-    if ground is None:
-        if grid is None:
-            raise ValueError("give the output grid or its precomputed ground points")
-        ground = GroundGrid.from_grid(grid, dem, radii=camera.radii_m)
-    rows, cols = ground.shape
-    line, sample = image_coordinates(camera, ground)
+    if coords is not None:
+        line, sample = (np.asarray(c, dtype=np.float64) for c in coords)
+    else:
+        if ground is None:
+            if grid is None:
+                raise ValueError("give the output grid, its precomputed ground points or the coordinates")
+            ground = GroundGrid.from_grid(grid, dem, radii=camera.radii_m)
+        line, sample = image_coordinates(camera, ground)
+    rows, cols = line.shape
     lines, samples = image.shape
     r = _EXTRA_RADIUS[resampling]
     # output pixels whose bilinear footprint can touch the image at all

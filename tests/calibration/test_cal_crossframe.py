@@ -119,28 +119,47 @@ def test_crosscheck_frame_through_two_cameras():
     assert np.array_equal(out.data[unchanged], a[unchanged])
 
 
-def test_ground_grid_of_a_frame_resamples_it_onto_itself():
+def test_frame_coordinates_map_pixel_centres_between_frames():
     sim = pytest.importorskip("pipeline.simulation")
-    from pipeline.mosaicking.orthorectify import GroundGrid, warp_frame
+    from pipeline.calibration.crossframe import frame_coordinates
+    from pipeline.mosaicking.orthorectify import warp_frame
 
     cam = sim.nadir_camera(180.0, 0.0, lines=48, samples=64)
+    other = sim.nadir_camera(180.05, 0.02, lines=40, samples=40)
+    # onto itself: the identity, and resampling a frame onto its own pixels changes nothing
+    line, sample = frame_coordinates(cam, cam)
+    ll, ss = np.meshgrid(np.arange(48) + 0.5, np.arange(64) + 0.5, indexing="ij")
+    np.testing.assert_allclose(line, ll, atol=1e-6)
+    np.testing.assert_allclose(sample, ss, atol=1e-6)
     image = np.random.default_rng(0).normal(0.0, 1.0, cam.shape).astype(np.float32)
-    ground = GroundGrid.from_camera(cam)
-    assert ground.shape == (48, 64) and ground.ok.all()
-    ortho = warp_frame(image, None, cam, ground=ground, resampling="cubic")
+    ortho = warp_frame(image, None, cam, coords=(line, sample), resampling="cubic")
     assert ortho.valid[2:-2, 2:-2].all()
     np.testing.assert_allclose(ortho.values[ortho.valid], image[ortho.valid], atol=2e-3)
+    # onto another frame: the interpolated mapping matches the exact projection
+    line, sample = frame_coordinates(cam, other)
+    xyz = cam.image_to_ground(ll, ss)
+    exact_l, exact_s = other.ground_to_image(xyz)
+    assert np.nanmax(np.abs(line - exact_l)) < 5e-3 and np.nanmax(np.abs(sample - exact_s)) < 5e-3
+    # a frame elsewhere on the Moon: nothing of it lands on this one (no interpolation
+    # between far-apart grid nodes running through its image)
+    far = sim.nadir_camera(180.0, 10.0, lines=64, samples=64)
+    line, sample = frame_coordinates(cam, far)
+    assert not ((line > 0) & (line < 64) & (sample > 0) & (sample < 64)).any()
 
 
-def test_ground_grid_of_a_frame_lies_on_the_dem():
+def test_frame_coordinates_follow_the_dem():
     sim = pytest.importorskip("pipeline.simulation")
+    from pipeline.calibration.crossframe import frame_coordinates
     from pipeline.geometry.dem import Dem
     from pipeline.mosaicking import grid_for_frames
-    from pipeline.mosaicking.orthorectify import GroundGrid
 
     cam = sim.nadir_camera(180.0, 0.0, lines=32, samples=32)
-    grid = grid_for_frames([cam], "farside_eqc")
-    dem = Dem.from_grid(np.full(grid.shape, 750.0), grid)
-    radius = np.linalg.norm(GroundGrid.from_camera(cam, dem).xyz, axis=-1)
-    sphere = np.linalg.norm(GroundGrid.from_camera(cam).xyz, axis=-1)
-    np.testing.assert_allclose(radius - sphere, 750.0, atol=0.5)
+    other = sim.nadir_camera(180.05, 0.0, lines=32, samples=32)
+    grid = grid_for_frames([cam, other], "farside_eqc")
+    raised = Dem.from_grid(np.full(grid.shape, 10_000.0), grid)
+    high = frame_coordinates(cam, other, raised)
+    ll, ss = np.meshgrid(np.arange(32) + 0.5, np.arange(32) + 0.5, indexing="ij")
+    xyz, _ = cam.image_to_ground_hit(ll, ss, dem=raised)
+    np.testing.assert_allclose(high, other.ground_to_image(xyz), atol=5e-3)
+    # the parallax of the raised ground between the two viewpoints
+    assert np.nanmedian(np.abs(high[1] - frame_coordinates(cam, other)[1])) > 0.2

@@ -111,7 +111,8 @@ def mosaic(frames: list[Frame], out: str | Path, *, cameras: dict[str, Any] | No
     equalization = mos.equalize_frames({f.id: f for f in good}, cams, grid, cfg) if cfg.equalize and len(good) > 1 else None
     boxes = [mos.footprint_bbox_xy(cams[f.id], grid.crs) for f in good]
     out = Path(out)
-    with CogWriter(out, grid, bands=["iof", *cfg.extra_bands], tags={}) as writer:
+    with CogWriter(out, grid, bands=["iof", *cfg.extra_bands], tags={}, compress=cfg.compress,
+                   overviews=cfg.overviews, overview_resampling=cfg.overview_resampling) as writer:
         for tile in grid.tiles(cfg.tile_size, cfg.halo):
             order = mos.frames_touching(grid[tile.outer], boxes)
             if order:

@@ -175,7 +175,10 @@ def crossframe_outliers(
     data = np.asarray(data, dtype=np.float32)
     flagged = np.asarray(flagged, dtype=bool)
     valid = ~flagged & np.isfinite(data)
-    clean = repair_pixels(np.where(valid, data, 0.0), ~valid)
+    if not valid.any():
+        return np.zeros(data.shape, bool)
+    # flagged pixels (off-body regions included) only need a neutral value here
+    clean = np.where(valid, data, np.median(data[valid])).astype(np.float32)
     residual = clean - local_median(clean, 3)
     local = np.where(valid, residual / block_sigma(residual, mask=~valid, floor=np.float32(1e-12)), -np.inf)
     excess = np.full(data.shape, np.inf, np.float32)

@@ -76,6 +76,17 @@ def test_every_covering_frame_must_agree_and_flags_are_respected(rng):
     assert np.argwhere(found).tolist() == [[20, 30]]
 
 
+def test_a_large_masked_region_makes_no_hits_at_its_edge(rng):
+    scene = _scene(rng)
+    view, other = _noisy(scene, rng), _noisy(scene, rng)
+    flagged = np.zeros(scene.shape, bool)
+    flagged[:, :40] = True  # e.g. beyond the limb: the calibrated data holds 0 there
+    view[flagged] = 0.0
+    view[60, 70] += 300.0
+    found = crossframe_outliers(view, flagged, [(other, np.ones(scene.shape, bool))])
+    assert np.argwhere(found).tolist() == [[60, 70]]
+
+
 def test_a_track_grows_from_its_brightest_pixel(rng):
     scene = _scene(rng)
     view, other = _noisy(scene, rng), _noisy(scene, rng)

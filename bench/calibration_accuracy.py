@@ -32,7 +32,6 @@ from pipeline import api
 from pipeline.calibration import Masters, build_masters, build_masters_from_frames, calibrate_frame
 from pipeline.config import CalibrateConfig, load_config
 from pipeline.simulation import expose, lunar_lambert
-from pipeline.simulation.simulate import FLAT_EXPOSURE_S, FLAT_TARGET_DN
 from pipeline.simulation.truth import Truth, load_truth
 
 
@@ -44,13 +43,12 @@ def gain_residual_pct(values: np.ndarray, albedo: np.ndarray) -> float:
 
 def noise_free_masters(truth: Truth, cfg: CalibrateConfig) -> Masters:
     """Masters built by :func:`build_masters` from the survey's bias, dark and flat frames
-    rendered again without noise or cosmic rays (same exposures and lamp levels)."""
+    rendered again without noise or cosmic rays (same exposures and lamp rates)."""
     det, rng = truth.detector, np.random.default_rng(0)
     bias, darks, flats = [], [], []
     for item in truth.calibration.values():
         t = float(item["exposure_s"])
-        rate = FLAT_TARGET_DN / FLAT_EXPOSURE_S * item["lamp_scale"] if item["frame_type"] == "FLAT" else 0.0
-        dn = expose(rate, t, det, rng, noise=False, cosmic_rays=False).dn
+        dn = expose(item["lamp_rate_dn_s"] or 0.0, t, det, rng, noise=False, cosmic_rays=False).dn
         if item["frame_type"] == "BIAS":
             bias.append(dn)
         else:

@@ -33,8 +33,8 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
+from scipy import ndimage
 
 from pipeline.calibration.badpixels import repair_pixels
 from pipeline.calibration.cosmics import count_hits
@@ -165,7 +165,7 @@ def crossframe_outliers(
     --------
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
-    >>> scene = rng.normal(100.0, 20.0, (64, 64)).astype(np.float32)
+    >>> scene = np.add.outer(np.arange(64.0), np.arange(64.0)).astype(np.float32)  # a smooth slope
     >>> view = scene + rng.normal(0.0, 1.0, scene.shape).astype(np.float32)
     >>> view[30, 30] += 40.0
     >>> hits = crossframe_outliers(view, np.zeros(scene.shape, bool), [(scene, np.ones(scene.shape, bool))])
@@ -190,13 +190,13 @@ def crossframe_outliers(
             excess[window] = np.minimum(excess[window], e)
             covered[window] |= np.isfinite(e)
     hits = covered & (local > local_sigma) & (excess > sigma)
-    reach = covered & (local > grow * local_sigma) & (excess > grow * sigma)
-    kernel = np.ones((3, 3), np.uint8)
-    while True:
-        joining = cv2.dilate(hits.astype(np.uint8), kernel).astype(bool) & reach & ~hits
-        if not joining.any():
-            return hits
-        hits |= joining
+    reach = covered & (local > grow * local_sigma) & (excess > grow * sigma)  # holds ``hits``
+    return ndimage.binary_propagation(hits, structure=np.ones((3, 3), bool), mask=reach)
+
+
+def _flagged(frame: Frame) -> np.ndarray:
+    """Pixels of a calibrated frame that are masked or were repaired."""
+    return frame.mask if frame.repaired is None else frame.mask | frame.repaired
 
 
 def crosscheck_frame(
@@ -230,16 +230,14 @@ def crosscheck_frame(
         ``crossframe_cosmic_rays`` (hits) and ``crossframe_cosmic_ray_pixels``.
     """
     camera = cameras.get(frame.id, frame.camera)
-    repaired = np.zeros(frame.data.shape, bool) if frame.repaired is None else frame.repaired
-    flagged = frame.mask | repaired
+    flagged = _flagged(frame)
     blots = []
     for other in others:
         other_camera = cameras.get(other.id, other.camera)
         if other.id == frame.id or other.data is None or other_camera is None:
             continue
-        other_repaired = np.zeros(other.data.shape, bool) if other.repaired is None else other.repaired
         coords = frame_coordinates(camera, other_camera, dem)
-        ortho = warp_frame(other.data, other.mask | other_repaired, other_camera, coords=coords, resampling="cubic")
+        ortho = warp_frame(other.data, _flagged(other), other_camera, coords=coords, resampling="cubic")
         if ortho.valid.any():
             blots.append((ortho.values, ortho.valid))
     cfg = cfg or CalibrateConfig()
@@ -252,7 +250,8 @@ def crosscheck_frame(
         return frame.replace(qa={**frame.qa, **qa})
     data = repair_pixels(frame.data, hits, avoid=flagged)
     mask = frame.mask | hits if cfg.mask_repaired else frame.mask
-    return frame.replace(data=data, mask=mask, repaired=repaired | hits, qa={**frame.qa, **qa})
+    repaired = hits if frame.repaired is None else frame.repaired | hits
+    return frame.replace(data=data, mask=mask, repaired=repaired, qa={**frame.qa, **qa})
 
 
 def crosscheck_frames(frames: Sequence[Frame], neighbours: Mapping[str, Sequence[str]],

@@ -30,7 +30,9 @@ import numpy as np
 
 from pipeline import api
 from pipeline.calibration import Masters, build_masters, build_masters_from_frames, calibrate_frame
-from pipeline.config import CalibrateConfig, load_config
+from pipeline.calibration.params import CalibrationParams
+from pipeline.config import load_config
+from pipeline.io import load_frame
 from pipeline.simulation import expose, lunar_lambert
 from pipeline.simulation.truth import Truth, load_truth
 
@@ -41,7 +43,7 @@ def gain_residual_pct(values: np.ndarray, albedo: np.ndarray) -> float:
     return float(100.0 * np.std(values - gain * albedo) / (gain * np.std(albedo)))
 
 
-def noise_free_masters(truth: Truth, cfg: CalibrateConfig) -> Masters:
+def noise_free_masters(truth: Truth, cfg: CalibrationParams) -> Masters:
     """Masters built by :func:`build_masters` from the survey's bias, dark and flat frames
     rendered again without noise or cosmic rays (same exposures and lamp rates)."""
     det, rng = truth.detector, np.random.default_rng(0)
@@ -63,12 +65,12 @@ def frame_accuracy(survey: str | Path, config_path: str | Path = "configs/defaul
     cfg = config.calibration
     found = api.ingest(survey, calibration=survey / "calibration", config=config)
     truth = load_truth(survey)
-    masters = build_masters_from_frames(found.calibration, cfg)
+    masters = build_masters_from_frames([load_frame(f) for f in found.calibration], cfg)
     quiet_masters = noise_free_masters(truth, cfg)
     rng = np.random.default_rng(0)
     rows = []
     for frame in found.frames:
-        frame = frame.load(config.ingest.max_frame_bytes).replace(camera=truth.true_cameras[frame.id])
+        frame = load_frame(frame, config.ingestion.max_frame_bytes).replace(camera=truth.true_cameras[frame.id])
         scene = truth.true_scene(frame.id)
         albedo = scene.iof / lunar_lambert(1.0, scene.incidence, scene.emission, truth.radiometry.lunar_lambert_l)
         rate = scene.radiance.astype(np.float64) * truth.radiometry.responsivity

@@ -1,7 +1,7 @@
 """The measured jobs, each run alone in a subprocess so that its peak memory (process tree)
 and wall time are its own: ``python -m bench.child KIND SPEC.json RESULT.json``.
 
-KIND is ``pipeline`` (``pipeline.graph.run`` with a :class:`bench.stages.StageTimer`),
+KIND is ``pipeline`` (``pipeline.orchestration.run`` with a :class:`bench.stages.StageTimer`),
 ``floor`` (read every frame, one ``cv2.remap`` each onto the output grid, write one
 GeoTIFF) or ``stitch`` (OpenCV's ``cv2.Stitcher``).
 """
@@ -67,7 +67,7 @@ def _registration_summary(reg) -> dict[str, Any]:
 def run_pipeline(spec: dict[str, Any]) -> dict[str, Any]:
     from bench.stages import StageTimer
     from pipeline.config import load_config
-    from pipeline.graph import run
+    from pipeline.orchestration import run
 
     cfg = load_config(spec.get("config"), spec.get("overrides") or {})
     timer = StageTimer()
@@ -88,8 +88,7 @@ def run_pipeline(spec: dict[str, Any]) -> dict[str, Any]:
     plan = result.plan
     frames = plan.frames
     input_px = sum(int(f.meta.shape[0]) * int(f.meta.shape[1]) for f in frames)
-    reg = result.product.get("registration")
-    cams = dict(reg.cameras) if hasattr(reg, "cameras") else dict(reg or {})
+    cams = dict(result.product["registration"].cameras)
     cam_dir = spec.get("cameras_dir")
     if cam_dir:
         cam_dir = Path(cam_dir)
@@ -167,7 +166,7 @@ def run_floor(spec: dict[str, Any]) -> dict[str, Any]:
     from pipeline.ingestion import ingest
 
     cfg = load_config(spec.get("config"))
-    found = ingest(spec["frames_dir"], calibration=None, config=cfg.ingest)
+    found = ingest(spec["frames_dir"], calibration=None, config=cfg.ingestion)
     frames = [f for f in found.frames if f.camera is not None]
     t["scan_s"] = time.perf_counter() - t0
 

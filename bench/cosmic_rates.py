@@ -98,7 +98,7 @@ def flagging_rates(survey: str | Path, config_path: str | Path = "configs/defaul
     found = api.ingest(survey, calibration=survey / "calibration", config=config)
     frames = [f for f in api.calibrate(found.frames, found.calibration, config=config) if isinstance(f, Frame)]
     truth = load_truth(survey)
-    checked = api.crosscheck(frames, api.register(frames, config).cameras, config)
+    checked = api.crosscheck(frames, api.register(frames, config), config)
     return {"single_frame": _rates(frames, truth), "with_overlaps": _rates(checked, truth)}
 
 

@@ -3,7 +3,7 @@
 For each survey size: simulate it once (reused by seed from ``bench/data/``), then, each in
 its own subprocess with the peak RSS of its process tree sampled:
 
-1. farside end to end (``pipeline.graph.run``, threads scheduler, one worker per core),
+1. farside end to end (``pipeline.orchestration.run``, threads scheduler, one worker per core),
    wall time per stage (dask callback, see :mod:`bench.stages`), throughput, accuracy
    against the truth (:mod:`bench.accuracy`);
 2. the floor: read every frame, one ``cv2.remap`` each onto the output grid, one GeoTIFF;
@@ -200,7 +200,7 @@ def write_stitch_inputs(frames, folder: Path) -> list[str]:
 # ----------------------------------------------------------------------------------------
 def bench_survey(name: str, survey_doc: dict[str, Any], run_root: Path, args, notes: list[str]) -> dict[str, Any]:
     from bench.accuracy import mosaic_accuracy
-    from pipeline.geometry.camera import FrameCamera
+    from pipeline.geometry import FrameCamera
     from pipeline.simulation import load_truth
 
     survey = Path(survey_doc["path"])
@@ -499,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     doc["total_s"] = round(time.perf_counter() - t_start, 1)
     notes.append(
         f"benchmark {doc['bench_s']:.0f} s after {doc['generation_s']:.0f} s of survey generation. wall s = the run "
-        "call (pipeline: pipeline.graph.run; floor: read+remap+write; stitcher: estimateTransform+composePanorama), "
+        "call (pipeline: pipeline.orchestration.run; floor: read+remap+write; stitcher: estimateTransform+composePanorama), "
         "excluding interpreter start. Stage columns split the run's wall time between stages while their tasks run "
         "(plan = ingest + grid + pairs + graph build before the first task; after = after the last task: "
         "engine shutdown and the QA report). "

@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from pipeline.geometry.body import xyz_to_lonlat_deg
-from pipeline.geometry.camera import FrameCamera
+from pipeline.geometry import FrameCamera
 
 ISDS = {
     "Clementine HIRES LHA0775Q.001": "clem_hires_isd.json",

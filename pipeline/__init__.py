@@ -1,8 +1,9 @@
 """farside: raw lunar far-side frames to georeferenced map mosaics.
 
-Public API (each stage callable alone, without dask)::
+Public API (each stage callable alone, without dask; :func:`run` does them all through the
+dask graph)::
 
-    from pipeline import ingest, calibrate, register, crosscheck, mosaic, run, load_config
+    from pipeline import ingest, calibrate, register, crosscheck, mosaic, run, plan, load_config
 """
 
 from __future__ import annotations
@@ -11,19 +12,15 @@ __version__ = "0.1.0"
 
 __all__ = ["ingest", "calibrate", "register", "crosscheck", "mosaic", "run", "plan", "load_config", "__version__"]
 
+_API = {"ingest": "pipeline.api", "calibrate": "pipeline.api", "register": "pipeline.api",
+        "crosscheck": "pipeline.api", "mosaic": "pipeline.api", "run": "pipeline.orchestration",
+        "plan": "pipeline.orchestration", "load_config": "pipeline.config"}
+
 
 def __getattr__(name: str):
-    # Lazy so `import pipeline` stays cheap and `pipeline.<stage package>` never clashes.
-    if name in ("ingest", "calibrate", "register", "crosscheck", "mosaic"):
-        from pipeline import api
+    # deferred: `import pipeline` (and `farside --help`) stay cheap; each name loads its module once
+    if name in _API:
+        import importlib
 
-        return getattr(api, name)
-    if name in ("run", "plan"):
-        from pipeline import graph
-
-        return getattr(graph, name)
-    if name == "load_config":
-        from pipeline.config import load_config
-
-        return load_config
+        return getattr(importlib.import_module(_API[name]), name)
     raise AttributeError(f"module 'pipeline' has no attribute {name!r}")

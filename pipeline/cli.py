@@ -87,14 +87,14 @@ def main(verbose: int, quiet: bool) -> None:
 def mosaic(frames_dir, out, calibration, config_path, crs, resolution, scheduler, workers, workdir,
            no_register, dry_run, overwrite):
     """Ingest, calibrate, register and mosaic FRAMES_DIR into OUT (a COG)."""
-    from pipeline.config import load_config
-    from pipeline.graph import plan, run
+    from pipeline.config import load_config  # deferred: `farside --help` stays fast
+    from pipeline.orchestration import plan, run  # deferred: `farside --help` stays fast
 
-    overrides: dict = {"mosaic": {}, "run": {}}
+    overrides: dict = {"mosaicking": {}, "run": {}}
     if crs:
-        overrides["mosaic"]["crs"] = crs
+        overrides["mosaicking"]["crs"] = crs
     if resolution:
-        overrides["mosaic"]["resolution_m"] = resolution
+        overrides["mosaicking"]["resolution_m"] = resolution
     if scheduler:
         overrides["run"]["scheduler"] = scheduler
     if workers:
@@ -114,25 +114,24 @@ def mosaic(frames_dir, out, calibration, config_path, crs, resolution, scheduler
     click.echo(result.summary())
 
 
-@main.command()
+@main.command("ingest")
 @click.argument("frames_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--calibration", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the inventory as JSON.")
-def ingest(frames_dir, calibration, config_path, json_path):
+def ingest_command(frames_dir, calibration, config_path, json_path):
     """Print an inventory of FRAMES_DIR: one row per frame, then the rejected files.
 
     \b
     Example:
       farside ingest sample_images --calibration sample_images/calibration --json inventory.json
     """
-    from pipeline.config import load_config
-    from pipeline.ingestion import format_inventory, inventory_rows
-    from pipeline.ingestion import ingest as do_ingest
+    from pipeline.config import load_config  # deferred: `farside --help` stays fast
+    from pipeline.ingestion import format_inventory, ingest, inventory_rows  # deferred: as above
 
     config = load_config(config_path)
-    result = do_ingest(frames_dir, calibration=calibration, config=config.ingest)
+    result = ingest(frames_dir, calibration=calibration, config=config.ingestion)
     click.echo(format_inventory(result))
     if json_path:
         json_path.write_text(json.dumps(inventory_rows(result), indent=2, default=str))
@@ -148,7 +147,7 @@ def inspect(mosaic_path, as_json):
     Example:
       farside inspect out/mosaic.tif
     """
-    from pipeline.io.geotiff import describe
+    from pipeline.io.geotiff import describe  # deferred: `farside --help` stays fast
 
     info = describe(mosaic_path)
     if as_json:
@@ -172,7 +171,7 @@ def simulate(outdir, seed, strips, frames_per_strip, size, force):
     Example:
       farside simulate sample_images --seed 42
     """
-    from pipeline.simulation import simulate_survey
+    from pipeline.simulation import simulate_survey  # deferred: `farside --help` stays fast
 
     if outdir.exists() and any(outdir.iterdir()) and not force:
         raise click.UsageError(f"{outdir} is not empty; pass --force to write into it")

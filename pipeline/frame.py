@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pipeline.geometry.camera import FrameCamera
+    from pipeline.geometry import Camera
 
 
 class FrameType(str, Enum):
@@ -90,12 +90,13 @@ class FrameMeta:
 class Frame:
     """One frame: metadata, optional camera, and pixels once loaded.
 
-    ``data`` is ``None`` until :meth:`load` (or a stage) reads it, so frames are cheap to
-    create and to ship to cluster workers, which read the pixels themselves.
+    ``data`` is ``None`` until :func:`pipeline.io.load_frame` reads it, so frames are cheap
+    to create and to ship to cluster workers, which read the pixels themselves. This module
+    holds data only: no I/O.
     """
 
     meta: FrameMeta
-    camera: FrameCamera | None = None
+    camera: Camera | None = None
     data: np.ndarray | None = None
     mask: np.ndarray | None = None
     qa: dict[str, Any] = field(default_factory=dict)
@@ -112,21 +113,6 @@ class Frame:
     def replace(self, **changes: Any) -> Frame:
         """Return a copy with some fields replaced (``dataclasses.replace``)."""
         return dataclasses.replace(self, **changes)
-
-    def load(self, max_bytes: int | None = None) -> Frame:
-        """Return this frame with pixels read (float32) and the reader's mask.
-
-        Parameters
-        ----------
-        max_bytes : int, optional
-            Refuse (``LabelTooLarge``) to read more than this many bytes.
-        """
-        if self.loaded:
-            return self
-        from pipeline.io import read_pixels
-
-        data, mask = read_pixels(self.meta, max_bytes=max_bytes)
-        return self.replace(data=data, mask=mask)
 
 
 @dataclass(frozen=True)

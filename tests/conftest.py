@@ -2,10 +2,17 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A seeded generator for synthetic test data."""
+    return np.random.default_rng(12345)
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +40,7 @@ def small_config(tmp: Path, **sections):
     tiles, and ``sections`` merged over it (``run={"scheduler": "threads"}``)."""
     from pipeline.config import load_config
 
-    base = {"run": {"scheduler": "synchronous", "workdir": str(tmp / "work")}, "mosaic": {"tile_size": 128}}
+    base = {"run": {"scheduler": "synchronous", "workdir": str(tmp / "work")}, "mosaicking": {"tile_size": 128}}
     for key, value in sections.items():
         base.setdefault(key, {}).update(value)
     return load_config(None, base)

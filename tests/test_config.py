@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_default_config_validates():
     cfg = load_config()
     assert isinstance(cfg, Config)
-    assert cfg.mosaic.crs == "farside_eqc"
+    assert cfg.mosaicking.crs == "farside_eqc"
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "configs").glob("*.yaml") if p.name != "grids.yaml"))
@@ -41,8 +41,8 @@ def test_not_yaml_mapping(tmp_path):
 
 
 def test_overrides_win(tmp_path):
-    cfg = load_config(None, {"mosaic": {"crs": "farside_ortho"}, "run": {"scheduler": "synchronous"}})
-    assert cfg.mosaic.crs == "farside_ortho" and cfg.run.scheduler == "synchronous"
+    cfg = load_config(None, {"mosaicking": {"crs": "farside_ortho"}, "run": {"scheduler": "synchronous"}})
+    assert cfg.mosaicking.crs == "farside_ortho" and cfg.run.scheduler == "synchronous"
 
 
 def test_every_key_is_documented_in_the_model_and_the_readme():

@@ -4,7 +4,7 @@ The cameras are real USGS ALE frame ISDs (``../shared/reference/ale-isds``: Clem
 NIR/HIRES/LWIR and Apollo 15 Metric AS15-M-1450, all on the far side); the pixels are a
 synthetic albedo rendered through each camera (``pipeline.simulation.render_iof``), written
 as an 8-bit PNG with the ISD as its ``<stem>.json`` sidecar, and mosaicked by
-``pipeline.graph.run``. The checks: the frame lands where its camera says (mosaic centroid
+``pipeline.orchestration.run``. The checks: the frame lands where its camera says (mosaic centroid
 vs. the image-centre ground point, Pearson correlation with the albedo at the mosaic
 pixels), a -Z camera (Apollo Metric) read as +Z is rejected instead of being placed on the
 far hemisphere, a limb in view leaves the sky out of the mosaic, and the footprints of the
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pipeline.geometry.warp import GroundGrid, image_coordinates
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "ale-isds"
 
@@ -62,7 +63,7 @@ def summed_apollo(isd: dict, summing: int = SUM) -> dict:
 
 
 def camera_of(isd: dict, **kw):
-    from pipeline.geometry.camera import FrameCamera
+    from pipeline.geometry import FrameCamera
 
     return FrameCamera.from_isd(isd, **kw)
 
@@ -113,7 +114,7 @@ def run_config(tmp: Path, crs: str, resolution_m: float, **ingest):
     over = {
         "calibration": {"output": "dn_per_s", "photometry": None, "saturation_dn": None},
         "registration": {"enabled": False},
-        "mosaic": {"crs": crs, "resolution_m": resolution_m},
+        "mosaicking": {"crs": crs, "resolution_m": resolution_m},
         "run": {"scheduler": "synchronous", "workdir": str(tmp / "work")},
     }
     if ingest:
@@ -129,7 +130,7 @@ def read_mosaic(out: Path) -> np.ndarray:
 
 
 def mosaic_one(tmp: Path, name: str):
-    from pipeline.graph import run
+    from pipeline.orchestration import run
 
     crs, res = CASES[name][1:]
     isd = load_isd(name)
@@ -159,7 +160,7 @@ def test_frame_is_used_and_lands_on_its_footprint(mosaicked):
     # centroid of the valid pixels (as a unit vector) against the image-centre ground point
     from pipeline.geometry.body import lonlat_to_xyz, xyz_to_lonlat_deg
 
-    v = lonlat_to_xyz(np.radians(lon[valid]), np.radians(lat[valid]), 0.0, cam.radii).mean(axis=0)
+    v = lonlat_to_xyz(np.radians(lon[valid]), np.radians(lat[valid]), 0.0, cam.radii_m).mean(axis=0)
     c_lon, c_lat = xyz_to_lonlat_deg(v)
     e_lon, e_lat = centre_lonlat(cam)
     f_lon, f_lat = cam.footprint_deg(16)
@@ -183,7 +184,7 @@ def footprint_agreement(cam, grid, mosaic) -> dict:
     ``margin`` px (so bilinear resampling has all its neighbours); ``outside``: valid pixels
     whose ground point the camera does not see within the image (1 px tolerance).
     """
-    line, sample = cam.grid_to_image(grid)
+    line, sample = image_coordinates(cam, GroundGrid.from_grid(grid, radii=cam.radii_m))
     valid = np.isfinite(mosaic)
     ok = np.isfinite(line) & np.isfinite(sample)
 
@@ -268,7 +269,7 @@ def test_minus_z_camera_meets_the_body():
 
 def test_minus_z_camera_forced_plus_z_is_rejected_not_mosaicked(tmp_path):
     from pipeline.errors import MosaicError
-    from pipeline.graph import run
+    from pipeline.orchestration import run
     from pipeline.ingestion import ingest
 
     isd = load_isd("apollometric")
@@ -280,7 +281,7 @@ def test_minus_z_camera_forced_plus_z_is_rejected_not_mosaicked(tmp_path):
     write_frame(tmp_path / "frames", "clem_nir", nir_cam, nir, surface_for(nir_cam))
     cfg = run_config(tmp_path, "farside_ortho", 2000.0, look_direction={"APOLLO_METRIC": 1})
 
-    got = ingest(tmp_path / "frames", config=cfg.ingest)
+    got = ingest(tmp_path / "frames", config=cfg.ingestion)
     assert [f.meta.id for f in got.frames] == ["clem_nir"]
     (failure,) = got.failures
     assert failure.path.name == "apollometric.png" and failure.stage == "ingest"
@@ -320,7 +321,7 @@ def limb_camera():
 
 
 def test_limb_in_view(tmp_path):
-    from pipeline.graph import run
+    from pipeline.orchestration import run
 
     cam, tilt = limb_camera()
     ll, ss = np.meshgrid(np.arange(cam.lines) + 0.5, np.arange(cam.samples) + 0.5, indexing="ij")
@@ -342,7 +343,7 @@ def test_limb_in_view(tmp_path):
     # no valid pixel beyond the limb: all within the horizon circle around the sub-spacecraft point
     lon, lat = grid.lonlat()
     s_lon, s_lat = cam.sub_spacecraft_deg()
-    horizon = math.degrees(math.acos(cam.radii[0] / np.linalg.norm(cam.position_m)))
+    horizon = math.degrees(math.acos(cam.radii_m[0] / np.linalg.norm(cam.position_m)))
     far = float(np.max(angular_deg(lon[valid], lat[valid], s_lon, s_lat)))
     print(f"\nlimb: tilt {tilt} deg, {hit.mean():.1%} of pixels on the body, grid {grid.shape}, {agree}, "
           f"farthest valid pixel {far:.2f} deg from nadir (horizon {horizon:.2f} deg)")
@@ -363,9 +364,9 @@ def far_side_cameras():
     rz = rotvec_to_matrix([0.0, 0.0, math.radians(180.0 - lon)])
     cams["clem_nir@180"] = dataclasses.replace(
         nir,
-        position=tuple(rz @ nir.position_m),
-        rotation=tuple((rz @ nir.cam_to_body).ravel()),
-        sun_position=tuple(rz @ nir.sun_position_m),
+        position_m=rz @ nir.position_m,
+        cam_to_body=rz @ nir.cam_to_body,
+        sun_position_m=rz @ nir.sun_position_m,
     )
     return cams
 

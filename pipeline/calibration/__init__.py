@@ -1,17 +1,17 @@
 """Calibration: from raw DN to photometrically normalised reflectance (I/F).
 
-Build the masters once from the calibration frames, then calibrate each light frame::
+Build the masters once from the (loaded) calibration frames, then calibrate each light frame::
 
-    masters = build_masters_from_frames(calibration_frames, cfg.calibrate)
+    masters = build_masters_from_frames(calibration_frames, cfg.calibration)
     masters.save("work/masters")           # reusable: Masters.load("work/masters")
-    calibrated = calibrate_frame(frame, masters, cfg.calibrate)
+    calibrated = calibrate_frame(load_frame(frame), masters, cfg.calibration)
 
 Every step is also a pure function on numpy arrays (``remove_signature``,
 ``detect_cosmics``, ``to_iof``, ``PHOTOMETRIC_MODELS``, ...). No dask here.
 """
 
-from pipeline.calibration.badpixels import BadPixel, find_dead, find_hot, find_noisy, repair_pixels
-from pipeline.calibration.calibrate import UNITS, calibrate_frame, calibrate_frames
+from pipeline.calibration.badpixels import BadPixel, find_dead, find_hot, find_noisy
+from pipeline.calibration.calibrate import UNITS, calibrate_frame
 from pipeline.calibration.cosmics import detect_cosmics, detect_outliers, residual_noise
 from pipeline.calibration.masters import Masters, build_masters, build_masters_from_frames
 from pipeline.calibration.photometry import (
@@ -19,8 +19,8 @@ from pipeline.calibration.photometry import (
     lommel_seeliger,
     lunar_lambert,
     normalisation_factor,
-    pixel_angles,
 )
+from pipeline.calibration.params import CalibrationParams, PhotometryParams
 from pipeline.calibration.radiometry import (
     AU_M,
     remove_signature,
@@ -35,11 +35,12 @@ __all__ = [
     "PHOTOMETRIC_MODELS",
     "UNITS",
     "BadPixel",
+    "CalibrationParams",
     "Masters",
+    "PhotometryParams",
     "build_masters",
     "build_masters_from_frames",
     "calibrate_frame",
-    "calibrate_frames",
     "detect_cosmics",
     "detect_outliers",
     "find_dead",
@@ -48,7 +49,6 @@ __all__ = [
     "lommel_seeliger",
     "lunar_lambert",
     "normalisation_factor",
-    "pixel_angles",
     "remove_signature",
     "repair_pixels",
     "residual_noise",

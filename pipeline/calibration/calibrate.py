@@ -2,12 +2,12 @@
 
 :func:`calibrate_frame` chains the pure steps of this package on one frame (no dask):
 
-1. mask non-finite and saturated raw pixels (``raw >= calibrate.saturation_dn``) and the
+1. mask non-finite and saturated raw pixels (``raw >= calibration.saturation_dn``) and the
    overscan strip;
 2. ``(raw - bias - dark_rate * t) / flat`` (:func:`~pipeline.calibration.radiometry.remove_signature`);
 3. repair the master bad pixels from their neighbours;
 4. detect and repair cosmic-ray hits and cold pixels (:mod:`pipeline.calibration.cosmics`);
-   repaired pixels are flagged in the mask too (``calibrate.mask_repaired``);
+   repaired pixels are flagged in the mask too (``calibration.mask_repaired``);
 5. DN/s, radiance, I/F (Sun distance from the camera), and photometric normalisation to
    the standard geometry, masking pixels off the body or beyond the angle limits.
 """
@@ -15,14 +15,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-
 import numpy as np
 
-from pipeline.calibration.badpixels import repair_pixels
-from pipeline.calibration.cosmics import count_hits, detect_outliers, residual_noise
+from pipeline.calibration.cosmics import detect_outliers, residual_noise
 from pipeline.calibration.masters import Masters, build_masters, overscan_mask
-from pipeline.calibration.photometry import normalisation_factor, photometric_function, pixel_angles
+from pipeline.calibration.photometry import normalisation_factor, photometric_function
 from pipeline.calibration.radiometry import (
     remove_signature,
     sun_distance_au,
@@ -30,19 +27,21 @@ from pipeline.calibration.radiometry import (
     to_iof,
     to_radiance,
 )
-from pipeline.calibration.stats import noise_sigma
-from pipeline.config import CalibrateConfig, PhotometryConfig
-from pipeline.errors import BadFrame, CalibrationError, FarsideError
-from pipeline.frame import Frame, FrameFailure
+from pipeline.imaging.stats import noise_sigma
+from pipeline.calibration.params import CalibrationParams, PhotometryParams
+from pipeline.errors import BadFrame, CalibrationError
+from pipeline.frame import Frame
+from pipeline.geometry.illumination import pixel_angles
+from pipeline.imaging.repair import count_hits, repair_pixels
 
 log = logging.getLogger(__name__)
 
 UNITS = {"dn_per_s": "DN/s", "radiance": "W m-2 sr-1 um-1", "iof": "I/F"}
-"""Unit of the calibrated data for each ``calibrate.output``."""
+"""Unit of the calibrated data for each ``calibration.output``."""
 
 
 def _photometric_normalise(
-    iof: np.ndarray, camera: object, pcfg: PhotometryConfig
+    iof: np.ndarray, camera: object, pcfg: PhotometryParams
 ) -> tuple[np.ndarray, np.ndarray]:
     """I/F normalised to the standard geometry, and the pixels it cannot normalise."""
     incidence, emission, phase, hit = pixel_angles(camera, iof.shape, pcfg.angle_grid_step)
@@ -59,19 +58,19 @@ def _photometric_normalise(
     return np.where(beyond, iof, iof * np.where(beyond, 1.0, factor)), beyond
 
 
-def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrateConfig) -> Frame:
+def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrationParams) -> Frame:
     """Calibrate one light frame (pure: returns a new :class:`Frame`).
 
     Parameters
     ----------
     frame : Frame
-        Raw light frame; pixels are read with :meth:`Frame.load` if not loaded yet.
+        Raw light frame with its pixels loaded (:func:`pipeline.io.load_frame`).
         ``meta.exposure_s`` is required; ``camera`` (with a Sun position) is needed for
         the Sun distance and for photometric normalisation.
     masters : Masters or None
         Calibration masters; ``None`` uses the documented fallbacks (see
         :func:`~pipeline.calibration.masters.build_masters`), with WARNINGs.
-    cfg : CalibrateConfig
+    cfg : CalibrationParams
         ``cfg.output`` picks the unit of the result (``dn_per_s``, ``radiance`` or
         ``iof``); photometric normalisation applies to ``iof`` when ``cfg.photometry`` is
         set.
@@ -103,13 +102,14 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrateConfig)
     ...                  dtype="uint16", exposure_s=2.0)
     >>> raw = np.full((32, 32), 300.0, np.float32)
     >>> out = calibrate_frame(Frame(meta, data=raw), Masters(bias=100.0),
-    ...                       CalibrateConfig(output="dn_per_s"))
+    ...                       CalibrationParams(output="dn_per_s"))
     >>> float(out.qa["median"])
     100.0
     """
+    if not frame.loaded:
+        raise ValueError(f"{frame.id}: pixels not loaded; read them first (pipeline.io.load_frame)")
     if not cfg.enabled:
-        return frame.load()
-    frame = frame.load()
+        return frame
     raw = np.asarray(frame.data, dtype=np.float64)
     path = frame.meta.path
     if raw.ndim != 2:
@@ -200,32 +200,3 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrateConfig)
     )
     log.debug("calibrated %s: %s", frame.id, qa)
     return frame.replace(data=data, mask=mask, repaired=repaired, qa={**frame.qa, **qa})
-
-
-def calibrate_frames(
-    frames: Sequence[Frame], masters: Masters | None, cfg: CalibrateConfig
-) -> list[Frame | FrameFailure]:
-    """:func:`calibrate_frame` over a batch; a frame that fails becomes a :class:`FrameFailure`.
-
-    Parameters
-    ----------
-    frames : sequence of Frame
-    masters : Masters or None
-        ``None``: the fallback masters are built once for the batch.
-    cfg : CalibrateConfig
-
-    Returns
-    -------
-    list of Frame or FrameFailure
-        In input order.
-    """
-    if masters is None:
-        masters = build_masters([], [], [], cfg)
-    out: list[Frame | FrameFailure] = []
-    for frame in frames:
-        try:
-            out.append(calibrate_frame(frame, masters, cfg))
-        except FarsideError as exc:
-            log.warning("%s: calibration failed: %s", frame.id, exc)
-            out.append(FrameFailure(frame.meta.path, "calibrate", str(exc)))
-    return out

@@ -42,8 +42,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pipeline.calibration.badpixels import repair_pixels
-from pipeline.calibration.stats import MAD_TO_SIGMA, block_sigma, fit_noise_model, local_median
+from pipeline.imaging.repair import repair_pixels
+from pipeline.imaging.stats import MAD_TO_SIGMA, block_sigma, fit_noise_model, local_median
 
 QUANTISATION_NOISE_DN = 1.0 / np.sqrt(12.0)
 """Noise of rounding to integer DN: the floor of any noise estimate here, DN."""
@@ -68,10 +68,10 @@ def residual_noise(
     - a Poisson + read-noise model ``sqrt(a * max(med5(image), 0) + b)``: with a gain,
       ``a = 0.862**2 / gain`` and ``b = (0.862 * read_noise)**2``; without one, ``a`` and
       ``b`` are fitted to the frame's own residuals in 32-pixel blocks
-      (:func:`pipeline.calibration.stats.fit_noise_model`). It follows the signal level
+      (:func:`pipeline.imaging.stats.fit_noise_model`). It follows the signal level
       pixel by pixel, across shadow edges and the limb;
     - the residual's robust sigma measured in 32-pixel blocks
-      (:func:`pipeline.calibration.stats.block_sigma`), which rises with fine scene texture.
+      (:func:`pipeline.imaging.stats.block_sigma`), which rises with fine scene texture.
 
     It is floored at the quantisation noise (``0.862 / sqrt(12)`` DN).
 
@@ -346,14 +346,6 @@ def detect_outliers(
             break
         work = repair_pixels(work, found[1.0] | found[-1.0], avoid=known)
     return found[1.0], found[-1.0]
-
-
-def count_hits(hits: np.ndarray) -> int:
-    """Number of separate hits in a flag map (8-connected groups of ``True`` pixels)."""
-    if not hits.any():
-        return 0
-    n, _ = cv2.connectedComponents(hits.astype(np.uint8), connectivity=8)
-    return int(n - 1)
 
 
 def detect_cosmics(image: np.ndarray, mask: np.ndarray | None = None, **kwargs: Any) -> np.ndarray:

@@ -5,7 +5,7 @@ a later run can reuse them (:meth:`Masters.save`, :meth:`Masters.load`), and app
 every light frame by :func:`pipeline.calibration.calibrate_frame`.
 
 Missing calibration frames are not an error: each missing master falls back to a
-documented default with a WARNING (bias: overscan strip, else ``calibrate.bias_dn``,
+documented default with a WARNING (bias: overscan strip, else ``calibration.bias_dn``,
 else 0 DN; dark: 0 DN/s; flat: 1).
 """
 
@@ -17,21 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from astropy.io import fits
 
 from pipeline.calibration.badpixels import BadPixel, find_dead, find_hot, find_noisy
-from pipeline.calibration.stats import clip_outliers, clipped_stack, scatter_but_one
-from pipeline.config import CalibrateConfig
+from pipeline.imaging.stats import clip_outliers, clipped_stack, scatter_but_one
+from pipeline.calibration.params import CalibrationParams
 from pipeline.errors import CalibrationError
 from pipeline.frame import Frame, FrameType
+from pipeline.io.masters import MASTER_FILES, read_masters, write_masters
 
 log = logging.getLogger(__name__)
 
 Master = np.ndarray | float
 """A master is a full (lines, samples) array or, as a fallback, one constant."""
 
-_FILES = {"bias": "bias.fits", "dark_rate": "dark_rate.fits", "flat": "flat.fits", "bad": "badpix.fits"}
-_UNITS = {"bias": "DN", "dark_rate": "DN/s", "flat": "", "bad": "BadPixel flags"}
 
 
 def overscan_bias(raw: np.ndarray, overscan_samples: tuple[int, int]) -> np.ndarray:
@@ -113,80 +111,25 @@ class Masters:
             return self.bias
         if overscan_samples is None:
             raise CalibrationError(
-                "these masters take the bias from the overscan, but calibrate.overscan_samples is not set"
+                "these masters take the bias from the overscan, but calibration.overscan_samples is not set"
             )
         return overscan_bias(raw, overscan_samples)
 
     def save(self, directory: str | Path) -> list[Path]:
-        """Write the masters as FITS files into ``directory`` (created if needed).
-
-        One file per master (``bias.fits``, ``dark_rate.fits``, ``flat.fits``,
-        ``badpix.fits``), float32 images (uint8 for the bad-pixel flags). A constant
-        master is a header-only file with its value in ``CONSTVAL``; every header carries
-        ``BUNIT`` and the provenance in ``SOURCE``.
-
-        Returns
-        -------
-        list of Path
-            The files written (existing ones are overwritten).
-        """
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        written = []
-        for name, filename in _FILES.items():
-            value = getattr(self, name)
-            if isinstance(value, np.ndarray):
-                dtype = np.uint8 if name == "bad" else np.float32
-                hdu = fits.PrimaryHDU(np.asarray(value, dtype=dtype))
-            else:
-                hdu = fits.PrimaryHDU()
-                if value is not None:
-                    hdu.header["CONSTVAL"] = (float(value), "constant master value")
-            hdu.header["FSMASTER"] = (name, "farside calibration master")
-            hdu.header["BUNIT"] = _UNITS[name]
-            hdu.header["SOURCE"] = self.provenance.get(name, "")
-            if name == "bias" and self.read_noise_dn is not None:
-                hdu.header["RDNOISE"] = (float(self.read_noise_dn), "[DN] median bias-stack scatter")
-            path = directory / filename
-            hdu.writeto(path, overwrite=True)
-            written.append(path)
-        log.info("saved calibration masters to %s", directory)
-        return written
+        """Write the masters as FITS files into ``directory`` (:func:`pipeline.io.masters.write_masters`)."""
+        values = {name: getattr(self, name) for name in MASTER_FILES}
+        return write_masters(directory, values, self.provenance, self.read_noise_dn)
 
     @classmethod
     def load(cls, directory: str | Path) -> Masters:
-        """Read masters written by :meth:`save`.
+        """Read masters written by :meth:`save` (:func:`pipeline.io.masters.read_masters`).
 
         Raises
         ------
         CalibrationError
             A file is missing, unreadable, or the masters' shapes disagree.
         """
-        directory = Path(directory)
-        values: dict[str, object] = {}
-        provenance: dict[str, str] = {}
-        read_noise = None
-        for name, filename in _FILES.items():
-            path = directory / filename
-            try:
-                with fits.open(path) as hdul:
-                    header = hdul[0].header
-                    data = hdul[0].data
-                    if data is not None:
-                        values[name] = np.array(data, dtype=np.uint8 if name == "bad" else np.float32)
-                    elif "CONSTVAL" in header:
-                        values[name] = float(header["CONSTVAL"])
-                    else:
-                        values[name] = None
-                    provenance[name] = str(header.get("SOURCE", ""))
-                    if "RDNOISE" in header:
-                        read_noise = float(header["RDNOISE"])
-            except FileNotFoundError as exc:
-                raise CalibrationError(
-                    f"{path}: calibration master missing (write it with Masters.save)"
-                ) from exc
-            except OSError as exc:
-                raise CalibrationError(f"{path}: not a readable FITS master ({exc})") from exc
+        values, provenance, read_noise = read_masters(directory)
         if values["dark_rate"] is None or values["flat"] is None:
             raise CalibrationError(
                 f"{directory}: dark_rate.fits and flat.fits must hold an image or CONSTVAL"
@@ -199,7 +142,7 @@ class Masters:
 def _check_shapes(masters: Masters) -> None:
     shapes = {
         name: getattr(masters, name).shape
-        for name in _FILES
+        for name in MASTER_FILES
         if isinstance(getattr(masters, name), np.ndarray)
     }
     if len(set(shapes.values())) > 1:
@@ -229,7 +172,7 @@ def build_masters(
     bias: Sequence[np.ndarray],
     darks: Sequence[tuple[np.ndarray, float]],
     flats: Sequence[tuple[np.ndarray, float]],
-    cfg: CalibrateConfig,
+    cfg: CalibrationParams,
 ) -> Masters:
     """Combine calibration frames into masters and a bad-pixel map.
 
@@ -254,7 +197,7 @@ def build_masters(
     flats : sequence of (ndarray of shape (M, N), float)
         Flat-field frames (raw DN) with their exposure in seconds (needed only when darks
         are given).
-    cfg : CalibrateConfig
+    cfg : CalibrationParams
 
     Returns
     -------
@@ -271,8 +214,8 @@ def build_masters(
     Examples
     --------
     >>> import numpy as np
-    >>> from pipeline.config import CalibrateConfig
-    >>> m = build_masters([np.full((4, 4), 100.0)] * 3, [], [], CalibrateConfig())
+    >>> from pipeline.calibration.params import CalibrationParams
+    >>> m = build_masters([np.full((4, 4), 100.0)] * 3, [], [], CalibrationParams())
     >>> float(m.bias[0, 0]), m.dark_rate, m.flat
     (100.0, 0.0, 1.0)
     """
@@ -383,10 +326,10 @@ def _as_float32(value: Master | None) -> Master | None:
     return value.astype(np.float32) if isinstance(value, np.ndarray) else value
 
 
-def build_masters_from_frames(frames: Sequence[Frame], cfg: CalibrateConfig) -> Masters:
+def build_masters_from_frames(frames: Sequence[Frame], cfg: CalibrationParams) -> Masters:
     """:func:`build_masters` from ingested frames, grouped by ``meta.frame_type``.
 
-    Pixels are read with :meth:`Frame.load` where a frame is not loaded yet; LIGHT frames
+    Every frame must have its pixels loaded (:func:`pipeline.io.load_frame`); LIGHT frames
     are ignored.
 
     Raises
@@ -402,7 +345,9 @@ def build_masters_from_frames(frames: Sequence[Frame], cfg: CalibrateConfig) -> 
         log.debug("build_masters_from_frames: ignoring %d LIGHT frames", len(groups[FrameType.LIGHT]))
 
     def pixels(frame: Frame) -> np.ndarray:
-        return frame.load().data
+        if not frame.loaded:
+            raise ValueError(f"{frame.id}: pixels not loaded; read them first (pipeline.io.load_frame)")
+        return frame.data
 
     def timed(kind: FrameType, required: bool) -> list[tuple[np.ndarray, float]]:
         out = []

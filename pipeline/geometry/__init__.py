@@ -1,13 +1,16 @@
-"""Geometry: the CSM frame camera, the Moon body, DEMs and output map grids (pure numpy).
+"""Geometry shared by every stage (pure numpy; no stage imports another, they meet here).
 
-- :mod:`~pipeline.geometry.camera`: :class:`FrameCamera` (usgscsm frame sensor semantics:
-  image <-> ground, footprints, illumination angles, pointing corrections, ISD export).
+- :mod:`~pipeline.geometry.cameras`: the camera kinds behind one :class:`Camera` protocol
+  (:class:`FrameCamera`: usgscsm frame sensor semantics).
 - :mod:`~pipeline.geometry.isd`: ISD validation/parsing (ALE and older usgscsm layouts).
-- :mod:`~pipeline.geometry.distortion`: optical distortion models.
-- :mod:`~pipeline.geometry.body`: body-fixed xyz <-> planetocentric lon/lat, ray/ellipsoid.
-- :mod:`~pipeline.geometry.dem`: :class:`Dem` for ray/terrain intersection.
-- :mod:`~pipeline.geometry.grid`: :class:`MapGrid`, the output grid.
-- :mod:`~pipeline.geometry.rotation`: quaternions, slerp, Lagrange interpolation.
+- :mod:`~pipeline.geometry.footprint`: footprints of any camera; :mod:`~pipeline.geometry.overlap`:
+  the overlap graph of images.
+- :mod:`~pipeline.geometry.illumination`: incidence, emission, phase (one implementation).
+- :mod:`~pipeline.geometry.warp`: frame -> map grid resampling (``cam2map``).
+- :mod:`~pipeline.geometry.grid`: :class:`MapGrid`, the output grid; :mod:`~pipeline.geometry.dem`:
+  :class:`Dem` for ray/terrain intersection.
+- :mod:`~pipeline.geometry.body`, :mod:`~pipeline.geometry.rotation`,
+  :mod:`~pipeline.geometry.distortion`, :mod:`~pipeline.geometry.interpolate`: the small pieces.
 
 Units: metres and radians inside; functions taking or returning degrees end in ``_deg``.
 """
@@ -20,15 +23,18 @@ from pipeline.geometry.body import (
     xyz_to_lonlat,
     xyz_to_lonlat_deg,
 )
-from pipeline.geometry.camera import FrameCamera, footprint_contains_pole
+from pipeline.geometry.cameras import Camera, CameraBase, FrameCamera
 from pipeline.geometry.dem import Dem
 from pipeline.geometry.distortion import Distortion
+from pipeline.geometry.footprint import footprint_contains_pole
 from pipeline.geometry.grid import MOON_GEOGRAPHIC, MOON_RADIUS_M, MapGrid, resolve_crs
 
 __all__ = [
     "MOON_GEOGRAPHIC",
     "MOON_RADII_M",
     "MOON_RADIUS_M",
+    "Camera",
+    "CameraBase",
     "Dem",
     "Distortion",
     "FrameCamera",

@@ -7,7 +7,7 @@ DARK, FLAT) and ``start_time`` (ISO 8601 UTC). A sidecar with only those three k
 ISD) is fine: the frame simply has no camera.
 
 This module only reads and checks the JSON; the camera is built by
-:meth:`pipeline.geometry.camera.FrameCamera.from_isd`.
+:meth:`pipeline.geometry.FrameCamera.from_isd`.
 """
 
 from __future__ import annotations

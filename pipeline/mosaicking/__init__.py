@@ -1,24 +1,23 @@
-"""Mosaic: orthorectify, equalise and blend calibrated frames onto a map grid.
+"""Mosaicking: equalise and blend calibrated frames onto a map grid, tile by tile.
 
-Every piece is a pure function on numpy arrays (no dask here); ``pipeline.graph`` lays out
-the grid and tiles with :func:`grid_for_frames`, :func:`footprint_bbox_xy` and
+Every piece is a pure function on numpy arrays (no dask here); the orchestrator lays out the
+grid and tiles with :func:`grid_for_frames`, :func:`footprint_bbox_xy` and
 :func:`frames_touching`, equalises once with :func:`equalize_frames`, then runs
-:func:`mosaic_tile_frames` (a thin wrapper of :func:`mosaic_tile`) once per tile.
+:func:`mosaic_tile_frames` (a thin wrapper of :func:`mosaic_tile`) once per tile. The
+frame -> map resampling itself is :mod:`pipeline.geometry.warp` (shared with the other stages).
 
 Example (``frames``: calibrated :class:`~pipeline.frame.Frame` objects with cameras)::
 
-    from pipeline.config import MosaicConfig
-    from pipeline.mosaicking import TileInput, grid_for_frames, mosaic_tile, orthorectify
+    from pipeline.mosaicking import MosaickingParams, TileInput, grid_for_frames, mosaic_tile
 
     grid = grid_for_frames([f.camera for f in frames], "farside_eqc")
-    values, valid = orthorectify(frames[0].data, frames[0].mask, frames[0].camera, grid)
-    cfg = MosaicConfig(blend="feather")
+    cfg = MosaickingParams(blend="feather")
     for tile in grid.tiles(cfg.tile_size, cfg.halo):
         out = mosaic_tile([TileInput(f.data, f.mask, f.camera) for f in frames], grid[tile.outer], cfg)
         # out["mosaic"], out["valid"], out["count"], out["top_index"]: the tile's core
 """
 
-from pipeline.mosaicking.blend import BLEND_METHODS, feather_weights, multiband_radius
+from pipeline.mosaicking.blend import BLEND_METHODS, feather_weights, multiband_radius, required_halo
 from pipeline.mosaicking.equalize import (
     Equalization,
     OverlapStats,
@@ -27,16 +26,14 @@ from pipeline.mosaicking.equalize import (
     solve_equalization,
 )
 from pipeline.mosaicking.layout import footprint_bbox_xy, frames_touching, grid_for_frames, world_bounds
-from pipeline.mosaicking.orthorectify import RESAMPLING, GroundGrid, Ortho, orthorectify, warp_frame
-from pipeline.mosaicking.tile import EXTRA_BANDS, TileInput, mosaic_tile, mosaic_tile_frames, required_halo
+from pipeline.mosaicking.params import MosaickingParams
+from pipeline.mosaicking.tile import EXTRA_BANDS, TileInput, mosaic_tile, mosaic_tile_frames
 
 __all__ = [
     "BLEND_METHODS",
     "EXTRA_BANDS",
-    "RESAMPLING",
     "Equalization",
-    "GroundGrid",
-    "Ortho",
+    "MosaickingParams",
     "OverlapStats",
     "TileInput",
     "equalize_frames",
@@ -47,10 +44,8 @@ __all__ = [
     "mosaic_tile",
     "mosaic_tile_frames",
     "multiband_radius",
-    "orthorectify",
     "overlap_stats",
     "required_halo",
     "solve_equalization",
-    "warp_frame",
     "world_bounds",
 ]

@@ -59,6 +59,7 @@ __all__ = [
     "blend_multiband",
     "feather_weights",
     "multiband_radius",
+    "required_halo",
     "winner",
 ]
 
@@ -191,6 +192,16 @@ def multiband_radius(levels: int) -> int:
     if levels < 1:
         return 0
     return math.ceil(3.0 * 2.0 ** (levels - 1))
+
+
+def required_halo(blend: str, levels: int = 5) -> int:
+    """Smallest tile halo (output pixels) for which tiling does not change the mosaic: the
+    multiband support radius, 0 for the pointwise blends.
+
+    >>> required_halo("feather"), required_halo("multiband", 3)
+    (0, 16)
+    """
+    return multiband_radius(int(levels)) if blend == "multiband" else 0
 
 
 def _blur(a: np.ndarray, sigma: float) -> np.ndarray:

@@ -35,7 +35,9 @@ from affine import Affine
 from pipeline.errors import ConfigError, GeometryError, MosaicError
 from pipeline.geometry.grid import MapGrid
 from pipeline.mosaicking.layout import footprint_bbox_xy
-from pipeline.mosaicking.orthorectify import orthorectify
+from pipeline.geometry.overlap import connected_components
+from pipeline.geometry.warp import orthorectify
+from pipeline.mosaicking.params import MosaickingParams
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +145,6 @@ def overlap_stats(
 
 def _components(n: int, pairs: Sequence[tuple[int, int]]) -> list[list[int]]:
     """Groups of frame indices connected by overlaps, each sorted, ordered by first member."""
-    from pipeline.registration.overlap import connected_components
-
     labels = connected_components(n, pairs)
     return [np.flatnonzero(labels == k).tolist() for k in range(int(labels.max()) + 1 if n else 0)]
 
@@ -383,7 +383,7 @@ def equalize_frames(
     frames: Mapping[str, Any] | Sequence[Any],
     cameras: Mapping[str, Any] | None,
     grid: MapGrid,
-    cfg,
+    cfg: MosaickingParams,
 ) -> Equalization:
     """Equalise a set of calibrated frames for a mosaic on ``grid``.
 
@@ -397,7 +397,7 @@ def equalize_frames(
         The output grid; statistics are taken on it coarsened by
         ``cfg.equalize_resolution_factor`` (and further when the coarse grid would exceed
         ``cfg.equalize_max_px`` pixels a side).
-    cfg : MosaicConfig
+    cfg : MosaickingParams
         ``resampling`` is not used (bilinear after an anti-alias blur);
         ``equalize_adjust``, ``equalize_reference``, ``equalize_min_pixels``.
 
@@ -413,9 +413,7 @@ def equalize_frames(
     """
     items = list(frames.items()) if isinstance(frames, Mapping) else [(f.id, f) for f in frames]
     cameras = cameras or {}
-    factor = float(getattr(cfg, "equalize_resolution_factor", 4.0))
-    max_px = int(getattr(cfg, "equalize_max_px", 4096))
-    factor = max(factor, max(grid.shape) / max_px, 1.0)
+    factor = max(cfg.equalize_resolution_factor, max(grid.shape) / cfg.equalize_max_px, 1.0)
     coarse = coarse_grid(grid, factor)
     ids, values, valid, origins = [], [], [], []
     for fid, frame in items:
@@ -438,14 +436,13 @@ def equalize_frames(
         values.append(v)
         valid.append(ok)
         origins.append((win[0].start, win[1].start))
-    min_pixels = int(getattr(cfg, "equalize_min_pixels", 100))
-    stats = overlap_stats(values, valid, origins, min_pixels=min_pixels)
-    reference = getattr(cfg, "equalize_reference", "mean")
+    stats = overlap_stats(values, valid, origins, min_pixels=cfg.equalize_min_pixels)
+    reference = cfg.equalize_reference
     if isinstance(reference, str) and reference != "mean":
         if reference not in ids:
             raise ConfigError(f"equalize_reference {reference!r} is not a frame of this mosaic")
         reference = ids.index(reference)
-    adjust = getattr(cfg, "equalize_adjust", "gain_offset")
+    adjust = cfg.equalize_adjust
     gain, offset = solve_equalization(stats, len(ids), reference, adjust=adjust)
     eq = Equalization(tuple(ids), gain, offset, tuple(stats), reference, adjust, coarse.resolution)
     log.info("%s", eq.summary())

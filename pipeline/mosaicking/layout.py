@@ -27,18 +27,16 @@ import numpy as np
 from pyproj import CRS, Transformer
 
 from pipeline.errors import GeometryError, MosaicError
-from pipeline.geometry.body import xyz_to_lonlat_deg
-from pipeline.geometry.camera import footprint_contains_pole
+from pipeline.geometry.footprint import footprint_lonlat
 from pipeline.geometry.grid import MOON_GEOGRAPHIC, MapGrid, resolve_crs
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BBox", "footprint_bbox_xy", "footprint_lonlat", "frames_touching", "grid_for_frames", "world_bounds"]
+__all__ = ["BBox", "footprint_bbox_xy", "frames_touching", "grid_for_frames", "world_bounds"]
 
 BBox = tuple[float, float, float, float]
 """``(xmin, ymin, xmax, ymax)`` in map metres."""
 
-_INTERIOR = 9  # interior image samples per axis added to the border ring
 _JUMP_FACTOR = 20.0  # a ring step this many times the median step ...
 _JUMP_WORLD = 0.25  # ... and this fraction of the map's smaller extent is a map discontinuity
 
@@ -50,40 +48,6 @@ def _to_map(crs_wkt: str) -> Transformer:
 
 def _crs_wkt(crs: CRS | str) -> str:
     return resolve_crs(crs).to_wkt()
-
-
-def footprint_lonlat(camera, n_per_edge: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Footprint samples of a frame in planetocentric degrees.
-
-    Parameters
-    ----------
-    camera : FrameCamera
-    n_per_edge : int
-        Border samples per image edge.
-
-    Returns
-    -------
-    ring_lon, ring_lat : ndarray of shape (4 n,)
-        The open border ring (limb points where border rays miss the body), longitudes
-        wrapped to -180..180.
-    inner_lon, inner_lat : ndarray
-        Interior image samples that hit the body.
-    pole : int
-        +1 / -1 when the footprint contains the north / south pole, else 0.
-
-    Raises
-    ------
-    GeometryError
-        No part of the image sees the body.
-    """
-    xyz, _ = camera.footprint_xyz(n_per_edge)
-    ring_lon, ring_lat = xyz_to_lonlat_deg(xyz)
-    u = (np.arange(_INTERIOR) + 0.5) / _INTERIOR
-    gl, gs = np.meshgrid(u * camera.lines, u * camera.samples, indexing="ij")
-    pts, hit = camera.image_to_ground_hit(gl.ravel(), gs.ravel())
-    inner_lon, inner_lat = xyz_to_lonlat_deg(pts[hit])
-    pole = footprint_contains_pole(ring_lon, ring_lat)
-    return ring_lon, ring_lat, np.atleast_1d(inner_lon), np.atleast_1d(inner_lat), pole
 
 
 def _box(x: np.ndarray, y: np.ndarray) -> list[float]:
@@ -121,8 +85,11 @@ def footprint_bbox_xy(
 
     Examples
     --------
-    >>> from pipeline.simulation.survey import nadir_camera
-    >>> boxes = footprint_bbox_xy(nadir_camera(180.0, 0.0), "farside_eqc")
+    >>> from pipeline.geometry import FrameCamera
+    >>> down = [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]  # nadir at 180 E
+    >>> cam = FrameCamera.build(lines=64, samples=64, focal_length_mm=100.0, pixel_pitch_mm=0.18,
+    ...                         position_m=(-1_837_400.0, 0.0, 0.0), cam_to_body=down)
+    >>> boxes = footprint_bbox_xy(cam, "farside_eqc")
     >>> len(boxes)
     1
     """

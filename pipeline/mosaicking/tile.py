@@ -1,7 +1,7 @@
 """One output tile: orthorectify the frames touching it, equalise, blend, crop the halo.
 
 :func:`mosaic_tile` is the pure function the dask graph runs once per tile (the graph,
-in ``pipeline.graph``, finds the frames touching each tile with
+in ``pipeline.orchestration``, finds the frames touching each tile with
 :func:`~pipeline.mosaicking.layout.frames_touching`). It works on the tile's *outer* grid
 (core + halo) and returns only the core. Every step is either pointwise (orthorectification
 through the camera, feather weights computed in each frame's own image space, equalisation,
@@ -17,17 +17,15 @@ the outer tile size times the number of frames touching it (plus the frames' pix
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from pipeline.errors import ConfigError, MosaicError
-from pipeline.geometry.body import ellipsoid_normal
 from pipeline.geometry.grid import MapGrid, Tile
-from pipeline.mosaicking.blend import BLEND_METHODS, feather_weights, multiband_radius, winner
-from pipeline.mosaicking.orthorectify import GroundGrid, warp_frame
+from pipeline.mosaicking.blend import BLEND_METHODS, feather_weights, required_halo, winner
+from pipeline.mosaicking.params import MosaickingParams
+from pipeline.geometry.warp import GroundGrid, warp_frame
 
 log = logging.getLogger(__name__)
 
@@ -69,34 +67,12 @@ class TileInput(NamedTuple):
     time_s: float | None = None
 
 
-def required_halo(cfg) -> int:
-    """Smallest halo (output pixels) for which tiling does not change the mosaic."""
-    if getattr(cfg, "blend", "feather") == "multiband":
-        return multiband_radius(int(getattr(cfg, "multiband_levels", 5)))
-    return 0
-
-
-@lru_cache(maxsize=4)
-def load_dem(path: str):
-    """The DEM at ``path``, read once per process (``Dem.from_file``)."""
-    from pipeline.geometry.dem import Dem
-
-    return Dem.from_file(path)
-
-
-def _angles(camera, ground: GroundGrid, which: str) -> np.ndarray:
+def _angle(camera, ground: GroundGrid, which: str) -> np.ndarray:
     """Emission or incidence angle (radians) at every ground point; NaN if not computable."""
-    xyz = ground.xyz
-    n = ellipsoid_normal(xyz, camera.radii_m)
-    if which == "emission":
-        to = camera.position_m - xyz
-    else:
-        sun = camera.sun_position_m
-        if sun is None:
-            return np.full(ground.shape, np.nan)
-        to = sun - xyz
-    cosang = np.einsum("...i,...i->...", n, to) / np.linalg.norm(to, axis=-1)
-    return np.arccos(np.clip(cosang, -1.0, 1.0))
+    if camera.sun_position_m is None:
+        return np.full(ground.shape, np.nan)
+    incidence, emission, _ = camera.illumination_angles(ground.xyz)
+    return emission if which == "emission" else incidence
 
 
 def mosaic_tile(
@@ -117,13 +93,13 @@ def mosaic_tile(
     tile_grid : MapGrid
         The tile's **outer** grid (core plus ``halo`` pixels on every side):
         ``grid[tile.outer]``.
-    cfg : MosaicConfig
+    cfg : MosaickingParams
         ``resampling``, ``blend``, ``multiband_levels``, ``priority``, ``feather_max_px``,
-        ``fill_gaps``, ``extra_bands``, ``halo``, ``dem``.
+        ``fill_gaps``, ``extra_bands``, ``halo``.
     halo : int, optional
         Halo width (pixels) to crop; default ``cfg.halo``.
     dem : Dem, optional
-        Terrain; default ``cfg.dem`` (a path, read once per process) or the sphere.
+        Terrain (e.g. ``Dem.from_file(cfg.dem)``); default the reference sphere.
 
     Returns
     -------
@@ -147,7 +123,7 @@ def mosaic_tile(
     if blend not in BLEND_METHODS:
         raise ConfigError(f"unknown blend {blend!r}; choose from {', '.join(BLEND_METHODS)}")
     h = int(cfg.halo if halo is None else halo)
-    need = required_halo(cfg)
+    need = required_halo(blend, cfg.multiband_levels)
     if h < need:
         raise ConfigError(f"blend {blend!r} needs a halo of at least {need} px for tile-independent results, "
                           f"got {h}")
@@ -156,27 +132,21 @@ def mosaic_tile(
         raise ValueError(f"tile grid {tile_grid.shape} is not larger than twice the halo {h}")
     core = (slice(h, rows - h), slice(h, cols - h))
     core_shape = (rows - 2 * h, cols - 2 * h)
-    extra = [b for b in getattr(cfg, "extra_bands", ()) if b in ("incidence", "emission")]
-    priority_kind = getattr(cfg, "priority", "input")
-    if priority_kind not in ("input", "emission", "incidence", "newest"):
-        raise ConfigError(f"unknown priority {priority_kind!r}; use input, emission, incidence or newest")
-
-    if dem is None and getattr(cfg, "dem", None):
-        dem = load_dem(str(Path(cfg.dem)))
+    extra = [b for b in cfg.extra_bands if b in ("incidence", "emission")]
+    priority_kind = cfg.priority
     inputs = [t if isinstance(t, TileInput) else TileInput(*t) for t in frames_in_tile]
-    fill = bool(getattr(cfg, "fill_gaps", True))
+    fill = cfg.fill_gaps
     ground = None
     values, valid, spare, weights, prio, index, angles = [], [], [], [], [], [], {b: [] for b in extra}
     for pos, fr in enumerate(inputs):
         image = np.asarray(fr.image)
         if ground is None:
-            radii = getattr(fr.camera, "radii_m", None)
-            ground = GroundGrid.from_grid(tile_grid, dem, **({"radii": radii} if radii else {}))
+            ground = GroundGrid.from_grid(tile_grid, dem, radii=fr.camera.radii_m)
         mask = None if fr.mask is None else np.asarray(fr.mask, bool)
         weight = fr.weight
         if weight is None and blend in ("feather", "multiband"):
             bad = ~np.isfinite(image) if mask is None else (mask | ~np.isfinite(image))
-            weight = feather_weights(bad, max_px=getattr(cfg, "feather_max_px", None))
+            weight = feather_weights(bad, max_px=cfg.feather_max_px)
         ortho = warp_frame(image, mask, fr.camera, ground=ground, resampling=cfg.resampling,
                            extras=[weight] if weight is not None else [], fallback=fill)
         fb = ortho.fallback if fill else None
@@ -195,13 +165,13 @@ def mosaic_tile(
         if priority_kind == "input":
             prio.append(float(idx))
         elif priority_kind == "newest":
-            t = fr.time_s if fr.time_s is not None else getattr(fr.camera, "time_s", 0.0)
+            t = fr.time_s if fr.time_s is not None else fr.camera.time_s
             prio.append(-float(t))
         else:
-            a = _angles(fr.camera, ground, priority_kind)
+            a = _angle(fr.camera, ground, priority_kind)
             prio.append(np.where(np.isfinite(a), a, np.pi))
         for b in extra:
-            angles[b].append(np.degrees(_angles(fr.camera, ground, b)).astype(np.float32))
+            angles[b].append(np.degrees(_angle(fr.camera, ground, b)).astype(np.float32))
     if fill and values:
         # second tier (frame edges, next to masked pixels) only where no frame is clean
         clean_somewhere = np.logical_or.reduce(valid)
@@ -217,7 +187,7 @@ def mosaic_tile(
             out[b] = np.full(core_shape, np.nan, np.float32)
         return out
 
-    kwargs = {"levels": int(getattr(cfg, "multiband_levels", 5))} if blend == "multiband" else {}
+    kwargs = {"levels": cfg.multiband_levels} if blend == "multiband" else {}
     use_w = weights if blend in ("feather", "multiband") else None
     mosaic, ok = BLEND_METHODS[blend](values, valid, use_w, prio, **kwargs)
     if blend in ("first", "mean"):
@@ -245,7 +215,7 @@ def mosaic_tile_frames(
     grid: MapGrid,
     tile: Tile,
     equalization=None,
-    cfg=None,
+    cfg: MosaickingParams | None = None,
     dem=None,
 ) -> dict[str, Any] | None:
     """:func:`mosaic_tile` for the graph: frames, a tile of the whole grid, equalisation.
@@ -261,7 +231,7 @@ def mosaic_tile_frames(
         Which part of it (``tile.core`` plus ``tile.outer`` with the halo).
     equalization : Equalization, optional
         Per-frame gain and offset by frame id.
-    cfg : MosaicConfig
+    cfg : MosaickingParams
     dem : Dem, optional
 
     Returns
@@ -271,8 +241,6 @@ def mosaic_tile_frames(
         grid, for :meth:`pipeline.io.geotiff.CogWriter.write_tile`); None when no frame
         has data in the tile.
     """
-    if cfg is None:
-        raise ConfigError("mosaic_tile_frames needs the mosaic config")
     halo = tile.inner[0].start
     if tile.inner[1].start != halo:
         raise MosaicError(f"tile {tile.index} has an uneven halo")
@@ -281,9 +249,9 @@ def mosaic_tile_frames(
         if frame.data is None:
             raise MosaicError(f"frame {frame.id}: pixels not loaded")
         gain, offset = (1.0, 0.0) if equalization is None else equalization.correction(frame.id)
-        t = frame.meta.time_utc.timestamp() if getattr(frame.meta, "time_utc", None) else None
+        t = frame.meta.time_utc.timestamp() if frame.meta.time_utc else None
         frames_in_tile.append(TileInput(frame.data, frame.mask, camera or frame.camera, gain, offset, None, idx, t))
-    product = mosaic_tile(frames_in_tile, grid[tile.outer], cfg, halo=halo, dem=dem)
+    product = mosaic_tile(frames_in_tile, grid[tile.outer], cfg or MosaickingParams(), halo=halo, dem=dem)
     if not product["valid"].any():
         return None
     product["core"] = tile.core

@@ -53,7 +53,8 @@ from scipy.optimize import least_squares
 from pipeline.errors import GeometryError, RegistrationError
 from pipeline.geometry.body import lonlat_to_xyz, xyz_to_lonlat
 from pipeline.geometry.rotation import rotvec_to_matrix
-from pipeline.registration.overlap import connected_components, tangent_basis
+from pipeline.geometry.footprint import tangent_basis
+from pipeline.geometry.overlap import connected_components
 from pipeline.registration.tracks import Tracks, build_tracks
 
 log = logging.getLogger(__name__)
@@ -631,7 +632,7 @@ def adjust(
     matches : sequence of PairMatches
         Output of :func:`~pipeline.registration.matching.match_pair` (``id_i``/``id_j``
         must be keys of ``cameras``); empty ones are fine (their reason is reported).
-    cfg : RegisterConfig
+    cfg : RegistrationParams
         ``pointing_sigma_deg``, ``position_sigma_m``, ``tie_sigma_px``, ``robust_loss``,
         ``robust_scale_px``, ``outlier_px``, ``outlier_sigma``, ``solver``,
         ``max_iterations``, ``max_nfev``, ``merge_radius_px``, ``track_tolerance_px``,

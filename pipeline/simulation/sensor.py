@@ -432,7 +432,7 @@ def render_iof(
 
     Parameters
     ----------
-    camera : pipeline.geometry.camera.FrameCamera
+    camera : pipeline.geometry.FrameCamera
         Must have a Sun position.
     surface : Surface
         Anything with ``albedo_xyz(xyz) -> float32``.
@@ -536,7 +536,7 @@ def render_frame(
 
     Parameters
     ----------
-    camera : pipeline.geometry.camera.FrameCamera
+    camera : pipeline.geometry.FrameCamera
         The *true* camera (with a Sun position).
     surface : Surface
     exposure_s : float

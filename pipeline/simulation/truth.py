@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import FarsideError
-from pipeline.geometry.camera import FrameCamera
+from pipeline.geometry import FrameCamera
 from pipeline.simulation.sensor import Detector, DetectorParams, Radiometry, Scene, render_iof
 from pipeline.simulation.surface import Surface
 

@@ -1,4 +1,4 @@
-"""``pipeline.scheduler.start_engine`` on real clusters: a dask scheduler with two worker
+"""``pipeline.orchestration.scheduler.start_engine`` on real clusters: a dask scheduler with two worker
 processes (``tcp://``) and a single-node SLURM through dask-jobqueue (``slurm``).
 
 The functions run on workers are built inside :func:`_remote`: workers cannot import this test
@@ -17,9 +17,9 @@ from types import SimpleNamespace
 import dask
 import pytest
 
-from pipeline.config import SlurmConfig, load_config
+from pipeline.config import SlurmParams, load_config
 from pipeline.errors import ConfigError, EngineStartError, FarsideError
-from pipeline.scheduler import start_engine
+from pipeline.orchestration.scheduler import start_engine
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(150)]
 
@@ -115,7 +115,7 @@ def test_slurm_engine_runs_the_graph_in_slurm_jobs(
     remote = _remote()
     parts = [dask.delayed(remote.where)(i) for i in range(4)]
     t0 = time.monotonic()
-    with start_engine("slurm", batch=SlurmConfig(**SLURM_JOB, jobs=1), start_timeout=90) as engine:
+    with start_engine("slurm", batch=SlurmParams(**SLURM_JOB, jobs=1), start_timeout=90) as engine:
         assert engine.distributed and engine.cluster is not None
         queued = set(slurm_cluster.squeue())
         (results,) = engine.compute(parts)
@@ -152,7 +152,7 @@ def test_slurm_job_that_never_starts_is_an_error_not_a_hang(
     slurm_cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    batch = SlurmConfig(**SLURM_JOB, jobs=1, job_extra_directives=["--begin=now+1hour"])
+    batch = SlurmParams(**SLURM_JOB, jobs=1, job_extra_directives=["--begin=now+1hour"])
     t0 = time.monotonic()
     with pytest.raises(EngineStartError, match=r"no slurm dask worker joined within 5 s.*PENDING") as err:
         with start_engine("slurm", batch=batch, start_timeout=5):
@@ -172,14 +172,14 @@ def test_slurm_job_whose_worker_dies_fails_fast(
     t0 = time.monotonic()
     with dask.config.set({"jobqueue.slurm.python": "/bin/false"}):  # a worker that exits at once
         with pytest.raises(EngineStartError, match="ended before its dask worker connected"):
-            with start_engine("slurm", batch=SlurmConfig(**SLURM_JOB, jobs=1), start_timeout=120):
+            with start_engine("slurm", batch=SlurmParams(**SLURM_JOB, jobs=1), start_timeout=120):
                 pytest.fail("the engine started without a worker")
     assert time.monotonic() - t0 < 60, "a dead job should not wait for the whole start timeout"
 
 
 def test_slurm_rejects_unknown_partition_at_once(slurm_cluster, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    batch = SlurmConfig(**{**SLURM_JOB, "queue": "no-such-partition"}, jobs=1)
+    batch = SlurmParams(**{**SLURM_JOB, "queue": "no-such-partition"}, jobs=1)
     t0 = time.monotonic()
     with pytest.raises(ConfigError, match="invalid partition"):
         with start_engine("slurm", batch=batch, start_timeout=120):

@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.graph import run
+from pipeline.orchestration import run
 from tests.conftest import small_config
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(300)]

@@ -6,9 +6,9 @@ import copy
 from pathlib import Path
 
 import pytest
-from geometry_helpers import REFERENCE, SIMPLE_FRAMER_ISD, require
+from tests.geometry.helpers import REFERENCE, SIMPLE_FRAMER_ISD, require
 
-from pipeline.geometry.camera import FrameCamera
+from pipeline.geometry import FrameCamera
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.errors import BadGeometry, GeometryError, UnsupportedFormat
 from pipeline.geometry.body import xyz_to_lonlat_deg
-from pipeline.geometry.camera import FrameCamera
+from pipeline.geometry import FrameCamera
 
 FRAME_ISDS = [
     "clem_hires_isd.json",

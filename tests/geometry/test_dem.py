@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from geometry_helpers import make_camera
+from tests.geometry.helpers import make_camera
 
 from pipeline.errors import BadFrame
 from pipeline.geometry.body import xyz_to_lonlat

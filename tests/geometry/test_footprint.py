@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 import pytest
-from geometry_helpers import make_camera
+from tests.geometry.helpers import make_camera
 
 from pipeline.geometry.body import xyz_to_lonlat_deg
-from pipeline.geometry.camera import footprint_contains_pole
+from pipeline.geometry.footprint import border_coords, footprint_contains_pole
 
 
 def _border_every_pixel(cam):
@@ -58,7 +58,7 @@ def test_footprint_matches_brute_force_border(lon0):
     assert lon.shape == lat.shape == (4 * n,)
     assert footprint_contains_pole(lon, lat) == 0
     # the vertices are the projections of the border coordinates
-    bl, bs = cam.border_coords(n)
+    bl, bs = border_coords(cam.lines, cam.samples, n)
     vlon, vlat = xyz_to_lonlat_deg(cam.image_to_ground(bl, bs))
     np.testing.assert_allclose(lat, vlat, atol=1e-12)
     np.testing.assert_allclose(_unwrap_near(vlon, lon), lon, atol=1e-12)
@@ -125,7 +125,7 @@ def test_footprint_with_limb_in_view(tilt_deg):
         focal_mm=20.0,
         sun_lonlat_deg=(180.0, 0.0),
     )
-    bl, bs = cam.border_coords(16)
+    bl, bs = border_coords(cam.lines, cam.samples, 16)
     _, hit = cam.image_to_ground_hit(bl, bs)
     assert (~hit).any() and hit.any()
     xyz, limb = cam.footprint_xyz(16)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from geometry_helpers import make_camera
+from tests.geometry.helpers import make_camera
 
 from pipeline.errors import GeometryError
 

@@ -14,9 +14,9 @@ import math
 
 import numpy as np
 import pytest
-from geometry_helpers import SIMPLE_FRAMER_ISD
+from tests.geometry.helpers import SIMPLE_FRAMER_ISD
 
-from pipeline.geometry.camera import FrameCamera
+from pipeline.geometry import FrameCamera
 
 
 def _rows(usgscsm_dir):
@@ -74,19 +74,19 @@ def test_usgscsm_focal_length_500(simple_framer, line, sample, expected):
 
 def test_usgscsm_observer_and_ellipsoid_variants(simple_framer):
     # X10_SlightlyOffCenter: camera on the surface
-    cam = dataclasses.replace(simple_framer, position=(10.0, 0.0, 0.0))
+    cam = dataclasses.replace(simple_framer, position_m=(10.0, 0.0, 0.0))
     np.testing.assert_allclose(cam.image_to_ground(7.5, 6.5), (10.0, 0.0, 0.0), atol=1e-8)
     # X1e9_SlightlyOffCenter: ray misses, closest approach (tolerance 1e-4 as usgscsm)
-    cam = dataclasses.replace(simple_framer, position=(1e9, 0.0, 0.0))
+    cam = dataclasses.replace(simple_framer, position_m=(1e9, 0.0, 0.0))
     np.testing.assert_allclose(cam.image_to_ground(7.5, 6.5), (3.99998400e03, 0.0, 1.99999200e06), atol=1e-4)
     # SemiMajorAxis100x_Center
-    cam = dataclasses.replace(simple_framer, radii=(1000.0, 10.0))
+    cam = dataclasses.replace(simple_framer, radii_m=(1000.0, 10.0))
     np.testing.assert_allclose(cam.image_to_ground(7.5, 7.5), (1000.0, 0.0, 0.0), atol=1e-8)
     # SemiMajorAxis10x_SlightlyOffCenter
-    cam = dataclasses.replace(simple_framer, radii=(100.0, 10.0))
+    cam = dataclasses.replace(simple_framer, radii_m=(100.0, 10.0))
     np.testing.assert_allclose(cam.image_to_ground(7.5, 6.5), (98.3606557, 0.0, 1.80327869), atol=1e-7)
     # SemiMinorAxis10x_SlightlyOffCenter
-    cam = dataclasses.replace(simple_framer, radii=(10.0, 100.0))
+    cam = dataclasses.replace(simple_framer, radii_m=(10.0, 100.0))
     np.testing.assert_allclose(cam.image_to_ground(7.5, 6.5), (9.99803960, 0.0, 1.98000392), atol=1e-8)
 
 
@@ -95,11 +95,11 @@ def test_usgscsm_rotation_variants(simple_framer):
     from pipeline.geometry.rotation import quat_to_matrix
 
     rot = quat_to_matrix([0.0, 0.0, -1.0, 0.0])  # (w, x, y, z)
-    cam = dataclasses.replace(simple_framer, position=(0.0, 0.0, 1000.0), rotation=tuple(rot.ravel()))
+    cam = dataclasses.replace(simple_framer, position_m=(0.0, 0.0, 1000.0), cam_to_body=rot)
     np.testing.assert_allclose(cam.image_to_ground(7.5, 7.5), (0.0, 0.0, 10.0), atol=1e-8)
     # Rotation_omegaPi_Center: quaternion (1, 1, 1, 1) normalised; looks at the far side
     rot = quat_to_matrix([1.0, 1.0, 1.0, 1.0])
-    cam = dataclasses.replace(simple_framer, rotation=tuple(rot.ravel()))
+    cam = dataclasses.replace(simple_framer, cam_to_body=rot)
     np.testing.assert_allclose(cam.image_to_ground(7.5, 7.5), (-10.0, 0.0, 0.0), atol=1e-8)
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_read_formats import isis_cube, pds3_text, ramp, write_fits, write_pds3, write_pds4
+from tests.io.test_read_formats import isis_cube, pds3_text, ramp, write_fits, write_pds3, write_pds4
 
-from pipeline.config import IngestConfig
+from pipeline.io import load_frame
+from pipeline.ingestion.params import IngestionParams
 from pipeline.errors import BadFrame, BadGeometry, LabelTooLarge, UnreadableFrame, UnsupportedFormat
 from pipeline.ingestion import ingest
 from pipeline.io import pixel_flags, read_meta, read_pixels
@@ -190,7 +191,7 @@ def test_all_zero_or_saturated_frame_flagged_not_rejected(tmp_path, value, flag)
     path = write_pds3(tmp_path, "Z", np.full((6, 5), value, ">u2"), "MSB_UNSIGNED_INTEGER")
     result = ingest(tmp_path)
     assert len(result.frames) == 1 and not result.failures
-    data, mask = result.frames[0].load().data, result.frames[0].load().mask
+    data, mask = load_frame(result.frames[0]).data, load_frame(result.frames[0]).mask
     assert flag in pixel_flags(data, mask, saturation_dn=4095)
     assert pixel_flags(ramp().astype(np.float32), None, 4095) == []
     assert pixel_flags(np.full((2, 2), np.nan, np.float32), None) == ["all_invalid"]
@@ -257,5 +258,5 @@ def test_isis_cube_truncated(tmp_path):
 
 def test_bad_config_band_through_ingest(tmp_path):
     write_pds3(tmp_path, "B", ramp(), "LSB_UNSIGNED_INTEGER")
-    result = ingest(tmp_path, config=IngestConfig(band=2))
+    result = ingest(tmp_path, config=IngestionParams(band=2))
     assert not result.frames and "band 2 requested" in result.failures[0].reason

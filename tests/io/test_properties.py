@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_read_formats import pds4_xml, ramp, write_pds3
+from tests.io.test_read_formats import pds4_xml, ramp, write_pds3
 
 from pipeline.errors import FarsideError
 from pipeline.ingestion import ingest

@@ -1,7 +1,7 @@
 """Good-path reader tests on small synthetic products written to tmp_path.
 
 The ``write_*`` builders here are shared by the other ``tests/io`` modules
-(``from test_read_formats import write_pds3, ...``).
+(``from tests.io.test_read_formats import write_pds3, ...``).
 """
 
 from __future__ import annotations

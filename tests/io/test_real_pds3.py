@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.config import IngestConfig
+from pipeline.ingestion.params import IngestionParams
 from pipeline.errors import UnsupportedFormat
 from pipeline.ingestion import ingest
 from pipeline.io import read_meta, read_pixels
@@ -55,7 +55,7 @@ def _check_float32(data: np.ndarray, mask: np.ndarray, exact: np.ndarray) -> Non
 
 
 def test_every_product_ingests_or_is_refused_explicitly(ref):
-    result = ingest(ref, config=IngestConfig(recursive=True))
+    result = ingest(ref, config=IngestionParams(recursive=True))
     names = sorted(f.meta.path.name for f in result.all_frames)
     assert names == sorted([
         "M3G20090106T113423_V01_L0_cropped.IMG", "vis_cropped.img", "TC1S2B0_01_00811N526E0443_mini.img",

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from registration_helpers import make_survey
+from tests.registration.helpers import make_survey
 
-from pipeline.config import RegisterConfig
-from pipeline.registration import match_pair, overlap_pairs
+from pipeline.registration.params import RegistrationParams
+from pipeline.geometry.overlap import overlap_pairs
+from pipeline.registration import match_pair
 
 
 @pytest.fixture(scope="session")
-def cfg() -> RegisterConfig:
-    return RegisterConfig()
+def cfg() -> RegistrationParams:
+    return RegistrationParams()
 
 
 @pytest.fixture(scope="session")

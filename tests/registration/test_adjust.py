@@ -19,7 +19,7 @@ import pickle
 
 import numpy as np
 import pytest
-from registration_helpers import (
+from tests.registration.helpers import (
     make_survey,
     misregistration_px,
     nadir_camera,
@@ -27,17 +27,23 @@ from registration_helpers import (
     seam_misregistration_px,
 )
 
-from pipeline.config import RegisterConfig
-from pipeline.geometry.camera import FrameCamera
+from pipeline.registration.params import RegistrationParams
+from pipeline.geometry import FrameCamera
+from pipeline import api
+from pipeline.config import Config, RunParams
+from pipeline.geometry.overlap import overlap_pairs
 from pipeline.registration import (
     PairMatches,
     adjust,
     match_pair,
-    overlap_pairs,
-    register,
     write_adjusted_isds,
     write_control_network,
 )
+
+
+def register(frames, params: RegistrationParams, seed: int = 0):
+    """``pipeline.api.register`` with these registration parameters and run seed."""
+    return api.register(frames, Config(registration=params, run=RunParams(seed=seed)))
 
 
 def _assert_registered(survey, result, *, p90=0.2):
@@ -106,7 +112,7 @@ def test_match_pair_value_is_picklable_and_maps_to_the_same_ground(survey, surve
 
 def test_converges_with_half_degree_errors():
     survey = make_survey(error_deg=(0.4, 0.5), seed=1)
-    cfg = RegisterConfig()
+    cfg = RegistrationParams()
     result = register(survey.frames, cfg, seed=0)
     assert np.percentile(seam_misregistration_px(survey.true, survey.reported), 90) > 5
     _assert_registered(survey, result)
@@ -133,10 +139,10 @@ def test_converges_with_ten_percent_gross_outliers(survey, survey_matches, cfg):
 
 def test_solving_positions_too():
     survey = make_survey(error_deg=(0.1, 0.3), position_error_m=500.0, seed=2)
-    cfg = RegisterConfig(position_sigma_m=500.0)
+    cfg = RegistrationParams(position_sigma_m=500.0)
     pairs = overlap_pairs([f.camera for f in survey.frames])
     matches = [match_pair(survey.frames[p.i], survey.frames[p.j], p, cfg, seed=0) for p in pairs]
-    pointing_only = adjust(survey.reported, matches, RegisterConfig())
+    pointing_only = adjust(survey.reported, matches, RegistrationParams())
     result = adjust(survey.reported, matches, cfg)
     seam_p = np.percentile(seam_misregistration_px(survey.true, pointing_only.cameras), 90)
     seam = np.percentile(seam_misregistration_px(survey.true, result.cameras), 90)
@@ -160,7 +166,7 @@ def test_unmatched_and_missing_frames_are_reported(survey, survey_matches, cfg):
 
 
 def test_disabled_keeps_prior_cameras(survey):
-    result = register(survey.frames, RegisterConfig(enabled=False))
+    result = register(survey.frames, RegistrationParams(enabled=False))
     assert all(result.cameras[f.id] is f.camera for f in survey.frames)
     assert all(s.status == "prior" for s in result.status.values())
 
@@ -235,10 +241,10 @@ def test_config_validation():
     from pipeline.errors import ConfigError
 
     with pytest.raises(ValueError, match="odd"):
-        RegisterConfig(ncc_window_px=20)
+        RegistrationParams(ncc_window_px=20)
     with pytest.raises(ValueError, match="unknown detector"):
-        RegisterConfig(detector="surf")
+        RegistrationParams(detector="surf")
     with pytest.raises(ValueError):
-        RegisterConfig(robust_loss="tukey")
-    assert RegisterConfig(detector="orb").detector == "orb"
+        RegistrationParams(robust_loss="tukey")
+    assert RegistrationParams(detector="orb").detector == "orb"
     assert issubclass(ConfigError, ValueError)

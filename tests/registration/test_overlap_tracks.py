@@ -7,11 +7,13 @@ import pickle
 
 import numpy as np
 import pytest
-from registration_helpers import nadir_camera
+from tests.registration.helpers import nadir_camera
 
 from pipeline.geometry.body import MOON_RADII_M
-from pipeline.registration import PairMatches, build_tracks, overlap_pairs
-from pipeline.registration.overlap import connected_components, footprint, laea_forward, laea_inverse
+from pipeline.geometry.overlap import overlap_pairs
+from pipeline.registration import PairMatches, build_tracks
+from pipeline.geometry.footprint import footprint, laea_forward, laea_inverse
+from pipeline.geometry.overlap import connected_components
 
 R = MOON_RADII_M[0]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sim_helpers import SMALL
+from tests.simulation.helpers import SMALL
 
 from pipeline.simulation import Surface, simulate_survey
 

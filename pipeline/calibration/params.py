@@ -1,0 +1,112 @@
+"""Parameters of the calibration stage: the ``calibration`` section (and its ``photometry``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from pipeline.calibration.photometry import PHOTOMETRIC_MODELS
+from pipeline.parameters import Section, check_choice
+
+__all__ = ["CalibrationParams", "PhotometryParams"]
+
+
+class PhotometryParams(Section):
+    """Photometric normalisation of I/F to a standard geometry (angles in degrees)."""
+
+    model: str = Field(
+        "lunar_lambert",
+        description="photometric function, a key of pipeline.calibration.PHOTOMETRIC_MODELS "
+        "(lunar_lambert: McEwen lunar-Lambert with L(phase); lommel_seeliger)",
+    )
+    lunar_lambert_l: float | None = Field(
+        None, description="constant lunar-Lambert weight L; default: McEwen's L(phase) polynomial"
+    )
+    incidence_max_deg: float = Field(85.0, gt=0, le=90, description="mask pixels lit more obliquely")
+    emission_max_deg: float = Field(70.0, gt=0, le=90, description="mask pixels seen more obliquely")
+    standard_incidence_deg: float = Field(30.0, ge=0, lt=90, description="standard incidence angle")
+    standard_emission_deg: float = Field(0.0, ge=0, lt=90, description="standard emission angle")
+    standard_phase_deg: float = Field(30.0, ge=0, le=180, description="standard phase angle")
+    angle_grid_step: int = Field(
+        8, ge=1, description="compute angles every N pixels and interpolate bilinearly (1 = every pixel)"
+    )
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        return check_choice(value, PHOTOMETRIC_MODELS, "photometric model")
+
+
+class CalibrationParams(Section):
+    """Radiometric calibration: bias, dark, flat, bad pixels, cosmic rays, DN/s, radiance, I/F."""
+
+    enabled: bool = Field(True, description="False: frames pass through uncalibrated")
+    saturation_dn: float | None = Field(
+        4095.0, description="raw DN at or above which pixels are masked (None: no saturation test)"
+    )
+    bias_dn: float | None = Field(
+        None, description="constant bias (DN) used when no bias frames (and no overscan) are given"
+    )
+    overscan_samples: tuple[int, int] | None = Field(
+        None,
+        description="[start, stop) sample range of a serial overscan strip; without bias frames each "
+        "frame's bias is the per-line median of this strip (the strip itself is masked)",
+    )
+    clip_sigma: float = Field(3.0, gt=0, description="sigma clipping (robust sigmas) when combining masters")
+    hot_sigma: float = Field(
+        8.0, gt=0, description="hot pixel: dark rate above its local median by this many robust sigmas"
+    )
+    dead_flat: float = Field(
+        0.5, gt=0, lt=1, description="dead/low-response pixel: flat below this fraction of its local median"
+    )
+    noisy_sigma: float = Field(
+        6.0, gt=0, description="noisy pixel: bias-stack scatter above the median by this many robust sigmas"
+    )
+    badpix_window: int = Field(
+        9, ge=3, description="side (px, odd) of the local median window for hot and dead pixel tests"
+    )
+    mask_repaired: bool = Field(
+        False, description="also flag repaired bad pixels and cosmic-ray hits as invalid in the frame mask "
+        "(they are always counted in the frame's QA); true leaves holes in the mosaic and the tie points"
+    )
+    cosmic_rays: bool = Field(True, description="detect and repair cosmic-ray hits and single-pixel outliers")
+    cosmic_sigma: float = Field(
+        6.0, gt=0, description="cosmic-ray detection limit: residual over the local median, noise sigmas"
+    )
+    cosmic_sigfrac: float = Field(
+        0.6, gt=0, le=1, description="a hit grows along its track through pixels as sharp as a hit, and "
+        "takes its neighbours (charge spill), above cosmic_sigfrac * cosmic_sigma"
+    )
+    cosmic_objlim: float = Field(
+        2.0, gt=0, description="residual / fine-structure contrast above which a sharp peak is a hit, "
+        "not a blurred surface feature (L.A.Cosmic objlim)"
+    )
+    cosmic_psf_fwhm_px: float = Field(
+        1.5, gt=0, description="narrowest optical PSF (FWHM, px): features at least this blurred are "
+        "never taken for hits"
+    )
+    cosmic_niter: int = Field(4, ge=1, description="detection/repair iterations")
+    cold_pixels: bool | None = Field(
+        None, description="also detect single-pixel negative outliers (dead pixels no flat caught); "
+        "None: only when there is no master flat"
+    )
+    gain_e_per_dn: float | None = Field(
+        None, gt=0, description="detector gain for the cosmic-ray noise model; None: noise model fitted to "
+        "each frame"
+    )
+    read_noise_dn: float | None = Field(
+        None, ge=0, description="read noise for the noise model; default: measured from the bias stack"
+    )
+    responsivity: float = Field(
+        1.0, gt=0, description="DN/s per unit radiance (W m^-2 sr^-1 um^-1)"
+    )
+    solar_irradiance: float = Field(
+        1.0, gt=0, description="solar spectral irradiance at 1 AU in the band (W m^-2 um^-1)"
+    )
+    output: Literal["dn_per_s", "radiance", "iof"] = Field(
+        "iof", description="how far to calibrate: DN/s, radiance, or I/F (photometrically normalised)"
+    )
+    photometry: PhotometryParams | None = Field(
+        PhotometryParams(), description="photometric normalisation of I/F; None disables it"
+    )

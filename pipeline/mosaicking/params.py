@@ -1,0 +1,110 @@
+"""Parameters of the mosaicking stage: the ``mosaicking`` section of the configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from pipeline.mosaicking.blend import BLEND_METHODS, required_halo
+from pipeline.parameters import Section, check_choice
+
+__all__ = ["MosaickingParams"]
+
+
+class MosaickingParams(Section):
+    """Output grid, orthorectification, equalisation, blending and the written products."""
+
+    grid: str | None = Field(None, description="named grid from configs/grids.yaml")
+    crs: str = Field(
+        "farside_eqc",
+        description="output CRS: preset (farside_eqc, farside_ortho, north_polar, south_polar), IAU code, "
+        "WKT or PROJ string",
+    )
+    resolution_m: float | None = Field(
+        None, gt=0, description="pixel size (m); default: median ground sample distance of the frames"
+    )
+    bounds: tuple[float, float, float, float] | None = Field(
+        None, description="(xmin, ymin, xmax, ymax) in CRS metres; default: union of the frame footprints"
+    )
+    tile_size: int = Field(512, ge=64, description="output tile side (px): the unit of parallel work")
+    halo: int | None = Field(
+        None, ge=0, description="overlap (px) added around each tile; default: what the blend needs "
+        "(0 for pointwise blends, the support radius for multiband)"
+    )
+    resampling: Literal["nearest", "bilinear", "cubic", "lanczos"] = Field(
+        "bilinear", description="orthorectification kernel"
+    )
+    blend: str = Field(
+        "feather", description="a key of pipeline.mosaicking.BLEND_METHODS: mean, feather, multiband, first"
+    )
+    multiband_levels: int = Field(
+        5, ge=1, le=8, description="multiband: band-pass levels (coarsest Gaussian sigma 2**(levels-1) px)"
+    )
+    feather_max_px: float | None = Field(
+        None, gt=0, description="feather: cap the edge-distance weights at this many frame pixels "
+        "(default: weights grow to the frame centre)"
+    )
+    fill_gaps: bool = Field(
+        True, description="where no frame has clean data, use a bilinear estimate renormalised over the "
+        "clean pixels (the outer half of a frame's border pixels, next to masked pixels)"
+    )
+    priority: Literal["input", "emission", "incidence", "newest"] = Field(
+        "input", description="preferred frame for blend 'first', top_index and ties: input order, "
+        "smallest emission or incidence angle (per pixel), or newest"
+    )
+    equalize: bool = Field(True, description="fit a gain and offset per frame from the overlaps")
+    equalize_adjust: Literal["gain_offset", "gain", "offset"] = Field(
+        "gain_offset", description="what equalisation fits (ISIS equalizer ADJUST=BOTH/GAIN/OFFSET)"
+    )
+    equalize_reference: str | int = Field(
+        "mean", description="'mean' (mean gain 1, mean offset 0), or the index or id of a frame kept as is"
+    )
+    equalize_resolution_factor: float = Field(
+        4.0, ge=1, description="overlap statistics are taken on the output grid coarsened by this factor"
+    )
+    equalize_max_px: int = Field(
+        4096, ge=64, description="coarsen further so the statistics grid is at most this many px a side"
+    )
+    equalize_min_pixels: int = Field(
+        100, ge=1, description="ignore overlaps with fewer common valid pixels on the coarse grid"
+    )
+    extra_bands: list[Literal["count", "top_index", "incidence", "emission"]] = Field(
+        default_factory=list, description="bands written after the mosaic: frames per pixel, index of "
+        "the dominant frame, its incidence / emission angle (deg)"
+    )
+    dem: Path | None = Field(None, description="DEM GeoTIFF (lunar CRS) for orthorectification; default sphere")
+    overviews: bool = Field(True, description="build internal overviews in the COG")
+    overview_resampling: Literal["average", "nearest", "bilinear", "cubic", "mode"] = Field(
+        "average", description="resampling of the COG overviews"
+    )
+    compress: Literal["deflate", "zstd", "lzw"] = Field(
+        "deflate", description="COG compression (with the floating-point predictor)"
+    )
+    quicklook: bool = Field(True, description="write OUT.png beside the mosaic")
+    quicklook_max_px: int = Field(1024, ge=16, description="longest side of the quicklook PNG")
+    stac: bool = Field(True, description="write the STAC item OUT.stac.json beside the mosaic")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_halo(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("halo") is None:
+            need = required_halo(data.get("blend", "feather"), data.get("multiband_levels", 5))
+            data = {**data, "halo": need}
+        return data
+
+    @field_validator("blend")
+    @classmethod
+    def _known_blend(cls, value: str) -> str:
+        return check_choice(value, BLEND_METHODS, "blend")
+
+    @model_validator(mode="after")
+    def _halo_wide_enough(self) -> MosaickingParams:
+        need = required_halo(self.blend, self.multiband_levels)
+        if self.halo < need:
+            raise ValueError(
+                f"halo {self.halo} px is too narrow for multiband with {self.multiband_levels} levels "
+                f"(needs {need}); leave halo unset or lower multiband_levels"
+            )
+        return self

@@ -1,0 +1,182 @@
+"""The dask graph: every stage wired together, built once and computed once.
+
+:func:`build_graph` turns a :class:`~pipeline.orchestration.plan.Plan` into one dask graph
+whose task keys are hashes of their inputs (``dask.base.tokenize``), so a rerun hits the same
+keys and the work directory's cached products. Every task is the same small function: run one
+step of :mod:`pipeline.orchestration.steps` unless its product is already cached.
+
+Tasks (one per frame / pair / tile, so a cluster is useful)::
+
+    masters ─┐
+    frame_i ─┴─ calibrate_i ──┬── match_ij ──┐
+                              │              ├── adjust ── crosscheck_i ──┬── equalize ──┐
+                              │              │                            │              ├── tile_t ── write
+                              └──────────────┴────────────────────────────┴──────────────┘
+
+Pixels are read inside the calibrate tasks, on the workers, from shared storage; tiles are
+written to the work directory by their tasks and assembled window by window by the single
+``write`` task, so memory is bounded by the tile size and the frames per tile.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dask.base import tokenize
+from dask.delayed import Delayed, delayed
+
+from pipeline.frame import FrameFailure
+from pipeline.geometry.grid import MapGrid
+from pipeline.geometry.overlap import neighbours
+from pipeline.orchestration import steps
+from pipeline.orchestration.plan import Plan
+from pipeline.orchestration.workdir import WorkDir
+
+__all__ = ["Graph", "build_graph"]
+
+
+# ----------------------------------------------------------------------------------------
+# tasks: module-level, picklable, pure apart from the work-directory cache
+# ----------------------------------------------------------------------------------------
+def _cached_step(workdir: WorkDir, stage: str, key: str, step: Callable[..., Any], *args: Any) -> Any:
+    """Run ``step(*args)`` unless ``stage/key`` is already in the work directory."""
+    return workdir.cached(stage, key, lambda: step(*args))
+
+
+def _tile_task(workdir: WorkDir, key: str, *args: Any) -> Path:
+    """Mosaic one tile into the work directory; returns the product's path (the writer reads
+    tiles one at a time, so they never all sit in memory)."""
+    workdir.cached("tiles", key, lambda: steps.tile_step(*args))
+    return workdir.path("tiles", key)
+
+
+def _summary_task(frame) -> dict[str, Any]:
+    if isinstance(frame, FrameFailure):
+        return {"failure": frame}
+    return {"id": frame.id, "qa": dict(frame.qa)}
+
+
+def _write_task(workdir: WorkDir, tile_paths: list[Path], grid: MapGrid, out: Path, bands: list[str],
+                tags: dict, summaries: list[dict], registration, equalization, params, datetimes) -> dict[str, Any]:
+    """The single writer: assemble tiles window by window into the COG and its side files."""
+    t0 = time.perf_counter()
+    written = steps.write_products((workdir.load(p) for p in tile_paths), grid, out, bands, tags, params, datetimes)
+    return {
+        **written,
+        "write_seconds": time.perf_counter() - t0,
+        "out": str(out),
+        "summaries": summaries,
+        "registration": registration,
+        "equalization": equalization,
+    }
+
+
+def _section_token(section) -> str:
+    """A config section as canonical JSON: its pickle holds sets whose order changes from
+    one Python process to the next, which would change every task key."""
+    return section.model_dump_json()
+
+
+# ----------------------------------------------------------------------------------------
+# building
+# ----------------------------------------------------------------------------------------
+@dataclass
+class Graph:
+    """A built graph: its final task and the ``(stage, key)`` of every cached product."""
+
+    result: Delayed
+    products: list[tuple[str, str]] = field(default_factory=list)
+
+
+class _Builder:
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.cfg = plan.config
+        self.workdir = plan.workdir
+        self.products: list[tuple[str, str]] = []
+
+    def task(self, stage: str, name: str, step: Callable[..., Any], *args: Any, key_parts: tuple) -> Delayed:
+        """One cached step: its key hashes ``key_parts`` (the step's inputs and settings)."""
+        key = tokenize(stage, *key_parts)
+        self.products.append((stage, key))
+        return delayed(_cached_step, pure=True)(self.workdir, stage, key, step, *args,
+                                                dask_key_name=f"{name}-{key}")
+
+    def build(self) -> Graph:
+        p, cfg = self.plan, self.cfg
+        cal, reg, mos, seed = cfg.calibration, cfg.registration, cfg.mosaicking, cfg.run.seed
+        max_bytes = cfg.ingestion.max_frame_bytes
+        masters = self.task("masters", "masters", steps.masters_step, p.inputs.calibration, cal, max_bytes,
+                            key_parts=([f.meta.content_hash for f in p.inputs.calibration], _section_token(cal)))
+        calibrated = [
+            self.task("calibrated", f"calibrate-{f.id}", steps.calibrate_step, f, masters, cal, max_bytes,
+                      key_parts=(f.meta.content_hash, f.meta.band, f.camera, masters.key, _section_token(cal)))
+            for f in p.frames
+        ]
+        cameras = {f.id: f.camera for f in p.frames}
+        matches = [
+            self.task("matches", f"match-{q.i}-{q.j}", steps.match_step, calibrated[q.i], calibrated[q.j], q, reg,
+                      seed, key_parts=(calibrated[q.i].key, calibrated[q.j].key, q, _section_token(reg), seed))
+            for q in (p.pairs if reg.enabled else [])
+        ]
+        controls = [
+            self.task("control", f"control-{k}", steps.control_step, c, reg, seed,
+                      key_parts=(c.key, _section_token(reg), seed))
+            for k, c in enumerate(calibrated)
+        ] if reg.enabled and reg.reference_basemap is not None else []
+        registration = self.task("adjusted", "adjust", steps.adjust_step, cameras, matches, controls, reg, seed,
+                                 key_parts=(cameras, [m.key for m in matches], [c.key for c in controls],
+                                            _section_token(reg), seed))
+        calibrated = self.crosschecked(calibrated, registration)
+        equalization = None
+        if mos.equalize and len(p.frames) > 1:
+            equalization = self.task("equalize", "equalize", steps.equalize_step, calibrated, registration, p.grid,
+                                     mos, key_parts=([c.key for c in calibrated], registration.key, p.grid,
+                                                     _section_token(mos)))
+        tiles = []
+        for tile in p.tiles:
+            order = p.tile_frames[tile.index]
+            if not order:
+                continue
+            key = tokenize("tiles", tile, p.grid, [calibrated[i].key for i in order], registration.key,
+                           equalization.key if equalization is not None else None, _section_token(mos))
+            self.products.append(("tiles", key))
+            tiles.append(delayed(_tile_task, pure=True)(
+                self.workdir, key, tile, p.grid, [calibrated[i] for i in order], order, registration,
+                equalization, mos, dask_key_name=f"tile-{tile.index[0]}-{tile.index[1]}-{key}"))
+        summaries = [delayed(_summary_task, pure=True)(c) for c in calibrated]
+        datetimes = sorted(f.meta.time_utc for f in p.frames if f.meta.time_utc is not None)
+        result = delayed(_write_task, pure=True)(
+            self.workdir, tiles, p.grid, p.out, p.bands, steps.provenance_tags(p.frames, cfg, p.failures), summaries,
+            registration, equalization, mos, datetimes,
+            dask_key_name=f"write-{tokenize(p.out, [t.key for t in tiles])}",
+        )
+        return Graph(result, self.products)
+
+    def crosschecked(self, calibrated: list[Delayed], registration: Delayed) -> list[Delayed]:
+        """Per frame, after registration: the cross-frame check against the frames of its
+        overlapping pairs (frames in no pair are passed on as they are)."""
+        cal, cc = self.cfg.calibration, self.cfg.crosschecking
+        if not (self.cfg.registration.enabled and cal.enabled and cal.cosmic_rays and cc.enabled):
+            return calibrated
+        dem = str(self.cfg.mosaicking.dem) if self.cfg.mosaicking.dem else None
+        out = list(calibrated)
+        for i, others in enumerate(neighbours(len(calibrated), self.plan.pairs)):
+            if not others:
+                continue
+            out[i] = self.task(
+                "crosschecked", f"crosscheck-{i}", steps.crosscheck_step, calibrated[i],
+                [calibrated[j] for j in others], registration, cal, cc, dem,
+                key_parts=(calibrated[i].key, [calibrated[j].key for j in others], registration.key,
+                           _section_token(cal), _section_token(cc), dem),
+            )
+        return out
+
+
+def build_graph(plan: Plan) -> Graph:
+    """The whole run as one dask graph ending in the writer task."""
+    return _Builder(plan).build()

@@ -1,0 +1,122 @@
+"""From a finished run to the QA report's plain data (``pipeline.report.ReportData``).
+
+Kept apart from :mod:`pipeline.report` (which knows nothing of the stages) and from
+:mod:`pipeline.orchestration.graph` (which only wires tasks): this module reads the stage
+products a run returned and turns them into rows, arrays and provenance.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from pipeline.errors import GeometryError
+from pipeline.orchestration.result import RunResult
+from pipeline.orchestration.steps import software_versions
+from pipeline.report import FrameRow, ReportData
+
+
+def _angle_range(camera, n: int = 8) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
+    """(min, max) incidence and emission in degrees over a grid of the frame's pixels."""
+    lines = np.linspace(0.5, camera.lines - 0.5, n)
+    samples = np.linspace(0.5, camera.samples - 0.5, n)
+    ll, ss = np.meshgrid(lines, samples, indexing="ij")
+    xyz, hit = camera.image_to_ground_hit(ll, ss)
+    if not hit.any() or camera.sun_position_m is None:
+        return None, None
+    inc, emi, _ = camera.illumination_angles(xyz[hit])
+    inc, emi = np.degrees(inc), np.degrees(emi)
+    return (float(inc.min()), float(inc.max())), (float(emi.min()), float(emi.max()))
+
+
+def _footprint(camera) -> list[tuple[float, float]] | None:
+    try:
+        lon, lat = camera.footprint_deg(8)
+    except GeometryError:  # a camera that does not see the body has no footprint to draw
+        return None
+    return [(float(a), float(b)) for a, b in zip(lon, lat)]
+
+
+def _hits(qa: dict) -> int | None:
+    """Cosmic-ray hits of a frame: the single-frame detector's plus the cross-frame check's."""
+    if qa.get("cosmic_rays") is None:
+        return None
+    return int(qa["cosmic_rays"]) + int(qa.get("crosscheck_cosmic_rays", 0))
+
+
+def _num(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def report_data(result: RunResult) -> ReportData:
+    """Everything the QA report shows about ``result`` besides the mosaic file itself."""
+    plan, product = result.plan, result.product
+    reg = product.get("registration")
+    eq = product.get("equalization")
+    cams = dict(reg.cameras)
+    summaries = {s["id"]: s for s in product["summaries"] if "id" in s}
+    rejected = {str(x.path): x for x in result.failures}  # ingest, geometry, calibrate, register
+    rows: list[FrameRow] = []
+    for f in plan.frames:
+        qa = summaries.get(f.id, {}).get("qa", {})
+        failure = rejected.get(str(f.meta.path))
+        st = reg.status.get(f.id)
+        status, reason = ("used", "")
+        if failure is not None:
+            status, reason = "rejected", f"[{failure.stage}] {failure.reason}"
+        elif st is not None and st.status == "prior":
+            status, reason = "kept with prior pointing", st.reason
+        camera = cams.get(f.id, f.camera)
+        inc, emi = _angle_range(camera)
+        corr = reg.corrections.get(f.id)
+        gain, offset = eq.correction(f.id) if eq is not None else (None, None)
+        rows.append(FrameRow(
+            id=f.id, path=str(f.meta.path), format=f.meta.format, shape=tuple(f.meta.shape),
+            exposure_s=f.meta.exposure_s, time_utc=f.meta.time_utc.isoformat() if f.meta.time_utc else None,
+            status=status, reason=reason, level=_num(qa.get("median")), noise=_num(qa.get("noise")),
+            masked_fraction=_num(qa.get("masked_fraction")), cosmic_rays=_hits(qa),
+            incidence_deg=inc, emission_deg=emi,
+            tie_points=st.n_tie_points if st is not None else None,
+            correction_deg=tuple(corr.rotvec_deg) if corr is not None else None,
+            residual_before_px=_num(st.rms_before_px) if st is not None else None,
+            residual_after_px=_num(st.rms_after_px) if st is not None else None,
+            gain=gain, offset=offset, footprint_lonlat=_footprint(camera),
+        ))
+    for x in plan.failures:
+        rows.append(FrameRow(id=x.path.stem, path=str(x.path), format="?", shape=(0, 0), exposure_s=None,
+                             time_utc=None, status="rejected", reason=f"[{x.stage}] {x.reason}"))
+
+    before = after = tie_ll = None
+    if len(reg.network):
+        net = reg.network
+        keep = ~np.asarray(net.outlier, bool)
+        before = np.asarray(net.residual_before_px)[keep]
+        after = np.asarray(net.residual_after_px)[keep]
+        _, first = np.unique(np.asarray(net.point_id)[keep], return_index=True)
+        tie_ll = np.column_stack([np.asarray(net.lon_deg)[keep][first], np.asarray(net.lat_deg)[keep][first]])
+    notes = list(reg.notes)
+    provenance = {
+        "inputs": [str(f.meta.path) for f in plan.frames],
+        "calibration frames": [str(f.meta.path) for f in plan.inputs.calibration],
+        "config": json.loads(plan.config.model_dump_json()),
+        "versions": software_versions(),
+        "scheduler": plan.config.run.scheduler,
+        "work directory": str(plan.workdir.root),
+        "reused from the work directory": result.reused or "nothing",
+    }
+    timings = dict(result.stage_seconds)
+    timings["total (wall)"] = result.seconds
+    return ReportData(
+        mosaic_path=result.out, frames=rows, residuals_before_px=before, residuals_after_px=after,
+        tie_points_lonlat=tie_ll,
+        overlap_diff_before=eq.differences(corrected=False) if eq is not None else None,
+        overlap_diff_after=eq.differences(corrected=True) if eq is not None else None,
+        provenance=provenance, timings_s=timings, notes=notes,
+    )

@@ -1,0 +1,80 @@
+"""What a run did: :class:`RunResult` (the output, rejected frames, stage statistics, timings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.frame import FrameFailure
+from pipeline.orchestration.plan import Plan
+from pipeline.orchestration.steps import excluded_ids
+
+__all__ = ["RunResult"]
+
+
+@dataclass
+class RunResult:
+    """What a run did: the output, rejected frames, stage statistics, timings.
+
+    Attributes
+    ----------
+    out : Path
+        The GeoTIFF written.
+    plan : Plan
+    product : dict
+        The writer's result: ``valid_pixels``, ``side_files``, ``summaries`` (per frame QA or
+        failure), ``registration`` and ``equalization``.
+    seconds : float
+        Wall time of the run.
+    reused : dict of str to int
+        Cached products reused per stage.
+    stage_seconds : dict of str to float
+        Task time per stage (summed over workers).
+    report : Path or None
+        The QA report, once written.
+    """
+
+    out: Path
+    plan: Plan
+    product: dict[str, Any]
+    seconds: float
+    reused: dict[str, int]
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    report: Path | None = None
+
+    @property
+    def registration(self):
+        """The ``RegistrationResult`` (None when registration was off)."""
+        return self.product["registration"] if self.plan.config.registration.enabled else None
+
+    @property
+    def failures(self) -> list[FrameFailure]:
+        """Every rejected frame: at ingest, for geometry, in calibration or registration."""
+        late = [s["failure"] for s in self.product["summaries"] if "failure" in s]
+        reg = self.registration
+        dropped = [] if reg is None else [
+            FrameFailure(f.meta.path, "register", reg.status[f.id].reason)
+            for f in self.plan.frames if f.id in excluded_ids(reg)
+        ]
+        return [*self.plan.failures, *late, *dropped]
+
+    def summary(self) -> str:
+        """A few lines for the terminal: output, frames, registration, reuse, rejections."""
+        n_used = len(self.plan.frames) - len(self.failures) + len(self.plan.failures)
+        grid = self.plan.grid
+        lines = [(f"wrote {self.out} ({grid.shape[0]} x {grid.shape[1]} px at "
+                  f"{grid.resolution:g} m, {n_used} frames) in {self.seconds:.1f} s")]
+        reg = self.registration
+        if reg is not None:
+            st = reg.stats
+            lines.append(f"registration: {st.n_tied}/{st.n_frames} frames tied, {st.n_tracks} tie points, "
+                         f"residual RMS {st.rms_before_px:.2f} -> {st.rms_after_px:.3f} px")
+        if self.report is not None:
+            lines.append(f"QA report: {self.report}")
+        if self.reused:
+            lines.append("reused from the work directory: " + ", ".join(f"{v} {k}" for k, v in self.reused.items()))
+        if self.failures:
+            lines.append(f"rejected {len(self.failures)} file(s):")
+            lines += [f"  {x}" for x in self.failures]
+        return "\n".join(lines)

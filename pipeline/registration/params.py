@@ -1,0 +1,109 @@
+"""Parameters of the registration stage: the ``registration`` section of the configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from pipeline.errors import ConfigError
+from pipeline.parameters import Section
+from pipeline.registration.detectors import check_detector
+
+__all__ = ["RegistrationParams"]
+
+
+class RegistrationParams(Section):
+    """Tie points (OpenCV, in map space) and bundle adjustment of camera pointing.
+
+    Pixels (``_px``) are local-grid pixels for matching settings and frame pixels for
+    adjustment settings; angles in degrees, lengths in metres.
+    """
+
+    enabled: bool = Field(True, description="False: frames keep their prior cameras")
+    # -- overlap graph
+    min_overlap_km2: float = Field(0.0, ge=0, description="ignore pairs whose footprints overlap less (km^2)")
+    min_overlap_fraction: float = Field(
+        0.02, ge=0, le=1, description="ignore pairs overlapping less than this fraction of the smaller footprint"
+    )
+    # -- matching
+    detector: str = Field(
+        "sift", description="feature detector, a key of pipeline.registration.DETECTORS (sift, orb, akaze)"
+    )
+    max_features: int = Field(4000, gt=0, description="keypoints detected per image of a pair")
+    ratio: float = Field(0.8, gt=0, lt=1, description="Lowe ratio test: best/second-best descriptor distance")
+    ransac_threshold_px: float = Field(1.5, gt=0, description="MAGSAC++ inlier threshold (local-grid pixels)")
+    min_matches: int = Field(12, ge=4, description="fewer consistent matches than this: the pair has no tie points")
+    max_matches_per_pair: int = Field(
+        150, ge=4, description="most tie points kept per pair, spread evenly over the overlap"
+    )
+    subpixel: bool = Field(True, description="refine matches to sub-pixel by normalised cross-correlation")
+    ncc_window_px: int = Field(21, ge=5, description="NCC template side (pixels, odd)")
+    ncc_search_px: int = Field(3, ge=1, description="NCC search radius around the robust model's prediction (pixels)")
+    min_ncc: float = Field(0.6, gt=-1, lt=1, description="weakest accepted NCC peak")
+    match_resolution_factor: float = Field(
+        1.0, gt=0, description="local matching grid pixel = this times the coarser frame's ground sample distance"
+    )
+    max_match_size_px: int = Field(
+        2048, ge=64, description="coarsen the local matching grid so neither side exceeds this many pixels"
+    )
+    # -- tracks
+    merge_radius_px: float = Field(
+        1.0, ge=0, description="tie points of one frame closer than this (frame pixels) join one track"
+    )
+    track_tolerance_px: float = Field(
+        2.0, gt=0, description="drop a track whose observations in one frame are farther apart than this"
+    )
+    # -- adjustment
+    pointing_sigma_deg: float = Field(0.3, gt=0, description="prior sigma of each pointing angle (per axis)")
+    position_sigma_m: float | None = Field(
+        None, gt=0, description="solve camera positions too, with this prior sigma (m); None: positions fixed"
+    )
+    robust_loss: Literal["linear", "huber", "soft_l1", "cauchy", "arctan"] = Field(
+        "huber", description="robust loss of the reprojection residuals (scipy least_squares names)"
+    )
+    tie_sigma_px: float | None = Field(
+        0.5, gt=0, description="assumed precision of a tie-point measurement (frame pixels), weighting the "
+        "residuals against the pointing priors; None: the robust estimate from the residuals (sharper relative "
+        "fit, but then tiny systematic tie errors rather than the priors decide the network's weak common modes)"
+    )
+    robust_scale_px: float = Field(1.0, gt=0, description="residual (frame pixels) where the robust loss sets in")
+    outlier_px: float = Field(
+        3.0, gt=0, description="reject observations whose residual exceeds this (frame pixels), then solve again"
+    )
+    outlier_sigma: float = Field(
+        10.0, gt=0, description="also reject residuals above this many robust tie sigmas (whichever threshold is lower)"
+    )
+    solver: Literal["schur", "scipy"] = Field(
+        "schur", description="schur: Levenberg-Marquardt on the reduced camera system (exact steps); "
+        "scipy: scipy.optimize.least_squares (trf, sparse Jacobian, LSMR steps)"
+    )
+    max_iterations: int = Field(5, ge=1, description="most solve / outlier-rejection rounds")
+    max_nfev: int = Field(100, ge=1, description="most iterations (schur) or function evaluations (scipy) per solve")
+    min_tie_points: int = Field(
+        4, ge=1, description="a frame needs this many inlier observations to count as tied"
+    )
+    unmatched: Literal["keep", "exclude"] = Field(
+        "keep", description="frames without tie points: keep their prior pointing, or exclude them from the mosaic"
+    )
+    # -- absolute control
+    reference_basemap: Path | None = Field(
+        None, description="GeoTIFF basemap (any lunar CRS) to match frames against for ground control points"
+    )
+    basemap_band: int = Field(1, ge=1, description="band of the reference basemap (1-based)")
+
+    @field_validator("detector")
+    @classmethod
+    def _known_detector(cls, value: str) -> str:
+        try:
+            return check_detector(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from exc
+
+    @field_validator("ncc_window_px")
+    @classmethod
+    def _odd_window(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError(f"ncc_window_px must be odd, got {value}")
+        return value

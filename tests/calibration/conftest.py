@@ -1,9 +1,0 @@
-"""Fixtures of the calibration tests (synthetic data helpers: calibration_helpers.py)."""
-
-import numpy as np
-import pytest
-
-
-@pytest.fixture
-def rng() -> np.random.Generator:
-    return np.random.default_rng(12345)

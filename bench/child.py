@@ -88,7 +88,8 @@ def run_pipeline(spec: dict[str, Any]) -> dict[str, Any]:
     plan = result.plan
     frames = plan.frames
     input_px = sum(int(f.meta.shape[0]) * int(f.meta.shape[1]) for f in frames)
-    cams = dict(result.product["registration"].cameras)
+    reg = result.product["registration"]
+    cams = dict(reg.cameras)
     cam_dir = spec.get("cameras_dir")
     if cam_dir:
         cam_dir = Path(cam_dir)

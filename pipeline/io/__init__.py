@@ -72,9 +72,9 @@ READERS: dict[str, Reader] = {
     "pds4": Reader("pds4", (".xml",), _pds4.describe_pds4, load_raw),
     "fits": Reader("fits", (".fits", ".fit", ".fts"), _fits.describe_fits, _fits.load_fits),
     "isis3": Reader("isis3", (".cub",), _isis3.describe_isis3, _isis3.load_isis3),
-    "tiff": Reader("tiff", (".tif", ".tiff"), _raster.describe_tiff, _raster.load_tiff),
-    "png": Reader("png", (".png",), _raster.describe_png, _raster.load_opencv),
-    "jpeg": Reader("jpeg", (".jpg", ".jpeg"), _raster.describe_jpeg, _raster.load_opencv),
+    "tiff": Reader("tiff", (".tif", ".tiff"), _raster.describe_tiff, _raster.load_raster),
+    "png": Reader("png", (".png",), _raster.describe_png, _raster.load_raster),
+    "jpeg": Reader("jpeg", (".jpg", ".jpeg"), _raster.describe_jpeg, _raster.load_raster),
 }
 """Readers by format name; ``READERS[name].describe`` reads metadata, ``.load`` pixels."""
 

@@ -24,10 +24,16 @@ import numpy as np
 
 from pipeline.errors import LabelTooLarge, UnreadableFrame, UnsupportedFormat
 
-__all__ = ["GDAL_OPTIONS", "check_declared_size", "dataset_dtype", "open_raster", "read_stored_band"]
+__all__ = ["BOMB_MIN_BYTES", "GDAL_OPTIONS", "MAX_COMPRESSION_RATIO", "check_compression_ratio", "check_declared_size", "dataset_dtype", "open_raster", "read_stored_band"]
 
 GDAL_OPTIONS = {"GDAL_PAM_ENABLED": "NO", "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
 """GDAL configuration for reading frames: no ``.aux.xml`` written, no folder listing."""
+
+MAX_COMPRESSION_RATIO = 250
+"""A compressed raster declaring more than this many times its file size is a bomb..."""
+
+BOMB_MIN_BYTES = 128 * 1024**2
+"""...when it also declares at least this many bytes (small blank images are fine)."""
 
 _SUPPORTED_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64")
 
@@ -106,6 +112,26 @@ def check_declared_size(where: Path, lines: int, samples: int, bands: int, items
         )
     if not 0 <= band < bands:
         raise UnsupportedFormat(where, f"band {band} requested but the image has {bands} band(s) (ingest.band is zero-based)")
+
+
+def check_compression_ratio(where: Path, declared: int, file_size: int) -> None:
+    """Refuse a decompression bomb from its header: a compressed image declaring at least
+    :data:`BOMB_MIN_BYTES` and more than :data:`MAX_COMPRESSION_RATIO` times its file size.
+
+    Real images (noise, texture) compress at most a few tens to one; deflate's limit is
+    about 1030:1, reached only by constant data. Checked before anything is decoded.
+
+    Raises
+    ------
+    LabelTooLarge
+        With the declared size, the file size and the ratio.
+    """
+    if declared >= BOMB_MIN_BYTES and declared > MAX_COMPRESSION_RATIO * max(file_size, 1):
+        raise LabelTooLarge(
+            where, f"header declares {declared} bytes of pixels in a file of {file_size} bytes (compressed "
+            f"{declared / max(file_size, 1):.0f}:1, more than {MAX_COMPRESSION_RATIO}:1): a decompression bomb or a "
+            "blank image, refused before decoding; if it is genuine, store it uncompressed"
+        )
 
 
 def dataset_dtype(ds, where: Path, what: str) -> np.dtype:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import UnreadableFrame, UnsupportedFormat
-from pipeline.io import companding
+from pipeline.io import bitdepth, companding
 from pipeline.io.odl import Label, LabelSyntaxError, Quantity, find_label_end, parse_label
 from pipeline.io.rawarray import RawLayout
 
@@ -296,6 +296,7 @@ def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path) 
         specials.extend(float(v) for v in range(-32768, -32763))
     elif dtype.kind == "i" and dtype.itemsize >= 4:
         specials.append(float(np.iinfo(dtype).min))  # the conventional fill value
+    mask = _value(image.get("SAMPLE_BIT_MASK"))
     layout = RawLayout(
         path=str(data_path),
         offset=offset,
@@ -310,6 +311,10 @@ def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path) 
         value_offset=offset_value,
         specials=tuple(specials),
         isis_specials=dtype.kind == "f",
+        valid_bits=bitdepth.mask_bits(mask, 8 * dtype.itemsize) if dtype.kind in "iu" else None,
+        check_width=dtype.kind in "iu",
+        width_keyword=f"SAMPLE_TYPE = {_value(image.get('SAMPLE_TYPE'))}, SAMPLE_BITS = {_value(image.get('SAMPLE_BITS', 8))}"
+        + (f", SAMPLE_BIT_MASK = 2#{mask:b}#" if isinstance(mask, int) and not isinstance(mask, bool) else ""),
     )
     # LROC EDRs are companded 8-bit
     dataset = str(label.get("DATA_SET_ID", "")).upper()
@@ -392,6 +397,13 @@ def describe_pds3(path: Path, band: int, max_bytes: int | None):
     where = label_path
     layout, _image, data_path = pds3_layout(label, label_path, attached=attached, where=where)
     check_layout(layout, band=band, max_bytes=max_bytes, source=where)
+    record = _value(label.get("RECORD_BYTES"))
+    bitdepth.check_file_size(
+        where, data_path.name, layout.offset, layout.stored_bytes, layout.itemsize, data_path.stat().st_size,
+        objects_after=bitdepth.pds3_objects_after(label, _pointer(label, where)[0], data_path.name, attached,
+                                                  layout.offset + layout.stored_bytes),
+        slack=record - 1 if isinstance(record, int) and record > 0 else 0, keyword=layout.width_keyword,
+    )
     raw = label_metadata(label)
     extra = {"layout": layout.to_dict(), "raw_metadata": {k: repr(v) for k, v in raw.items()},
              "scale": layout.scale, "offset": layout.value_offset, "bands": layout.bands,

@@ -53,7 +53,7 @@ def load_isis3(meta, max_bytes: int | None):
     return load_raw(meta, max_bytes)
 
 
-def describe_isis3(path: Path, band: int, max_bytes: int | None):
+def describe_isis3(path: Path, band: int, max_bytes: int | None, data_root: Path | None = None):
     """Label metadata of an ISIS3 cube (ISIS2 qubes and layouts the own reader does not
     know: through GDAL)."""
     from pipeline.io import gdalcube
@@ -76,7 +76,7 @@ def describe_isis3(path: Path, band: int, max_bytes: int | None):
             return gdalcube.describe_gdal_cube(path, band, max_bytes, label=label, reason="ISIS2 qube")
         raise UnreadableFrame(path, "not an ISIS cube: an ODL label without Object = IsisCube or an ISIS2 ^QUBE")
     try:
-        return _describe_own(path, band, max_bytes, label)
+        return _describe_own(path, band, max_bytes, label, data_root)
     except UnsupportedFormat as exc:
         if "band" in exc.reason and "requested" in exc.reason:
             raise
@@ -100,7 +100,7 @@ def _instrument_metadata(cube: Label) -> dict:
     }
 
 
-def _describe_own(path: Path, band: int, max_bytes: int | None, label: Label):
+def _describe_own(path: Path, band: int, max_bytes: int | None, label: Label, data_root: Path | None = None):
     from pipeline.io.base import Described
     from pipeline.io.pds3 import resolve_file
 
@@ -120,7 +120,7 @@ def _describe_own(path: Path, band: int, max_bytes: int | None, label: Label):
     dtype = np.dtype(order + _TYPES[ptype])
     data_path = path
     if isinstance(core.get("^CORE"), str):
-        data_path = resolve_file(path, core["^CORE"], path)
+        data_path = resolve_file(path, core["^CORE"], path, data_root)
     fmt = str(core.get("FORMAT", "Tile")).upper()
     ints = {}
     for key, block, default in (("STARTBYTE", core, 1), ("SAMPLES", dims, None), ("LINES", dims, None),

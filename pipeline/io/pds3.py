@@ -153,13 +153,17 @@ def _float(obj: Label, key: str, default: float, where: Path) -> float:
     return float(v)
 
 
-def resolve_file(label_path: Path, name: str, where: Path) -> Path:
+def resolve_file(label_path: Path, name: str, where: Path, root: Path | None = None) -> Path:
     """The data file a label names, in the label's folder (case-insensitive match).
+
+    ``root`` (default: the label's folder) is the data root the file must resolve into,
+    symbolic links followed (:func:`pipeline.io.paths.check_inside`).
 
     Raises
     ------
     UnreadableFrame
-        The name escapes the folder (absolute, ``..``) or no such file exists.
+        The name escapes the folder (absolute, ``..``), a link leaves the data root, or no
+        such file exists.
     """
     text = str(name).strip()
     candidate = Path(text)
@@ -168,15 +172,17 @@ def resolve_file(label_path: Path, name: str, where: Path) -> Path:
         raise UnreadableFrame(
             where, f"label points to {text!r}, outside its own folder; data files must sit beside the label"
         )
+    from pipeline.io.paths import check_inside
+
     folder = label_path.parent
     direct = folder / text
-    if direct.is_file():
-        return direct
+    if direct.is_file() or direct.is_symlink():
+        return check_inside(direct, root or folder, where, text)
     lower = text.lower()
     try:
         for entry in sorted(folder.iterdir()):
-            if entry.name.lower() == lower and entry.is_file():
-                return entry
+            if entry.name.lower() == lower and (entry.is_file() or entry.is_symlink()):
+                return check_inside(entry, root or folder, where, text)
     except OSError:
         pass
     raise UnreadableFrame(where, f"data file {text!r} named by the label is missing; put it beside the label")
@@ -208,7 +214,8 @@ def _pointer(label: Label, where: Path) -> tuple[str, Any, Label]:
     return key, value, obj, block
 
 
-def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path) -> tuple[RawLayout, Label, Path]:
+def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path,
+                data_root: Path | None = None) -> tuple[RawLayout, Label, Path]:
     """Raw layout of the image of a parsed PDS3 label.
 
     Returns
@@ -228,12 +235,12 @@ def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path) 
         if not ptr:
             raise UnreadableFrame(where, f"{key} is empty")
         if isinstance(ptr[0], str):
-            data_path = resolve_file(label_path, ptr[0], where)
+            data_path = resolve_file(label_path, ptr[0], where, data_root)
             ptr = ptr[1] if len(ptr) > 1 else 1
         elif len(ptr) == 1:
             ptr = ptr[0]
     elif isinstance(ptr, str):
-        data_path = resolve_file(label_path, ptr, where)
+        data_path = resolve_file(label_path, ptr, where, data_root)
         ptr = 1
     if isinstance(ptr, Quantity):
         if str(ptr.unit).strip().upper() not in ("BYTES", "BYTE"):
@@ -372,9 +379,10 @@ def _dtype_name(dtype: np.dtype) -> str:
     return np.dtype(dtype).newbyteorder("=").name
 
 
-def describe_pds3(path: Path, band: int, max_bytes: int | None):
+def describe_pds3(path: Path, band: int, max_bytes: int | None, data_root: Path | None = None):
     """Metadata of a PDS3 product: ``path`` is the ``.IMG`` (attached or with a sibling
-    ``.LBL``) or the detached ``.LBL`` itself."""
+    ``.LBL``) or the detached ``.LBL`` itself; a named data file must resolve inside
+    ``data_root`` (default: the label's folder)."""
     from pipeline.io.base import Described
     from pipeline.io.rawarray import check_layout
 
@@ -395,7 +403,7 @@ def describe_pds3(path: Path, band: int, max_bytes: int | None):
             label_path, attached = sibling, False
     label = parse(label_path, attached=attached)
     where = label_path
-    layout, _image, data_path = pds3_layout(label, label_path, attached=attached, where=where)
+    layout, _image, data_path = pds3_layout(label, label_path, attached=attached, where=where, data_root=data_root)
     check_layout(layout, band=band, max_bytes=max_bytes, source=where)
     record = _value(label.get("RECORD_BYTES"))
     bitdepth.check_file_size(

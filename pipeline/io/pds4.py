@@ -286,9 +286,10 @@ def pds4_metadata(root: ET.Element) -> dict[str, Any]:
     return {"time": time, "exposure": exposure, "frame_type": frame_type, "purpose": purpose, "instrument": instrument}
 
 
-def describe_pds4(path: Path, band: int, max_bytes: int | None):
+def describe_pds4(path: Path, band: int, max_bytes: int | None, data_root: Path | None = None):
     """Metadata of a PDS4 product: ``path`` is the ``.xml`` label or a data file one of
-    the ``.xml`` labels in its folder names."""
+    the ``.xml`` labels in its folder names; the data file must resolve inside
+    ``data_root`` (default: the label's folder)."""
     from pipeline.io.base import Described
     from pipeline.io.pds3 import resolve_file
     from pipeline.io.rawarray import check_layout
@@ -301,7 +302,7 @@ def describe_pds4(path: Path, band: int, max_bytes: int | None):
         if label_path is None:
             raise UnreadableFrame(path, "no PDS4 .xml label beside it names this data file")
     root = parse_pds4(label_path)
-    layout, data_path = pds4_layout(root, label_path, resolve_file)
+    layout, data_path = pds4_layout(root, label_path, lambda lp, name, where: resolve_file(lp, name, where, data_root))
     check_layout(layout, band=band, max_bytes=max_bytes, source=label_path)
     end = layout.offset + layout.stored_bytes
     bitdepth.check_file_size(label_path, data_path.name, layout.offset, layout.stored_bytes, layout.itemsize,

@@ -171,17 +171,17 @@ def _describe(path: Path, band: int, max_bytes: int | None, fmt: str):
     )
 
 
-def describe_tiff(path: Path, band: int, max_bytes: int | None):
+def describe_tiff(path: Path, band: int, max_bytes: int | None, data_root: Path | None = None):
     """Header of a TIFF (first image): size, sample type, bands, compression."""
     return _describe(path, band, max_bytes, "tiff")
 
 
-def describe_png(path: Path, band: int, max_bytes: int | None):
+def describe_png(path: Path, band: int, max_bytes: int | None, data_root: Path | None = None):
     """Header of a PNG (``IHDR`` checked before GDAL opens it)."""
     return _describe(path, band, max_bytes, "png")
 
 
-def describe_jpeg(path: Path, band: int, max_bytes: int | None):
+def describe_jpeg(path: Path, band: int, max_bytes: int | None, data_root: Path | None = None):
     """Header of a JPEG (``SOFn`` checked before GDAL opens it)."""
     return _describe(path, band, max_bytes, "jpeg")
 

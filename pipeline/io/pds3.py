@@ -20,7 +20,8 @@ Metadata: ``START_TIME`` (or ``IMAGE_TIME``), exposure from ``EXPOSURE_DURATION`
 
 LROC NAC EDRs (8-bit companded) are decompanded with the label's ``LRO:XTERM``,
 ``LRO:MTERM``, ``LRO:BTERM`` exactly as ISIS ``lronac2isis`` does; LROC WAC EDRs
-(framelets) are rejected with :class:`~pipeline.errors.UnsupportedFormat`.
+(framelets) are rejected with :class:`~pipeline.errors.UnsupportedFormat` as frames;
+:func:`pipeline.io.lrowac.read_wac_edr` splits them into push-frame images.
 """
 
 from __future__ import annotations
@@ -346,7 +347,8 @@ def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path,
         else:
             raise UnsupportedFormat(
                 where, "not supported: LROC companded EDR of the Wide Angle Camera (interleaved colour "
-                "framelets, lookup-table companding); import it with ISIS lrowac2isis and ingest the cube"
+                "framelets, lookup-table companding) as a frame; pipeline.io.lrowac.read_wac_edr splits it into "
+                "push-frame images per filter and parity, or import it with ISIS lrowac2isis and ingest the cubes"
             )
     return layout, image, data_path
 

@@ -118,6 +118,8 @@ def detect_format(path: str | Path) -> str:
     path = Path(path)
     _check_nonempty(path)
     suffix = path.suffix.lower()
+    if suffix == ".lbl" and _isis3.looks_like_isis(_head(path)):  # a detached ISIS3 label
+        return "isis3"
     for name, reader in READERS.items():
         if suffix in reader.extensions and suffix != ".img":
             return name

@@ -85,7 +85,7 @@ def _min_file_size(label: Label, lines: int, samples: int, bands: int, itemsize:
 
 
 def describe_gdal_cube(path: Path, band: int, max_bytes: int | None, *, label: Label | None,
-                       reason: str, isis_metadata: dict[str, Any] | None = None):
+                       reason: str, isis_metadata: dict[str, Any] | None = None, data_path: Path | None = None):
     """Metadata of a cube read through GDAL (no pixels decoded).
 
     Parameters
@@ -102,6 +102,9 @@ def describe_gdal_cube(path: Path, band: int, max_bytes: int | None, *, label: L
         Why the own reader refused it (kept in ``extra["fallback_reason"]``).
     isis_metadata : dict, optional
         Raw metadata of an ISIS3 label (``time``, ``exposure``...), when the caller has it.
+    data_path : Path, optional
+        The detached data file (``^Core``), when not ``path`` itself: then ``path`` becomes
+        the frame's label (both are hashed) and GDAL still opens ``path``.
 
     Returns
     -------
@@ -140,12 +143,13 @@ def describe_gdal_cube(path: Path, band: int, max_bytes: int | None, *, label: L
                 f"bytes ({need} bytes with the label) but the file has only {size} bytes; re-copy it",
             )
     log.info("%s: read through GDAL's %s driver (%s)", path, driver, reason)
+    detached = data_path is not None and Path(data_path) != path
     d = Described(
-        data_path=path, shape=(lines, samples), dtype=dtype.name, bands=bands,
-        instrument=raw.get("instrument"),
+        data_path=Path(data_path) if detached else path, label_path=path if detached else None,
+        shape=(lines, samples), dtype=dtype.name, bands=bands, instrument=raw.get("instrument"),
         extra={"reader": "gdal", "gdal_driver": driver, "isis_version": isis_version, "fallback_reason": reason,
                "scale": scale, "offset": offset, "specials": sorted(set(specials)), "bands": bands,
-               "stored_dtype": dtype.str},
+               "stored_dtype": dtype.str, "gdal_open": str(path)},
     )
     d.extra["_raw"] = raw
     return d
@@ -161,7 +165,7 @@ def load_gdal_cube(meta, max_bytes: int | None) -> tuple[np.ndarray, np.ndarray]
     mask : ndarray of bool, shape (lines, samples)
         True at GDAL nodata, the label's special values, ISIS special pixels, non-finite.
     """
-    path = Path(meta.path)
+    path = Path(meta.extra.get("gdal_open") or meta.path)
     with open_raster(path, ISIS_DRIVERS, "ISIS cube") as ds:
         dtype = dataset_dtype(ds, path, "ISIS cube")
         check_declared_size(path, ds.height, ds.width, ds.count, dtype.itemsize, meta.band, max_bytes, source="label")

@@ -57,7 +57,7 @@ def describe_isis3(path: Path, band: int, max_bytes: int | None, data_root: Path
     """Label metadata of an ISIS3 cube (ISIS2 qubes and layouts the own reader does not
     know: through GDAL)."""
     from pipeline.io import gdalcube
-    from pipeline.io.pds3 import looks_like_odl, read_label_text
+    from pipeline.io.pds3 import looks_like_odl, read_label_text, resolve_file
 
     path = Path(path)
     with path.open("rb") as fh:
@@ -82,8 +82,12 @@ def describe_isis3(path: Path, band: int, max_bytes: int | None, data_root: Path
             raise
         cube = label.get("ISISCUBE")
         meta = _instrument_metadata(cube) if isinstance(cube, Label) else None
+        core = cube.get("CORE") if isinstance(cube, Label) else None
+        named = core.get("^CORE") if isinstance(core, Label) else None
+        data_path = resolve_file(path, named, path, data_root) if isinstance(named, str) else None
         try:
-            return gdalcube.describe_gdal_cube(path, band, max_bytes, label=label, reason=exc.reason, isis_metadata=meta)
+            return gdalcube.describe_gdal_cube(path, band, max_bytes, label=label, reason=exc.reason,
+                                               isis_metadata=meta, data_path=data_path)
         except UnreadableFrame:
             raise exc from None
 
@@ -121,6 +125,9 @@ def _describe_own(path: Path, band: int, max_bytes: int | None, label: Label, da
     data_path = path
     if isinstance(core.get("^CORE"), str):
         data_path = resolve_file(path, core["^CORE"], path, data_root)
+        with data_path.open("rb") as fh:
+            if fh.read(4) in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+                raise UnsupportedFormat(path, f"the cube's ^Core {data_path.name} is a GeoTIFF")
     fmt = str(core.get("FORMAT", "Tile")).upper()
     ints = {}
     for key, block, default in (("STARTBYTE", core, 1), ("SAMPLES", dims, None), ("LINES", dims, None),

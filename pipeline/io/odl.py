@@ -102,13 +102,14 @@ _TOKEN = re.compile(
     rf"""
     (?P<comment>/\*.*?\*/                    # /* comment */ (may span lines)
       | ^[ \t]*(?:\#|//)[^\r\n]*)            # ISIS '#' and '//' comment lines
+  | (?P<opencomment>/\*)                    # a comment that never closes
   | (?P<string>"[^"]*")                      # "quoted text" (may span lines)
   | (?P<literal>'[^']*')                     # 'symbolic literal'
   | (?P<unit><(?:{_CONT}|[^<>\r\n])*>)       # <unit>
   | (?P<punct>[=(){{}},])
   | (?P<word>(?:{_CONT}|[^\s=(){{}},<>"'\-]|-)+)
   | (?P<space>\s+)
-  | (?P<bad>/\*|["'<>])                      # an unterminated comment, quote or unit
+  | (?P<bad>["'<>])                          # an unterminated quote or unit
     """,
     re.VERBOSE | re.DOTALL | re.MULTILINE,
 )
@@ -154,8 +155,8 @@ def _tokenize(text: str, lines: _Lines) -> list[tuple[str, str, int]]:
         kind = m.lastgroup
         if kind in ("comment", "space"):
             continue
-        if kind == "bad":
-            what = "comment (no */)" if m.group() == "/*" else repr(m.group())
+        if kind in ("bad", "opencomment"):
+            what = "comment (no */)" if kind == "opencomment" else repr(m.group())
             raise LabelSyntaxError(f"unterminated {what}", lines(m.start()))
         tokens.append((kind, m.group(), m.start()))
     return tokens

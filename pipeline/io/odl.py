@@ -212,9 +212,7 @@ class _Parser:
                     continue
                 items.append(self.value(depth + 1))
             out: Any = tuple(items)
-        elif kind == "string":
-            out = _clean_string(text[1:-1])
-        elif kind == "literal":
+        elif kind == "string" or kind == "literal":
             out = _clean_string(text[1:-1])
         elif kind == "word":
             out = _convert_word(_CONT_RE.sub("", text) if "-" in text else text)

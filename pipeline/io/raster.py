@@ -36,7 +36,7 @@ from pipeline.io.gdalread import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["describe_jpeg", "describe_png", "describe_tiff", "load_raster", "png_header", "jpeg_header"]
+__all__ = ["describe_jpeg", "describe_png", "describe_tiff", "jpeg_header", "load_raster", "png_header"]
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _DRIVERS = {"tiff": ("GTiff", "COG"), "png": ("PNG",), "jpeg": ("JPEG",)}

@@ -116,6 +116,7 @@ def test_genuine_8_bit_images_read(tmp_path, case):
     for fmt, path in (("pds3", write_pds3(tmp_path, "G", data, "UNSIGNED_INTEGER")),
                       ("pds4", write_pds4(tmp_path / "4", "G", data, "UnsignedByte"))):
         got, mask = read_pixels(read_meta(path))
+        assert not mask.any()
         np.testing.assert_array_equal(got, data, err_msg=fmt)
 
 

@@ -32,7 +32,8 @@ def _rasterio_tiff(path: Path, data: np.ndarray, **profile) -> Path:
     import rasterio
 
     cube = data if data.ndim == 3 else data[None]
-    base = dict(driver="GTiff", width=cube.shape[2], height=cube.shape[1], count=cube.shape[0], dtype=cube.dtype.name)
+    base = {"driver": "GTiff", "width": cube.shape[2], "height": cube.shape[1], "count": cube.shape[0],
+            "dtype": cube.dtype.name}
     with rasterio.open(path, "w", **{**base, **profile}) as ds:
         ds.write(cube)
     return path

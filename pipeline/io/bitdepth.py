@@ -102,7 +102,7 @@ def check_valid_bits(raw: np.ndarray, invalid: np.ndarray, bits: int, where: Pat
 
 
 def check_file_size(where: Path, data_name: str, offset: int, stored_bytes: int, itemsize: int,
-                    file_size: int, *, objects_after: bool, slack: int = 0, keyword: str = "the sample type") -> None:
+                    file_size: int, *, objects_after: bool, record: int = 1, keyword: str = "the sample type") -> None:
     """Refuse an image whose file holds exactly 2, 4 or 8 times the declared bytes.
 
     Parameters
@@ -120,22 +120,39 @@ def check_file_size(where: Path, data_name: str, offset: int, stored_bytes: int,
     objects_after : bool
         The label describes other data after the image in the same file (then extra
         bytes are expected and nothing is concluded).
-    slack : int
-        Padding allowed after the image (a PDS3 record).
+    record : int
+        The file is padded to a multiple of this (PDS3 ``RECORD_BYTES`` of fixed-length
+        records; 1: no padding).
     keyword : str
         The label keywords at fault, for the message.
 
     Raises
     ------
     DataContradictsLabel
+        The size is what ``k`` times the declared bytes (padded to a record) give, and not
+        what the declared bytes give.
+
+    Examples
+    --------
+    >>> check_file_size(Path("X.LBL"), "X.IMG", 0, 100, 1, 200, objects_after=False)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pipeline.errors.DataContradictsLabel: X.LBL: X.IMG holds 200 bytes from the image's start, exactly 2 x ...
+    >>> check_file_size(Path("X.IMG"), "X.IMG", 512, 10, 1, 1024, objects_after=False, record=512)  # padding
     """
     if objects_after or stored_bytes <= 0:
         return
-    rest = file_size - offset
+    record = max(int(record), 1)
+
+    def padded(n: int) -> set[int]:
+        return {n, -(-n // record) * record}
+
+    genuine = padded(offset + stored_bytes)
     for k in (2, 4, 8):
         if itemsize * k > 8:
             break
-        if k * stored_bytes <= rest <= k * stored_bytes + slack:
+        if file_size in padded(offset + k * stored_bytes) and file_size not in genuine:
+            rest = file_size - offset
             raise DataContradictsLabel(
                 where, f"{data_name} holds {rest} bytes from the image's start, exactly {k} x the {stored_bytes} bytes "
                 f"of {8 * itemsize}-bit samples the label declares, and the label describes nothing after the image: "

@@ -412,7 +412,8 @@ def describe_pds3(path: Path, band: int, max_bytes: int | None, data_root: Path 
         where, data_path.name, layout.offset, layout.stored_bytes, layout.itemsize, data_path.stat().st_size,
         objects_after=bitdepth.pds3_objects_after(label, _pointer(label, where)[0], data_path.name, attached,
                                                   layout.offset + layout.stored_bytes),
-        slack=record - 1 if isinstance(record, int) and record > 0 else 0, keyword=layout.width_keyword,
+        record=record if isinstance(record, int) and str(label.get("RECORD_TYPE", "")).upper() == "FIXED_LENGTH" else 1,
+        keyword=layout.width_keyword,
     )
     raw = label_metadata(label)
     extra = {"layout": layout.to_dict(), "raw_metadata": {k: repr(v) for k, v in raw.items()},

@@ -178,3 +178,20 @@ def test_refusal_is_an_unreadable_frame_through_ingest(tmp_path):
     result = ingest(tmp_path)
     assert not result.frames and "exactly 2 x" in result.failures[0].reason
     assert issubclass(DataContradictsLabel, UnreadableFrame)
+
+
+def test_record_padding_of_a_small_genuine_image_is_no_evidence(tmp_path):
+    """FIXED_LENGTH records pad the file: a 10-byte image in a 512-byte record reads; the same
+    label over 2 x the image (also padded to the record) is refused."""
+    data = np.arange(10, dtype=np.uint8).reshape(2, 5)
+    label = (b"PDS_VERSION_ID = PDS3\r\nRECORD_TYPE = FIXED_LENGTH\r\nRECORD_BYTES = 512\r\n^IMAGE = 2\r\n"
+             b"OBJECT = IMAGE\r\n  LINES = 2\r\n  LINE_SAMPLES = 5\r\n  SAMPLE_TYPE = UNSIGNED_INTEGER\r\n"
+             b"  SAMPLE_BITS = 8\r\nEND_OBJECT = IMAGE\r\nEND\r\n").ljust(512, b" ")
+    path = tmp_path / "S.IMG"
+    path.write_bytes(label + data.tobytes().ljust(512, b"\0"))  # 1024 bytes: the image padded to its record
+    np.testing.assert_array_equal(read_pixels(read_meta(path))[0], data)
+    big = np.arange(300, dtype=">u2").reshape(2, 150)  # the label says 2 x 150 8-bit: 300 bytes; 600 stored
+    label = label.replace(b"LINE_SAMPLES = 5\r\n", b"LINE_SAMPLES = 150\r\n").ljust(512, b" ")[:512]
+    path.write_bytes(label + big.tobytes().ljust(1024, b"\0"))
+    with pytest.raises(DataContradictsLabel, match="exactly 2 x the 300 bytes"):
+        read_meta(path)

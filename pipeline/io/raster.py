@@ -207,8 +207,8 @@ def load_raster(meta, max_bytes: int | None) -> tuple[np.ndarray, np.ndarray]:
         dtype = dataset_dtype(ds, path, what)
         check_declared_size(path, ds.height, ds.width, max(ds.count, meta.extra.get("bands", 1)), dtype.itemsize,
                             meta.band, max_bytes)
-        palette = meta.extra.get("palette")
-        alpha_band = meta.extra.get("alpha_band")
+        info = meta.extra if "gdal_bands" in meta.extra else _layout(ds, path, what)  # (metadata of an older reader)
+        palette, alpha_band = info.get("palette"), info.get("alpha_band")
         alpha = None
         if palette is not None:
             index = read_stored_band(ds, 1, path, what)
@@ -216,7 +216,7 @@ def load_raster(meta, max_bytes: int | None) -> tuple[np.ndarray, np.ndarray]:
             arr = table[index, meta.band]
             alpha = table[index, 3]
         else:
-            arr = read_stored_band(ds, meta.extra["gdal_bands"][meta.band], path, what)
+            arr = read_stored_band(ds, info["gdal_bands"][meta.band], path, what)
             if alpha_band is not None:
                 alpha = read_stored_band(ds, alpha_band, path, what)
     data = arr.astype(np.float32)

@@ -43,6 +43,11 @@ class UnreadableFrame(BadFrame, OSError):
     """The file is empty, truncated or not the format its name or label claims."""
 
 
+class DataContradictsLabel(UnreadableFrame):
+    """The data contradict the label: a declared bit depth the values, the file size or the
+    byte statistics rule out."""
+
+
 class UnsupportedFormat(BadFrame):
     """The file is a valid product of a kind farside does not support (yet)."""
 

@@ -109,9 +109,14 @@ def _camera(meta: FrameMeta, config: IngestionParams):
     return camera
 
 
-def read_frame(path: Path, config: IngestionParams, frame_type: str | None = None) -> Frame:
-    """One file's :class:`Frame`: metadata and camera, no pixels (raises ``BadFrame``)."""
-    meta = read_meta(path, band=config.band, max_bytes=config.max_frame_bytes, frame_type=frame_type)
+def read_frame(path: Path, config: IngestionParams, frame_type: str | None = None,
+               data_root: Path | None = None) -> Frame:
+    """One file's :class:`Frame`: metadata and camera, no pixels (raises ``BadFrame``).
+
+    ``data_root``: the folder every data file its label names must resolve into (symbolic
+    links followed); default the label's own folder."""
+    meta = read_meta(path, band=config.band, max_bytes=config.max_frame_bytes, frame_type=frame_type,
+                     data_root=data_root)
     camera = _camera(meta, config) if meta.isd_path is not None else None
     return Frame(meta=meta, camera=camera)
 
@@ -145,27 +150,27 @@ def ingest(path: str | Path, *, calibration: str | Path | None = None, config: I
         raise FarsideError(f"{path}: no such file or folder; give the folder of raw frames")
     result = IngestResult()
     cal_dir = Path(calibration) if calibration is not None else None
-    sources: list[tuple[Path, str | None]] = []
+    sources: list[tuple[Path, str | None, Path | None]] = []  # (file, frame type, data root)
     if path.is_file():
-        sources.append((path, None))
+        sources.append((path, None, None))
     else:
         skip = [cal_dir.resolve()] if cal_dir is not None and cal_dir.exists() else []
         candidates, fails = scan_folder(path, recursive=config.recursive, skip_dirs=skip)
         result.failures.extend(fails)
-        sources.extend((c, None) for c in candidates)
+        sources.extend((c, None, path) for c in candidates)
     if cal_dir is not None:
         if not cal_dir.is_dir():
             result.failures.append(FrameFailure(cal_dir, STAGE, "calibration folder does not exist"))
         else:
             candidates, fails = scan_folder(cal_dir, recursive=config.recursive)
             result.failures.extend(fails)
-            sources.extend((c, "calibration") for c in candidates)
+            sources.extend((c, "calibration", cal_dir) for c in candidates)
 
     seen_hash: dict[str, Path] = {}
     taken: set[str] = set()
-    for source, ftype in sources:
+    for source, ftype, root in sources:
         try:
-            frame = read_frame(source, config, ftype)
+            frame = read_frame(source, config, ftype, root)
         except _READ_ERRORS as exc:
             reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
             where = getattr(exc, "path", None)

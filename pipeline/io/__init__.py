@@ -16,18 +16,21 @@ pds3      ``.IMG`` attached label, ``.LBL`` +    ``START_TIME``, ``EXPOSURE_DURA
 pds4      ``.xml`` label + the data file it      ``start_date_time``, ``exposure_duration``
           names                                  (``unit``), ``frame_type``/``purpose``
 fits      ``.fits``/``.fit``/``.fts``            ``EXPTIME`` (s), ``DATE-OBS``, ``IMAGETYP``
-isis3     ``.cub``                               ``Instrument`` group
-tiff      ``.tif``/``.tiff``                     sidecar only
+isis3     ``.cub`` (ISIS2 qubes, GeoTIFF cores:  ``Instrument`` group
+          through GDAL)
+tiff      ``.tif``/``.tiff`` (GDAL)              sidecar only
 png/jpeg  ``.png``, ``.jpg``/``.jpeg``           sidecar only
 ========  =====================================  ===================================
 
 Every problem with a file raises a :class:`~pipeline.errors.BadFrame` subclass naming the
 file and the fix: :class:`~pipeline.errors.UnreadableFrame` (empty, truncated, damaged,
-not the format it claims, label without data), :class:`~pipeline.errors.UnsupportedFormat`
+not the format it claims, label without data, a data file linked from outside the frames
+folder; :class:`~pipeline.errors.DataContradictsLabel`: a bit depth the data rule out),
+:class:`~pipeline.errors.UnsupportedFormat`
 (valid but unsupported product), :class:`~pipeline.errors.LabelTooLarge` (declared size
 over the cap, raised before allocating), :class:`~pipeline.errors.BadGeometry` (sidecar).
 
-This package never imports dask; laziness lives in :mod:`pipeline.ingestion`.
+Readers and writers only: no stage logic, no dask.
 """
 
 from pipeline.io.base import Reader

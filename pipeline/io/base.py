@@ -65,14 +65,16 @@ class Reader:
     extensions : tuple of str
         Lower-case file suffixes it claims (``.img``, ``.fits``...).
     describe : callable
-        ``describe(path, band, max_bytes) -> Described``: label/header only, no pixels.
+        ``describe(path, band, max_bytes, data_root=None) -> Described``: label/header
+        only, no pixels; data files a label names must resolve inside ``data_root``
+        (default: the label's folder).
     load : callable
         ``load(meta, max_bytes) -> (data float32 (lines, samples), mask bool)``.
     """
 
     name: str
     extensions: tuple[str, ...]
-    describe: Callable[[Path, int, int | None], Described]
+    describe: Callable[..., Described]
     load: Callable[[FrameMeta, int | None], tuple[np.ndarray, np.ndarray]]
 
 

@@ -66,7 +66,7 @@ def _image_hdu(hdul, path: Path):
     raise UnsupportedFormat(path, "FITS file has no image HDU (NAXIS >= 2)")
 
 
-def describe_fits(path: Path, band: int, max_bytes: int | None):
+def describe_fits(path: Path, band: int, max_bytes: int | None, data_root: Path | None = None):
     """Header metadata of a FITS image (no pixels read)."""
     from astropy.io import fits
 

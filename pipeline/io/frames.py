@@ -68,6 +68,7 @@ def read_meta(
     band: int = 0,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
     frame_type: FrameType | str | None = None,
+    data_root: str | Path | None = None,
 ) -> FrameMeta:
     """Normalised metadata of one frame: label/header + sidecar + content hash, no pixels.
 
@@ -85,6 +86,9 @@ def read_meta(
     frame_type : FrameType or str, optional
         Frame type to assume when neither the label nor the sidecar says (a calibration
         folder passes BIAS/DARK/FLAT; ``"calibration"`` infers it from the file stem).
+    data_root : str or Path, optional
+        Folder that every data file a label names must resolve into, symbolic links
+        followed (ingest passes the frames folder); default: the label's own folder.
 
     Returns
     -------
@@ -106,7 +110,7 @@ def read_meta(
         raise UnsupportedFormat(path, f"band must be a non-negative integer, got {band!r}")
     fmt = detect_format(path)
     try:
-        d = READERS[fmt].describe(path, band, max_bytes)
+        d = READERS[fmt].describe(path, band, max_bytes, None if data_root is None else Path(data_root))
     except BadFrame:
         raise
     except (OSError, UnicodeDecodeError) as exc:

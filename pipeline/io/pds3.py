@@ -20,7 +20,8 @@ Metadata: ``START_TIME`` (or ``IMAGE_TIME``), exposure from ``EXPOSURE_DURATION`
 
 LROC NAC EDRs (8-bit companded) are decompanded with the label's ``LRO:XTERM``,
 ``LRO:MTERM``, ``LRO:BTERM`` exactly as ISIS ``lronac2isis`` does; LROC WAC EDRs
-(framelets) are rejected with :class:`~pipeline.errors.UnsupportedFormat`.
+(framelets) are rejected with :class:`~pipeline.errors.UnsupportedFormat` as frames;
+:func:`pipeline.io.lrowac.read_wac_edr` splits them into push-frame images.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import UnreadableFrame, UnsupportedFormat
-from pipeline.io import companding
+from pipeline.io import bitdepth, companding
 from pipeline.io.odl import Label, LabelSyntaxError, Quantity, find_label_end, parse_label
 from pipeline.io.rawarray import RawLayout
 
@@ -153,13 +154,17 @@ def _float(obj: Label, key: str, default: float, where: Path) -> float:
     return float(v)
 
 
-def resolve_file(label_path: Path, name: str, where: Path) -> Path:
+def resolve_file(label_path: Path, name: str, where: Path, root: Path | None = None) -> Path:
     """The data file a label names, in the label's folder (case-insensitive match).
+
+    ``root`` (default: the label's folder) is the data root the file must resolve into,
+    symbolic links followed (:func:`pipeline.io.paths.check_inside`).
 
     Raises
     ------
     UnreadableFrame
-        The name escapes the folder (absolute, ``..``) or no such file exists.
+        The name escapes the folder (absolute, ``..``), a link leaves the data root, or no
+        such file exists.
     """
     text = str(name).strip()
     candidate = Path(text)
@@ -168,15 +173,17 @@ def resolve_file(label_path: Path, name: str, where: Path) -> Path:
         raise UnreadableFrame(
             where, f"label points to {text!r}, outside its own folder; data files must sit beside the label"
         )
+    from pipeline.io.paths import check_inside
+
     folder = label_path.parent
     direct = folder / text
-    if direct.is_file():
-        return direct
+    if direct.is_file() or direct.is_symlink():
+        return check_inside(direct, root or folder, where, text)
     lower = text.lower()
     try:
         for entry in sorted(folder.iterdir()):
-            if entry.name.lower() == lower and entry.is_file():
-                return entry
+            if entry.name.lower() == lower and (entry.is_file() or entry.is_symlink()):
+                return check_inside(entry, root or folder, where, text)
     except OSError:
         pass
     raise UnreadableFrame(where, f"data file {text!r} named by the label is missing; put it beside the label")
@@ -208,7 +215,8 @@ def _pointer(label: Label, where: Path) -> tuple[str, Any, Label]:
     return key, value, obj, block
 
 
-def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path) -> tuple[RawLayout, Label, Path]:
+def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path,
+                data_root: Path | None = None) -> tuple[RawLayout, Label, Path]:
     """Raw layout of the image of a parsed PDS3 label.
 
     Returns
@@ -228,12 +236,12 @@ def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path) 
         if not ptr:
             raise UnreadableFrame(where, f"{key} is empty")
         if isinstance(ptr[0], str):
-            data_path = resolve_file(label_path, ptr[0], where)
+            data_path = resolve_file(label_path, ptr[0], where, data_root)
             ptr = ptr[1] if len(ptr) > 1 else 1
         elif len(ptr) == 1:
             ptr = ptr[0]
     elif isinstance(ptr, str):
-        data_path = resolve_file(label_path, ptr, where)
+        data_path = resolve_file(label_path, ptr, where, data_root)
         ptr = 1
     if isinstance(ptr, Quantity):
         if str(ptr.unit).strip().upper() not in ("BYTES", "BYTE"):
@@ -296,6 +304,7 @@ def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path) 
         specials.extend(float(v) for v in range(-32768, -32763))
     elif dtype.kind == "i" and dtype.itemsize >= 4:
         specials.append(float(np.iinfo(dtype).min))  # the conventional fill value
+    mask = _value(image.get("SAMPLE_BIT_MASK"))
     layout = RawLayout(
         path=str(data_path),
         offset=offset,
@@ -310,6 +319,10 @@ def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path) 
         value_offset=offset_value,
         specials=tuple(specials),
         isis_specials=dtype.kind == "f",
+        valid_bits=bitdepth.mask_bits(mask, 8 * dtype.itemsize) if dtype.kind in "iu" else None,
+        check_width=dtype.kind in "iu",
+        width_keyword=f"SAMPLE_TYPE = {_value(image.get('SAMPLE_TYPE'))}, SAMPLE_BITS = {_value(image.get('SAMPLE_BITS', 8))}"
+        + (f", SAMPLE_BIT_MASK = 2#{mask:b}#" if isinstance(mask, int) and not isinstance(mask, bool) else ""),
     )
     # LROC EDRs are companded 8-bit
     dataset = str(label.get("DATA_SET_ID", "")).upper()
@@ -334,7 +347,8 @@ def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path) 
         else:
             raise UnsupportedFormat(
                 where, "not supported: LROC companded EDR of the Wide Angle Camera (interleaved colour "
-                "framelets, lookup-table companding); import it with ISIS lrowac2isis and ingest the cube"
+                "framelets, lookup-table companding) as a frame; pipeline.io.lrowac.read_wac_edr splits it into "
+                "push-frame images per filter and parity, or import it with ISIS lrowac2isis and ingest the cubes"
             )
     return layout, image, data_path
 
@@ -367,9 +381,10 @@ def _dtype_name(dtype: np.dtype) -> str:
     return np.dtype(dtype).newbyteorder("=").name
 
 
-def describe_pds3(path: Path, band: int, max_bytes: int | None):
+def describe_pds3(path: Path, band: int, max_bytes: int | None, data_root: Path | None = None):
     """Metadata of a PDS3 product: ``path`` is the ``.IMG`` (attached or with a sibling
-    ``.LBL``) or the detached ``.LBL`` itself."""
+    ``.LBL``) or the detached ``.LBL`` itself; a named data file must resolve inside
+    ``data_root`` (default: the label's folder)."""
     from pipeline.io.base import Described
     from pipeline.io.rawarray import check_layout
 
@@ -390,8 +405,16 @@ def describe_pds3(path: Path, band: int, max_bytes: int | None):
             label_path, attached = sibling, False
     label = parse(label_path, attached=attached)
     where = label_path
-    layout, _image, data_path = pds3_layout(label, label_path, attached=attached, where=where)
+    layout, _image, data_path = pds3_layout(label, label_path, attached=attached, where=where, data_root=data_root)
     check_layout(layout, band=band, max_bytes=max_bytes, source=where)
+    record = _value(label.get("RECORD_BYTES"))
+    bitdepth.check_file_size(
+        where, data_path.name, layout.offset, layout.stored_bytes, layout.itemsize, data_path.stat().st_size,
+        objects_after=bitdepth.pds3_objects_after(label, _pointer(label, where)[0], data_path.name, attached,
+                                                  layout.offset + layout.stored_bytes),
+        record=record if isinstance(record, int) and str(label.get("RECORD_TYPE", "")).upper() == "FIXED_LENGTH" else 1,
+        keyword=layout.width_keyword,
+    )
     raw = label_metadata(label)
     extra = {"layout": layout.to_dict(), "raw_metadata": {k: repr(v) for k, v in raw.items()},
              "scale": layout.scale, "offset": layout.value_offset, "bands": layout.bands,

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import UnreadableFrame, UnsupportedFormat
+from pipeline.io import bitdepth
 from pipeline.io.rawarray import RawLayout
 
 __all__ = ["MAX_XML_BYTES", "PDS4_DTYPES", "looks_like_pds4", "parse_pds4", "pds4_data_names", "pds4_layout"]
@@ -224,11 +225,45 @@ def pds4_layout(root: ET.Element, label_path: Path, resolve) -> tuple[RawLayout,
                 bits = int(value)
                 value = float(np.array(bits, np.uint32 if dt.itemsize == 4 else np.uint64).view(dt.newbyteorder("=")))
             specials.append(value)
+    dt = np.dtype(PDS4_DTYPES[data_type])
+    valid_bits, bits_key = None, ""
+    for key in ("sample_bits", "sample_bit_mask"):
+        text = _text(_find(root, key))
+        if text and dt.kind in "iu":
+            m = re.fullmatch(r"\s*(?:2#([01]+)#|(\d+))\s*", text)
+            if m:
+                mask = int(m.group(1), 2) if m.group(1) else (1 << int(m.group(2))) - 1
+                valid_bits = bitdepth.mask_bits(mask, 8 * dt.itemsize)
+                bits_key = f", {key} {text}"
+            break
     layout = RawLayout(
         path=str(data_path), offset=offset, dtype=PDS4_DTYPES[data_type], lines=lines, samples=samples,
         bands=bands, storage=storage, scale=scale, value_offset=value_offset, specials=tuple(specials),
+        valid_bits=valid_bits, check_width=dt.kind in "iu", width_keyword=f"data_type {data_type}{bits_key}",
     )
     return layout, data_path
+
+
+def _objects_after(root: ET.Element, data_name: str, image_end: int) -> bool:
+    """Does the label describe other data (arrays, tables, headers) of the same file at or
+    after ``image_end``? (An offset that cannot be read counts as after.)"""
+    for area in root.iter():
+        if not _local(area.tag).startswith("File_Area"):
+            continue
+        f = _child(area, "File")
+        if f is None or (_text(_child(f, "file_name")) or "") != data_name:
+            continue
+        for obj in area:
+            off = _child(obj, "offset")
+            if off is None:
+                continue
+            try:
+                start = int(float(_text(off) or ""))
+            except ValueError:
+                return True
+            if start >= image_end:
+                return True
+    return False
 
 
 def pds4_metadata(root: ET.Element) -> dict[str, Any]:
@@ -251,9 +286,10 @@ def pds4_metadata(root: ET.Element) -> dict[str, Any]:
     return {"time": time, "exposure": exposure, "frame_type": frame_type, "purpose": purpose, "instrument": instrument}
 
 
-def describe_pds4(path: Path, band: int, max_bytes: int | None):
+def describe_pds4(path: Path, band: int, max_bytes: int | None, data_root: Path | None = None):
     """Metadata of a PDS4 product: ``path`` is the ``.xml`` label or a data file one of
-    the ``.xml`` labels in its folder names."""
+    the ``.xml`` labels in its folder names; the data file must resolve inside
+    ``data_root`` (default: the label's folder)."""
     from pipeline.io.base import Described
     from pipeline.io.pds3 import resolve_file
     from pipeline.io.rawarray import check_layout
@@ -266,8 +302,12 @@ def describe_pds4(path: Path, band: int, max_bytes: int | None):
         if label_path is None:
             raise UnreadableFrame(path, "no PDS4 .xml label beside it names this data file")
     root = parse_pds4(label_path)
-    layout, data_path = pds4_layout(root, label_path, resolve_file)
+    layout, data_path = pds4_layout(root, label_path, lambda lp, name, where: resolve_file(lp, name, where, data_root))
     check_layout(layout, band=band, max_bytes=max_bytes, source=label_path)
+    end = layout.offset + layout.stored_bytes
+    bitdepth.check_file_size(label_path, data_path.name, layout.offset, layout.stored_bytes, layout.itemsize,
+                             data_path.stat().st_size, objects_after=_objects_after(root, data_path.name, end),
+                             keyword=layout.width_keyword)
     raw = pds4_metadata(root)
     d = Described(
         data_path=data_path,

@@ -55,6 +55,15 @@ class RawLayout:
         Raw values outside ``[lo, hi]`` are invalid.
     lut : tuple of float or None
         Decompanding lookup table indexed by the raw 8-bit value (applied before scaling).
+    valid_bits : int or None
+        Significant bits the label declares besides the storage width (PDS3
+        ``SAMPLE_BIT_MASK``, PDS4 ``sample_bits``): a stored value beyond them refuses the
+        frame (:mod:`pipeline.io.bitdepth`).
+    check_width : bool
+        Refuse 8-bit samples whose bytes only a 16-bit sample type explains
+        (:func:`pipeline.io.bitdepth.check_byte_planes`).
+    width_keyword : str
+        The label keywords that declare the sample type, for those messages.
     """
 
     path: str
@@ -74,6 +83,9 @@ class RawLayout:
     isis_specials: bool = False
     valid_range: tuple[float, float] | None = None
     lut: tuple[float, ...] | None = field(default=None, repr=False)
+    valid_bits: int | None = None
+    check_width: bool = False
+    width_keyword: str = ""
 
     @property
     def itemsize(self) -> int:
@@ -235,6 +247,16 @@ def isis_special_mask(raw: np.ndarray) -> np.ndarray:
     return np.zeros(raw.shape, bool)
 
 
+def _check_width(raw: np.ndarray, invalid: np.ndarray, layout: RawLayout, where: Path) -> None:
+    from pipeline.io.bitdepth import check_byte_planes, check_valid_bits
+
+    keyword = layout.width_keyword or "the sample type"
+    if layout.valid_bits:
+        check_valid_bits(raw, invalid, layout.valid_bits, where, keyword)
+    if layout.check_width and raw.dtype.itemsize == 1 and raw.dtype.kind in "iu":
+        check_byte_planes(raw, 1, where, keyword)
+
+
 def read_band(layout: RawLayout, band: int = 0, *, max_bytes: int | None = None, source: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Read one band as science values.
 
@@ -268,6 +290,8 @@ def read_band(layout: RawLayout, band: int = 0, *, max_bytes: int | None = None,
         lo, hi = layout.valid_range
         with np.errstate(invalid="ignore"):
             mask |= (raw < lo) | (raw > hi)
+    if layout.valid_bits or layout.check_width:
+        _check_width(raw, mask, layout, Path(source or layout.path))
     if layout.lut is not None:
         lut = np.asarray(layout.lut, np.float64)
         idx = raw.astype(np.int64)

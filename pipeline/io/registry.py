@@ -23,10 +23,10 @@ READERS: dict[str, Reader] = {
     "pds3": Reader("pds3", (".img", ".lbl"), _pds3.describe_pds3, load_raw),
     "pds4": Reader("pds4", (".xml",), _pds4.describe_pds4, load_raw),
     "fits": Reader("fits", (".fits", ".fit", ".fts"), _fits.describe_fits, _fits.load_fits),
-    "isis3": Reader("isis3", (".cub",), _isis3.describe_isis3, load_raw),
-    "tiff": Reader("tiff", (".tif", ".tiff"), _raster.describe_tiff, _raster.load_tiff),
-    "png": Reader("png", (".png",), _raster.describe_png, _raster.load_opencv),
-    "jpeg": Reader("jpeg", (".jpg", ".jpeg"), _raster.describe_jpeg, _raster.load_opencv),
+    "isis3": Reader("isis3", (".cub",), _isis3.describe_isis3, _isis3.load_isis3),
+    "tiff": Reader("tiff", (".tif", ".tiff"), _raster.describe_tiff, _raster.load_raster),
+    "png": Reader("png", (".png",), _raster.describe_png, _raster.load_raster),
+    "jpeg": Reader("jpeg", (".jpg", ".jpeg"), _raster.describe_jpeg, _raster.load_raster),
 }
 """Readers by format name; ``READERS[name].describe`` reads metadata, ``.load`` pixels."""
 
@@ -67,6 +67,8 @@ def detect_format(path: str | Path) -> str:
     path = Path(path)
     check_nonempty(path)
     suffix = path.suffix.lower()
+    if suffix == ".lbl" and _isis3.looks_like_isis(_head(path)):  # a detached ISIS3 label
+        return "isis3"
     for name, reader in READERS.items():
         if suffix in reader.extensions and suffix != ".img":
             return name

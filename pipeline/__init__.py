@@ -8,6 +8,8 @@ dask graph)::
 
 from __future__ import annotations
 
+import importlib
+
 __version__ = "0.1.0"
 
 __all__ = ["ingest", "calibrate", "register", "crosscheck", "mosaic", "run", "plan", "load_config", "__version__"]
@@ -18,9 +20,7 @@ _API = {"ingest": "pipeline.api", "calibrate": "pipeline.api", "register": "pipe
 
 
 def __getattr__(name: str):
-    # deferred: `import pipeline` (and `farside --help`) stay cheap; each name loads its module once
+    # lazy: `import pipeline` (and `farside --help`) stay cheap; each name loads its module once
     if name in _API:
-        import importlib
-
         return getattr(importlib.import_module(_API[name]), name)
     raise AttributeError(f"module 'pipeline' has no attribute {name!r}")

@@ -14,13 +14,13 @@ from pipeline.calibration.badpixels import BadPixel, find_dead, find_hot, find_n
 from pipeline.calibration.calibrate import UNITS, calibrate_frame
 from pipeline.calibration.cosmics import detect_cosmics, detect_outliers, residual_noise
 from pipeline.calibration.masters import Masters, build_masters, build_masters_from_frames
+from pipeline.calibration.params import CalibrationParams, PhotometryParams
 from pipeline.calibration.photometry import (
     PHOTOMETRIC_MODELS,
     lommel_seeliger,
     lunar_lambert,
     normalisation_factor,
 )
-from pipeline.calibration.params import CalibrationParams, PhotometryParams
 from pipeline.calibration.radiometry import (
     AU_M,
     remove_signature,

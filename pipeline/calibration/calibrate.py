@@ -15,10 +15,12 @@
 from __future__ import annotations
 
 import logging
+
 import numpy as np
 
 from pipeline.calibration.cosmics import detect_outliers, residual_noise
 from pipeline.calibration.masters import Masters, build_masters, overscan_mask
+from pipeline.calibration.params import CalibrationParams, PhotometryParams
 from pipeline.calibration.photometry import normalisation_factor, photometric_function
 from pipeline.calibration.radiometry import (
     remove_signature,
@@ -27,12 +29,11 @@ from pipeline.calibration.radiometry import (
     to_iof,
     to_radiance,
 )
-from pipeline.imaging.stats import noise_sigma
-from pipeline.calibration.params import CalibrationParams, PhotometryParams
 from pipeline.errors import BadFrame, CalibrationError
 from pipeline.frame import Frame
 from pipeline.geometry.illumination import pixel_angles
 from pipeline.imaging.repair import count_hits, repair_pixels
+from pipeline.imaging.stats import noise_sigma
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.calibration.badpixels import BadPixel, find_dead, find_hot, find_noisy
-from pipeline.imaging.stats import clip_outliers, clipped_stack, scatter_but_one
 from pipeline.calibration.params import CalibrationParams
 from pipeline.errors import CalibrationError
 from pipeline.frame import Frame, FrameType
+from pipeline.imaging.stats import clip_outliers, clipped_stack, scatter_but_one
 from pipeline.io.masters import MASTER_FILES, read_masters, write_masters
 
 log = logging.getLogger(__name__)

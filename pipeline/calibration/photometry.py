@@ -16,7 +16,6 @@ from functools import partial
 
 import numpy as np
 
-
 log = logging.getLogger(__name__)
 
 PhotometricFunction = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]

@@ -36,12 +36,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import ndimage
 
-from pipeline.geometry.interpolate import interp_grid
-from pipeline.imaging.repair import count_hits, repair_pixels
-from pipeline.imaging.stats import block_sigma, local_median
 from pipeline.crosschecking.params import CrosscheckingParams
 from pipeline.frame import Frame
+from pipeline.geometry.interpolate import interp_grid
 from pipeline.geometry.warp import warp_frame
+from pipeline.imaging.repair import count_hits, repair_pixels
+from pipeline.imaging.stats import block_sigma, local_median
 
 if TYPE_CHECKING:  # pragma: no cover
     from pipeline.geometry.dem import Dem

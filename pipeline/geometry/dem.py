@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import rasterio
 from affine import Affine
 from pyproj import CRS, Transformer
 
@@ -65,7 +66,6 @@ class Dem:
         BadFrame
             Unreadable file, or a CRS that is missing or not lunar.
         """
-        import rasterio
 
         path = Path(path)
         try:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+from scipy.ndimage import map_coordinates
 
 from pipeline.errors import ConfigError
 from pipeline.geometry.body import MOON_RADII_M, lonlat_to_xyz, surface_radius
@@ -193,7 +194,6 @@ def _remap(src: np.ndarray, mx: np.ndarray, my: np.ndarray, interp: int, border:
     value = 0.0 if border is None else border
     if max(src.shape) >= _REMAP_LIMIT:
         # very large source window (a heavily downsampled output): scipy, no int16 limit
-        from scipy.ndimage import map_coordinates
 
         order = {cv2.INTER_NEAREST: 0, cv2.INTER_LINEAR: 1}.get(interp, 3)
         out = map_coordinates(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.frame import FrameType
+from pipeline.io.rawarray import RawLayout, read_band
 
 if TYPE_CHECKING:  # pragma: no cover
     from pipeline.frame import FrameMeta
@@ -80,7 +81,6 @@ class Reader:
 
 def load_raw(meta: FrameMeta, max_bytes: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Pixels of a raw-array format from the ``layout`` kept in ``meta.extra``."""
-    from pipeline.io.rawarray import RawLayout, read_band
 
     layout = RawLayout.from_dict(meta.extra["layout"])
     return read_band(layout, meta.band, max_bytes=max_bytes, source=meta.label_path or meta.path)

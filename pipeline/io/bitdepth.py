@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import DataContradictsLabel
+from pipeline.io.odl import Quantity
 
 __all__ = [
     "MIN_SAMPLES",
@@ -249,7 +250,6 @@ def check_byte_planes(stream: bytes | np.ndarray, itemsize: int, where: Path, ke
 
 def _pds3_pointer_offset(value, record_bytes) -> tuple[str | None, int | None]:
     """(file name or None for the label's own file, byte offset) of a PDS3 pointer value."""
-    from pipeline.io.odl import Quantity
 
     name = None
     if isinstance(value, tuple) and value:
@@ -271,7 +271,6 @@ def pds3_objects_after(label, image_key: str, data_name: str, attached: bool, im
 
     Pointers whose offset cannot be told count as "after" (no conclusion is drawn then).
     """
-    from pipeline.io.odl import Quantity
 
     record = label.get("RECORD_BYTES")
     record = record.value if isinstance(record, Quantity) else record

@@ -18,8 +18,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from astropy.io import fits
 
-from pipeline.errors import UnreadableFrame, UnsupportedFormat
+from pipeline.errors import LabelTooLarge, UnreadableFrame, UnsupportedFormat
+from pipeline.io.base import Described, load_raw
 from pipeline.io.rawarray import RawLayout, check_layout
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,6 @@ BITPIX_DTYPES = {8: "|u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f
 
 
 def _open(path: Path):
-    from astropy.io import fits
 
     with path.open("rb") as fh:
         head = fh.read(30)
@@ -46,7 +47,6 @@ def _open(path: Path):
 
 
 def _image_hdu(hdul, path: Path):
-    from astropy.io import fits
 
     index = 0
     while True:
@@ -68,9 +68,7 @@ def _image_hdu(hdul, path: Path):
 
 def describe_fits(path: Path, band: int, max_bytes: int | None, data_root: Path | None = None):
     """Header metadata of a FITS image (no pixels read)."""
-    from astropy.io import fits
 
-    from pipeline.io.base import Described
 
     path = Path(path)
     hdul = _open(path)
@@ -114,7 +112,6 @@ def describe_fits(path: Path, band: int, max_bytes: int | None, data_root: Path 
         else:
             declared = lines * samples * bands * dtype.itemsize
             if max_bytes is not None and declared > max_bytes:
-                from pipeline.errors import LabelTooLarge
 
                 raise LabelTooLarge(path, f"header declares {declared} bytes, over the limit of {max_bytes}")
             if not 0 <= band < bands:
@@ -144,7 +141,6 @@ def describe_fits(path: Path, band: int, max_bytes: int | None, data_root: Path 
 
 def load_fits(meta, max_bytes: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Pixels of a FITS frame: raw layout, or astropy for compressed HDUs."""
-    from pipeline.io.base import load_raw
 
     if "layout" in meta.extra:
         return load_raw(meta, max_bytes)
@@ -155,7 +151,6 @@ def load_fits(meta, max_bytes: int | None) -> tuple[np.ndarray, np.ndarray]:
         lines, samples = meta.shape
         bands = meta.extra.get("bands", 1)
         if max_bytes is not None and lines * samples * bands * 8 > max_bytes:
-            from pipeline.errors import LabelTooLarge
 
             raise LabelTooLarge(path, f"image of {lines} x {samples} x {bands} exceeds {max_bytes} bytes")
         try:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import UnreadableFrame
+from pipeline.io.base import Described
 from pipeline.io.gdalread import check_declared_size, dataset_dtype, open_raster, read_stored_band
 from pipeline.io.odl import Label, Quantity
 from pipeline.io.rawarray import isis_special_mask
@@ -119,7 +120,6 @@ def describe_gdal_cube(path: Path, band: int, max_bytes: int | None, *, label: L
     LabelTooLarge, UnsupportedFormat
         Over the memory cap; band out of range or an unsupported sample type.
     """
-    from pipeline.io.base import Described
 
     path = Path(path)
     with open_raster(path, ISIS_DRIVERS, "ISIS cube") as ds:

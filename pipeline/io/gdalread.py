@@ -21,6 +21,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+import rasterio
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from pipeline.errors import LabelTooLarge, UnreadableFrame, UnsupportedFormat
 
@@ -61,8 +63,6 @@ def open_raster(path: str | Path, drivers: Sequence[str], what: str, where: Path
     UnreadableFrame
         GDAL cannot open the file with those drivers.
     """
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
     where = Path(where or path)
     with warnings.catch_warnings():
@@ -152,7 +152,6 @@ def read_stored_band(ds, index: int, where: Path, what: str) -> np.ndarray:
     UnreadableFrame
         GDAL fails to decode (truncated or damaged file).
     """
-    from rasterio.errors import RasterioError
 
     try:
         return ds.read(index, masked=False)

@@ -28,20 +28,28 @@ import json
 import logging
 import math
 import os
+import platform
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
+import cv2
 import numpy as np
+import pyproj
 import rasterio
+import scipy
+from pyproj import CRS
 from rasterio.crs import CRS as RioCRS
 from rasterio.errors import RasterioError
 from rasterio.shutil import copy as rio_copy
 from rasterio.windows import Window
+from rio_cogeo.cogeo import cog_validate
 
+from pipeline import __version__
 from pipeline.errors import MosaicError
 from pipeline.geometry.grid import MapGrid
+from pipeline.io.stac import lon_extent
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +62,10 @@ _ALIASES = {"iof": ("iof", "mosaic")}
 
 
 def software_versions() -> dict[str, str]:
-    """Versions of the libraries that shape the output (for provenance tags)."""
-    import cv2
-    import pyproj
-    import scipy
-
-    try:
-        from pipeline import __version__ as farside_version
-    except ImportError:  # pragma: no cover
-        farside_version = "unknown"
+    """Versions of farside, Python and the libraries that shape the output (provenance)."""
     return {
-        "farside": farside_version,
+        "farside": __version__,
+        "python": platform.python_version(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,
         "opencv": cv2.__version__,
@@ -335,9 +336,7 @@ def describe(path: str | Path) -> dict[str, Any]:
     with ``west > east`` across 180 E), the fraction of valid pixels (from the
     coarsest overview), COG validity and the provenance tags.
     """
-    from pyproj import CRS
 
-    from pipeline.io.stac import lon_extent
 
     path = Path(path)
     with rasterio.open(path) as ds:
@@ -375,11 +374,6 @@ def describe(path: str | Path) -> dict[str, Any]:
             "lat_range_deg": (float(lat[ok].min()), float(lat[ok].max())) if ok.any() else None,
             "valid_fraction": float(np.isfinite(sample).mean()),
         }
-    try:
-        from rio_cogeo.cogeo import cog_validate
-
-        info["cog"] = bool(cog_validate(str(path), quiet=True)[0])
-    except ImportError:  # pragma: no cover
-        info["cog"] = None
+    info["cog"] = bool(cog_validate(str(path), quiet=True)[0])
     info["tags"] = {k: v for k, v in tags.items() if k.startswith("farside_")}
     return info

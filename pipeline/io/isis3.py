@@ -22,7 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import UnreadableFrame, UnsupportedFormat
+from pipeline.io import gdalcube
+from pipeline.io.base import Described, load_raw
+from pipeline.io.gdalcube import load_gdal_cube
 from pipeline.io.odl import Label, LabelSyntaxError, Quantity, parse_label
+from pipeline.io.pds3 import looks_like_odl, read_label_text, resolve_file
 from pipeline.io.rawarray import RawLayout, check_layout
 
 __all__ = ["describe_isis3", "load_isis3", "looks_like_isis"]
@@ -45,8 +49,6 @@ def _v(x):
 
 def load_isis3(meta, max_bytes: int | None):
     """Pixels of a cube: the own raw reader, or GDAL for a cube described through it."""
-    from pipeline.io.base import load_raw
-    from pipeline.io.gdalcube import load_gdal_cube
 
     if meta.extra.get("reader") == "gdal":
         return load_gdal_cube(meta, max_bytes)
@@ -56,8 +58,6 @@ def load_isis3(meta, max_bytes: int | None):
 def describe_isis3(path: Path, band: int, max_bytes: int | None, data_root: Path | None = None):
     """Label metadata of an ISIS3 cube (ISIS2 qubes and layouts the own reader does not
     know: through GDAL)."""
-    from pipeline.io import gdalcube
-    from pipeline.io.pds3 import looks_like_odl, read_label_text, resolve_file
 
     path = Path(path)
     with path.open("rb") as fh:
@@ -105,8 +105,6 @@ def _instrument_metadata(cube: Label) -> dict:
 
 
 def _describe_own(path: Path, band: int, max_bytes: int | None, label: Label, data_root: Path | None = None):
-    from pipeline.io.base import Described
-    from pipeline.io.pds3 import resolve_file
 
     cube = label.get("ISISCUBE")
     core = cube.get("CORE") if isinstance(cube, Label) else None

@@ -34,7 +34,10 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import UnreadableFrame, UnsupportedFormat
+from pipeline.io.normalize import exposure_seconds, parse_utc
 from pipeline.io.odl import Label, Quantity
+from pipeline.io.pds3 import parse
+from pipeline.io.rawarray import RawLayout, check_layout, read_stored
 
 __all__ = [
     "FILTERS",
@@ -185,7 +188,6 @@ def _v(x: Any) -> Any:
 
 
 def _seconds(value: Any, key: str, where: Path) -> float:
-    from pipeline.io.normalize import exposure_seconds
 
     try:
         seconds = exposure_seconds(value, default_unit="ms")
@@ -231,9 +233,6 @@ def read_wac_label(path: str | Path) -> WacEdr:
     UnsupportedFormat
         A mode or filter list it cannot split.
     """
-    from pipeline.io.normalize import parse_utc
-    from pipeline.io.pds3 import parse
-    from pipeline.io.rawarray import RawLayout, check_layout
 
     path = Path(path)
     label = parse(path, attached=True)
@@ -455,7 +454,6 @@ def read_wac_edr(path: str | Path, *, decompand: bool = True, color_offset: int 
     mode, 100 stored lines) gives 14 images: UV 5 x 128 and VIS 18 x 704, odd and even;
     :func:`split_framelets` shows the splitting on a synthetic EDR.
     """
-    from pipeline.io.rawarray import RawLayout, check_layout, read_stored
 
     edr = read_wac_label(path)
     layout = RawLayout(path=str(edr.path), offset=edr.offset, dtype="|u1", lines=edr.lines, samples=edr.samples)

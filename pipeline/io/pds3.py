@@ -34,8 +34,10 @@ import numpy as np
 
 from pipeline.errors import UnreadableFrame, UnsupportedFormat
 from pipeline.io import bitdepth, companding
+from pipeline.io.base import Described
 from pipeline.io.odl import Label, LabelSyntaxError, Quantity, find_label_end, parse_label
-from pipeline.io.rawarray import RawLayout
+from pipeline.io.paths import check_inside
+from pipeline.io.rawarray import RawLayout, check_layout
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +175,6 @@ def resolve_file(label_path: Path, name: str, where: Path, root: Path | None = N
         raise UnreadableFrame(
             where, f"label points to {text!r}, outside its own folder; data files must sit beside the label"
         )
-    from pipeline.io.paths import check_inside
 
     folder = label_path.parent
     direct = folder / text
@@ -385,8 +386,6 @@ def describe_pds3(path: Path, band: int, max_bytes: int | None, data_root: Path 
     """Metadata of a PDS3 product: ``path`` is the ``.IMG`` (attached or with a sibling
     ``.LBL``) or the detached ``.LBL`` itself; a named data file must resolve inside
     ``data_root`` (default: the label's folder)."""
-    from pipeline.io.base import Described
-    from pipeline.io.rawarray import check_layout
 
     path = Path(path)
     if path.suffix.lower() == ".lbl":

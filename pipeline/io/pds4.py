@@ -27,7 +27,9 @@ import numpy as np
 
 from pipeline.errors import UnreadableFrame, UnsupportedFormat
 from pipeline.io import bitdepth
-from pipeline.io.rawarray import RawLayout
+from pipeline.io.base import Described
+from pipeline.io.pds3 import resolve_file
+from pipeline.io.rawarray import RawLayout, check_layout
 
 __all__ = ["MAX_XML_BYTES", "PDS4_DTYPES", "looks_like_pds4", "parse_pds4", "pds4_data_names", "pds4_layout"]
 
@@ -290,9 +292,6 @@ def describe_pds4(path: Path, band: int, max_bytes: int | None, data_root: Path 
     """Metadata of a PDS4 product: ``path`` is the ``.xml`` label or a data file one of
     the ``.xml`` labels in its folder names; the data file must resolve inside
     ``data_root`` (default: the label's folder)."""
-    from pipeline.io.base import Described
-    from pipeline.io.pds3 import resolve_file
-    from pipeline.io.rawarray import check_layout
 
     path = Path(path)
     if path.suffix.lower() == ".xml":

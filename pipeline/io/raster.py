@@ -24,8 +24,10 @@ import struct
 from pathlib import Path
 
 import numpy as np
+from rasterio.enums import ColorInterp
 
 from pipeline.errors import UnreadableFrame
+from pipeline.io.base import Described
 from pipeline.io.gdalread import (
     check_compression_ratio,
     check_declared_size,
@@ -89,7 +91,6 @@ def jpeg_header(path: Path) -> tuple[int, int, int, int]:
 
 def _layout(ds, path: Path, what: str) -> dict:
     """Which GDAL bands are colour, which alpha; palette."""
-    from rasterio.enums import ColorInterp
 
     interp = list(ds.colorinterp)
     alpha = [i + 1 for i, c in enumerate(interp) if c == ColorInterp.alpha]
@@ -138,7 +139,6 @@ def _open(path: Path, fmt: str, what: str, header_ok: bool):
 
 
 def _describe(path: Path, band: int, max_bytes: int | None, fmt: str):
-    from pipeline.io.base import Described
 
     path = Path(path)
     what = _NAMES[fmt]

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import LabelTooLarge, UnreadableFrame, UnsupportedFormat
+from pipeline.io.bitdepth import check_byte_planes, check_valid_bits
 
 __all__ = ["ISIS_REAL_SPECIAL_MAX", "RawLayout", "check_layout", "read_band"]
 
@@ -248,7 +249,6 @@ def isis_special_mask(raw: np.ndarray) -> np.ndarray:
 
 
 def _check_width(raw: np.ndarray, invalid: np.ndarray, layout: RawLayout, where: Path) -> None:
-    from pipeline.io.bitdepth import check_byte_planes, check_valid_bits
 
     keyword = layout.width_keyword or "the sample type"
     if layout.valid_bits:

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 import rasterio
+from pyproj import CRS
+from rasterio.enums import Resampling
 
 from pipeline.errors import MosaicError
 from pipeline.geometry.grid import MOON_GEOGRAPHIC, MapGrid
@@ -149,7 +151,6 @@ def stac_item(
     dict
         ``type: Feature`` STAC item with ``bbox``/``geometry`` in lunar lon/lat degrees.
     """
-    from pyproj import CRS
 
     cog_path = Path(cog_path)
     with rasterio.open(cog_path) as ds:
@@ -160,7 +161,6 @@ def stac_item(
         grid = MapGrid(wkt, ds.transform, (ds.height, ds.width))
         step = max(1, math.ceil(max(ds.height, ds.width) / 256))
         shape = (max(1, math.ceil(ds.height / step)), max(1, math.ceil(ds.width / step)))
-        from rasterio.enums import Resampling
 
         dec = ds.read(1, out_shape=shape, resampling=Resampling.average)
         tags = ds.tags()

@@ -34,9 +34,9 @@ from affine import Affine
 
 from pipeline.errors import ConfigError, GeometryError, MosaicError
 from pipeline.geometry.grid import MapGrid
-from pipeline.mosaicking.layout import footprint_bbox_xy
 from pipeline.geometry.overlap import connected_components
 from pipeline.geometry.warp import orthorectify
+from pipeline.mosaicking.layout import footprint_bbox_xy
 from pipeline.mosaicking.params import MosaickingParams
 
 log = logging.getLogger(__name__)

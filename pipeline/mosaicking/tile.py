@@ -23,9 +23,9 @@ import numpy as np
 
 from pipeline.errors import ConfigError, MosaicError
 from pipeline.geometry.grid import MapGrid, Tile
+from pipeline.geometry.warp import GroundGrid, warp_frame
 from pipeline.mosaicking.blend import BLEND_METHODS, feather_weights, required_halo, winner
 from pipeline.mosaicking.params import MosaickingParams
-from pipeline.geometry.warp import GroundGrid, warp_frame
 
 log = logging.getLogger(__name__)
 

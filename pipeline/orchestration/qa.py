@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import GeometryError
+from pipeline.io.geotiff import software_versions
 from pipeline.orchestration.result import RunResult
-from pipeline.orchestration.steps import software_versions
 from pipeline.report import FrameRow, ReportData
 
 

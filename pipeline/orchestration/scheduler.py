@@ -36,6 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import dask
+from dask.diagnostics import ProgressBar
+from dask.distributed import Client, LocalCluster
+from dask.distributed import progress as dist_progress
 
 from pipeline.config import SlurmParams
 from pipeline.errors import ConfigError, EngineStartError
@@ -72,14 +75,12 @@ class Engine:
         if self.client is None:
             kwargs: dict[str, Any] = {"scheduler": self.spec}
             if progress:
-                from dask.diagnostics import ProgressBar
 
                 with ProgressBar(dt=1.0):
                     return dask.compute(*collections, **kwargs)
             return dask.compute(*collections, **kwargs)
         futures = self.client.compute(list(collections))
         if progress:
-            from dask.distributed import progress as dist_progress
 
             dist_progress(futures)
         return tuple(self.client.gather(futures))
@@ -146,7 +147,6 @@ def start_engine(
             yield Engine(spec)
         return
 
-    from dask.distributed import Client, LocalCluster
 
     if spec == "distributed":
         cluster = LocalCluster(

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-import platform
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import rasterio
 
 from pipeline import __version__
@@ -32,7 +29,7 @@ from pipeline.geometry.dem import Dem
 from pipeline.geometry.grid import MapGrid, Tile
 from pipeline.geometry.overlap import Pair
 from pipeline.io import load_frame
-from pipeline.io.geotiff import CogWriter
+from pipeline.io.geotiff import CogWriter, software_versions
 from pipeline.io.quicklook import write_quicklook
 from pipeline.io.stac import write_stac_item
 from pipeline.mosaicking import equalize_frames, mosaic_tile_frames
@@ -63,7 +60,6 @@ __all__ = [
     "masters_step",
     "match_step",
     "provenance_tags",
-    "software_versions",
     "tile_step",
     "unregistered",
     "write_products",
@@ -186,12 +182,6 @@ def tile_step(tile: Tile, grid: MapGrid, frames: Sequence[Frame | FrameFailure],
 
 
 # ----------------------------------------------------------------------------- products
-def software_versions() -> dict[str, str]:
-    """Versions of farside and of the libraries that shape its numbers."""
-    return {"farside": __version__, "python": platform.python_version(), "numpy": np.__version__,
-            "rasterio": rasterio.__version__, "gdal": rasterio.__gdal_version__, "opencv": cv2.__version__}
-
-
 def provenance_tags(frames: Sequence[Frame], config, failures: Sequence[FrameFailure] = ()) -> dict[str, str]:
     """The GeoTIFF tags that record how a mosaic was made: inputs, their hashes, the config,
     library versions and the rejected files."""

@@ -52,9 +52,9 @@ from scipy.optimize import least_squares
 
 from pipeline.errors import GeometryError, RegistrationError
 from pipeline.geometry.body import lonlat_to_xyz, xyz_to_lonlat
-from pipeline.geometry.rotation import rotvec_to_matrix
 from pipeline.geometry.footprint import tangent_basis
 from pipeline.geometry.overlap import connected_components
+from pipeline.geometry.rotation import rotvec_to_matrix
 from pipeline.registration.tracks import Tracks, build_tracks
 
 log = logging.getLogger(__name__)

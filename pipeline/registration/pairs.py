@@ -37,12 +37,12 @@ from pyproj.crs.coordinate_operation import LambertAzimuthalEqualAreaConversion
 
 from pipeline.errors import GeometryError
 from pipeline.geometry.body import lonlat_to_xyz_deg, xyz_to_lonlat_deg
+from pipeline.geometry.footprint import footprint, overlap_polygon
 from pipeline.geometry.grid import MOON_GEOGRAPHIC, MapGrid
+from pipeline.geometry.overlap import Pair
 from pipeline.geometry.warp import orthorectify
 from pipeline.registration.detectors import DETECTORS, available_detectors, check_detector
 from pipeline.registration.features import ImageMatches, match_images
-from pipeline.geometry.footprint import footprint, overlap_polygon
-from pipeline.geometry.overlap import Pair
 
 log = logging.getLogger(__name__)
 

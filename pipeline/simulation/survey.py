@@ -26,8 +26,8 @@ import numpy as np
 
 from pipeline.calibration.radiometry import AU_M
 from pipeline.errors import ConfigError
-from pipeline.geometry.body import lonlat_to_xyz_deg
 from pipeline.geometry import FrameCamera
+from pipeline.geometry.body import lonlat_to_xyz_deg
 from pipeline.geometry.grid import MOON_RADIUS_M
 from pipeline.geometry.rotation import rotvec_to_matrix
 from pipeline.simulation.sensor import Radiometry, lunar_lambert

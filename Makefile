@@ -13,11 +13,11 @@ CONFIG    ?= configs/default.yaml
 SCHEDULER ?=
 PYTEST_ARGS ?=
 
-.PHONY: install mosaic test bench sample clean help
+.PHONY: install mosaic test bench docs sample clean help
 
 help:
 	@echo "make mosaic [IN=dir] [CAL=dir] [OUT=file.tif] [CONFIG=file.yaml] [SCHEDULER=threads]"
-	@echo "make test | make bench | make sample | make install | make clean"
+	@echo "make test | make bench | make docs | make sample | make install | make clean"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "farside needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -39,6 +39,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+docs: $(STAMP)
+	$(BIN)/python -m pipeline.config docs/configuration.md
 
 sample: $(STAMP)
 	$(BIN)/farside simulate sample_images --seed 42 --force

@@ -51,12 +51,13 @@ def calibrate(frames: Frame | Sequence[Frame], calibration_frames: Sequence[Fram
     default, photometrically normalised when ``calibration.photometry`` is set).
     """
     config = config or load_config()
-    cal, max_bytes = config.calibration, config.ingestion.max_frame_bytes
+    light = [frames] if isinstance(frames, Frame) else list(frames)
+    cal, max_bytes = steps.effective_calibration(light, config.calibration), config.ingestion.max_frame_bytes
     masters = calibration_frames if isinstance(calibration_frames, Masters) else \
         steps.masters_step(list(calibration_frames), cal, max_bytes)
     if isinstance(frames, Frame):
         return steps.calibrate_step(frames, masters, cal, max_bytes)
-    return [steps.calibrate_step(f, masters, cal, max_bytes) for f in frames]
+    return [steps.calibrate_step(f, masters, cal, max_bytes) for f in light]
 
 
 def register(frames: Sequence[Frame | FrameFailure], config: Config | None = None) -> RegistrationResult:
@@ -106,6 +107,8 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
     config = config or load_config()
     cfg = config.mosaicking
     good = [f for f in frames if isinstance(f, Frame) and f.camera is not None]
+    if not good:
+        raise steps.nothing_to_mosaic(len(frames), [f for f in frames if isinstance(f, FrameFailure)])
     registration = registration or steps.unregistered({f.id: f.camera for f in good})
     cams = steps.cameras_of(registration)
     grid = grid_for_frames([cams.get(f.id, f.camera) for f in good], cfg.crs, resolution_m=cfg.resolution_m,
@@ -122,6 +125,7 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
     out = Path(out)
     failures = [f for f in frames if isinstance(f, FrameFailure)]
     datetimes = sorted(f.meta.time_utc for f in good if f.meta.time_utc is not None)
-    steps.write_products(tiles(), grid, out, ["iof", *cfg.extra_bands], steps.provenance_tags(good, config, failures),
+    band = steps.mosaic_band(steps.effective_calibration(good, config.calibration))
+    steps.write_products(tiles(), grid, out, [band, *cfg.extra_bands], steps.provenance_tags(good, config, failures),
                          cfg, datetimes)
     return out

@@ -37,8 +37,13 @@ from pipeline.imaging.stats import noise_sigma
 
 log = logging.getLogger(__name__)
 
-UNITS = {"dn_per_s": "DN/s", "radiance": "W m-2 sr-1 um-1", "iof": "I/F"}
+UNITS = {"dn": "DN (relative)", "dn_per_s": "DN/s", "radiance": "W m-2 sr-1 um-1", "iof": "I/F"}
 """Unit of the calibrated data for each ``calibration.output``."""
+
+
+def needs_exposure(output: str) -> bool:
+    """Whether calibrating to ``output`` needs each frame's exposure duration."""
+    return output != "dn"
 
 
 def _photometric_normalise(
@@ -66,15 +71,16 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrationParam
     ----------
     frame : Frame
         Raw light frame with its pixels loaded (:func:`pipeline.io.load_frame`).
-        ``meta.exposure_s`` is required; ``camera`` (with a Sun position) is needed for
-        the Sun distance and for photometric normalisation.
+        ``meta.exposure_s`` is required for every output but ``dn`` (relative DN: bias and
+        flat removed, dark current only when the exposure is known); ``camera`` (with a Sun
+        position) is needed for the Sun distance and for photometric normalisation.
     masters : Masters or None
         Calibration masters; ``None`` uses the documented fallbacks (see
         :func:`~pipeline.calibration.masters.build_masters`), with WARNINGs.
     cfg : CalibrationParams
-        ``cfg.output`` picks the unit of the result (``dn_per_s``, ``radiance`` or
-        ``iof``); photometric normalisation applies to ``iof`` when ``cfg.photometry`` is
-        set.
+        ``cfg.output`` picks the unit of the result (``dn``, ``dn_per_s``, ``radiance`` or
+        ``iof``); photometric normalisation applies to ``iof`` and ``dn`` when
+        ``cfg.photometry`` is set.
 
     Returns
     -------
@@ -101,7 +107,7 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrationParam
     >>> from pipeline.frame import FrameMeta
     >>> meta = FrameMeta(id="f", path=Path("f.fits"), format="fits", shape=(32, 32),
     ...                  dtype="uint16", exposure_s=2.0)
-    >>> raw = np.full((32, 32), 300.0, np.float32)
+    >>> raw = np.full((32, 32), 300.0, np.float32)   # 2 s at 100 DN/s over a 100 DN bias
     >>> out = calibrate_frame(Frame(meta, data=raw), Masters(bias=100.0),
     ...                       CalibrationParams(output="dn_per_s"))
     >>> float(out.qa["median"])
@@ -116,11 +122,12 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrationParam
     if raw.ndim != 2:
         raise BadFrame(path, f"expected a 2-D image, got shape {raw.shape}")
     t = frame.meta.exposure_s
-    if t is None or not np.isfinite(t) or t <= 0:
+    timed = t is not None and np.isfinite(t) and t > 0
+    if not timed and needs_exposure(cfg.output):
         raise BadFrame(
             path,
-            f"no usable exposure duration ({t!r} s): cannot calibrate to DN/s; "
-            "give it in the label or the sidecar's exposure_duration",
+            f"no usable exposure duration ({t!r} s): cannot calibrate to {UNITS[cfg.output]}; give it in the "
+            "label or the sidecar's exposure_duration, or set calibration.output: dn",
         )
     if masters is None:
         masters = build_masters([], [], [], cfg)
@@ -139,7 +146,7 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrationParam
         masters.bias_for(raw, cfg.overscan_samples),
         masters.dark_rate,
         masters.flat,
-        t,
+        t if timed else 0.0,
     )
     bad = np.zeros(raw.shape, bool) if masters.bad is None else masters.bad != 0
     dn = repair_pixels(dn, bad, avoid=mask)
@@ -168,22 +175,23 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrationParam
     if cfg.mask_repaired:
         mask |= repaired
 
-    value = to_dn_per_s(dn, t)
-    qa: dict[str, object] = {"exposure_s": float(t), "units": UNITS[cfg.output], "photometry": "none"}
+    value = to_dn_per_s(dn, t) if cfg.output != "dn" else dn
+    qa: dict[str, object] = {"exposure_s": float(t) if timed else None, "units": UNITS[cfg.output],
+                             "photometry": "none"}
     if cfg.output in ("radiance", "iof"):
         value = to_radiance(value, cfg.responsivity)
     if cfg.output == "iof":
         distance = sun_distance_au(frame.camera, raw.shape)
         qa["sun_distance_au"] = distance
         value = to_iof(value, cfg.solar_irradiance, distance)
-        if cfg.photometry is not None:
-            if frame.camera is None or getattr(frame.camera, "sun_position_m", None) is None:
-                log.warning("%s: no camera or Sun position, so no photometric normalisation", frame.id)
-                qa["photometry"] = "skipped: no geometry"
-            else:
-                value, beyond = _photometric_normalise(value, frame.camera, cfg.photometry)
-                mask |= beyond
-                qa["photometry"] = cfg.photometry.model
+    if cfg.output in ("iof", "dn") and cfg.photometry is not None:
+        if frame.camera is None or frame.camera.sun_position_m is None:
+            log.warning("%s: no camera or Sun position, so no photometric normalisation", frame.id)
+            qa["photometry"] = "skipped: no geometry"
+        else:
+            value, beyond = _photometric_normalise(value, frame.camera, cfg.photometry)
+            mask |= beyond
+            qa["photometry"] = cfg.photometry.model
 
     finite = np.isfinite(value)
     mask |= ~finite

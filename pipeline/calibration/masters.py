@@ -11,8 +11,10 @@ else 0 DN; dark: 0 DN/s; flat: 1).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import numpy as np
 from pipeline.calibration.badpixels import BadPixel, find_dead, find_hot, find_noisy
 from pipeline.calibration.params import CalibrationParams
 from pipeline.errors import CalibrationError
-from pipeline.frame import Frame, FrameType
+from pipeline.frame import Frame, FrameFailure, FrameType
 from pipeline.imaging.stats import clip_outliers, clipped_stack, scatter_but_one
 from pipeline.io.masters import MASTER_FILES, read_masters, write_masters
 
@@ -82,6 +84,8 @@ class Masters:
         Median per-pixel scatter of the bias stack, DN (``None`` with fewer than 3 biases).
     provenance : dict of str to str
         How each master was made (frame counts or the fallback used), kept in FITS headers.
+    rejected : tuple of FrameFailure
+        Calibration frames left out, each with the reason (the masters come from the rest).
     """
 
     bias: Master | None = 0.0
@@ -90,6 +94,7 @@ class Masters:
     bad: np.ndarray | None = None
     read_noise_dn: float | None = None
     provenance: dict[str, str] = field(default_factory=dict)
+    rejected: tuple[FrameFailure, ...] = ()
 
     @property
     def shape(self) -> tuple[int, int] | None:
@@ -173,6 +178,8 @@ def build_masters(
     darks: Sequence[tuple[np.ndarray, float]],
     flats: Sequence[tuple[np.ndarray, float]],
     cfg: CalibrationParams,
+    *,
+    skip_flat: Callable[[int, str], None] | None = None,
 ) -> Masters:
     """Combine calibration frames into masters and a bad-pixel map.
 
@@ -241,21 +248,22 @@ def build_masters(
     elif cfg.overscan_samples is not None:
         master_bias = None
         provenance["bias"] = f"per-line median of overscan samples {tuple(cfg.overscan_samples)}"
-        log.warning(
-            "no bias frames: the bias of each frame is taken from its overscan samples %s",
-            tuple(cfg.overscan_samples),
-        )
+        if all_frames:
+            log.warning("no bias frames: the bias of each frame is taken from its overscan samples %s",
+                        tuple(cfg.overscan_samples))
     elif cfg.bias_dn is not None:
         master_bias = float(cfg.bias_dn)
-        provenance["bias"] = f"constant {cfg.bias_dn} DN (calibrate.bias_dn)"
-        log.warning("no bias frames: using the constant bias calibrate.bias_dn = %g DN", cfg.bias_dn)
+        provenance["bias"] = f"constant {cfg.bias_dn} DN (calibration.bias_dn)"
+        if all_frames:
+            log.warning("no bias frames: using the constant bias calibration.bias_dn = %g DN", cfg.bias_dn)
     else:
         master_bias = 0.0
         provenance["bias"] = "none: zero bias assumed"
-        log.warning(
-            "no bias frames, no calibrate.bias_dn and no calibrate.overscan_samples: "
-            "assuming a zero bias (set calibrate.bias_dn to the camera's offset)"
-        )
+        if all_frames:
+            log.warning(
+                "no bias frames, no calibration.bias_dn and no calibration.overscan_samples: "
+                "assuming a zero bias (set calibration.bias_dn to the camera's offset)"
+            )
     partial = Masters(bias=master_bias)
 
     dark_rate: Master
@@ -274,10 +282,11 @@ def build_masters(
     else:
         dark_rate = 0.0
         provenance["dark_rate"] = "none: zero dark current assumed"
-        log.warning(
-            "no dark frames: assuming zero dark current (hot pixels are then only caught "
-            "as single-pixel outliers in each light frame)"
-        )
+        if all_frames:
+            log.warning(
+                "no dark frames: assuming zero dark current (hot pixels are then only caught "
+                "as single-pixel outliers in each light frame)"
+            )
 
     flat: Master
     if flats:
@@ -288,23 +297,30 @@ def build_masters(
             signal = np.asarray(f, np.float64) - partial.bias_for(f, cfg.overscan_samples) - dark_rate * t
             level = np.nanmedian(signal[valid])
             if not level > 0:
-                raise CalibrationError(
-                    f"flat frame #{i} has no signal above bias and dark (median {level:g} DN)"
-                )
+                why = f"no signal above bias and dark (median {level:g} DN)"
+                if skip_flat is None:
+                    raise CalibrationError(f"flat frame #{i} has {why}")
+                skip_flat(i, why)
+                continue
             normalised.append(signal / level)
+    if flats and normalised:
         # a clipped *mean*: the flat's own noise multiplies every light frame
         flat = np.nanmean(clip_outliers(np.stack(normalised), cfg.clip_sigma), axis=0)
         flat[~valid] = 1.0
         flat /= np.nanmedian(flat[valid])
-        provenance["flat"] = f"sigma-clipped mean of {len(flats)} normalised flat frames"
+        provenance["flat"] = f"sigma-clipped mean of {len(normalised)} normalised flat frames"
         flags[find_dead(flat, cfg.dead_flat, cfg.badpix_window)] |= np.uint8(BadPixel.DEAD)
     else:
         flat = 1.0
         provenance["flat"] = "none: unit flat assumed"
-        log.warning(
-            "no flat frames: using a unit flat (no flat-field correction, dead pixels are "
-            "then only caught as single-pixel outliers in each light frame)"
-        )
+        if all_frames:
+            log.warning(
+                "no usable flat frames: using a unit flat (no flat-field correction, dead pixels are "
+                "then only caught as single-pixel outliers in each light frame)"
+            )
+    if not all_frames:
+        log.warning("no calibration frames: bias %s, zero dark current, unit flat (give a calibration folder, "
+                    "or set calibration.bias_dn or calibration.overscan_samples)", provenance["bias"])
 
     if flags is not None:
         flags[overscan_mask(shape, cfg.overscan_samples)] = 0
@@ -327,39 +343,53 @@ def _as_float32(value: Master | None) -> Master | None:
 
 
 def build_masters_from_frames(frames: Sequence[Frame], cfg: CalibrationParams) -> Masters:
-    """:func:`build_masters` from ingested frames, grouped by ``meta.frame_type``.
+    """:func:`build_masters` from ingested calibration frames, grouped by ``meta.frame_type``.
 
-    Every frame must have its pixels loaded (:func:`pipeline.io.load_frame`); LIGHT frames
-    are ignored.
+    Every frame must have its pixels loaded (:func:`pipeline.io.load_frame`); LIGHT frames are
+    ignored. A frame that cannot serve is left out and listed in ``Masters.rejected`` with the
+    reason, and the masters are built from the rest (a master with no frame left falls back
+    as :func:`build_masters` says, with a warning):
 
-    Raises
-    ------
-    CalibrationError
-        A dark (or, with darks, a flat) without an exposure duration; the message names
-        the file.
+    - a dark without a positive exposure duration (its signal cannot become a rate);
+    - a flat without one when darks are used (the dark current cannot be subtracted);
+    - a frame whose shape differs from that of most calibration frames;
+    - a flat with no signal above bias and dark.
     """
     groups: dict[FrameType, list[Frame]] = {kind: [] for kind in FrameType}
     for frame in frames:
-        groups[frame.meta.frame_type].append(frame)
-    if groups[FrameType.LIGHT]:
-        log.debug("build_masters_from_frames: ignoring %d LIGHT frames", len(groups[FrameType.LIGHT]))
-
-    def pixels(frame: Frame) -> np.ndarray:
         if not frame.loaded:
             raise ValueError(f"{frame.id}: pixels not loaded; read them first (pipeline.io.load_frame)")
-        return frame.data
+        groups[frame.meta.frame_type].append(frame)
+    rejected: list[FrameFailure] = []
 
-    def timed(kind: FrameType, required: bool) -> list[tuple[np.ndarray, float]]:
-        out = []
-        for frame in groups[kind]:
-            t = frame.meta.exposure_s
+    def reject(frame: Frame, why: str) -> None:
+        log.warning("calibration frame %s left out: %s", frame.meta.path, why)
+        rejected.append(FrameFailure(frame.meta.path, "calibrate", why))
+
+    shapes = Counter(f.data.shape for kind in (FrameType.BIAS, FrameType.DARK, FrameType.FLAT) for f in groups[kind])
+    if len(shapes) > 1:
+        common = max(shapes, key=lambda sh: (shapes[sh], -sh[0] * sh[1]))
+        for kind in (FrameType.BIAS, FrameType.DARK, FrameType.FLAT):
+            for f in [f for f in groups[kind] if f.data.shape != common]:
+                reject(f, f"{f.data.shape[0]} x {f.data.shape[1]} px (lines x samples), not the "
+                          f"{common[0]} x {common[1]} of the other calibration frames")
+                groups[kind].remove(f)
+
+    def timed(kind: FrameType, required: bool) -> list[Frame]:
+        kept = []
+        for f in groups[kind]:
+            t = f.meta.exposure_s
             if required and (t is None or not t > 0):
-                raise CalibrationError(
-                    f"{frame.meta.path}: {kind.value.lower()} frame has no positive exposure duration"
-                )
-            out.append((pixels(frame), t))
-        return out
+                reject(f, f"{kind.value.lower()} frame has no positive exposure duration (needed "
+                          f"{'for the dark-current rate' if kind == FrameType.DARK else 'to remove the dark current'});"
+                          " give it in the label or the sidecar's exposure_duration")
+            else:
+                kept.append(f)
+        return kept
 
     darks = timed(FrameType.DARK, required=True)
     flats = timed(FrameType.FLAT, required=bool(darks))
-    return build_masters([pixels(f) for f in groups[FrameType.BIAS]], darks, flats, cfg)
+    masters = build_masters([f.data for f in groups[FrameType.BIAS]], [(f.data, f.meta.exposure_s) for f in darks],
+                            [(f.data, f.meta.exposure_s) for f in flats], cfg,
+                            skip_flat=lambda i, why: reject(flats[i], why))
+    return dataclasses.replace(masters, rejected=tuple(rejected))

@@ -104,8 +104,9 @@ class CalibrationParams(Section):
     solar_irradiance: float = Field(
         1.0, gt=0, description="solar spectral irradiance at 1 AU in the band (W m^-2 um^-1)"
     )
-    output: Literal["dn_per_s", "radiance", "iof"] = Field(
-        "iof", description="how far to calibrate: DN/s, radiance, or I/F (photometrically normalised)"
+    output: Literal["dn", "dn_per_s", "radiance", "iof"] = Field(
+        "iof", description="how far to calibrate: relative DN (no exposure needed), DN/s, radiance, or I/F "
+        "(photometrically normalised); a run whose frames lack exposure durations falls back to dn"
     )
     photometry: PhotometryParams | None = Field(
         PhotometryParams(), description="photometric normalisation of I/F; None disables it"

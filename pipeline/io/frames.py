@@ -1,5 +1,5 @@
 """Frames in and out of files: metadata (:func:`read_meta`), pixels (:func:`read_pixels`,
-:func:`load_frame`) and quality flags of the pixels read (:func:`pixel_flags`).
+:func:`load_frame`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pipeline.io.sidecar import find_sidecar, read_sidecar
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_MAX_BYTES", "load_frame", "pixel_flags", "read_meta", "read_pixels"]
+__all__ = ["DEFAULT_MAX_BYTES", "load_frame", "read_meta", "read_pixels"]
 
 DEFAULT_MAX_BYTES = 2**31
 """Default cap (bytes) on what a label may declare before anything is allocated."""
@@ -231,40 +231,3 @@ def load_frame(frame: Frame, max_bytes: int | None = None) -> Frame:
         return frame
     data, mask = read_pixels(frame.meta, max_bytes=max_bytes)
     return frame.replace(data=data, mask=mask)
-
-
-def pixel_flags(data: np.ndarray, mask: np.ndarray | None = None, saturation_dn: float | None = None) -> list[str]:
-    """Quality flags of a frame's pixels (flagged, not rejected).
-
-    Parameters
-    ----------
-    data : ndarray, shape (lines, samples)
-        Pixel values (DN).
-    mask : ndarray of bool, optional
-        True = invalid.
-    saturation_dn : float, optional
-        DN at or above which a pixel is saturated.
-
-    Returns
-    -------
-    list of str
-        Any of ``"all_invalid"`` (no valid pixel), ``"all_zero"`` (every valid pixel is
-        0), ``"all_saturated"`` (every valid pixel >= ``saturation_dn``), ``"constant"``
-        (one value everywhere, other than the two above); empty when the frame looks normal.
-    """
-    data = np.asarray(data)
-    valid = np.isfinite(data)
-    if mask is not None:
-        valid &= ~np.asarray(mask, bool)
-    values = data[valid]
-    if values.size == 0:
-        return ["all_invalid"]
-    flags = []
-    lo, hi = float(values.min()), float(values.max())
-    if lo == 0.0 and hi == 0.0:
-        flags.append("all_zero")
-    if saturation_dn is not None and lo >= saturation_dn:
-        flags.append("all_saturated")
-    if not flags and lo == hi:
-        flags.append("constant")
-    return flags

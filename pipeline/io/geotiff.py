@@ -55,10 +55,12 @@ log = logging.getLogger(__name__)
 
 __all__ = ["BAND_UNITS", "CogWriter", "describe", "software_versions", "write_cog"]
 
-BAND_UNITS = {"iof": "I/F", "count": "frames", "top_index": "index", "incidence": "deg", "emission": "deg"}
+BAND_UNITS = {"iof": "I/F", "radiance": "W m-2 sr-1 um-1", "dn_per_s": "DN/s", "dn": "DN (relative)",
+              "count": "frames", "top_index": "index", "incidence": "deg", "emission": "deg"}
 """Units written for known band names."""
 
-_ALIASES = {"iof": ("iof", "mosaic")}
+_ALIASES = {unit: (unit, "mosaic") for unit in ("iof", "radiance", "dn_per_s", "dn")}
+"""The first band of a mosaic is named for its unit; the tile products call it ``mosaic``."""
 
 
 def software_versions() -> dict[str, str]:

@@ -47,11 +47,11 @@ def _cached_step(workdir: WorkDir, stage: str, key: str, step: Callable[..., Any
     return workdir.cached(stage, key, lambda: step(*args))
 
 
-def _tile_task(workdir: WorkDir, key: str, *args: Any) -> Path:
+def _tile_task(workdir: WorkDir, key: str, *args: Any) -> tuple[Path, bool]:
     """Mosaic one tile into the work directory; returns the product's path (the writer reads
-    tiles one at a time, so they never all sit in memory)."""
-    workdir.cached("tiles", key, lambda: steps.tile_step(*args))
-    return workdir.path("tiles", key)
+    tiles one at a time, so they never all sit in memory) and whether it holds any pixel."""
+    product = workdir.cached("tiles", key, lambda: steps.tile_step(*args))
+    return workdir.path("tiles", key), product is not None
 
 
 def _summary_task(frame) -> dict[str, Any]:
@@ -60,16 +60,23 @@ def _summary_task(frame) -> dict[str, Any]:
     return {"id": frame.id, "qa": dict(frame.qa)}
 
 
-def _write_task(workdir: WorkDir, tile_paths: list[Path], grid: MapGrid, out: Path, bands: list[str],
-                tags: dict, summaries: list[dict], registration, equalization, params, datetimes) -> dict[str, Any]:
-    """The single writer: assemble tiles window by window into the COG and its side files."""
+def _write_task(workdir: WorkDir, tiles: list[tuple[Path, bool]], grid: MapGrid, out: Path, bands: list[str],
+                tags: dict, summaries: list[dict], masters, registration, equalization, params,
+                datetimes) -> dict[str, Any]:
+    """The single writer: assemble tiles window by window into the COG and its side files;
+    with no pixel to write, an error naming why every frame went (and no output at all)."""
     t0 = time.perf_counter()
-    written = steps.write_products((workdir.load(p) for p in tile_paths), grid, out, bands, tags, params, datetimes)
+    if not any(has_data for _, has_data in tiles):
+        failures = [s["failure"] for s in summaries if "failure" in s]
+        raise steps.nothing_to_mosaic(len(summaries), failures)
+    written = steps.write_products((workdir.load(p) for p, has_data in tiles if has_data), grid, out, bands,
+                                   tags, params, datetimes)
     return {
         **written,
         "write_seconds": time.perf_counter() - t0,
         "out": str(out),
         "summaries": summaries,
+        "calibration_rejected": list(masters.rejected),
         "registration": registration,
         "equalization": equalization,
     }
@@ -152,7 +159,7 @@ class _Builder:
         datetimes = sorted(f.meta.time_utc for f in p.frames if f.meta.time_utc is not None)
         result = delayed(_write_task, pure=True)(
             self.workdir, tiles, p.grid, p.out, p.bands, steps.provenance_tags(p.frames, cfg, p.failures), summaries,
-            registration, equalization, mos, datetimes,
+            masters, registration, equalization, mos, datetimes,
             dask_key_name=f"write-{tokenize(p.out, [t.key for t in tiles])}",
         )
         return Graph(result, self.products)

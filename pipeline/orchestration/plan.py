@@ -21,6 +21,7 @@ from pipeline.geometry.grid import MapGrid, Tile
 from pipeline.geometry.overlap import Pair, overlap_pairs
 from pipeline.ingestion import IngestResult, ingest
 from pipeline.mosaicking import footprint_bbox_xy, frames_touching, grid_for_frames
+from pipeline.orchestration.steps import effective_calibration, mosaic_band
 from pipeline.orchestration.workdir import WorkDir
 
 __all__ = ["Plan", "plan"]
@@ -35,6 +36,8 @@ class Plan:
     frames_dir, out : Path
         The input folder and the output GeoTIFF.
     config : Config
+        As given, with ``calibration.output`` set to ``dn`` when some frames have no
+        exposure duration (:func:`~pipeline.orchestration.steps.effective_calibration`).
     inputs : IngestResult
         What ingest found (light and calibration frames, rejections).
     frames : list of Frame
@@ -120,6 +123,9 @@ def plan(frames_dir: str | Path, out: str | Path, *, calibration: str | Path | N
         why = "; ".join(str(x) for x in failures) or f"no frames found in {frames_dir}"
         raise MosaicError(f"nothing to mosaic: {why}")
 
+    calibration = effective_calibration(frames, config.calibration)
+    if calibration is not config.calibration:
+        config = config.model_copy(update={"calibration": calibration})
     cfg = config.mosaicking
     cameras = [f.camera for f in frames]
     grid = grid_for_frames(cameras, cfg.crs, resolution_m=cfg.resolution_m, bounds=cfg.bounds)
@@ -139,7 +145,7 @@ def plan(frames_dir: str | Path, out: str | Path, *, calibration: str | Path | N
     pairs = overlap_pairs(cameras, min_area_km2=reg.min_overlap_km2, min_fraction=reg.min_overlap_fraction) \
         if reg.enabled and len(frames) > 1 else []
     workdir = WorkDir(Path(config.run.workdir) if config.run.workdir else out.parent / ".farside-work")
-    bands = ["iof", *cfg.extra_bands]
+    bands = [mosaic_band(config.calibration), *cfg.extra_bands]
     return Plan(frames_dir, out, config, result, frames, failures, grid, tiles, tile_frames, pairs, workdir, bands)
 
 

@@ -50,8 +50,10 @@ class RunResult:
 
     @property
     def failures(self) -> list[FrameFailure]:
-        """Every rejected frame: at ingest, for geometry, in calibration or registration."""
-        late = [s["failure"] for s in self.product["summaries"] if "failure" in s]
+        """Every rejected file: at ingest, for geometry, calibration frames left out of the
+        masters, light frames in calibration or registration."""
+        late = [*self.product.get("calibration_rejected", ()),
+                *(s["failure"] for s in self.product["summaries"] if "failure" in s)]
         reg = self.registration
         dropped = [] if reg is None else [
             FrameFailure(f.meta.path, "register", reg.status[f.id].reason)
@@ -61,7 +63,8 @@ class RunResult:
 
     def summary(self) -> str:
         """A few lines for the terminal: output, frames, registration, reuse, rejections."""
-        n_used = len(self.plan.frames) - len(self.failures) + len(self.plan.failures)
+        lost = {str(x.path) for x in self.failures}
+        n_used = sum(str(f.meta.path) not in lost for f in self.plan.frames)
         grid = self.plan.grid
         lines = [(f"wrote {self.out} ({grid.shape[0]} x {grid.shape[1]} px at "
                   f"{grid.resolution:g} m, {n_used} frames) in {self.seconds:.1f} s")]

@@ -9,8 +9,10 @@ here imports dask.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -19,11 +21,13 @@ from typing import Any
 import rasterio
 
 from pipeline import __version__
-from pipeline.calibration import Masters, build_masters_from_frames, calibrate_frame
+from pipeline.calibration import UNITS, Masters, build_masters_from_frames, calibrate_frame
+from pipeline.calibration.calibrate import needs_exposure
 from pipeline.calibration.params import CalibrationParams
+from pipeline.calibration.quality import frame_defect
 from pipeline.crosschecking import crosscheck_frame
 from pipeline.crosschecking.params import CrosscheckingParams
-from pipeline.errors import FarsideError
+from pipeline.errors import BadFrame, FarsideError, MosaicError
 from pipeline.frame import Frame, FrameFailure
 from pipeline.geometry.dem import Dem
 from pipeline.geometry.grid import MapGrid, Tile
@@ -54,11 +58,14 @@ __all__ = [
     "cameras_of",
     "control_step",
     "crosscheck_step",
+    "effective_calibration",
     "equalize_step",
     "excluded_ids",
     "load_dem",
     "masters_step",
     "match_step",
+    "nothing_to_mosaic",
+    "mosaic_band",
     "provenance_tags",
     "tile_step",
     "unregistered",
@@ -80,16 +87,55 @@ def _reason(exc: FarsideError) -> str:
 
 
 # ----------------------------------------------------------------------------- calibration
+def effective_calibration(frames: Sequence[Frame], params: CalibrationParams) -> CalibrationParams:
+    """The calibration a set of light frames allows: when some lack an exposure duration
+    (film scans, label-less PNG/JPEG, press releases) the whole run is calibrated to
+    relative DN — one unit for every frame, no per-second scaling — with one warning naming
+    those frames."""
+    if not params.enabled or not needs_exposure(params.output):
+        return params
+    untimed = [f.id for f in frames if not (f.meta.exposure_s is not None and f.meta.exposure_s > 0)]
+    if not untimed:
+        return params
+    names = ", ".join(untimed[:5]) + (f" and {len(untimed) - 5} more" if len(untimed) > 5 else "")
+    log.warning("%d of %d frames have no exposure duration (%s): every frame is calibrated to relative DN "
+                "(band 'dn') instead of %s; give exposure_duration in their sidecars for %s",
+                len(untimed), len(frames), names, UNITS[params.output], UNITS[params.output])
+    return params.model_copy(update={"output": "dn"})
+
+
+def mosaic_band(params: CalibrationParams) -> str:
+    """Name of the mosaic's first band: the unit the frames were calibrated to (``dn`` when
+    calibration is off)."""
+    return params.output if params.enabled else "dn"
+
+
 def masters_step(cal_frames: Sequence[Frame], params: CalibrationParams, max_bytes: int | None) -> Masters:
-    """Calibration masters from the calibration frames (pixels read here)."""
-    return build_masters_from_frames([load_frame(f, max_bytes) for f in cal_frames], params)
+    """Calibration masters from the calibration frames (pixels read here). A frame that cannot
+    be read or cannot serve is listed in ``Masters.rejected`` and the masters come from the
+    rest; with calibration disabled nothing is read (and nothing is said)."""
+    if not params.enabled:
+        return Masters()
+    loaded, unreadable = [], []
+    for f in cal_frames:
+        try:
+            loaded.append(load_frame(f, max_bytes))
+        except FarsideError as exc:
+            log.warning("calibration frame %s left out: %s", f.meta.path, _reason(exc))
+            unreadable.append(FrameFailure(f.meta.path, "calibrate", _reason(exc)))
+    masters = build_masters_from_frames(loaded, params)
+    return dataclasses.replace(masters, rejected=(*unreadable, *masters.rejected))
 
 
 def calibrate_step(frame: Frame, masters: Masters | None, params: CalibrationParams,
                    max_bytes: int | None) -> Frame | FrameFailure:
-    """Read and calibrate one light frame; a bad frame becomes a :class:`FrameFailure`."""
+    """Read and calibrate one light frame; a bad frame (unreadable, no picture — constant,
+    nearly all zero or saturated —, or not calibratable) becomes a :class:`FrameFailure`."""
     try:
         loaded = load_frame(frame, max_bytes)
+        defect = frame_defect(loaded.data, loaded.mask, params.saturation_dn if params.enabled else None)
+        if defect is not None:
+            raise BadFrame(frame.meta.path, f"{defect}: not a picture of the surface")
         return calibrate_frame(loaded, masters, params) if params.enabled else loaded
     except FarsideError as exc:
         log.warning("%s: calibration failed: %s", frame.id, _reason(exc))
@@ -182,6 +228,16 @@ def tile_step(tile: Tile, grid: MapGrid, frames: Sequence[Frame | FrameFailure],
 
 
 # ----------------------------------------------------------------------------- products
+def nothing_to_mosaic(n_frames: int, failures: Sequence[FrameFailure]) -> MosaicError:
+    """The error of a run that has no pixel to write: how many frames, and why each went,
+    the reasons counted (``all 6 frames rejected: no usable exposure duration ... (6)``)."""
+    reasons = Counter(f.reason for f in failures)
+    why = "; ".join(f"{r} ({n})" if n > 1 else r for r, n in reasons.most_common(3))
+    more = f"; and {len(reasons) - 3} other reasons" if len(reasons) > 3 else ""
+    what = f"all {n_frames} frames rejected" if len(failures) >= n_frames else "no frame has valid pixels on the map"
+    return MosaicError(f"nothing to mosaic, no output written: {what}: {why or 'no valid pixel'}{more}")
+
+
 def provenance_tags(frames: Sequence[Frame], config, failures: Sequence[FrameFailure] = ()) -> dict[str, str]:
     """The GeoTIFF tags that record how a mosaic was made: inputs, their hashes, the config,
     library versions and the rejected files."""

@@ -187,8 +187,9 @@ def test_overscan_bias_when_there_are_no_bias_frames():
 
 
 def test_errors_become_failures_in_a_batch(caplog):
-    good = make_frame(np.full((16, 16), 300.0), 1.0, name="good")
-    no_time = make_frame(np.full((16, 16), 300.0), None, name="no_time")
+    picture = 300.0 + np.arange(256.0).reshape(16, 16) % 7
+    good = make_frame(picture, 1.0, name="good")
+    no_time = make_frame(picture, None, name="no_time")
     with pytest.raises(BadFrame, match="exposure"):
         calibrate_frame(no_time, Masters(), EXACT)
     with pytest.raises(CalibrationError, match="masters are"):
@@ -196,6 +197,29 @@ def test_errors_become_failures_in_a_batch(caplog):
     out = [calibrate_step(f, Masters(), EXACT, None) for f in (good, no_time)]
     assert out[0].qa["units"] == "DN/s"
     assert isinstance(out[1], FrameFailure) and out[1].stage == "calibrate" and "exposure" in out[1].reason
+    assert "calibration.output: dn" in out[1].reason  # the fix is named
+
+
+def test_frames_without_exposure_calibrate_to_relative_dn():
+    picture = 300.0 + np.arange(256.0).reshape(16, 16) % 7
+    frame = make_frame(picture, None, name="film")
+    out = calibrate_frame(frame, Masters(bias=100.0, flat=2.0), CalibrationParams(output="dn", cosmic_rays=False))
+    assert out.qa["units"] == "DN (relative)" and out.qa["exposure_s"] is None
+    np.testing.assert_allclose(out.data, (picture - 100.0) / 2.0, rtol=1e-6)
+
+
+def test_a_run_with_untimed_frames_is_calibrated_to_dn_with_one_warning(caplog):
+    from pipeline.orchestration.steps import effective_calibration, mosaic_band
+
+    frames = [make_frame(np.zeros((4, 4)), t, name=n) for n, t in (("a", 1.0), ("b", None), ("c", None))]
+    with caplog.at_level(logging.WARNING):
+        cal = effective_calibration(frames, CalibrationParams())
+    assert cal.output == "dn" and mosaic_band(cal) == "dn"
+    (record,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "2 of 3 frames" in record.getMessage() and "b, c" in record.getMessage()
+    timed = [make_frame(np.zeros((4, 4)), 1.0, name="a")]
+    assert effective_calibration(timed, CalibrationParams()).output == "iof"
+    assert mosaic_band(CalibrationParams(enabled=False)) == "dn"
 
 
 def test_photometry_needs_geometry(caplog):

@@ -59,14 +59,21 @@ def test_bad_pixel_map_rates_with_noise(rng):
     assert np.abs(m.flat - sensor.flat / np.median(sensor.flat))[good].std() < 0.01
 
 
-def test_empty_lists_fall_back_with_warnings(caplog):
+def test_empty_lists_fall_back_with_one_warning(caplog):
     with caplog.at_level(logging.WARNING, logger="pipeline.calibration"):
         m = build_masters([], [], [], CFG)
     assert m.bias == 0.0 and m.dark_rate == 0.0 and m.flat == 1.0 and m.bad is None and m.shape is None
+    (record,) = caplog.records  # one warning, naming every fallback and the keys that exist
+    text = record.getMessage()
+    assert "no calibration frames" in text and "zero bias" in text and "zero dark" in text and "unit flat" in text
+    assert "calibration.bias_dn" in text and "calibrate." not in text
+
+
+def test_missing_masters_among_others_are_each_named(caplog, rng):
+    with caplog.at_level(logging.WARNING, logger="pipeline.calibration"):
+        build_masters([rng.normal(100, 1, (8, 8)) for _ in range(3)], [], [], CFG)
     text = caplog.text
-    assert "no bias frames" in text and "zero bias" in text
-    assert "no dark frames" in text and "zero dark" in text
-    assert "no flat frames" in text and "unit flat" in text
+    assert "no dark frames" in text and "no usable flat frames" in text and "no bias" not in text
 
 
 def test_bias_fallbacks_constant_and_overscan(caplog, rng):
@@ -153,9 +160,28 @@ def test_build_masters_from_frames_groups_by_type(rng, caplog):
     direct = build_masters(bias, darks, flats, CFG)
     for name in ("bias", "dark_rate", "flat", "bad"):
         assert np.array_equal(getattr(m, name), getattr(direct, name))
+    # one bad calibration frame is left out with its reason; the masters come from the rest
     frames[3] = make_frame(darks[0][0], None, FrameType.DARK, "nodark")
-    with pytest.raises(CalibrationError, match="nodark.fits"):
-        build_masters_from_frames(frames, CFG)
+    m = build_masters_from_frames(frames, CFG)
+    ((bad),) = m.rejected
+    assert bad.path.name == "nodark.fits" and "exposure" in bad.reason
+    alone = build_masters(bias, darks[1:], flats, CFG)
+    assert np.array_equal(m.dark_rate, alone.dark_rate) and np.array_equal(m.flat, alone.flat)
+
+
+def test_calibration_frames_of_another_size_or_without_signal_are_left_out(rng):
+    sensor = make_sensor(rng, n_hot=0, n_dead=0, n_noisy=0)
+    bias, darks, flats = _calibration_set(sensor, rng, noise=False, n_bias=3, n_dark=2, n_flat=3)
+    frames = [make_frame(b, 0.0, FrameType.BIAS, f"b{i}") for i, b in enumerate(bias)]
+    frames += [make_frame(d, t, FrameType.DARK, f"d{i}") for i, (d, t) in enumerate(darks)]
+    frames += [make_frame(f, t, FrameType.FLAT, f"f{i}") for i, (f, t) in enumerate(flats)]
+    frames.append(make_frame(bias[0][:-2], 0.0, FrameType.BIAS, "small"))
+    frames.append(make_frame(bias[0], flats[0][1], FrameType.FLAT, "dark_flat"))  # bias level only
+    m = build_masters_from_frames(frames, CFG)
+    reasons = {f.path.stem: f.reason for f in m.rejected}
+    assert set(reasons) == {"small", "dark_flat"}
+    assert "not the" in reasons["small"] and "no signal" in reasons["dark_flat"]
+    assert m.shape == bias[0].shape and "3 normalised flat frames" in m.provenance["flat"]
 
 
 def test_bad_pixel_finders_on_known_arrays():

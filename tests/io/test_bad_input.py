@@ -13,7 +13,10 @@ from pipeline.io import load_frame
 from pipeline.ingestion.params import IngestionParams
 from pipeline.errors import BadFrame, BadGeometry, LabelTooLarge, UnreadableFrame, UnsupportedFormat
 from pipeline.ingestion import ingest
-from pipeline.io import pixel_flags, read_meta, read_pixels
+from pipeline.calibration import CalibrationParams, Masters
+from pipeline.frame import FrameFailure
+from pipeline.io import read_meta, read_pixels
+from pipeline.orchestration.steps import calibrate_step
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_images"
@@ -186,15 +189,13 @@ def test_isd_size_mismatch(tmp_path):
     assert "320 x 320" in reason and "300 x 320" in reason
 
 
-@pytest.mark.parametrize(("value", "flag"), [(0, "all_zero"), (4095, "all_saturated")])
-def test_all_zero_or_saturated_frame_flagged_not_rejected(tmp_path, value, flag):
+@pytest.mark.parametrize(("value", "why"), [(0, "every valid pixel is 0"), (4095, "every valid pixel is 4095")])
+def test_constant_frame_is_read_then_rejected_by_calibration(tmp_path, value, why):
     path = write_pds3(tmp_path, "Z", np.full((6, 5), value, ">u2"), "MSB_UNSIGNED_INTEGER")
     result = ingest(tmp_path)
-    assert len(result.frames) == 1 and not result.failures
-    data, mask = load_frame(result.frames[0]).data, load_frame(result.frames[0]).mask
-    assert flag in pixel_flags(data, mask, saturation_dn=4095)
-    assert pixel_flags(ramp().astype(np.float32), None, 4095) == []
-    assert pixel_flags(np.full((2, 2), np.nan, np.float32), None) == ["all_invalid"]
+    assert len(result.frames) == 1 and not result.failures  # a valid product ...
+    out = calibrate_step(result.frames[0], Masters(), CalibrationParams(), None)
+    assert isinstance(out, FrameFailure) and why in out.reason  # ... that is no picture
     assert path.exists()
 
 

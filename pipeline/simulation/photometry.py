@@ -155,7 +155,7 @@ def hapke_smooth(i, e, g, *, w=0.395, b=0.228, c=0.42, bs0=1.67, hs=0.0485, bc0=
     bsg = 1.0 / (1.0 + t2 / hs) if hs > 0 else 0.0
     if hc > 0 and bc0 != 0:
         t = np.maximum(t2 / hc, 1e-12)
-        bcg = (1 + (1 - np.exp(-t)) / t) / (2 * (1 + t) ** 2)
+        bcg = (1 - np.expm1(-t) / t) / (2 * (1 + t) ** 2)
     else:
         bcg = 0.0
     k = 1.0
@@ -197,7 +197,7 @@ class PhotometricLaw:
     >>> round(float(law(0.0, 0.0, 0.0)), 12)
     1.0
     >>> round(law.normal_albedo_factor(), 6)  # f(30, 0, 30) = 2 L cos30/(cos30+1) + (1-L) cos30
-    0.884727
+    0.884679
     """
 
     name: str

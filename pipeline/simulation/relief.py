@@ -209,7 +209,7 @@ class Relief:
         inside = rim - depth * (1.0 - t * t)
         inside += np.where(self._c_peak[ci], 0.25 * depth * np.exp(-((rho / 0.15) ** 2)), 0.0)
         taper = 1.0 - smoothstep(2.2, 3.0, rho).astype(np.float64)
-        outside = rim * np.minimum(rho, 3.0) ** -3.0 * taper
+        outside = rim * np.clip(rho, 1.0, 3.0) ** -3.0 * taper
         contrib = np.where(rho <= 1.0, inside, np.where(rho < 3.0, outside, 0.0))
         return np.bincount(pj, weights=contrib, minlength=n)
 

@@ -290,7 +290,7 @@ def simulate_survey(
     film_p = _option(film, FilmParams)
     relief_p = _option(relief, ReliefParams)
     law_obj = None if law is None else scattering_law(law)
-    formats = ("png",) if film_p else tuple(formats)
+    formats = ("tiff",) if film_p else tuple(formats)  # film frames become PNG once planned
     calibration = calibration and not film_p
     size = (int(size[0]), int(size[1]))
     if min(size) < 16:
@@ -322,6 +322,8 @@ def simulate_survey(
         oblique_side=oblique_side,
         max_wobble_shift=max_wobble_shift,
     )
+    if film_p:
+        plan.frames = [dataclasses.replace(f, format="png") for f in plan.frames]
     surface = Surface(seed, plan.region_deg, surface_params)
     detector = None if film_p else Detector.from_seed(seed, size, dparams)
     outdir.mkdir(parents=True, exist_ok=True)

@@ -30,8 +30,8 @@ from pipeline.simulation.orbit import (
     J2000_UTC,
     MAX_WOBBLE_SHIFT,
     MISSION_START_UTC,
-    SUN_RATE_DEG_PER_DAY,
     ORBIT_SPEED_M_S,
+    SUN_RATE_DEG_PER_DAY,
     CameraSpec,
     _format_time,
     enu,
@@ -244,7 +244,7 @@ def plan_survey(
     position_error_m : float
         Size of the position error of the reported ISDs (random direction), metres.
     formats : tuple of str
-        File formats, assigned to the frames in turn (``png`` for film-like surveys).
+        File formats, assigned to the frames in turn.
     law : PhotometricLaw, optional
         Scattering law the auto-exposure assumes (default: lunar-Lambert, the radiometry's L).
     oblique_deg : (min, max), optional
@@ -269,7 +269,7 @@ def plan_survey(
     for name, value in (("overlap_along", overlap_along), ("overlap_across", overlap_across)):
         if not 0.0 <= value < 0.9:
             raise ConfigError(f"{name} must be in [0, 0.9), got {value}")
-    known = {"pds3", "pds4", "fits", "tiff", "png"}
+    known = {"pds3", "pds4", "fits", "tiff"}
     if not formats or set(formats) - known:
         raise ConfigError(f"formats must be a non-empty subset of {sorted(known)}, got {formats}")
     spec = camera or CameraSpec()

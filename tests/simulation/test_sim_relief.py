@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 
@@ -197,3 +198,15 @@ def test_relief_strip_preset_is_a_75_percent_nadir_strip():
     assert len({f.strip for f in plan.frames}) == 1 and len(plan.frames) == 8
     assert plan.overlap_along == pytest.approx(0.75, abs=0.01)
     assert "oblique" not in plan.extras and kw["relief"] is True
+
+
+def test_relief_survey_is_deterministic(strip, tmp_path):
+    out, _ = strip
+    again = tmp_path / "again"
+    simulate_survey(again, **{**STRIP, "workers": 2})  # thread count must not matter
+
+    def digest(root):
+        return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(root.rglob("*")) if p.is_file()}
+
+    assert digest(out) == digest(again)

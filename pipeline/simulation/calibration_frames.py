@@ -16,6 +16,7 @@ import numpy as np
 
 from pipeline.simulation.detector import Detector, expose
 from pipeline.simulation.orbit import J2000_UTC, MISSION_START_UTC, _format_time
+from pipeline.simulation.truthfiles import rounded as _r
 from pipeline.simulation.writers import LABELLED_FORMATS, FrameLabel, write_frame, write_sidecar
 
 CALIBRATION_DIR = "calibration"
@@ -23,10 +24,6 @@ CALIBRATION_DIR = "calibration"
 DARK_EXPOSURES_S = (0.02, 0.04, 0.06, 0.08, 0.10)
 FLAT_EXPOSURE_S = 0.05
 FLAT_TARGET_DN = 2200.0
-
-
-def _r(x: float, nd: int = 6) -> float:
-    return round(float(x), nd)
 
 
 def _calibration_plan(seed: int, formats: tuple[str, ...], size: tuple[int, int]) -> list[dict[str, Any]]:

@@ -128,8 +128,11 @@ def fiducial_mask(shape: tuple[int, int], params: FilmParams) -> np.ndarray:
     mask = np.zeros(shape, dtype=bool)
     arm = max(2.0, params.cross_arm_fraction * min(m, n))
     hw = 0.5 * params.cross_width_px + 1e-9
-    for cl, cs in reseau_positions(shape, params):
-        dl, ds = np.abs(ll - cl), np.abs(ss - cs)
+    centres = reseau_positions(shape, params)
+    if len(centres):
+        # the crosses sit on a grid: a pixel is in one iff it is in the nearest one
+        dl = np.min(np.abs(ll[..., None] - np.unique(centres[:, 0])), axis=-1)
+        ds = np.min(np.abs(ss[..., None] - np.unique(centres[:, 1])), axis=-1)
         mask |= ((dl <= hw) & (ds <= arm)) | ((ds <= hw) & (dl <= arm))
     depth = params.border_fraction[1] * min(m, n) + params.notch_depth_fraction * min(m, n)
     for f in params.notch_positions:

@@ -30,6 +30,7 @@ as a callable; :func:`hapke_smooth` is a small stand-in of our own (no roughness
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -282,8 +283,6 @@ def _hapke_law(**params: float) -> PhotometricLaw:
     known = {"w", "b", "c", "bs0", "hs", "bc0", "hc", "phi"}
     if set(params) - known:
         raise ConfigError(f"unknown Hapke parameters {sorted(set(params) - known)}; choose from {sorted(known)}")
-    import inspect
-
     defaults = {k: v.default for k, v in inspect.signature(hapke_smooth).parameters.items() if k in known}
     full = {**defaults, **{k: float(v) for k, v in params.items()}}
     if not 0 < full["w"] < 1:

@@ -80,6 +80,7 @@ from pipeline.simulation.truthfiles import (
     write_detector_truth,
     yaml_text,
 )
+from pipeline.simulation.truthfiles import rounded as _r
 from pipeline.simulation.writers import LABELLED_FORMATS, FrameLabel, dump_json, write_frame, write_sidecar
 
 log = logging.getLogger(__name__)
@@ -147,10 +148,6 @@ class SurveyInfo:
         d = dataclasses.asdict(self)
         d["outdir"] = str(self.outdir)
         return d
-
-
-def _r(x: float, nd: int = 6) -> float:
-    return round(float(x), nd)
 
 
 def _frame_label(plan: SurveyPlan, frame, *, frame_type="LIGHT", exposure_s=None, start_time=None,

@@ -29,8 +29,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+from pyproj import CRS
 
 from pipeline.geometry.body import xyz_to_lonlat
+from pipeline.geometry.camera import _angle  # the camera model's stable arctan2 angle
 from pipeline.geometry.dem import Dem
 
 log = logging.getLogger(__name__)
@@ -74,8 +76,6 @@ class Terrain:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self):
-        from pyproj import CRS
-
         if not CRS.from_wkt(self.dem.crs_wkt).is_geographic:
             raise ValueError("Terrain needs a DEM on a geographic (lon/lat) lunar CRS")
 
@@ -328,12 +328,6 @@ class Terrain:
         to_sun = np.asarray(sun_position_m, dtype=np.float64) - xyz
         to_eye = np.asarray(eye_m, dtype=np.float64) - xyz
         return _angle(nrm, to_sun), _angle(nrm, to_eye), _angle(to_sun, to_eye)
-
-
-def _angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a, b = np.broadcast_arrays(a, b)
-    cross = np.linalg.norm(np.cross(a, b), axis=-1)
-    return np.arctan2(cross, np.einsum("...i,...i->...", a, b))
 
 
 __all__ = ["Terrain"]

@@ -25,11 +25,9 @@ from pipeline.simulation.photometry import PhotometricLaw, default_law, scatteri
 from pipeline.simulation.sensor import Detector, DetectorParams, Radiometry, Scene, camera_rays, render_iof
 from pipeline.simulation.surface import Surface
 from pipeline.simulation.terrain import Terrain
-from pipeline.simulation.truthfiles import DEM_FILE, FILM_MASKS_FILE
+from pipeline.simulation.truthfiles import DEM_FILE, FILM_MASKS_FILE, TRUTH_DIR
 
 log = logging.getLogger(__name__)
-
-TRUTH_DIR = "truth"
 
 
 @dataclass

@@ -21,6 +21,11 @@ TRUTH_DIR = "truth"
 DEM_FILE = "dem.tif"
 FILM_MASKS_FILE = "film_masks.npz"
 
+def rounded(x: float, nd: int = 6) -> float:
+    """``round(float(x), nd)``: the precision of numbers in the truth files."""
+    return round(float(x), nd)
+
+
 NORMAL_ALBEDO_DEFINITION = (
     "normal albedo N(x) = I/F normalised to the standard geometry (i, e, g) = (30, 0, 30) deg under the true "
     "law = I/F * f(30, 0, 30) / f(i, e, g) = A(x) * f(30, 0, 30), A = surface albedo (Surface.albedo), "
@@ -221,6 +226,7 @@ __all__ = [
     "option_blocks",
     "photometry_truth",
     "pipeline_config",
+    "rounded",
     "write_dem",
     "write_detector_truth",
     "yaml_text",

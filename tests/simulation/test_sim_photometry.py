@@ -171,3 +171,21 @@ def test_default_truth_has_the_default_law():
     assert truth.law.name == "lunar_lambert" and truth.law.parameters == {"L": 0.5}
     c30 = math.cos(math.radians(30.0))
     assert truth.normal_albedo_factor() == pytest.approx(c30 / (c30 + 1) + 0.5 * c30, rel=1e-12)
+
+
+def test_built_in_laws_agree_with_the_pipelines_models():
+    """The simulator's laws are its own code (the oracle); the pipeline's models of the same
+    name must give the same normalisation (a ratio, so constant factors do not matter)."""
+    from pipeline.calibration.photometry import PHOTOMETRIC_MODELS, photometric_function
+
+    rng = np.random.default_rng(0)
+    i, e, g = rng.uniform(0, 1.3, 50), rng.uniform(0, 1.0, 50), rng.uniform(0.05, 1.8, 50)
+    std = np.radians([30.0, 0.0, 30.0])
+    pairs = [(scattering_law("lunar_lambert_mcewen"), PHOTOMETRIC_MODELS["lunar_lambert"]),
+             (scattering_law("lommel_seeliger"), PHOTOMETRIC_MODELS["lommel_seeliger"]),
+             (scattering_law("lunar_lambert", L=0.3), photometric_function("lunar_lambert", 0.3))]
+    for sim_law, model in pairs:
+        ok = model(i, e, g) > 0
+        np.testing.assert_allclose(normalisation_factor(i, e, g, sim_law)[ok], normalisation_factor(i, e, g, model)[ok],
+                                   rtol=1e-12)
+        assert float(sim_law(*std)) > 0

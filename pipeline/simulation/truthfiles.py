@@ -202,7 +202,8 @@ def option_blocks(plan, relief_model, terrain, film_p, max_wobble_shift) -> dict
             "height_range_m": [round(v, 3) for v in terrain.height_range_m],
             "conventions": "heights (m, float32) above the datum sphere, IAU_2015:30100 lon/lat degrees, bilinear "
             "between post centres (pixel-is-area, +0.5); each sub-pixel ray meets the DEM at its first hit; "
-            "normals from central-difference gradients at the posts, bilinear; cast shadows from a per-Sun post map",
+            "normals from central-difference gradients at the posts, bilinear; cast shadows from a per-Sun post map; "
+            "the frames' *_center_deg angles are topographic (from the DEM normal)",
         }
     if film_p:
         from pipeline.simulation.film import reseau_positions

@@ -160,23 +160,37 @@ def inspect(mosaic_path, as_json):
 @main.command()
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--strips", type=int, default=3, show_default=True)
-@click.option("--frames-per-strip", type=int, default=6, show_default=True)
-@click.option("--size", type=int, default=320, show_default=True, help="Frame size in pixels (square).")
+@click.option("--strips", type=int, default=None, help="Number of strips [default: 3, or the preset's].")
+@click.option("--frames-per-strip", type=int, default=None, help="Frames per strip [default: 6, or the preset's].")
+@click.option("--size", type=int, default=None, help="Frame size in pixels (square) [default: 320, or the preset's].")
+@click.option("--preset", default=None, help="A named survey of pipeline.simulation.PRESETS (relief_strip, "
+              "oblique_relief, film, small_128, small_256); other options override it.")
+@click.option("--law", default=None, help="Scattering law of the surface (pipeline.simulation.SCATTERING_LAWS).")
+@click.option("--law-param", multiple=True, metavar="KEY=VALUE", help="Parameter of --law, e.g. L=0.3 (repeatable).")
+@click.option("--relief", is_flag=True, help="Render through a synthetic DEM (truth/dem.tif).")
+@click.option("--oblique", type=float, nargs=2, default=None, metavar="MIN MAX", help="Oblique strips: emission, deg.")
+@click.option("--film", is_flag=True, help="Film-like 8-bit PNG frames with ISD sidecars only.")
+@click.option("--film-polarity", type=click.Choice(["dark", "bright"]), default=None, help="Fiducial marks.")
+@click.option("--overlap", type=float, default=None, help="Planned overlap along and across track (fraction).")
+@click.option("--max-wobble-shift", type=float, default=None, help="Largest wobble shift (fraction of a frame).")
 @click.option("--force", is_flag=True, help="Write into a non-empty OUTDIR.")
-def simulate(outdir, seed, strips, frames_per_strip, size, force):
+def simulate(outdir, seed, strips, frames_per_strip, size, preset, law, law_param, relief, oblique, film,
+             film_polarity, overlap, max_wobble_shift, force):
     """Render a synthetic far-side survey (frames, calibration, truth) into OUTDIR.
 
     \b
     Example:
       farside simulate sample_images --seed 42
+      farside simulate out/relief --preset relief_strip
     """
-    from pipeline.simulation import simulate_survey  # deferred: `farside --help` stays fast
+    from pipeline.simulation import simulate_survey, survey_kwargs  # deferred: `farside --help` stays fast
 
     if outdir.exists() and any(outdir.iterdir()) and not force:
         raise click.UsageError(f"{outdir} is not empty; pass --force to write into it")
-    info = simulate_survey(outdir, seed=seed, n_strips=strips, frames_per_strip=frames_per_strip,
-                           size=(size, size))
+    kw = survey_kwargs(preset=preset, strips=strips, frames_per_strip=frames_per_strip, size=size, law=law,
+                       law_params=law_param, relief=relief, oblique=oblique, film=film, film_polarity=film_polarity,
+                       overlap=overlap, max_wobble_shift=max_wobble_shift)
+    info = simulate_survey(outdir, seed=seed, **kw)
     click.echo(f"wrote {info} to {outdir}")
 
 

@@ -3,7 +3,7 @@
 import logging
 import sys
 
-from pipeline.simulation.simulate import main_simulate
+from pipeline.simulation.command import main_simulate
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -16,21 +16,40 @@ Layout of ``OUTDIR`` (``FS_S<strip>_F<index>`` stems, formats assigned in turn):
                                        come from Detector.from_seed)
     truth/calibration_config.yaml      farside config keys that match the simulation
 
+Options (each off by default; the default survey is byte for byte that of earlier versions):
+
+- ``law``: another scattering law (``survey.json`` ``photometry`` then records it, its
+  parameters and the normal-albedo factor; see :mod:`pipeline.simulation.photometry`);
+- ``relief``: frames rendered through a synthetic DEM (:mod:`pipeline.simulation.relief`),
+  written as ``truth/dem.tif`` (float32 heights above the 1 737 400 m sphere,
+  ``IAU_2015:30100``), with a ``relief`` block in ``survey.json`` and the DEM's height range
+  as every ISD's ``reference_height``;
+- ``oblique_deg``: oblique strips (emission 30-45 deg, say), ``survey.json`` ``oblique``;
+- ``film``: film-like frames (:mod:`pipeline.simulation.film`): ``FS_*.png`` (8-bit) +
+  ``FS_*.json`` (ISD only), no calibration frames, no detector files;
+  ``truth/film_masks.npz`` holds ``<id>/border`` and ``<id>/fiducials`` masks and
+  ``survey.json`` a ``film`` block;
+- ``max_wobble_shift``: a smaller off-nadir wobble, to hold small frames at their planned
+  overlaps.
+
+Line-scan strips: the renderer takes any camera with ``lines``, ``samples``,
+``sun_position_m`` and either ``image_to_ground_hit``/``illumination_angles`` (sphere) or
+``rays(line, sample)`` (terrain, :func:`pipeline.simulation.sensor.camera_rays`); a
+line-scan survey needs a planner that builds such cameras per strip (``SurveyPlan``
+is frame-only today).
+
 Everything is deterministic from the seed: running twice writes identical bytes.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
-import itertools
 import logging
 import math
 import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,29 +57,35 @@ import numpy as np
 
 from pipeline import __version__
 from pipeline.errors import ConfigError
-from pipeline.simulation.sensor import Detector, DetectorParams, Radiometry, expose, render_frame
+from pipeline.simulation.calibration_frames import write_calibration_frames
+from pipeline.simulation.coverage import coverage_fraction, measure_overlaps
+from pipeline.simulation.detector import Detector, DetectorParams
+from pipeline.simulation.film import FilmParams, film_frame, film_truth, write_png8
+from pipeline.simulation.orbit import MAX_WOBBLE_SHIFT, CameraSpec
+from pipeline.simulation.photometry import scattering_law
+from pipeline.simulation.relief import ReliefParams
+from pipeline.simulation.sensor import Radiometry, render_frame, render_iof
 from pipeline.simulation.surface import Surface, SurfaceParams
-from pipeline.simulation.survey import (
-    J2000_UTC,
-    MISSION_START_UTC,
-    CameraSpec,
-    SurveyPlan,
-    _format_time,
-    coverage_fraction,
-    overlap_fraction,
-    plan_survey,
+from pipeline.simulation.survey import SurveyPlan, plan_survey
+from pipeline.simulation.terrain_setup import prepare_terrain
+from pipeline.simulation.truthfiles import (
+    DEM_FILE,
+    FILM_MASKS_FILE,
+    TRUTH_DIR,
+    deterministic_npz,
+    option_blocks,
+    photometry_truth,
+    pipeline_config,
+    write_dem,
+    write_detector_truth,
+    yaml_text,
 )
+from pipeline.simulation.truthfiles import rounded as _r
 from pipeline.simulation.writers import LABELLED_FORMATS, FrameLabel, dump_json, write_frame, write_sidecar
 
 log = logging.getLogger(__name__)
 
-TRUTH_DIR = "truth"
-CALIBRATION_DIR = "calibration"
 MANIFEST_KEY = "files"
-
-DARK_EXPOSURES_S = (0.02, 0.04, 0.06, 0.08, 0.10)
-FLAT_EXPOSURE_S = 0.05
-FLAT_TARGET_DN = 2200.0
 
 
 @dataclass
@@ -125,50 +150,6 @@ class SurveyInfo:
         return d
 
 
-def _r(x: float, nd: int = 6) -> float:
-    return round(float(x), nd)
-
-
-def _measure_overlaps(plan: SurveyPlan, cams: dict[str, Any]) -> tuple[list[float], list[float]]:
-    strips: dict[int, list] = {}
-    for f in plan.frames:
-        strips.setdefault(f.strip, []).append(f)
-    along, across = [], []
-    for frames in strips.values():
-        for a, b in itertools.pairwise(frames):
-            along.append(overlap_fraction(cams[a.id], cams[b.id]))
-    keys = sorted(strips)
-    for j0, j1 in itertools.pairwise(keys):
-        for a in strips[j0]:
-            across.append(overlap_fraction(cams[a.id], [cams[b.id] for b in strips[j1]]))
-    return along, across
-
-
-def _calibration_plan(seed: int, formats: tuple[str, ...], size: tuple[int, int]) -> list[dict[str, Any]]:
-    labelled = [f for f in formats if f in LABELLED_FORMATS] or list(formats)
-    rng = np.random.default_rng([int(seed), 0xCA11B])
-    t0 = MISSION_START_UTC - timedelta(days=1)
-    items = []
-    kinds = [("BIAS", [0.0] * 5), ("DARK", list(DARK_EXPOSURES_S)), ("FLAT", [FLAT_EXPOSURE_S] * 5)]
-    n = 0
-    for kind, exposures in kinds:
-        for i, t in enumerate(exposures):
-            start = t0 + timedelta(seconds=60 * n)
-            items.append(
-                {
-                    "id": f"{kind}_{i:02d}",
-                    "frame_type": kind,
-                    "exposure_s": float(t),
-                    "format": labelled[n % len(labelled)],
-                    "byte_order": "MSB" if n % 2 == 0 else "LSB",
-                    "start_time": _format_time((start - J2000_UTC).total_seconds()),
-                    "lamp_scale": _r(rng.uniform(0.98, 1.02)) if kind == "FLAT" else None,
-                }
-            )
-            n += 1
-    return items
-
-
 def _frame_label(plan: SurveyPlan, frame, *, frame_type="LIGHT", exposure_s=None, start_time=None,
                  byte_order=None) -> FrameLabel:
     return FrameLabel(
@@ -198,6 +179,17 @@ def _clean_previous(outdir: Path) -> None:
             path.unlink()
 
 
+def _option(value, cls):
+    """``True`` -> ``cls()``; ``None``/``False`` -> None; an instance as is."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return cls()
+    if not isinstance(value, cls):
+        raise ConfigError(f"expected a {cls.__name__} (or True), got {value!r}")
+    return value
+
+
 def simulate_survey(
     outdir: str | Path,
     *,
@@ -221,6 +213,12 @@ def simulate_survey(
     surface_params: SurfaceParams | None = None,
     camera: CameraSpec | None = None,
     workers: int | None = None,
+    law=None,
+    relief: ReliefParams | bool | None = None,
+    film: FilmParams | bool | None = None,
+    oblique_deg: tuple[float, float] | None = None,
+    oblique_side: str = "alternate",
+    max_wobble_shift: float = MAX_WOBBLE_SHIFT,
 ) -> SurveyInfo:
     """Render a synthetic far-side survey with known truth into ``outdir``.
 
@@ -260,6 +258,20 @@ def simulate_survey(
         Override the constants (all recorded in the truth).
     workers : int, optional
         Threads rendering frames in parallel (default: up to 4); results do not depend on it.
+    law : str, callable or PhotometricLaw, optional
+        Scattering law of the surface (:func:`pipeline.simulation.photometry.scattering_law`);
+        default: lunar-Lambert with the radiometry's constant ``L``.
+    relief : ReliefParams or True, optional
+        Render through a synthetic DEM (basin wall, craters; 3 km of relief by default).
+    film : FilmParams or True, optional
+        Film-like survey: 8-bit PNG frames, ISD sidecars only, scan borders and fiducials,
+        film grain, no calibration frames (``formats`` and ``calibration`` are ignored).
+    oblique_deg : (min, max), optional
+        Oblique strips: emission at the frame targets, degrees (e.g. ``(30, 45)``).
+    oblique_side : {"alternate", "east", "west"}
+    max_wobble_shift : float
+        Largest wobble shift, fraction of a frame (0.15; 0.02 keeps small frames at their
+        planned overlaps).
 
     Returns
     -------
@@ -272,7 +284,11 @@ def simulate_survey(
     >>> truth = load_truth("/tmp/survey")                                     # doctest: +SKIP
     """
     outdir = Path(outdir)
-    formats = tuple(formats)
+    film_p = _option(film, FilmParams)
+    relief_p = _option(relief, ReliefParams)
+    law_obj = None if law is None else scattering_law(law)
+    formats = ("tiff",) if film_p else tuple(formats)  # film frames become PNG once planned
+    calibration = calibration and not film_p
     size = (int(size[0]), int(size[1]))
     if min(size) < 16:
         raise ConfigError(f"frames must be at least 16 x 16 pixels, got {size}")
@@ -298,9 +314,15 @@ def simulate_survey(
         camera=camera,
         radiometry=rad,
         surface_params=surface_params,
+        law=law_obj,
+        oblique_deg=oblique_deg,
+        oblique_side=oblique_side,
+        max_wobble_shift=max_wobble_shift,
     )
+    if film_p:
+        plan.frames = [dataclasses.replace(f, format="png") for f in plan.frames]
     surface = Surface(seed, plan.region_deg, surface_params)
-    detector = Detector.from_seed(seed, size, dparams)
+    detector = None if film_p else Detector.from_seed(seed, size, dparams)
     outdir.mkdir(parents=True, exist_ok=True)
     _clean_previous(outdir)
     truth_dir = outdir / TRUTH_DIR
@@ -308,13 +330,28 @@ def simulate_survey(
 
     true_cams = {f.id: plan.true_camera(f) for f in plan.frames}
     reported = {f.id: plan.reported_camera(f) for f in plan.frames}
+    relief_model = terrain = None
+    if relief_p:
+        relief_model, terrain = prepare_terrain(surface, relief_p, true_cams.values(), plan.gsd_m)
+        heights = tuple(round(v, 3) for v in terrain.height_range_m)
+        true_cams = {k: dataclasses.replace(c, height_range_m=heights) for k, c in true_cams.items()}
+        reported = {k: dataclasses.replace(c, height_range_m=heights) for k, c in reported.items()}
+        if relief_p.shadows:
+            for sun in sorted({tuple(c.sun_position_m.tolist()) for c in true_cams.values()}):
+                terrain.shadow_map(sun)  # once per Sun, before the threads
+    shadows = bool(relief_p and relief_p.shadows)
 
     def render(i_frame):
         i, frame = i_frame
+        frame_seed = int(np.random.default_rng([int(seed), 0xF4A3E, i]).integers(0, 2**31 - 1))
+        if film_p:
+            scene = render_iof(true_cams[frame.id], surface, supersample=supersample,
+                               psf_sigma_px=dparams.psf_sigma_px, radiometry=rad, law=law_obj,
+                               terrain=terrain, shadows=shadows)
+            return scene, film_frame(scene.iof, film_p, np.random.default_rng([frame_seed, 0xF11A]))
         return render_frame(
             true_cams[frame.id], surface, exposure_s=frame.exposure_s, detector=detector,
-            seed=int(np.random.default_rng([int(seed), 0xF4A3E, i]).integers(0, 2**31 - 1)),
-            radiometry=rad, supersample=supersample,
+            seed=frame_seed, radiometry=rad, supersample=supersample, law=law_obj, terrain=terrain, shadows=shadows,
         )
 
     n_workers = workers or min(4, os.cpu_count() or 1)
@@ -324,16 +361,25 @@ def simulate_survey(
     files: dict[str, list[str]] = {}
     frame_truth: dict[str, Any] = {}
     written: list[str] = []
+    film_doc: dict[str, Any] = {}
+    masks: dict[str, np.ndarray] = {}
     for frame, out in zip(plan.frames, rendered):
-        label = _frame_label(plan, frame)
-        paths = write_frame(outdir, out.dn, label, frame.format)
         isd = reported[frame.id].to_isd()
-        side = write_sidecar(outdir, frame.id, isd, label if frame.format not in LABELLED_FORMATS else None)
+        if film_p:
+            sc, ff = out
+            paths = [write_png8(outdir, frame.id, ff.data)]
+            side = write_sidecar(outdir, frame.id, isd, None)
+            film_doc[frame.id] = film_truth(ff)
+            masks[f"{frame.id}/border"], masks[f"{frame.id}/fiducials"] = ff.border, ff.fiducials
+        else:
+            sc = out.scene
+            label = _frame_label(plan, frame)
+            paths = write_frame(outdir, out.dn, label, frame.format)
+            side = write_sidecar(outdir, frame.id, isd, label if frame.format not in LABELLED_FORMATS else None)
         write_sidecar(truth_dir, frame.id, true_cams[frame.id].to_isd())
         rel = [p.relative_to(outdir).as_posix() for p in [*paths, side]]
         files[frame.id] = rel
         written += rel + [f"{TRUTH_DIR}/{frame.id}.json"]
-        sc = out.scene
         cl, cs = size[0] // 2, size[1] // 2
         frame_truth[frame.id] = {
             **frame.to_dict(),
@@ -343,83 +389,41 @@ def simulate_survey(
             "emission_center_deg": _r(math.degrees(sc.emission[cl, cs]), 4),
             "phase_center_deg": _r(math.degrees(sc.phase[cl, cs]), 4),
             "iof_mean": _r(np.nanmean(sc.iof), 6),
-            "dn_median": float(np.median(out.dn)),
-            "defects": out.exposure.defects(),
+            **({} if film_p else {"dn_median": float(np.median(out.dn)), "defects": out.exposure.defects()}),
         }
+        if film_p:
+            frame_truth[frame.id]["film"] = film_doc[frame.id]
+        if terrain is not None and shadows:
+            frame_truth[frame.id]["lit_fraction"] = _r(np.mean(sc.lit[sc.on_body]), 4) if sc.on_body.any() else 0.0
 
     cal_truth: dict[str, Any] = {}
     cal_files: dict[str, list[str]] = {}
     if calibration:
-        cal_dir = outdir / CALIBRATION_DIR
-        cal_dir.mkdir(exist_ok=True)
-        lamp_rate = FLAT_TARGET_DN / FLAT_EXPOSURE_S  # DN/s at flat 1
-        for k, item in enumerate(_calibration_plan(seed, formats, size)):
-            rng = np.random.default_rng([int(seed), 0xCA1, k])
-            rate = lamp_rate * item["lamp_scale"] if item["frame_type"] == "FLAT" else 0.0
-            exp = expose(rate, item["exposure_s"], detector, rng)
-            label = FrameLabel(
-                stem=item["id"], frame_type=item["frame_type"], exposure_s=item["exposure_s"],
-                start_time=item["start_time"], instrument_id=plan.camera.instrument_id,
-                byte_order=item["byte_order"],
-            )
-            paths = write_frame(cal_dir, exp.dn, label, item["format"])
-            if item["format"] not in LABELLED_FORMATS:
-                paths.append(write_sidecar(cal_dir, item["id"], None, label))
-            rel = [p.relative_to(outdir).as_posix() for p in paths]
-            cal_files[item["id"]] = rel
-            written += rel
-            cal_truth[item["id"]] = {
-                **item,
-                "files": rel,
-                "lamp_rate_dn_s": _r(rate, 4) if rate else None,
-                "defects": exp.defects(),
-            }
+        cal_files, cal_truth = write_calibration_frames(outdir, seed=seed, formats=formats, detector=detector,
+                                                        instrument_id=plan.camera.instrument_id)
+        written += [rel for rels in cal_files.values() for rel in rels]
 
-    along, across = _measure_overlaps(plan, true_cams)
+    along, across = measure_overlaps(plan, true_cams)
     coverage = coverage_fraction(true_cams.values(), plan.region_deg)
 
     # ---- truth files
-    photometry = {
-        "model": "lunar_lambert",
-        "lunar_lambert_l": rad.lunar_lambert_l,
-        "formula": "I/F = albedo * (2 L cos(i) / (cos(i) + cos(e)) + (1 - L) cos(i)), albedo = normal albedo",
-        "radiance": "L = I/F * solar_irradiance / (pi * d_au**2)  [W m-2 sr-1 um-1], "
-        "d_au = |sun_position - ground point| / AU",
-        "dn": "DN = rint(Poisson(gain * (responsivity * L * flat + dark_rate) * t) / gain + cosmic "
-        "+ bias + drift + N(0, read_noise)), clipped to 0..4095",
-        "solar_irradiance_w_m2_um": rad.solar_irradiance,
-        "responsivity_dn_s_per_radiance": rad.responsivity,
-        "sun_distance_au": rad.sun_distance_au,
-        "psf_sigma_px": dparams.psf_sigma_px,
-        "supersample": supersample,
-    }
-    pipeline_config = {
-        "calibration": {
-            "responsivity": rad.responsivity,
-            "solar_irradiance": rad.solar_irradiance,
-            "saturation_dn": float(dparams.saturation_dn),
-            "gain_e_per_dn": dparams.gain_e_per_dn,
-            "photometry": {"model": "lunar_lambert", "lunar_lambert_l": rad.lunar_lambert_l},
-        }
-    }
-    np_buf = io.BytesIO()
-    np.savez_compressed(
-        np_buf,
-        flat=detector.flat.astype(np.float16),
-        dark_rate=detector.dark_rate.astype(np.float16),
-        bias=detector.bias.astype(np.float16),
-    )
-    (truth_dir / "detector.npz").write_bytes(_deterministic_npz(np_buf.getvalue()))
-    (truth_dir / "detector.json").write_text(
-        dump_json({"seed": int(seed), "shape": list(size), "params": dparams.to_dict(), **detector.defects()}),
-        encoding="utf-8", newline="\n",
-    )
+    photometry = photometry_truth(rad, dparams, supersample, law_obj)
+    config = pipeline_config(rad, dparams, law_obj, film=bool(film_p))
+    names = []
+    if detector is not None:
+        names += write_detector_truth(truth_dir, seed, size, dparams, detector)
     (truth_dir / "surface.json").write_text(
         dump_json({**surface.to_dict(), "craters_ge_2km": surface.craters.rows(2.0)}), encoding="utf-8", newline="\n"
     )
-    (truth_dir / "calibration_config.yaml").write_text(_yaml(pipeline_config), encoding="utf-8", newline="\n")
-    truth_files = [f"{TRUTH_DIR}/{n}" for n in ("detector.npz", "detector.json", "surface.json",
-                                                "calibration_config.yaml", "survey.json")]
+    (truth_dir / "calibration_config.yaml").write_text(yaml_text(config), encoding="utf-8", newline="\n")
+    names += ["surface.json", "calibration_config.yaml"]
+    if terrain is not None:
+        write_dem(truth_dir / DEM_FILE, terrain.dem)
+        names.append(DEM_FILE)
+    if film_p:
+        (truth_dir / FILM_MASKS_FILE).write_bytes(deterministic_npz(masks))
+        names.append(FILM_MASKS_FILE)
+    truth_files = [f"{TRUTH_DIR}/{n}" for n in [*names, "survey.json"]]
     written += truth_files
     info = SurveyInfo(
         outdir=outdir,
@@ -454,76 +458,15 @@ def simulate_survey(
         "plan": plan.to_dict(),
         "photometry": photometry,
         "detector_params": dparams.to_dict(),
-        "pipeline_config": pipeline_config,
+        "pipeline_config": config,
         "summary": {k: v for k, v in info.to_dict().items() if k not in ("outdir", "files", "calibration_files")},
         "frames": frame_truth,
         "calibration": cal_truth,
-        MANIFEST_KEY: sorted(written),
     }
+    wobble = None if max_wobble_shift == MAX_WOBBLE_SHIFT else max_wobble_shift
+    survey.update(option_blocks(plan, relief_model, terrain, film_p, wobble))
+    survey[MANIFEST_KEY] = sorted(written)
     (truth_dir / "survey.json").write_text(dump_json(survey), encoding="utf-8", newline="\n")
     log.info("simulated survey in %s: %s", outdir, info)
     return info
 
-
-def _yaml(d: dict[str, Any], indent: int = 0) -> str:
-    out = "" if indent else "# farside config keys matching the simulated instrument (merge into your config)\n"
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out += " " * indent + f"{k}:\n" + _yaml(v, indent + 2)
-        else:
-            out += " " * indent + f"{k}: {v}\n"
-    return out
-
-
-def _deterministic_npz(data: bytes) -> bytes:
-    """Rewrite a zip archive with fixed member timestamps (numpy stamps the wall clock)."""
-    import zipfile
-
-    src = zipfile.ZipFile(io.BytesIO(data))
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as dst:
-        for item in sorted(src.infolist(), key=lambda i: i.filename):
-            info = zipfile.ZipInfo(item.filename, date_time=(2000, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            dst.writestr(info, src.read(item.filename))
-    return buf.getvalue()
-
-
-def main_simulate(argv: list[str] | None = None) -> int:
-    """Command-line entry: ``python -m pipeline.simulation OUTDIR --seed N ...``.
-
-    Options: ``--seed N`` (42), ``--strips N`` (3), ``--frames-per-strip N`` (6),
-    ``--size N`` (320, square), ``--formats pds3,pds4,fits,tiff``, ``--no-calibration``,
-    ``--region LON0 LON1 LAT0 LAT1`` (degrees), ``--gsd M`` (180), ``--force``.
-
-    Returns
-    -------
-    int
-        Exit status (0 on success, 2 on a usage error).
-    """
-    import argparse
-    import sys
-
-    ap = argparse.ArgumentParser(prog="farside simulate", description="Render a synthetic far-side survey.")
-    ap.add_argument("outdir", type=Path)
-    ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--strips", type=int, default=3)
-    ap.add_argument("--frames-per-strip", type=int, default=6)
-    ap.add_argument("--size", type=int, default=320)
-    ap.add_argument("--formats", default="pds3,pds4,fits,tiff")
-    ap.add_argument("--no-calibration", action="store_true")
-    ap.add_argument("--region", type=float, nargs=4, metavar=("LON0", "LON1", "LAT0", "LAT1"))
-    ap.add_argument("--gsd", type=float, default=180.0)
-    ap.add_argument("--force", action="store_true", help="write into a non-empty OUTDIR")
-    args = ap.parse_args(argv)
-    if args.outdir.exists() and any(args.outdir.iterdir()) and not args.force:
-        sys.stderr.write(f"farside simulate: {args.outdir} is not empty; pass --force to write into it\n")
-        return 2
-    info = simulate_survey(
-        args.outdir, seed=args.seed, n_strips=args.strips, frames_per_strip=args.frames_per_strip,
-        size=(args.size, args.size), formats=tuple(s.strip() for s in args.formats.split(",") if s.strip()),
-        calibration=not args.no_calibration, region=tuple(args.region) if args.region else None, gsd_m=args.gsd,
-    )
-    sys.stdout.write(f"wrote {info} to {args.outdir}\n")
-    return 0

@@ -6,11 +6,9 @@ fly south (their images are rotated by 180 deg relative to the north-bound ones)
 plan fixes, for every frame, the true camera (position, attitude with a smooth
 off-nadir wobble, Sun), the exposure and the errors written into its *reported* ISD.
 
-Geometry of the camera: +Z looks down, +X along increasing samples, +Y along increasing
-lines (``FrameCamera.build``); the altitude follows from the requested ground sample
-distance: ``altitude = gsd * focal_length / pixel_pitch``.
-
-Angles are degrees at this edge (arguments, truth files) and radians inside.
+The camera, its attitudes and the Sun are in :mod:`pipeline.simulation.orbit`, the
+coverage checks in :mod:`pipeline.simulation.coverage` (their names are importable from
+here too). Angles are degrees at this edge (arguments, truth files) and radians inside.
 """
 
 from __future__ import annotations
@@ -19,164 +17,32 @@ import dataclasses
 import logging
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from pipeline.calibration.radiometry import AU_M
 from pipeline.errors import ConfigError
 from pipeline.geometry import FrameCamera
-from pipeline.geometry.body import lonlat_to_xyz_deg
 from pipeline.geometry.grid import MOON_RADIUS_M
 from pipeline.geometry.rotation import rotvec_to_matrix
+from pipeline.simulation.coverage import coverage_fraction, overlap_fraction
+from pipeline.simulation.orbit import (
+    J2000_UTC,
+    MAX_WOBBLE_SHIFT,
+    MISSION_START_UTC,
+    ORBIT_SPEED_M_S,
+    SUN_RATE_DEG_PER_DAY,
+    CameraSpec,
+    _format_time,
+    enu,
+    nadir_attitude,
+    nadir_camera,
+    sun_position,
+)
 from pipeline.simulation.sensor import Radiometry, lunar_lambert
 from pipeline.simulation.surface import SurfaceParams
 
 log = logging.getLogger(__name__)
-
-J2000_UTC = datetime(2000, 1, 1, 12, 0, 0, tzinfo=UTC)
-"""Origin of the ISD ephemeris times (``center_ephemeris_time``), taken as UTC (leap
-seconds ignored): ``time = J2000_UTC + timedelta(seconds=time_s)``."""
-
-MISSION_START_UTC = datetime(2031, 3, 14, 6, 0, 0, tzinfo=UTC)
-"""Time of the first simulated frame."""
-
-SUN_RATE_DEG_PER_DAY = 360.0 / 29.530589
-"""Westward drift of the sub-solar longitude on the Moon (synodic month)."""
-
-ORBIT_SPEED_M_S = 1600.0
-"""Ground speed used to space the frames of a strip in time (m/s)."""
-
-MAX_WOBBLE_SHIFT = 0.15
-"""Largest shift of a frame by the off-nadir wobble, as a fraction of the frame."""
-
-
-@dataclass(frozen=True)
-class CameraSpec:
-    """The simulated framing camera.
-
-    Attributes
-    ----------
-    focal_length_mm, pixel_pitch_mm : float
-        Optics (IFOV = pitch / focal length, radians).
-    radial_k : (k0, k1, k2)
-        usgscsm radial distortion (mm-based; ``k1`` in mm^-2): ~1.4 px at the corners of a
-        320 x 320 frame.
-    name_sensor, name_platform : str
-        Written into the ISDs (and ``INSTRUMENT_ID`` is ``instrument_id``).
-    """
-
-    focal_length_mm: float = 8.0
-    pixel_pitch_mm: float = 0.014
-    radial_k: tuple[float, float, float] = (0.0, 6.0e-4, 0.0)
-    name_sensor: str = "FARSIDE_SIM_CAMERA"
-    name_platform: str = "FARSIDE_SIM_ORBITER"
-    instrument_id: str = "FSC"
-
-    @property
-    def ifov_rad(self) -> float:
-        """Instantaneous field of view of one pixel, radians."""
-        return self.pixel_pitch_mm / self.focal_length_mm
-
-    def to_dict(self) -> dict[str, Any]:
-        """The constants as a JSON-serialisable dict."""
-        return dataclasses.asdict(self)
-
-
-def enu(lon_rad: float, lat_rad: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Local east, north and up unit vectors (body-fixed) at a longitude/latitude."""
-    cl, sl = math.cos(lat_rad), math.sin(lat_rad)
-    co, so = math.cos(lon_rad), math.sin(lon_rad)
-    up = np.array([cl * co, cl * so, sl])
-    east = np.array([-so, co, 0.0])
-    north = np.array([-sl * co, -sl * so, cl])
-    return east, north, up
-
-
-def nadir_attitude(lon_rad: float, lat_rad: float, heading: str = "north") -> np.ndarray:
-    """``cam_to_body`` of a camera looking straight down.
-
-    ``heading="north"``: image top towards north (samples increase eastward, lines
-    southward); ``"south"``: rotated by 180 deg (samples westward, lines northward).
-    """
-    e, n, u = enu(lon_rad, lat_rad)
-    if heading == "north":
-        cols = (e, -n, -u)
-    elif heading == "south":
-        cols = (-e, n, -u)
-    else:
-        raise ValueError(f"heading must be 'north' or 'south', got {heading!r}")
-    return np.column_stack(cols)
-
-
-def sun_position(lon_deg: float, lat_deg: float, distance_au: float = 1.0) -> np.ndarray:
-    """Body-fixed Sun position (m) with the sub-solar point at ``(lon_deg, lat_deg)``."""
-    _, _, u = enu(math.radians(lon_deg), math.radians(lat_deg))
-    return u * distance_au * AU_M
-
-
-def nadir_camera(
-    lon_deg: float,
-    lat_deg: float,
-    *,
-    lines: int = 64,
-    samples: int = 64,
-    gsd_m: float = 180.0,
-    heading: str = "north",
-    rotvec_rad=(0.0, 0.0, 0.0),
-    sun_incidence_deg: float = 45.0,
-    sun_azimuth_deg: float = 90.0,
-    spec: CameraSpec | None = None,
-    time_s: float = 0.0,
-) -> FrameCamera:
-    """A quick synthetic camera over ``(lon_deg, lat_deg)`` for tests and examples.
-
-    Parameters
-    ----------
-    lon_deg, lat_deg : float
-        Ground point under the spacecraft, degrees.
-    lines, samples : int
-        Image size.
-    gsd_m : float
-        Nadir ground sample distance, metres (sets the altitude).
-    heading : {"north", "south"}
-        Image orientation (see :func:`nadir_attitude`).
-    rotvec_rad : (3,)
-        Extra rotation in the camera frame (off-nadir pointing), radians.
-    sun_incidence_deg, sun_azimuth_deg : float
-        Sun direction at the nadir point: incidence from the vertical and azimuth
-        clockwise from north (90: Sun in the east, i.e. morning).
-    spec : CameraSpec, optional
-    time_s : float
-        Ephemeris time (seconds after J2000).
-
-    Examples
-    --------
-    >>> cam = nadir_camera(180.0, 0.0)
-    >>> round(cam.gsd_m())
-    180
-    """
-    spec = spec or CameraSpec()
-    lon, lat = math.radians(lon_deg), math.radians(lat_deg)
-    altitude = gsd_m / spec.ifov_rad
-    e, n, u = enu(lon, lat)
-    inc, az = math.radians(sun_incidence_deg), math.radians(sun_azimuth_deg)
-    sun_dir = math.cos(inc) * u + math.sin(inc) * (math.sin(az) * e + math.cos(az) * n)
-    rot = nadir_attitude(lon, lat, heading) @ rotvec_to_matrix(np.asarray(rotvec_rad, float))
-    return FrameCamera.build(
-        lines=lines,
-        samples=samples,
-        focal_length_mm=spec.focal_length_mm,
-        pixel_pitch_mm=spec.pixel_pitch_mm,
-        position_m=(MOON_RADIUS_M + altitude) * u,
-        cam_to_body=rot,
-        radial_k=spec.radial_k,
-        sun_position_m=sun_dir * AU_M,
-        time_s=time_s,
-        name_sensor=spec.name_sensor,
-        name_platform=spec.name_platform,
-    )
 
 
 @dataclass(frozen=True)
@@ -242,10 +108,6 @@ class FramePlan:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
 
 
-def _format_time(time_s: float) -> str:
-    t = J2000_UTC + timedelta(seconds=time_s)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}"
-
 
 @dataclass
 class SurveyPlan:
@@ -268,6 +130,9 @@ class SurveyPlan:
     camera : CameraSpec
     radiometry : Radiometry
     frames : list of FramePlan
+    extras : dict
+        What non-default options planned (e.g. ``oblique``: per frame target, emission and
+        look side); not part of :meth:`to_dict`.
     """
 
     seed: int
@@ -282,6 +147,7 @@ class SurveyPlan:
     camera: CameraSpec
     radiometry: Radiometry
     frames: list[FramePlan] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def true_camera(self, frame: FramePlan) -> FrameCamera:
         """The camera that really took ``frame``."""
@@ -312,7 +178,7 @@ class SurveyPlan:
 
     def to_dict(self) -> dict[str, Any]:
         """The plan without its frames, JSON-serialisable."""
-        d = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("frames", "camera", "radiometry")}
+        d = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("frames", "camera", "radiometry", "extras")}
         d["camera"] = self.camera.to_dict()
         d["radiometry"] = self.radiometry.to_dict()
         return d
@@ -342,6 +208,10 @@ def plan_survey(
     camera: CameraSpec | None = None,
     radiometry: Radiometry | None = None,
     surface_params: SurfaceParams | None = None,
+    law=None,
+    oblique_deg: tuple[float, float] | None = None,
+    oblique_side: str = "alternate",
+    max_wobble_shift: float = MAX_WOBBLE_SHIFT,
 ) -> SurveyPlan:
     """Plan a survey of ``n_strips`` north-south strips of ``frames_per_strip`` frames.
 
@@ -364,7 +234,7 @@ def plan_survey(
         and between neighbouring strips.
     wobble_deg : float
         Largest off-nadir wobble per axis, degrees (smooth along a strip); reduced for
-        small frames so it shifts a frame by at most ``MAX_WOBBLE_SHIFT`` of its size.
+        small frames so it shifts a frame by at most ``max_wobble_shift`` of its size.
     incidence_deg : (min, max)
         Range of the solar incidence at the region centre (one value per strip).
     exposure_range_s : (min, max)
@@ -375,6 +245,19 @@ def plan_survey(
         Size of the position error of the reported ISDs (random direction), metres.
     formats : tuple of str
         File formats, assigned to the frames in turn.
+    law : PhotometricLaw, optional
+        Scattering law the auto-exposure assumes (default: lunar-Lambert, the radiometry's L).
+    oblique_deg : (min, max), optional
+        Oblique views: emission at each frame's ground target, degrees, drawn once per strip
+        (e.g. ``(30, 45)``); the spacecraft moves across track and rolls
+        (:func:`pipeline.simulation.oblique.tilt_frames`; per-frame targets in
+        ``plan.extras["oblique"]``). Default: nadir frames.
+    oblique_side : {"alternate", "east", "west"}
+        Look direction of oblique strips.
+    max_wobble_shift : float
+        Largest shift of a frame by the wobble, fraction of its size (default 0.15). The
+        measured overlaps are the planned ones within about twice this: use 0.02 to hold
+        small frames (128^2, 256^2) at 20-30 % overlap.
 
     Raises
     ------
@@ -398,7 +281,9 @@ def plan_survey(
     # margin: fraction of a frame the wobble may shift it by; small frames get a smaller
     # wobble so that it never moves a frame by more than MAX_WOBBLE_SHIFT of its size
     frame_rad = min(lines, samples) * spec.ifov_rad
-    wobble_deg = min(float(wobble_deg), math.degrees(math.atan(MAX_WOBBLE_SHIFT * frame_rad)))
+    if not 0.0 <= max_wobble_shift < 0.5:
+        raise ConfigError(f"max_wobble_shift must be in [0, 0.5), got {max_wobble_shift}")
+    wobble_deg = min(float(wobble_deg), math.degrees(math.atan(max_wobble_shift * frame_rad)))
     margin = math.tan(math.radians(wobble_deg)) / frame_rad
     if region is None:
         w_km = samples * gsd_m / 1000.0
@@ -504,13 +389,20 @@ def plan_survey(
         camera=spec,
         radiometry=rad,
     )
+    if oblique_deg is not None:
+        from pipeline.simulation.oblique import tilt_frames
+
+        frames, plan.extras["oblique"] = tilt_frames(frames, emission_deg=oblique_deg, side=oblique_side, seed=seed)
     # auto-exposure: aim highland albedo at the frame centre at target_dn, with jitter
     t_lo, t_hi = exposure_range_s
     for i, frame in enumerate(frames):
         cam = plan.true_camera(frame)
         xyz, _ = cam.image_to_ground_hit(np.array(lines / 2), np.array(samples / 2))
-        inc, emi, _ = cam.illumination_angles(xyz)
-        iof = float(lunar_lambert(sp.highland_albedo, inc, emi, rad.lunar_lambert_l))
+        inc, emi, pha = cam.illumination_angles(xyz)
+        if law is None:
+            iof = float(lunar_lambert(sp.highland_albedo, inc, emi, rad.lunar_lambert_l))
+        else:
+            iof = float(sp.highland_albedo * law(inc, emi, pha))
         rate = rad.responsivity * iof * rad.solar_irradiance / (np.pi * rad.sun_distance_au**2)
         t = rad.target_dn / max(rate, 1e-9) * rng.uniform(0.8, 1.25)
         t = float(np.clip(round(t * 1e4) / 1e4, t_lo, t_hi))  # 0.1 ms steps
@@ -523,41 +415,18 @@ def plan_survey(
     return plan
 
 
-# --------------------------------------------------------------------------- coverage checks
-def overlap_fraction(cam_a: FrameCamera, cam_b, n: int = 24) -> float:
-    """Fraction of frame A's ground footprint that frame B (or any of several) also sees.
-
-    Parameters
-    ----------
-    cam_a : FrameCamera
-    cam_b : FrameCamera or sequence of FrameCamera
-        One camera, or several (their union: e.g. the whole neighbouring strip).
-    n : int
-        Sampled on an ``n x n`` grid of points of A, projected to the ground and back.
-
-    Returns
-    -------
-    float
-        0..1.
-    """
-    others = [cam_b] if isinstance(cam_b, FrameCamera) else list(cam_b)
-    ll, ss = np.meshgrid((np.arange(n) + 0.5) * cam_a.lines / n, (np.arange(n) + 0.5) * cam_a.samples / n,
-                         indexing="ij")
-    xyz, hit = cam_a.image_to_ground_hit(ll, ss)
-    seen = np.zeros(int(hit.sum()), bool)
-    for cam in others:
-        line, sample = cam.ground_to_image(xyz[hit])
-        seen |= (line >= 0) & (line <= cam.lines) & (sample >= 0) & (sample <= cam.samples)
-    return float(seen.sum()) / float(ll.size)
-
-
-def coverage_fraction(cameras, region_deg: tuple[float, float, float, float], n: int = 60) -> float:
-    """Fraction of a lon/lat region (degrees) seen by at least one camera (n x n samples)."""
-    lon0, lon1, lat0, lat1 = region_deg
-    lon, lat = np.meshgrid(np.linspace(lon0, lon1, n), np.linspace(lat0, lat1, n))
-    xyz = lonlat_to_xyz_deg(lon, lat)
-    seen = np.zeros(lon.shape, bool)
-    for cam in cameras:
-        line, sample = cam.ground_to_image(xyz)
-        seen |= (line >= 0) & (line <= cam.lines) & (sample >= 0) & (sample <= cam.samples)
-    return float(seen.mean())
+__all__ = [
+    "J2000_UTC",
+    "MAX_WOBBLE_SHIFT",
+    "MISSION_START_UTC",
+    "CameraSpec",
+    "FramePlan",
+    "SurveyPlan",
+    "coverage_fraction",
+    "enu",
+    "nadir_attitude",
+    "nadir_camera",
+    "overlap_fraction",
+    "plan_survey",
+    "sun_position",
+]

@@ -1,4 +1,12 @@
-"""Read back the truth of a simulated survey: ``load_truth(outdir) -> Truth``."""
+"""Read back the truth of a simulated survey: ``load_truth(outdir) -> Truth``.
+
+Besides the files, :class:`Truth` answers the questions tests ask of the truth: the
+normal albedo a mosaic should correlate with (:meth:`Truth.normal_albedo`), where a
+pixel's line of sight really meets the ground (:meth:`Truth.true_ground`, through the
+truth DEM over relief), where that ground lies in another frame
+(:meth:`Truth.true_correspondence`), how far apart two pixels supposed to show the same
+ground really are (:meth:`Truth.misregistration_px`), and the film masks.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import FarsideError
+from pipeline.errors import ConfigError, FarsideError
 from pipeline.geometry import FrameCamera
-from pipeline.simulation.sensor import Detector, DetectorParams, Radiometry, Scene, render_iof
+from pipeline.simulation.photometry import PhotometricLaw, default_law, scattering_law
+from pipeline.simulation.sensor import Detector, DetectorParams, Radiometry, Scene, camera_rays, render_iof
 from pipeline.simulation.surface import Surface
+from pipeline.simulation.terrain import Terrain
+from pipeline.simulation.truthfiles import DEM_FILE, FILM_MASKS_FILE, TRUTH_DIR
 
 log = logging.getLogger(__name__)
-
-TRUTH_DIR = "truth"
 
 
 @dataclass
@@ -35,8 +44,9 @@ class Truth:
         The cameras that took the frames (from ``truth/<id>.json``).
     reported_cameras : dict of str to FrameCamera
         The cameras of the written sidecars ``<id>.json`` (with pointing/position errors).
-    detector : Detector
-        Flat, dark rate, bias and defect lists (rebuilt exactly from the seed).
+    detector : Detector or None
+        Flat, dark rate, bias and defect lists (rebuilt exactly from the seed); None for a
+        film-like survey (no detector).
     radiometry : Radiometry
     photometry : dict
         Photometric and radiometric constants and formulas (``truth/survey.json``).
@@ -47,6 +57,11 @@ class Truth:
         Per calibration frame: type, exposure, files, defects.
     survey : dict
         The whole ``truth/survey.json``.
+    law : PhotometricLaw or None
+        The scattering law the frames were rendered with (None: a user callable that was
+        not passed to :func:`load_truth`).
+    terrain : Terrain or None
+        The truth DEM the frames were rendered through (``truth/dem.tif``); None: the sphere.
     """
 
     outdir: Path
@@ -60,6 +75,8 @@ class Truth:
     frames: dict[str, dict[str, Any]]
     calibration: dict[str, dict[str, Any]]
     survey: dict[str, Any] = field(repr=False)
+    law: PhotometricLaw | None = None
+    terrain: Terrain | None = field(default=None, repr=False)
 
     @property
     def frame_ids(self) -> list[str]:
@@ -105,15 +122,133 @@ class Truth:
         return np.radians(self.frames[frame_id]["pointing_error_deg"])
 
     def true_scene(self, frame_id: str, supersample: int | None = None) -> Scene:
-        """Re-render the ideal I/F, radiance and angles of a light frame (true camera)."""
+        """Re-render the ideal I/F, radiance and angles of a light frame (true camera,
+        true law, through the truth DEM over relief)."""
         ss = supersample or int(self.photometry.get("supersample", 2))
+        law = self.law if "law" in self.photometry else None
+        if "law" in self.photometry and law is None:
+            raise ConfigError(f"{self.outdir}: rendered with a user scattering law; pass it as load_truth(..., law=)")
         return render_iof(
             self.true_cameras[frame_id], self.surface, supersample=ss,
-            psf_sigma_px=self.detector.params.psf_sigma_px, radiometry=self.radiometry,
+            psf_sigma_px=float(self.photometry["psf_sigma_px"]), radiometry=self.radiometry,
+            law=law, terrain=self.terrain, shadows=bool(self.relief.get("params", {}).get("shadows", True)),
         )
 
+    # ------------------------------------------------------------------ photometry truth
+    @property
+    def relief(self) -> dict[str, Any]:
+        """The ``relief`` block of ``survey.json`` (empty without relief)."""
+        return self.survey.get("relief", {})
 
-def load_truth(outdir: str | Path, *, reported_from_sidecars: bool = True) -> Truth:
+    def normal_albedo_factor(self) -> float:
+        """``f(30, 0, 30)`` of the true law: the truth normal albedo is ``A(x)`` times it."""
+        if self.law is None:
+            raise ConfigError(f"{self.outdir}: rendered with a user scattering law; pass it as load_truth(..., law=)")
+        return self.law.normal_albedo_factor()
+
+    def normal_albedo(self, lon_rad, lat_rad) -> np.ndarray:
+        """Truth normal albedo at lon/lat (radians): the I/F the ground would have at the
+        standard geometry (i, e, g) = (30, 0, 30) deg under the true law,
+        ``A(x) * f(30, 0, 30)`` (see :mod:`pipeline.simulation.photometry`), float64."""
+        return self.surface.albedo(lon_rad, lat_rad).astype(np.float64) * self.normal_albedo_factor()
+
+    # ------------------------------------------------------------------ geometry truth
+    def true_ground(self, frame_id: str, line, sample) -> tuple[np.ndarray, np.ndarray]:
+        """Where the lines of sight of image coordinates of a frame really meet the ground.
+
+        Through the true camera and the truth DEM (first hit) over relief, else the sphere.
+
+        Returns
+        -------
+        xyz : ndarray of shape (..., 3)
+            Body-fixed metres (NaN or the ray's closest approach where ``hit`` is False).
+        hit : ndarray of bool, shape (...)
+        """
+        cam = self.true_cameras[frame_id]
+        line, sample = np.broadcast_arrays(np.asarray(line, dtype=float), np.asarray(sample, dtype=float))
+        if self.terrain is None:
+            return cam.image_to_ground_hit(line, sample)
+        origins, directions = camera_rays(cam, line, sample)
+        xyz, hit = self.terrain.intersect(origins, directions)
+        return xyz.reshape(line.shape + (3,)), hit.reshape(line.shape)
+
+    def true_correspondence(self, frame_a: str, frame_b: str, line, sample) -> tuple[np.ndarray, np.ndarray,
+                                                                                       np.ndarray]:
+        """Image coordinates in frame B of the true ground seen at ``(line, sample)`` in A.
+
+        Returns
+        -------
+        line_b, sample_b : ndarray
+        valid : ndarray of bool
+            The ground is inside B and seen by it (not hidden by terrain, facing it).
+        """
+        xyz, hit = self.true_ground(frame_a, line, sample)
+        cam_b = self.true_cameras[frame_b]
+        safe = np.where(hit[..., None], xyz, cam_b.radii_m[0])
+        lb, sb = cam_b.ground_to_image(safe)
+        inside = hit & (lb >= 0) & (lb <= cam_b.lines) & (sb >= 0) & (sb <= cam_b.samples)
+        if self.terrain is None:
+            seen = cam_b.visible(safe)
+        else:
+            back, bhit = self.true_ground(frame_b, np.where(inside, lb, 0.5), np.where(inside, sb, 0.5))
+            tol = max(1.0, 0.01 * cam_b.gsd_m())
+            seen = bhit & (np.linalg.norm(np.nan_to_num(back - safe, nan=np.inf), axis=-1) <= tol)
+        return lb, sb, inside & seen
+
+    def misregistration_px(self, frame_a: str, line_a, sample_a, frame_b: str, line_b, sample_b) -> np.ndarray:
+        """How far apart (frame A pixels) two pixels meant to show the same ground really are.
+
+        The true ground seen at ``(line_b, sample_b)`` in B is projected into A through A's
+        true camera; the result is its distance from ``(line_a, sample_a)``. Measured on the
+        true surface (the truth DEM over relief), so it is what a tie point or a mosaic
+        pixel pair really misses by. NaN where B's pixel sees no ground.
+        """
+        xyz, hit = self.true_ground(frame_b, line_b, sample_b)
+        cam_a = self.true_cameras[frame_a]
+        la, sa = cam_a.ground_to_image(np.where(hit[..., None], xyz, cam_a.radii_m[0]))
+        d = np.hypot(la - np.asarray(line_a, dtype=float), sa - np.asarray(sample_a, dtype=float))
+        return np.where(hit, d, np.nan)
+
+    # ------------------------------------------------------------------ film truth
+    @cached_property
+    def film_masks(self) -> dict[str, np.ndarray]:
+        """All film masks by ``<frame id>/border`` and ``<frame id>/fiducials`` (bool arrays).
+
+        Raises
+        ------
+        FarsideError
+            Not a film-like survey.
+        """
+        path = self.outdir / TRUTH_DIR / FILM_MASKS_FILE
+        if not path.is_file():
+            raise FarsideError(f"{self.outdir}: not a film-like survey (no {TRUTH_DIR}/{FILM_MASKS_FILE}); "
+                               f"simulate it with film=True")
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+
+    def border_mask(self, frame_id: str) -> np.ndarray:
+        """Scan-border pixels of a film-like frame (bool, lines x samples)."""
+        return self.film_masks[f"{frame_id}/border"]
+
+    def fiducial_mask(self, frame_id: str) -> np.ndarray:
+        """Fiducial-mark pixels (crosses, notches) of a film-like frame outside its border."""
+        return self.film_masks[f"{frame_id}/fiducials"]
+
+
+def _law_from(photometry: dict[str, Any], law) -> PhotometricLaw | None:
+    if law is not None:
+        return scattering_law(law)
+    if "law" not in photometry:
+        return default_law(float(photometry["lunar_lambert_l"]))
+    try:
+        return PhotometricLaw.from_dict(photometry["law"])
+    except ConfigError:
+        log.warning("survey rendered with user scattering law %s: pass it as load_truth(..., law=)",
+                    photometry["law"].get("model"))
+        return None
+
+
+def load_truth(outdir: str | Path, *, reported_from_sidecars: bool = True, law=None) -> Truth:
     """Load the truth written by :func:`simulate_survey`.
 
     Parameters
@@ -123,6 +258,9 @@ def load_truth(outdir: str | Path, *, reported_from_sidecars: bool = True) -> Tr
     reported_from_sidecars : bool
         Read the reported cameras from the frame sidecars (True) or rebuild them from the
         plan (False: the same cameras to rounding).
+    law : callable or PhotometricLaw, optional
+        The scattering law, for a survey rendered with a user callable (built-in laws are
+        rebuilt from ``survey.json``).
 
     Raises
     ------
@@ -134,12 +272,19 @@ def load_truth(outdir: str | Path, *, reported_from_sidecars: bool = True) -> Tr
     try:
         survey = json.loads((tdir / "survey.json").read_text())
         surface_doc = json.loads((tdir / "surface.json").read_text())
-        det_doc = json.loads((tdir / "detector.json").read_text())
+        det_doc = json.loads((tdir / "detector.json").read_text()) if "film" not in survey else None
     except OSError as exc:
         raise FarsideError(f"{outdir}: no simulated survey truth ({exc.strerror}: {exc.filename})") from exc
     surface = Surface.from_dict(surface_doc)
-    dparams = DetectorParams.from_dict(det_doc["params"])
-    detector = Detector.from_seed(int(det_doc["seed"]), tuple(det_doc["shape"]), dparams)
+    detector = None
+    if det_doc is not None:
+        dparams = DetectorParams.from_dict(det_doc["params"])
+        detector = Detector.from_seed(int(det_doc["seed"]), tuple(det_doc["shape"]), dparams)
+    terrain = None
+    if "relief" in survey:
+        from pipeline.geometry.dem import Dem
+
+        terrain = Terrain(Dem.from_file(tdir / DEM_FILE, is_radius=False))
     rad_doc = survey["plan"]["radiometry"]
     radiometry = Radiometry(**rad_doc)
     frames = survey["frames"]
@@ -165,4 +310,6 @@ def load_truth(outdir: str | Path, *, reported_from_sidecars: bool = True) -> Tr
         frames=frames,
         calibration=survey.get("calibration", {}),
         survey=survey,
+        law=_law_from(survey["photometry"], law),
+        terrain=terrain,
     )

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from tests.io.test_read_formats import isis_cube, pds3_text, ramp, write_fits, write_pds3, write_pds4
 
-from pipeline.io import load_frame
 from pipeline.ingestion.params import IngestionParams
 from pipeline.errors import BadFrame, BadGeometry, LabelTooLarge, UnreadableFrame, UnsupportedFormat
 from pipeline.ingestion import ingest

@@ -1,0 +1,346 @@
+"""usgscsm's ephemeris of a scanning camera: uniform tables and their Lagrange interpolation.
+
+A line-scan or push-frame sensor model of usgscsm (``UsgsAstroLsSensorModel``,
+``UsgsAstroPushFrameSensorModel``) does not interpolate the ISD's tables directly. When it is
+built from an ALE ISD it resamples them once (see :mod:`pipeline.geometry.ale_tables`) into
+*uniform* tables, and every later evaluation is a Lagrange interpolation on those:
+
+- sensor positions and velocities (body-fixed metres, m/s) at ``n >= 25`` equally spaced
+  times from the first to the last ``instrument_position`` time;
+- the sun position and velocity at the same times;
+- camera-to-body quaternions at as many equally spaced times as the merged
+  ``instrument_pointing`` / ``body_rotation`` times.
+
+:class:`CsmEphemeris` holds these tables and evaluates them exactly as usgscsm does
+(``lagrangeInterp``, order 8 reduced near the table ends; the quaternion is interpolated
+component-wise, then normalised by ``calculateRotationMatrixFromQuaternions``).
+
+Conventions
+-----------
+Time
+    Tables are stored against **absolute** ephemeris times (TDB seconds past J2000) of their
+    first and last node plus the node count, so that the node times are bit-for-bit those
+    usgscsm computes (``start + i * (stop - start) / (n - 1)``). Every evaluation takes time
+    **relative to** ``center_time`` (the ISD's ``center_ephemeris_time``), as usgscsm does.
+Quaternions
+    Stored as usgscsm stores them: ``(x, y, z, w)``, scalar **last**, rotating camera
+    vectors into the body-fixed frame (``v_body = R(q) @ v_cam``).
+Units
+    Metres, metres per second, seconds.
+
+Everything here is vectorised over arrays of times; there are no per-point loops.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from pipeline.errors import GeometryError
+
+__all__ = [
+    "CsmEphemeris",
+    "lagrange_interp_uniform",
+    "quat_xyzw_to_matrix",
+]
+
+
+def lagrange_interp_uniform(values, t0: float, dt: float, time, order: int = 8) -> np.ndarray:
+    """usgscsm ``lagrangeInterp``: Lagrange interpolation on a uniform table.
+
+    Parameters
+    ----------
+    values : array_like of shape (n, k)
+        Table values at times ``t0 + i * dt``, ``i = 0 .. n - 1`` (``n >= 2``).
+    t0, dt : float
+        Time of the first node and node spacing (any unit, same as ``time``).
+    time : array_like
+        Times to interpolate at (any shape ``S``).
+    order : {2, 4, 6, 8}
+        Highest order (number of nodes) used. As in usgscsm, the order is reduced near the
+        table ends (2 nodes next to the first / last interval, then 4, 6) and times outside
+        the table are extrapolated from its first / last interval.
+
+    Returns
+    -------
+    ndarray of shape ``S + (k,)``
+
+    Raises
+    ------
+    GeometryError
+        Fewer than two nodes (usgscsm: ``INDEX_OUT_OF_RANGE``).
+
+    Examples
+    --------
+    >>> table = [[1.0], [2.0], [4.0], [8.0], [16.0], [32.0], [64.0], [128.0]]
+    >>> float(lagrange_interp_uniform(table, 0.0, 1.0, 3.5, order=4)[0]) == 180 / 16
+    True
+    """
+    vals = np.asarray(values, dtype=float)
+    if vals.ndim == 1:
+        vals = vals[:, None]
+    n = vals.shape[0]
+    if n < 2:
+        raise GeometryError("at least 2 points are required to perform Lagrange interpolation")
+    time = np.asarray(time, dtype=float)
+    shape = time.shape
+    fndex = ((time - t0) / dt).ravel()
+    # static_cast<int> truncates towards zero; non-finite values are clamped like huge ones
+    trunc = np.trunc(np.where(np.isfinite(fndex), fndex, 0.0))
+    index = np.clip(trunc, 0, n - 2).astype(np.intp)
+    ordr = np.full(index.shape, 2, dtype=np.intp)
+    ordr[(index >= 1) & (index < n - 2)] = 4
+    ordr[(index >= 2) & (index < n - 3)] = 6
+    ordr[(index >= 3) & (index < n - 4)] = 8
+    np.minimum(ordr, int(order), out=ordr)
+    t = fndex - index
+    out = np.zeros((t.size, vals.shape[1]))
+    for o in (2, 4, 6, 8):
+        sel = np.flatnonzero(ordr == o)
+        if sel.size == 0:
+            continue
+        d = _lagrange_weights(t[sel], o)
+        base = index[sel] - o // 2 + 1
+        acc = np.zeros((sel.size, vals.shape[1]))
+        for i in range(o):  # loop over the (at most 8) nodes, not over points
+            acc += d[i][:, None] * vals[base + i]
+        out[sel] = acc
+    return out.reshape(shape + (vals.shape[1],))
+
+
+def _lagrange_weights(t0: np.ndarray, order: int) -> list[np.ndarray]:
+    """usgscsm's hard-coded uniform Lagrange weights (same arithmetic order)."""
+    if order == 2:
+        tm1 = t0 - 1
+        return [-tm1, t0]
+    if order == 4:
+        tp1, tm1, tm2 = t0 + 1, t0 - 1, t0 - 2
+        return [
+            -t0 * tm1 * tm2 / 6.0,
+            tp1 * tm1 * tm2 / 2.0,
+            -tp1 * t0 * tm2 / 2.0,
+            tp1 * t0 * tm1 / 6.0,
+        ]
+    if order == 6:
+        tp2, tp1, tm1, tm2, tm3 = t0 + 2, t0 + 1, t0 - 1, t0 - 2, t0 - 3
+        return [
+            -tp1 * t0 * tm1 * tm2 * tm3 / 120.0,
+            tp2 * t0 * tm1 * tm2 * tm3 / 24.0,
+            -tp2 * tp1 * tm1 * tm2 * tm3 / 12.0,
+            tp2 * tp1 * t0 * tm2 * tm3 / 12.0,
+            -tp2 * tp1 * t0 * tm1 * tm3 / 24.0,
+            tp2 * tp1 * t0 * tm1 * tm2 / 120.0,
+        ]
+    tp3, tp2, tp1 = t0 + 3, t0 + 2, t0 + 1
+    tm1, tm2, tm3, tm4 = t0 - 1, t0 - 2, t0 - 3, t0 - 4
+    return [
+        -tp2 * tp1 * t0 * tm1 * tm2 * tm3 * tm4 / 5040.0,
+        tp3 * tp1 * t0 * tm1 * tm2 * tm3 * tm4 / 720.0,
+        -tp3 * tp2 * t0 * tm1 * tm2 * tm3 * tm4 / 240.0,
+        tp3 * tp2 * tp1 * tm1 * tm2 * tm3 * tm4 / 144.0,
+        -tp3 * tp2 * tp1 * t0 * tm2 * tm3 * tm4 / 144.0,
+        tp3 * tp2 * tp1 * t0 * tm1 * tm3 * tm4 / 240.0,
+        -tp3 * tp2 * tp1 * t0 * tm1 * tm2 * tm4 / 720.0,
+        tp3 * tp2 * tp1 * t0 * tm1 * tm2 * tm3 / 5040.0,
+    ]
+
+
+def quat_xyzw_to_matrix(q) -> np.ndarray:
+    """usgscsm ``calculateRotationMatrixFromQuaternions``: normalise ``(x, y, z, w)`` quaternions
+    (shape ``(..., 4)``) and return their rotation matrices, shape ``(..., 3, 3)``.
+
+    Examples
+    --------
+    >>> quat_xyzw_to_matrix([0.0, 0.0, 0.0, 1.0]).tolist()
+    [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    q = np.asarray(q, dtype=float)
+    q = q / np.sqrt(q[..., 0] ** 2 + q[..., 1] ** 2 + q[..., 2] ** 2 + q[..., 3] ** 2)[..., None]
+    x, y, z, w = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    m = np.empty(q.shape[:-1] + (3, 3))
+    m[..., 0, 0] = x * x - y * y - z * z + w * w
+    m[..., 0, 1] = 2 * (x * y - z * w)
+    m[..., 0, 2] = 2 * (x * z + y * w)
+    m[..., 1, 0] = 2 * (x * y + z * w)
+    m[..., 1, 1] = -x * x + y * y - z * z + w * w
+    m[..., 1, 2] = 2 * (y * z - x * w)
+    m[..., 2, 0] = 2 * (x * z - y * w)
+    m[..., 2, 1] = 2 * (y * z + x * w)
+    m[..., 2, 2] = -x * x - y * y + z * z + w * w
+    return m
+
+
+def _floats(values, width: int, name: str) -> tuple[float, ...]:
+    arr = np.asarray(values, dtype=float)
+    if arr.size and (arr.ndim != 2 or arr.shape[1] != width):
+        arr = arr.reshape(-1, width)
+    if not np.all(np.isfinite(arr)):
+        raise GeometryError(f"{name} holds non-finite values")
+    return tuple(float(v) for v in arr.ravel())
+
+
+@dataclass(frozen=True)
+class CsmEphemeris:
+    """usgscsm's uniform ephemeris tables of one scanning image (body-fixed).
+
+    Attributes
+    ----------
+    center_time : float
+        ``center_ephemeris_time`` (absolute ET, s); evaluations take time relative to it.
+    pos_start, pos_stop : float
+        Absolute ET (s) of the first and last position node.
+    positions, velocities : tuple of float
+        ``(n, 3)`` row-major: sensor position (m) and velocity (m/s), body-fixed, at the
+        nodes ``pos_start + i * (pos_stop - pos_start) / (n - 1)``.
+    quat_start, quat_stop : float
+        Absolute ET (s) of the first and last quaternion node.
+    quaternions : tuple of float
+        ``(m, 4)`` row-major ``(x, y, z, w)`` camera-to-body quaternions at the nodes.
+    sun_positions, sun_velocities : tuple of float
+        ``(n_sun, 3)`` sun position (m) and velocity (m/s), body-fixed. usgscsm samples them at
+        the position nodes; a single position (optionally with a velocity) is extrapolated
+        linearly from relative time 0 (usgscsm ``getSunPosition``). Empty: no sun.
+    """
+
+    center_time: float
+    pos_start: float
+    pos_stop: float
+    positions: tuple[float, ...]
+    velocities: tuple[float, ...]
+    quat_start: float
+    quat_stop: float
+    quaternions: tuple[float, ...]
+    sun_positions: tuple[float, ...] = ()
+    sun_velocities: tuple[float, ...] = ()
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        for name in ("center_time", "pos_start", "pos_stop", "quat_start", "quat_stop"):
+            v = float(getattr(self, name))
+            if not math.isfinite(v):
+                raise GeometryError(f"ephemeris {name} is not finite")
+            set_(self, name, v)
+        set_(self, "positions", _floats(self.positions, 3, "positions"))
+        set_(self, "velocities", _floats(self.velocities, 3, "velocities"))
+        set_(self, "quaternions", _floats(self.quaternions, 4, "quaternions"))
+        set_(self, "sun_positions", _floats(self.sun_positions, 3, "sun_positions"))
+        set_(self, "sun_velocities", _floats(self.sun_velocities, 3, "sun_velocities"))
+        n, m = len(self.positions) // 3, len(self.quaternions) // 4
+        if n < 2 or len(self.velocities) != len(self.positions):
+            raise GeometryError(
+                f"the ephemeris needs >= 2 positions with as many velocities, got {n} and "
+                f"{len(self.velocities) // 3}"
+            )
+        if m < 2:
+            raise GeometryError(f"the ephemeris needs >= 2 quaternions, got {m}")
+        if not (self.pos_stop > self.pos_start and self.quat_stop > self.quat_start):
+            raise GeometryError("ephemeris tables must span a positive time interval")
+        if len(self.sun_velocities) not in (0, len(self.sun_positions)):
+            raise GeometryError("sun_velocities must be empty or match sun_positions")
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_cache"}
+
+    def __setstate__(self, state):
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+        object.__setattr__(self, "_cache", {})
+
+    # -- uniform grids ----------------------------------------------------------------------
+    @property
+    def n_positions(self) -> int:
+        return len(self.positions) // 3
+
+    @property
+    def n_quaternions(self) -> int:
+        return len(self.quaternions) // 4
+
+    @property
+    def dt_ephem(self) -> float:
+        """Position node spacing (s), usgscsm ``m_dtEphem``."""
+        return (self.pos_stop - self.pos_start) / (self.n_positions - 1)
+
+    @property
+    def t0_ephem(self) -> float:
+        """First position node relative to ``center_time`` (s), usgscsm ``m_t0Ephem``."""
+        return self.pos_start - self.center_time
+
+    @property
+    def dt_quat(self) -> float:
+        """Quaternion node spacing (s), usgscsm ``m_dtQuat``."""
+        return (self.quat_stop - self.quat_start) / (self.n_quaternions - 1)
+
+    @property
+    def t0_quat(self) -> float:
+        """First quaternion node relative to ``center_time`` (s), usgscsm ``m_t0Quat``."""
+        return self.quat_start - self.center_time
+
+    def position_node_times(self) -> np.ndarray:
+        """Absolute ET (s) of the position nodes, computed as usgscsm does."""
+        return self.pos_start + np.arange(self.n_positions) * self.dt_ephem
+
+    def quaternion_node_times(self) -> np.ndarray:
+        """Absolute ET (s) of the quaternion nodes, computed as usgscsm does."""
+        return self.quat_start + self.dt_quat * np.arange(self.n_quaternions)
+
+    def _arr(self, name: str, width: int) -> np.ndarray:
+        a = self._cache.get(name)
+        if a is None:
+            a = np.array(getattr(self, name)).reshape(-1, width)
+            a.setflags(write=False)
+            self._cache[name] = a
+        return a
+
+    @property
+    def position_table(self) -> np.ndarray:
+        return self._arr("positions", 3)
+
+    @property
+    def velocity_table(self) -> np.ndarray:
+        return self._arr("velocities", 3)
+
+    @property
+    def quaternion_table(self) -> np.ndarray:
+        return self._arr("quaternions", 4)
+
+    @property
+    def has_sun(self) -> bool:
+        return bool(self.sun_positions)
+
+    # -- evaluation (relative time) ------------------------------------------------------------
+    def position(self, t_rel) -> np.ndarray:
+        """Sensor position (m, body-fixed), shape ``(..., 3)``, at times relative to
+        ``center_time`` (usgscsm ``getAdjSensorPosVel`` without adjustments)."""
+        return lagrange_interp_uniform(self.position_table, self.t0_ephem, self.dt_ephem, t_rel, 8)
+
+    def velocity(self, t_rel) -> np.ndarray:
+        """Sensor velocity (m/s, body-fixed), shape ``(..., 3)``."""
+        return lagrange_interp_uniform(self.velocity_table, self.t0_ephem, self.dt_ephem, t_rel, 8)
+
+    def quaternion(self, t_rel) -> np.ndarray:
+        """Interpolated (not normalised) ``(x, y, z, w)`` camera-to-body quaternions."""
+        order = 8 if self.n_quaternions * 4 >= 6 else 4
+        return lagrange_interp_uniform(self.quaternion_table, self.t0_quat, self.dt_quat, t_rel, order)
+
+    def cam_to_body(self, t_rel) -> np.ndarray:
+        """Camera-to-body rotation matrices, shape ``(..., 3, 3)``."""
+        return quat_xyzw_to_matrix(self.quaternion(t_rel))
+
+    def sun_position(self, t_rel) -> np.ndarray | None:
+        """Sun position (m, body-fixed), usgscsm ``getSunPosition``: Lagrange (order 8) on the
+        sun table when it has several nodes, else the single position moved linearly by its
+        velocity (``t_rel * v``), else the single position. None when there is no sun."""
+        if not self.sun_positions:
+            return None
+        t_rel = np.asarray(t_rel, dtype=float)
+        sun = self._arr("sun_positions", 3)
+        if sun.shape[0] > 1:
+            return lagrange_interp_uniform(sun, self.t0_ephem, self.dt_ephem, t_rel, 8)
+        if self.sun_velocities:
+            vel = self._arr("sun_velocities", 3)[0]
+            return t_rel[..., None] * vel + sun[0]
+        return np.broadcast_to(sun[0], t_rel.shape + (3,)).copy()

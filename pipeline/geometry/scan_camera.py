@@ -1,0 +1,482 @@
+"""What line-scan and push-frame cameras share (usgscsm ``UsgsAstroLs``/``PushFrameSensorModel``).
+
+:class:`ScanCamera` is the base of :class:`~pipeline.geometry.linescan.LineScanCamera` and
+:class:`~pipeline.geometry.pushframe.PushFrameCamera`; only the time of an image line, the
+focal-plane line of a pixel and the ground-to-image search differ between them.
+
+Conventions
+-----------
+Image coordinates
+    ``(line, sample)``, upper-left image corner ``(0, 0)``, centre of the first pixel
+    ``(0.5, 0.5)`` (CSM / usgscsm). Arrays broadcast; there are no per-pixel Python loops.
+Time
+    Seconds of ephemeris time (TDB); methods take and return time **relative to**
+    :attr:`ScanCamera.time_s` (the ISD's ``center_ephemeris_time``), as usgscsm does.
+Pixel to focal plane (usgscsm ``computeDistortedFocalPlaneCoordinates``)
+    ``detector_line = focal_line * line_summing + starting_detector_line`` (``focal_line``: 0
+    for a line scanner, the line inside the framelet for a push frame),
+    ``detector_sample = sample * sample_summing + starting_detector_sample``, then the inverse
+    of ``focal2pixel_lines/samples`` about ``detector_center``; distorted millimetres.
+Camera frame
+    usgscsm's line-scan convention: the look vector of undistorted ``(x, y)`` mm is
+    ``(-x, -y, -f)`` (``createCameraLookVector`` with ``zDirection = 1``): the camera looks
+    along its **-Z** axis. ``cam_to_body(t) = R(q(t))``, ``q`` the interpolated ``(x, y, z, w)``
+    quaternion (:mod:`pipeline.geometry.ephemeris`).
+Body
+    Body-fixed metres; the reference surface is the ellipsoid ``radii = (a, b)``; image to
+    ground intersects ``(a + h, a + h, b + h)`` and keeps the root of smaller ``|scale|``; a ray
+    that misses returns the point of the ray nearest the ellipsoid (discriminant clamped to 0)
+    and ``hit = False`` (usgscsm ``losEllipsoidIntersect``).
+Pointing corrections
+    Stages ``(rot_coeffs, position_coeffs)``, each a polynomial in ``tau = t / half_duration_s``:
+    ``cam_to_body'(t) = cam_to_body(t) @ R(sum_j rot_coeffs[j] tau**j)`` (rotation vector in
+    the camera frame, radians), ``position'(t) = position(t) + sum_j position_coeffs[j] tau**j``
+    (body-fixed metres). Later stages multiply on the right.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from pipeline.errors import BadGeometry, GeometryError
+from pipeline.geometry.body import ellipsoid_normal, surface_radius, xyz_to_lonlat
+from pipeline.geometry.distortion import Distortion
+from pipeline.geometry.ephemeris import CsmEphemeris
+from pipeline.geometry.grid import MOON_RADIUS_M
+from pipeline.geometry.scan_math import (
+    angle_between,
+    as_coeff_rows,
+    poly_derivative,
+    poly_eval,
+    distorted_focal_plane,
+    ellipsoid_intersect,
+    ephemeris_time_to_utc,
+    rotvec_matrices,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pipeline.geometry.dem import Dem
+
+__all__ = ["ScanCamera"]
+
+_DEM_TOL_M = 1e-3
+_DEM_MAX_ITER = 60
+_UNIQUE_MIN = 2048
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScanCamera:
+    """Base of the scanning cameras (not instantiated directly).
+
+    Attributes
+    ----------
+    lines, samples : int
+        Image size in pixels (push frame: after removing the framelet overlap).
+    focal_length_mm : float
+    focal2pixel_lines, focal2pixel_samples : tuple of 3 float
+    detector_center : (line, sample)
+    ephemeris : CsmEphemeris
+        usgscsm's uniform tables (positions, velocities, quaternions, sun), body-fixed.
+    radii : (a, b)
+        Reference ellipsoid, metres.
+    distortion : Distortion
+    line_summing, sample_summing, starting_detector_line, starting_detector_sample : float
+    starting_time_s : float
+        ISD ``starting_ephemeris_time`` (absolute ET, s).
+    name_sensor, name_platform, image_identifier : str
+    height_range_m : (min, max)
+    corrections : tuple
+        Pointing/position correction stages (see the module docstring).
+    source_isd : str or None
+        JSON of the source ISD (not part of equality); :meth:`to_isd` keeps its other fields.
+    """
+
+    kind: ClassVar[str] = "scan"
+    name_model: ClassVar[str] = ""
+
+    lines: int
+    samples: int
+    focal_length_mm: float
+    focal2pixel_lines: tuple[float, float, float]
+    focal2pixel_samples: tuple[float, float, float]
+    detector_center: tuple[float, float]
+    ephemeris: CsmEphemeris
+    radii: tuple[float, float] = (MOON_RADIUS_M, MOON_RADIUS_M)
+    distortion: Distortion = Distortion()
+    line_summing: float = 1.0
+    sample_summing: float = 1.0
+    starting_detector_line: float = 0.0
+    starting_detector_sample: float = 0.0
+    starting_time_s: float = 0.0
+    name_sensor: str = ""
+    name_platform: str = ""
+    image_identifier: str = ""
+    height_range_m: tuple[float, float] = (-1000.0, 1000.0)
+    corrections: tuple = ()
+    source_isd: str | None = field(default=None, compare=False, repr=False)
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        for name in ("lines", "samples"):
+            v = getattr(self, name)
+            if int(v) != v or v <= 0:
+                raise GeometryError(f"image size must be positive integers, got {self.lines} x {self.samples}")
+            set_(self, name, int(v))
+        floats = ("focal_length_mm", "line_summing", "sample_summing", "starting_detector_line",
+                  "starting_detector_sample", "starting_time_s")  # fmt: skip
+        for name in floats:
+            v = float(getattr(self, name))
+            if not math.isfinite(v):
+                raise GeometryError(f"{name} is not finite")
+            set_(self, name, v)
+        if self.focal_length_mm <= 0 or self.line_summing <= 0 or self.sample_summing <= 0:
+            raise GeometryError("focal length and detector summing must be positive")
+        for name, n in (("focal2pixel_lines", 3), ("focal2pixel_samples", 3), ("detector_center", 2),
+                        ("radii", 2), ("height_range_m", 2)):  # fmt: skip
+            arr = np.asarray(getattr(self, name), dtype=float).ravel()
+            if arr.size != n or not np.all(np.isfinite(arr)):
+                raise GeometryError(f"{name} must be {n} finite numbers")
+            set_(self, name, tuple(float(v) for v in arr))
+        if min(self.radii) <= 0:
+            raise GeometryError(f"radii must be positive, got {self.radii}")
+        if self.focal2pixel_lines[1] * self.focal2pixel_samples[2] == (
+            self.focal2pixel_lines[2] * self.focal2pixel_samples[1]
+        ):
+            raise GeometryError("focal2pixel transform is singular")
+        stages = []
+        for stage in self.corrections:
+            rot, pos = stage
+            stages.append((as_coeff_rows(rot, "rot_coeffs"), None if pos is None else as_coeff_rows(pos, "position_coeffs")))
+        set_(self, "corrections", tuple(stages))
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_cache"}
+
+    def __setstate__(self, state):
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+        object.__setattr__(self, "_cache", {})
+
+    # -- constructors ---------------------------------------------------------------------
+    @classmethod
+    def from_isd(cls, isd, *, source=None, **kw: Any):
+        """Camera of an ALE ISD (a mapping, a path to a JSON sidecar or JSON text).
+
+        Raises
+        ------
+        BadGeometry
+            Missing keys, non-finite numbers, bad units or tables.
+        pipeline.errors.UnsupportedGeometry
+            The ISD describes another kind of camera (see :func:`pipeline.geometry.load_camera`).
+        """
+        import json
+
+        from pipeline.geometry.scan_isd import parse_scan_isd, read_isd_argument
+
+        data, path = read_isd_argument(isd, cls.kind)
+        src = source if source is not None else path
+        model, kwargs = parse_scan_isd(data, src)
+        if model != cls.name_model:
+            raise BadGeometry(
+                src or "<in-memory ISD>",
+                f"name_model is {model!r}, not {cls.name_model!r}; use pipeline.geometry.load_camera",
+            )
+        kwargs.update(kw)
+        try:
+            text = json.dumps(data, allow_nan=True)
+        except (TypeError, ValueError):
+            text = None
+        try:
+            return cls(**kwargs, source_isd=text)
+        except GeometryError as exc:
+            raise BadGeometry(src or "<in-memory ISD>", str(exc)) from None
+
+    @classmethod
+    def from_file(cls, path, **kw: Any):
+        """Camera of an ISD JSON sidecar file (keywords as :meth:`from_isd`)."""
+        from pathlib import Path
+
+        return cls.from_isd(Path(path), **kw)
+
+    # -- basic properties -------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(lines, samples)``."""
+        return (self.lines, self.samples)
+
+    @property
+    def image_center(self) -> tuple[float, float]:
+        """``(lines / 2, samples / 2)``."""
+        return (self.lines / 2.0, self.samples / 2.0)
+
+    @property
+    def time_s(self) -> float:
+        """Centre ephemeris time (absolute ET, s); relative times are measured from it."""
+        return self.ephemeris.center_time
+
+    @property
+    def sun_position(self) -> tuple[float, float, float] | None:
+        """Sun, body-fixed metres, at the centre time (relative time 0); None without a sun."""
+        s = self.ephemeris.sun_position(0.0)
+        return None if s is None else tuple(float(v) for v in s)
+
+    @property
+    def half_duration_s(self) -> float:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def line_time(self, line) -> np.ndarray:  # pragma: no cover - overridden
+        """Time (s, relative to :attr:`time_s`) at which image ``line`` was exposed."""
+        raise NotImplementedError
+
+    def _focal_line(self, line) -> np.ndarray:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    # -- ephemeris with corrections ---------------------------------------------------------
+    def _correction(self, t) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """(camera-frame rotation or None, position offset, velocity offset) at times ``t``."""
+        t = np.asarray(t, dtype=float)
+        rot = None
+        dp = np.zeros(t.shape + (3,))
+        dv = np.zeros(t.shape + (3,))
+        half = self.half_duration_s
+        tau = t / half
+        for rc, pc in self.corrections:
+            r = rotvec_matrices(poly_eval(rc, tau))
+            rot = r if rot is None else rot @ r
+            if pc is not None:
+                dp = dp + poly_eval(pc, tau)
+                dv = dv + poly_derivative(pc, tau) / half
+        return rot, dp, dv
+
+    def _unique(self, t: np.ndarray):
+        flat = t.ravel()
+        if flat.size >= _UNIQUE_MIN:
+            uniq, inv = np.unique(flat, return_inverse=True)
+            if uniq.size * 2 <= flat.size:
+                return uniq, inv
+        return flat, None
+
+    def position_at_time(self, t) -> np.ndarray:
+        """Sensor position (m, body-fixed, corrections applied) at relative times ``t``."""
+        t = np.asarray(t, dtype=float)
+        p = self.ephemeris.position(t)
+        if self.corrections:
+            p = p + self._correction(t)[1]
+        return p
+
+    def velocity_at_time(self, t) -> np.ndarray:
+        """Sensor velocity (m/s, body-fixed, corrections applied) at relative times ``t``."""
+        t = np.asarray(t, dtype=float)
+        v = self.ephemeris.velocity(t)
+        if self.corrections:
+            v = v + self._correction(t)[2]
+        return v
+
+    def cam_to_body_at_time(self, t) -> np.ndarray:
+        """Camera-to-body rotations (corrections applied), shape ``t.shape + (3, 3)``."""
+        t = np.asarray(t, dtype=float)
+        r = self.ephemeris.cam_to_body(t)
+        if self.corrections:
+            rc = self._correction(t)[0]
+            if rc is not None:
+                r = r @ rc
+        return r
+
+    def _pose(self, t, share: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Position and camera-to-body rotation at relative times (with ``share``, repeated
+        times, e.g. all samples of one line, are evaluated once)."""
+        t = np.asarray(t, dtype=float)
+        u, inv = self._unique(t) if share else (t.ravel(), None)
+        p, r = self.position_at_time(u), self.cam_to_body_at_time(u)
+        if inv is not None:
+            p, r = p[inv], r[inv]
+        return p.reshape(t.shape + (3,)), r.reshape(t.shape + (3, 3))
+
+    def position_at(self, line) -> np.ndarray:
+        """Sensor position (m, body-fixed) when image ``line`` was exposed, shape ``(..., 3)``."""
+        return self.position_at_time(self.line_time(line))
+
+    def velocity_at(self, line) -> np.ndarray:
+        """Sensor velocity (m/s, body-fixed) when image ``line`` was exposed, shape ``(..., 3)``."""
+        return self.velocity_at_time(self.line_time(line))
+
+    def sun_position_at(self, line) -> np.ndarray | None:
+        """Sun (m, body-fixed) when image ``line`` was exposed (usgscsm ``getSunPosition``)."""
+        return self.ephemeris.sun_position(self.line_time(line))
+
+    # -- focal plane and rays ---------------------------------------------------------------
+    def image_to_focal(self, line, sample) -> tuple[np.ndarray, np.ndarray]:
+        """Distorted focal-plane ``(x, y)`` mm of image coordinates."""
+        line, sample = np.broadcast_arrays(np.asarray(line, float), np.asarray(sample, float))
+        return distorted_focal_plane(
+            self._focal_line(line), sample, self.detector_center[1], self.detector_center[0],
+            self.sample_summing, self.line_summing, self.starting_detector_sample,
+            self.starting_detector_line, self.focal2pixel_samples, self.focal2pixel_lines,
+        )  # fmt: skip
+
+    def camera_look(self, line, sample) -> np.ndarray:
+        """Unit look vectors in the camera frame, ``(-ux, -uy, -f) / norm``, shape ``(..., 3)``."""
+        ux, uy = self.distortion.remove(*self.image_to_focal(line, sample))
+        look = np.stack([-ux, -uy, np.full(ux.shape, -self.focal_length_mm)], axis=-1)
+        return look / np.sqrt(np.sum(look * look, axis=-1, keepdims=True))
+
+    def rays(self, line, sample) -> tuple[np.ndarray, np.ndarray]:
+        """Ray origins (sensor position at the line's time) and unit directions, body-fixed
+        metres, both of the broadcast shape of ``line`` and ``sample`` plus ``(3,)``."""
+        line = np.asarray(line, dtype=float)
+        sample = np.asarray(sample, dtype=float)
+        pos, rot = self._pose(self.line_time(line))
+        look = self.camera_look(line, sample)
+        d = np.einsum("...ij,...j->...i", rot, look)
+        shape = np.broadcast_shapes(line.shape, sample.shape) + (3,)
+        return np.broadcast_to(pos, shape), d
+
+    def image_to_ground(self, line, sample, height=0.0) -> np.ndarray:
+        """Body-fixed ground points (m), usgscsm ``imageToGround`` (misses included: the point
+        of the ray nearest the ellipsoid), shape ``(..., 3)``."""
+        o, d = self.rays(line, sample)
+        return ellipsoid_intersect(o, d, self.radii, height)[0]
+
+    def image_to_ground_hit(self, line, sample, height=0.0, dem: Dem | None = None):
+        """Ground points (m) and whether each ray meets the surface in front of the sensor.
+
+        With a :class:`~pipeline.geometry.dem.Dem`, the ray/terrain intersection is iterated
+        as in :meth:`pipeline.geometry.camera.FrameCamera.image_to_ground_hit` (ray/ellipsoid
+        at the DEM height under the current point, to 1 mm, damped after 10 steps; ``height``
+        where the DEM has no data); points that do not converge get ``hit = False``.
+
+        Returns
+        -------
+        xyz : ndarray of shape (..., 3)
+        hit : ndarray of bool, shape (...)
+        """
+        o, d = self.rays(line, sample)
+        shape = d.shape[:-1]
+        h = np.broadcast_to(np.asarray(height, dtype=float), shape)
+        xyz, hit = ellipsoid_intersect(o, d, self.radii, h)
+        if dem is None:
+            return xyz, hit
+        o = np.ascontiguousarray(o).reshape(-1, 3)
+        d = d.reshape(-1, 3)
+        h = h.ravel()
+        xyz = xyz.reshape(-1, 3)
+        hit = hit.ravel()
+        h_cur = np.array(h, dtype=float)
+        active = hit.copy()
+        converged = ~hit
+        for it in range(_DEM_MAX_ITER):
+            if not active.any():
+                break
+            idx = np.flatnonzero(active)
+            lon, lat = xyz_to_lonlat(xyz[idx])
+            h_dem = dem.radius_m(lon, lat) - surface_radius(lat, self.radii)
+            h_dem = np.where(np.isfinite(h_dem), h_dem, h[idx])
+            omega = 1.0 if it < 10 else 0.5
+            h_new = h_cur[idx] + omega * (h_dem - h_cur[idx])
+            new_xyz, new_hit = ellipsoid_intersect(o[idx], d[idx], self.radii, h_new)
+            moved = np.linalg.norm(new_xyz - xyz[idx], axis=-1)
+            xyz[idx], h_cur[idx], hit[idx] = new_xyz, h_new, new_hit
+            done = (moved < _DEM_TOL_M) | ~new_hit
+            converged[idx[done]] = True
+            active[idx[done]] = False
+        return xyz.reshape(shape + (3,)), (hit & converged).reshape(shape)
+
+    def detector_view(self, t, xyz) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """usgscsm ``computeDetectorView``: undistorted focal-plane ``(x, y)`` mm of body-fixed
+        points seen at relative times ``t``, and the camera-frame depth along the look axis
+        (positive in front of the sensor)."""
+        pos, rot = self._pose(t, share=False)
+        look = np.asarray(xyz, dtype=float) - pos
+        cam = np.einsum("...ji,...j->...i", rot, look)
+        scale = self.focal_length_mm / cam[..., 2]
+        return cam[..., 0] * scale, cam[..., 1] * scale, -cam[..., 2]
+
+    def ground_to_image(self, xyz, precision: float = 1e-10):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    # -- derived quantities ---------------------------------------------------------------
+    def visible(self, xyz) -> np.ndarray:
+        """True where a surface point faces the sensor (positive emission cosine on the
+        ellipsoid normal) at the time of the line that images it and lies in front of it."""
+        xyz = np.asarray(xyz, dtype=float)
+        line, _ = self.ground_to_image(xyz)
+        ok = np.isfinite(line)
+        t = self.line_time(np.where(ok, line, 0.0))
+        pos = self.position_at_time(t)
+        facing = np.einsum("...i,...i->...", ellipsoid_normal(xyz, self.radii), pos - xyz) > 0
+        depth = self.detector_view(t, xyz)[2]
+        return ok & facing & (depth > 0)
+
+    def illumination_angles(self, xyz) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Incidence, emission and phase (radians) at body-fixed points; the observer and the
+        Sun are taken at the time of the line that images each point.
+
+        Raises
+        ------
+        GeometryError
+            The ISD has no ``sun_position``.
+        """
+        if not self.ephemeris.has_sun:
+            raise GeometryError(
+                f"camera {self.name_sensor or '(unnamed)'} has no sun_position; illumination "
+                f"angles need the ISD's sun_position"
+            )
+        xyz = np.asarray(xyz, dtype=float)
+        line, _ = self.ground_to_image(xyz)
+        t = self.line_time(np.where(np.isfinite(line), line, 0.0))
+        n = ellipsoid_normal(xyz, self.radii)
+        to_sun = self.ephemeris.sun_position(t) - xyz
+        to_cam = self.position_at_time(t) - xyz
+        return angle_between(n, to_sun), angle_between(n, to_cam), angle_between(to_sun, to_cam)
+
+    def gsd_m(self) -> float:
+        """Ground sample distance (m/pixel) at the image centre on the ellipsoid: the mean
+        ground length of one pixel step along lines and along samples."""
+        cl, cs = self.image_center
+        xyz, hit = self.image_to_ground_hit(
+            np.array([cl - 0.5, cl + 0.5, cl, cl]), np.array([cs, cs, cs - 0.5, cs + 0.5])
+        )
+        if not hit.all():
+            raise GeometryError("the image centre does not see the body; no ground sample distance")
+        return float(0.5 * (np.linalg.norm(xyz[1] - xyz[0]) + np.linalg.norm(xyz[3] - xyz[2])))
+
+    # -- adjustment and export ------------------------------------------------------------
+    def with_pointing_correction(self, rot_coeffs, position_coeffs=None):
+        """Copy with a pointing (and position) correction polynomial in normalised time.
+
+        Parameters
+        ----------
+        rot_coeffs : array_like of shape (k, 3)
+            ``rotvec(tau) = sum_j rot_coeffs[j] * tau**j`` (radians, camera frame),
+            ``tau = t / half_duration_s``; ``cam_to_body'(t) = cam_to_body(t) @ R(rotvec)``.
+            A single ``(3,)`` vector is the constant (k = 1) case.
+        position_coeffs : array_like of shape (k2, 3), optional
+            Body-fixed offset (m) ``sum_j position_coeffs[j] * tau**j`` added to the position.
+
+        Corrections compose: correcting a corrected camera applies the new stage after the
+        earlier ones (on the right).
+        """
+        stage = (as_coeff_rows(rot_coeffs, "rot_coeffs"),
+                 None if position_coeffs is None else as_coeff_rows(position_coeffs, "position_coeffs"))  # fmt: skip
+        return dataclasses.replace(self, corrections=self.corrections + (stage,))
+
+    def reference_date_time(self) -> str:
+        """usgscsm ``getReferenceDateAndTime``: UTC of the (whole-second truncated) time of the
+        line that sees the image centre's ground point."""
+        ref = self.image_to_ground(*self.image_center, 0.0)
+        line, _ = self.ground_to_image(ref)
+        return ephemeris_time_to_utc(math.trunc(self.time_s + float(self.line_time(line))))
+
+    def to_isd(self) -> dict[str, Any]:
+        """ALE-schema ISD of this camera (body-fixed, corrections baked into the tables); see
+        :func:`pipeline.geometry.scan_export.scan_to_isd`."""
+        from pipeline.geometry.scan_export import scan_to_isd
+
+        return scan_to_isd(self)
+

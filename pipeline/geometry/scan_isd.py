@@ -269,6 +269,10 @@ def parse_scan_isd(isd: Any, source: str | Path | None = None) -> tuple[str, dic
             raise r.fail(f"'num_lines_overlap' {overlap} leaves nothing of a {kw['framelet_height']}-line framelet")
         kw["num_lines_overlap"] = overlap
         kw["isd_lines"] = lines
+        # usgscsm's image: whole framelets, each without its overlap lines (m_nReducedLines)
+        kw["lines"] = (lines // kw["framelet_height"]) * (kw["framelet_height"] - overlap)
+        if kw["lines"] <= 0:
+            raise r.fail(f"image_lines {lines} is less than one framelet ({kw['framelet_height']} lines)")
     return model, kw
 
 

@@ -2,6 +2,9 @@
 
 - :mod:`~pipeline.geometry.camera`: :class:`FrameCamera` (usgscsm frame sensor semantics:
   image <-> ground, footprints, illumination angles, pointing corrections, ISD export).
+- :mod:`~pipeline.geometry.linescan`, :mod:`~pipeline.geometry.pushframe`:
+  :class:`LineScanCamera`, :class:`PushFrameCamera` (usgscsm line-scan / push-frame semantics);
+  :func:`load_camera` (:mod:`~pipeline.geometry.loader`) picks the kind from ``name_model``.
 - :mod:`~pipeline.geometry.isd`: ISD validation/parsing (ALE and older usgscsm layouts).
 - :mod:`~pipeline.geometry.distortion`: optical distortion models.
 - :mod:`~pipeline.geometry.body`: body-fixed xyz <-> planetocentric lon/lat, ray/ellipsoid.
@@ -24,6 +27,9 @@ from pipeline.geometry.camera import FrameCamera, footprint_contains_pole
 from pipeline.geometry.dem import Dem
 from pipeline.geometry.distortion import Distortion
 from pipeline.geometry.grid import MOON_GEOGRAPHIC, MOON_RADIUS_M, MapGrid, resolve_crs
+from pipeline.geometry.linescan import LineScanCamera
+from pipeline.geometry.loader import load_camera
+from pipeline.geometry.pushframe import PushFrameCamera
 
 __all__ = [
     "MOON_GEOGRAPHIC",
@@ -32,8 +38,11 @@ __all__ = [
     "Dem",
     "Distortion",
     "FrameCamera",
+    "LineScanCamera",
     "MapGrid",
+    "PushFrameCamera",
     "footprint_contains_pole",
+    "load_camera",
     "lonlat_to_xyz",
     "lonlat_to_xyz_deg",
     "resolve_crs",

@@ -37,8 +37,12 @@ Pointing corrections
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -48,6 +52,8 @@ from pipeline.geometry.body import ellipsoid_normal, surface_radius, xyz_to_lonl
 from pipeline.geometry.distortion import Distortion
 from pipeline.geometry.ephemeris import CsmEphemeris
 from pipeline.geometry.grid import MOON_RADIUS_M
+from pipeline.geometry.scan_export import scan_to_isd, tables_digest, unbake_corrections
+from pipeline.geometry.scan_isd import parse_scan_isd, read_isd_argument
 from pipeline.geometry.scan_math import (
     angle_between,
     as_coeff_rows,
@@ -63,6 +69,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from pipeline.geometry.dem import Dem
 
 __all__ = ["ScanCamera"]
+
+log = logging.getLogger(__name__)
 
 _DEM_TOL_M = 1e-3
 _DEM_MAX_ITER = 60
@@ -175,10 +183,6 @@ class ScanCamera:
         pipeline.errors.UnsupportedGeometry
             The ISD describes another kind of camera (see :func:`pipeline.geometry.load_camera`).
         """
-        import json
-
-        from pipeline.geometry.scan_isd import parse_scan_isd, read_isd_argument
-
         data, path = read_isd_argument(isd, cls.kind)
         src = source if source is not None else path
         model, kwargs = parse_scan_isd(data, src)
@@ -193,15 +197,17 @@ class ScanCamera:
         except (TypeError, ValueError):
             text = None
         try:
-            return cls(**kwargs, source_isd=text)
-        except GeometryError as exc:
-            raise BadGeometry(src or "<in-memory ISD>", str(exc)) from None
+            cam = cls(**kwargs, source_isd=text)
+            block = data.get("farside") if isinstance(data.get("farside"), Mapping) else {}
+            if block.get("scan_corrections"):
+                cam = _restore_corrections(cam, data, block, src)
+            return cam
+        except (GeometryError, KeyError, TypeError, ValueError) as exc:
+            raise BadGeometry(src or "<in-memory ISD>", f"{type(exc).__name__}: {exc}") from None
 
     @classmethod
     def from_file(cls, path, **kw: Any):
         """Camera of an ISD JSON sidecar file (keywords as :meth:`from_isd`)."""
-        from pathlib import Path
-
         return cls.from_isd(Path(path), **kw)
 
     # -- basic properties -------------------------------------------------------------------
@@ -475,8 +481,20 @@ class ScanCamera:
 
     def to_isd(self) -> dict[str, Any]:
         """ALE-schema ISD of this camera (body-fixed, corrections baked into the tables); see
-        :func:`pipeline.geometry.scan_export.scan_to_isd`."""
-        from pipeline.geometry.scan_export import scan_to_isd
-
+        :func:`pipeline.geometry.scan_export.scan_to_isd`. ``from_isd(to_isd())`` reproduces
+        the camera (image to ground to ~1e-9 m)."""
         return scan_to_isd(self)
 
+
+def _restore_corrections(cam: ScanCamera, data: Mapping, block: Mapping, src) -> ScanCamera:
+    """Undo the baking of a ``farside.scan_corrections`` block written by ``to_isd`` when the
+    tables are still the ones it was baked into (else the tables are used as they are)."""
+    if block.get("tables_digest") != tables_digest(data):
+        log.warning(
+            "%s: the ISD's tables changed since farside wrote its correction block; using the "
+            "tables as they are (corrections baked at the table nodes)",
+            src or "<in-memory ISD>",
+        )
+        return cam
+    stages = [(st["rot_coeffs"], st.get("position_coeffs")) for st in block["scan_corrections"]]
+    return unbake_corrections(cam, stages)

@@ -15,6 +15,7 @@ __all__ = [
     "ellipsoid_intersect",
     "ephemeris_time_to_utc",
     "rotvec_matrices",
+    "rotvec_quaternions",
 ]
 
 
@@ -113,6 +114,16 @@ def rotvec_matrices(rotvec) -> np.ndarray:
     a = np.where(small, 1.0, np.sin(theta) / safe)
     b = np.where(small, 0.5, (1.0 - np.cos(theta)) / (safe * safe))
     return np.eye(3) + a[..., None, None] * k + b[..., None, None] * (k @ k)
+
+
+def rotvec_quaternions(rotvec) -> np.ndarray:
+    """Unit quaternions ``(w, x, y, z)`` of rotation vectors of shape ``(..., 3)`` (radians)."""
+    v = np.asarray(rotvec, dtype=float)
+    theta = np.linalg.norm(v, axis=-1)
+    half = 0.5 * theta
+    # sin(theta / 2) / theta, with its series below 1e-8 rad
+    k = np.where(theta < 1e-8, 0.5 - theta * theta / 48.0, np.sin(half) / np.where(theta > 0, theta, 1.0))
+    return np.concatenate([np.cos(half)[..., None], k[..., None] * v], axis=-1)
 
 
 def as_coeff_rows(values, name: str) -> tuple[tuple[float, float, float], ...]:

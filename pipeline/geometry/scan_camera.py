@@ -18,10 +18,11 @@ Pixel to focal plane (usgscsm ``computeDistortedFocalPlaneCoordinates``)
     ``detector_sample = sample * sample_summing + starting_detector_sample``, then the inverse
     of ``focal2pixel_lines/samples`` about ``detector_center``; distorted millimetres.
 Camera frame
-    usgscsm's line-scan convention: the look vector of undistorted ``(x, y)`` mm is
-    ``(-x, -y, -f)`` (``createCameraLookVector`` with ``zDirection = 1``): the camera looks
-    along its **-Z** axis. ``cam_to_body(t) = R(q(t))``, ``q`` the interpolated ``(x, y, z, w)``
-    quaternion (:mod:`pipeline.geometry.ephemeris`).
+    The look vector of undistorted focal-plane ``(x, y)`` mm is ``(x, y, f)``: the camera looks
+    along its **+Z** axis. (usgscsm's ``losToEcf`` builds ``(-x, -y, -f)``, the *negative* look
+    vector, and negates it for its imaging locus; the intersection below is the same point.)
+    ``cam_to_body(t) = R(q(t))``, ``q`` the interpolated ``(x, y, z, w)`` quaternion
+    (:mod:`pipeline.geometry.ephemeris`).
 Body
     Body-fixed metres; the reference surface is the ellipsoid ``radii = (a, b)``; image to
     ground intersects ``(a + h, a + h, b + h)`` and keeps the root of smaller ``|scale|``; a ray
@@ -38,9 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -52,7 +51,7 @@ from pipeline.geometry.body import ellipsoid_normal, surface_radius, xyz_to_lonl
 from pipeline.geometry.distortion import Distortion
 from pipeline.geometry.ephemeris import CsmEphemeris
 from pipeline.geometry.grid import MOON_RADIUS_M
-from pipeline.geometry.scan_export import scan_to_isd, tables_digest, unbake_corrections
+from pipeline.geometry.scan_export import restore_corrections, scan_to_isd
 from pipeline.geometry.scan_isd import parse_scan_isd, read_isd_argument
 from pipeline.geometry.scan_math import (
     angle_between,
@@ -69,8 +68,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from pipeline.geometry.dem import Dem
 
 __all__ = ["ScanCamera"]
-
-log = logging.getLogger(__name__)
 
 _DEM_TOL_M = 1e-3
 _DEM_MAX_ITER = 60
@@ -197,11 +194,7 @@ class ScanCamera:
         except (TypeError, ValueError):
             text = None
         try:
-            cam = cls(**kwargs, source_isd=text)
-            block = data.get("farside") if isinstance(data.get("farside"), Mapping) else {}
-            if block.get("scan_corrections"):
-                cam = _restore_corrections(cam, data, block, src)
-            return cam
+            return restore_corrections(cls(**kwargs, source_isd=text), data, src)
         except (GeometryError, KeyError, TypeError, ValueError) as exc:
             raise BadGeometry(src or "<in-memory ISD>", f"{type(exc).__name__}: {exc}") from None
 
@@ -327,9 +320,9 @@ class ScanCamera:
         )  # fmt: skip
 
     def camera_look(self, line, sample) -> np.ndarray:
-        """Unit look vectors in the camera frame, ``(-ux, -uy, -f) / norm``, shape ``(..., 3)``."""
+        """Unit look vectors in the camera frame, ``(ux, uy, f) / norm``, shape ``(..., 3)``."""
         ux, uy = self.distortion.remove(*self.image_to_focal(line, sample))
-        look = np.stack([-ux, -uy, np.full(ux.shape, -self.focal_length_mm)], axis=-1)
+        look = np.stack([ux, uy, np.full(ux.shape, self.focal_length_mm)], axis=-1)
         return look / np.sqrt(np.sum(look * look, axis=-1, keepdims=True))
 
     def rays(self, line, sample) -> tuple[np.ndarray, np.ndarray]:
@@ -401,7 +394,7 @@ class ScanCamera:
         look = np.asarray(xyz, dtype=float) - pos
         cam = np.einsum("...ji,...j->...i", rot, look)
         scale = self.focal_length_mm / cam[..., 2]
-        return cam[..., 0] * scale, cam[..., 1] * scale, -cam[..., 2]
+        return cam[..., 0] * scale, cam[..., 1] * scale, cam[..., 2]
 
     def ground_to_image(self, xyz, precision: float = 1e-10):  # pragma: no cover - overridden
         raise NotImplementedError
@@ -428,11 +421,7 @@ class ScanCamera:
         GeometryError
             The ISD has no ``sun_position``.
         """
-        if not self.ephemeris.has_sun:
-            raise GeometryError(
-                f"camera {self.name_sensor or '(unnamed)'} has no sun_position; illumination "
-                f"angles need the ISD's sun_position"
-            )
+        self._require_sun()
         xyz = np.asarray(xyz, dtype=float)
         line, _ = self.ground_to_image(xyz)
         t = self.line_time(np.where(np.isfinite(line), line, 0.0))
@@ -440,6 +429,22 @@ class ScanCamera:
         to_sun = self.ephemeris.sun_position(t) - xyz
         to_cam = self.position_at_time(t) - xyz
         return angle_between(n, to_sun), angle_between(n, to_cam), angle_between(to_sun, to_cam)
+
+    def illumination_direction(self, xyz) -> np.ndarray:
+        """usgscsm ``getIlluminationDirection``: unit vectors from the Sun to body-fixed points,
+        the Sun taken at the time of the line that images each point, shape ``(..., 3)``."""
+        self._require_sun()
+        xyz = np.asarray(xyz, dtype=float)
+        line, _ = self.ground_to_image(xyz)
+        d = xyz - self.ephemeris.sun_position(self.line_time(line))
+        return d / np.linalg.norm(d, axis=-1, keepdims=True)
+
+    def _require_sun(self) -> None:
+        if not self.ephemeris.has_sun:
+            raise GeometryError(
+                f"camera {self.name_sensor or '(unnamed)'} has no sun_position; illumination "
+                f"needs the ISD's sun_position (regenerate it with ALE isd_generate)"
+            )
 
     def gsd_m(self) -> float:
         """Ground sample distance (m/pixel) at the image centre on the ellipsoid: the mean
@@ -484,17 +489,3 @@ class ScanCamera:
         :func:`pipeline.geometry.scan_export.scan_to_isd`. ``from_isd(to_isd())`` reproduces
         the camera (image to ground to ~1e-9 m)."""
         return scan_to_isd(self)
-
-
-def _restore_corrections(cam: ScanCamera, data: Mapping, block: Mapping, src) -> ScanCamera:
-    """Undo the baking of a ``farside.scan_corrections`` block written by ``to_isd`` when the
-    tables are still the ones it was baked into (else the tables are used as they are)."""
-    if block.get("tables_digest") != tables_digest(data):
-        log.warning(
-            "%s: the ISD's tables changed since farside wrote its correction block; using the "
-            "tables as they are (corrections baked at the table nodes)",
-            src or "<in-memory ISD>",
-        )
-        return cam
-    stages = [(st["rot_coeffs"], st.get("position_coeffs")) for st in block["scan_corrections"]]
-    return unbake_corrections(cam, stages)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,9 @@ from pipeline.geometry.scan_math import poly_eval, rotvec_quaternions
 if TYPE_CHECKING:  # pragma: no cover
     from pipeline.geometry.scan_camera import ScanCamera
 
-__all__ = ["scan_to_isd", "tables_digest", "unbake_corrections"]
+__all__ = ["restore_corrections", "scan_to_isd", "tables_digest", "unbake_corrections"]
+
+log = logging.getLogger(__name__)
 
 _GEOMETRY_KEYS = {
     "name_model", "image_lines", "image_samples", "center_ephemeris_time", "starting_ephemeris_time",
@@ -110,6 +113,24 @@ def unbake_corrections(cam: ScanCamera, stages) -> ScanCamera:
         quaternions=q[:, [1, 2, 3, 0]],
     )
     return dataclasses.replace(probe, ephemeris=base)
+
+
+def restore_corrections(cam: ScanCamera, data: Mapping[str, Any], source=None) -> ScanCamera:
+    """``cam`` read from ``data``, with a ``farside.scan_corrections`` block (written by
+    :func:`scan_to_isd`) un-baked when the tables are still the ones it was baked into; else
+    (no block, or tables edited since: logged) ``cam`` as it is."""
+    block = data.get("farside")
+    if not isinstance(block, Mapping) or not block.get("scan_corrections"):
+        return cam
+    if block.get("tables_digest") != tables_digest(data):
+        log.warning(
+            "%s: the ISD's tables changed since farside wrote its correction block; using the "
+            "tables as they are (corrections baked at the table nodes)",
+            source or "<in-memory ISD>",
+        )
+        return cam
+    stages = [(st["rot_coeffs"], st.get("position_coeffs")) for st in block["scan_corrections"]]
+    return unbake_corrections(cam, stages)
 
 
 def scan_to_isd(cam: ScanCamera) -> dict[str, Any]:

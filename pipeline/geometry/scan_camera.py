@@ -18,16 +18,23 @@ Pixel to focal plane (usgscsm ``computeDistortedFocalPlaneCoordinates``)
     ``detector_sample = sample * sample_summing + starting_detector_sample``, then the inverse
     of ``focal2pixel_lines/samples`` about ``detector_center``; distorted millimetres.
 Camera frame
-    The look vector of undistorted focal-plane ``(x, y)`` mm is ``(x, y, f)``: the camera looks
-    along its **+Z** axis. (usgscsm's ``losToEcf`` builds ``(-x, -y, -f)``, the *negative* look
-    vector, and negates it for its imaging locus; the intersection below is the same point.)
+    The look vector of undistorted focal-plane ``(x, y)`` mm is ``s * (x, y, f)`` with
+    ``s = look_direction``. usgscsm's ``losToEcf`` builds ``(-x, -y, -f)``, the *negative* look
+    vector (it negates it for its imaging locus), and intersects the whole line through the
+    sensor (root of smaller ``|scale|``), so its ground points do not depend on the sign; ISDs
+    whose instrument looks along -Z (Apollo Panoramic; usgscsm's synthetic orbital ISDs, whose
+    quaternions are read as ``(w, x, y, z)``) then still land on the body. ``from_isd`` sets
+    ``s`` so that the ray through the image centre points at the body's side (+1 for LRO, Kaguya,
+    Chandrayaan); it orients :meth:`ScanCamera.rays` and the depth of
+    :meth:`ScanCamera.detector_view` and changes no ground or image coordinate.
     ``cam_to_body(t) = R(q(t))``, ``q`` the interpolated ``(x, y, z, w)`` quaternion
     (:mod:`pipeline.geometry.ephemeris`).
 Body
     Body-fixed metres; the reference surface is the ellipsoid ``radii = (a, b)``; image to
     ground intersects ``(a + h, a + h, b + h)`` and keeps the root of smaller ``|scale|``; a ray
     that misses returns the point of the ray nearest the ellipsoid (discriminant clamped to 0)
-    and ``hit = False`` (usgscsm ``losEllipsoidIntersect``).
+    and ``hit = False`` (usgscsm ``losEllipsoidIntersect`` and its ``NO_INTERSECTION`` warning:
+    usgscsm images the whole line through the sensor, so ``hit`` does not ask which side).
 Pointing corrections
     Stages ``(rot_coeffs, position_coeffs)``, each a polynomial in ``tau = t / half_duration_s``:
     ``cam_to_body'(t) = cam_to_body(t) @ R(sum_j rot_coeffs[j] tau**j)`` (rotation vector in
@@ -95,6 +102,8 @@ class ScanCamera:
         ISD ``starting_ephemeris_time`` (absolute ET, s).
     name_sensor, name_platform, image_identifier : str
     height_range_m : (min, max)
+    look_direction : {1, -1}
+        The sensor looks along ``look_direction * Z`` of its frame (see the module docstring).
     corrections : tuple
         Pointing/position correction stages (see the module docstring).
     source_isd : str or None
@@ -122,6 +131,7 @@ class ScanCamera:
     name_platform: str = ""
     image_identifier: str = ""
     height_range_m: tuple[float, float] = (-1000.0, 1000.0)
+    look_direction: int = 1
     corrections: tuple = ()
     source_isd: str | None = field(default=None, compare=False, repr=False)
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
@@ -148,6 +158,8 @@ class ScanCamera:
             if arr.size != n or not np.all(np.isfinite(arr)):
                 raise GeometryError(f"{name} must be {n} finite numbers")
             set_(self, name, tuple(float(v) for v in arr))
+        if self.look_direction not in (1, -1):
+            raise GeometryError(f"look_direction must be +1 or -1, got {self.look_direction}")
         if min(self.radii) <= 0:
             raise GeometryError(f"radii must be positive, got {self.radii}")
         if self.focal2pixel_lines[1] * self.focal2pixel_samples[2] == (
@@ -194,7 +206,13 @@ class ScanCamera:
         except (TypeError, ValueError):
             text = None
         try:
-            return restore_corrections(cls(**kwargs, source_isd=text), data, src)
+            farside = data.get("farside") if isinstance(data.get("farside"), dict) else {}
+            if "look_direction" not in kwargs and farside.get("look_direction") in (1, -1):
+                kwargs["look_direction"] = farside["look_direction"]
+            cam = cls(**kwargs, source_isd=text)
+            if "look_direction" not in kwargs:
+                cam = cam._facing_body()
+            return restore_corrections(cam, data, src)
         except (GeometryError, KeyError, TypeError, ValueError) as exc:
             raise BadGeometry(src or "<in-memory ISD>", f"{type(exc).__name__}: {exc}") from None
 
@@ -202,6 +220,12 @@ class ScanCamera:
     def from_file(cls, path, **kw: Any):
         """Camera of an ISD JSON sidecar file (keywords as :meth:`from_isd`)."""
         return cls.from_isd(Path(path), **kw)
+
+    def _facing_body(self):
+        """This camera with ``look_direction`` chosen so that the image centre's ray points at
+        the body's side (positive component towards the body centre)."""
+        origin, d = self.rays(*self.image_center)
+        return self if float(np.dot(d, -origin)) >= 0 else dataclasses.replace(self, look_direction=-self.look_direction)
 
     # -- basic properties -------------------------------------------------------------------
     @property
@@ -320,10 +344,10 @@ class ScanCamera:
         )  # fmt: skip
 
     def camera_look(self, line, sample) -> np.ndarray:
-        """Unit look vectors in the camera frame, ``(ux, uy, f) / norm``, shape ``(..., 3)``."""
+        """Unit look vectors in the camera frame, ``s * (ux, uy, f) / norm``, shape ``(..., 3)``."""
         ux, uy = self.distortion.remove(*self.image_to_focal(line, sample))
         look = np.stack([ux, uy, np.full(ux.shape, self.focal_length_mm)], axis=-1)
-        return look / np.sqrt(np.sum(look * look, axis=-1, keepdims=True))
+        return look * (self.look_direction / np.sqrt(np.sum(look * look, axis=-1, keepdims=True)))
 
     def rays(self, line, sample) -> tuple[np.ndarray, np.ndarray]:
         """Ray origins (sensor position at the line's time) and unit directions, body-fixed
@@ -354,6 +378,8 @@ class ScanCamera:
         -------
         xyz : ndarray of shape (..., 3)
         hit : ndarray of bool, shape (...)
+            False where the ray misses (usgscsm's ``NO_INTERSECTION``; ``xyz`` is then the
+            point of the ray nearest the ellipsoid) or the DEM iteration does not converge.
         """
         o, d = self.rays(line, sample)
         shape = d.shape[:-1]
@@ -394,7 +420,7 @@ class ScanCamera:
         look = np.asarray(xyz, dtype=float) - pos
         cam = np.einsum("...ji,...j->...i", rot, look)
         scale = self.focal_length_mm / cam[..., 2]
-        return cam[..., 0] * scale, cam[..., 1] * scale, cam[..., 2]
+        return cam[..., 0] * scale, cam[..., 1] * scale, cam[..., 2] * self.look_direction
 
     def ground_to_image(self, xyz, precision: float = 1e-10):  # pragma: no cover - overridden
         raise NotImplementedError
@@ -402,15 +428,15 @@ class ScanCamera:
     # -- derived quantities ---------------------------------------------------------------
     def visible(self, xyz) -> np.ndarray:
         """True where a surface point faces the sensor (positive emission cosine on the
-        ellipsoid normal) at the time of the line that images it and lies in front of it."""
+        ellipsoid normal) at the time of the line that images it (the line ground to image
+        finds; False where it is not finite). No front / back test: usgscsm's scanning models
+        image the whole line through the sensor (see the module docstring)."""
         xyz = np.asarray(xyz, dtype=float)
         line, _ = self.ground_to_image(xyz)
         ok = np.isfinite(line)
-        t = self.line_time(np.where(ok, line, 0.0))
-        pos = self.position_at_time(t)
+        pos = self.position_at_time(self.line_time(np.where(ok, line, 0.0)))
         facing = np.einsum("...i,...i->...", ellipsoid_normal(xyz, self.radii), pos - xyz) > 0
-        depth = self.detector_view(t, xyz)[2]
-        return ok & facing & (depth > 0)
+        return ok & facing
 
     def illumination_angles(self, xyz) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Incidence, emission and phase (radians) at body-fixed points; the observer and the

@@ -51,7 +51,7 @@ _GEOMETRY_KEYS = {
     "framelet_order_reversed", "framelets_flipped", "num_lines_overlap", "name_sensor",
     "name_platform", "image_identifier", "sensor_position", "sensor_orientation", "sensor_velocity",
     "t0_ephemeris", "dt_ephemeris", "t0_quaternion", "dt_quaternion", "number_of_ephemerides",
-    "number_of_quaternions", "sensor_location",
+    "number_of_quaternions", "sensor_location", "farside",
 }  # fmt: skip
 
 
@@ -216,15 +216,16 @@ def scan_to_isd(cam: ScanCamera) -> dict[str, Any]:
             "ephemeris_times": block["ephemeris_times"].tolist(),
             "reference_frame": 1,
         }
+    isd["farside"] = {"look_direction": cam.look_direction}
     if cam.corrections:
-        isd["farside"] = {
+        isd["farside"] |= {
             "scan_corrections": [
                 {"rot_coeffs": [list(r) for r in rc], "position_coeffs": None if pc is None else [list(r) for r in pc]}
                 for rc, pc in cam.corrections
             ],
             "half_duration_s": cam.half_duration_s,
             "tables_digest": tables_digest(isd),
-        }
+        }  # fmt: skip
     if cam.kind == "line-scan":
         isd["line_scan_rate"] = [list(row) for row in cam.line_scan_rate]
     else:

@@ -78,9 +78,13 @@ def compute_ellipsoid_elevation(xyz, a: float, b: float, precision: float = 1e-3
 
 
 def ellipsoid_intersect(origin, direction, radii, height=0.0) -> tuple[np.ndarray, np.ndarray]:
-    """usgscsm line-scan ``losEllipsoidIntersect``: ``(xyz, hit)`` of rays and the ellipsoid
-    ``(a + h, a + h, b + h)``; the root of smaller ``|scale|``; misses give the point of the ray
-    nearest the ellipsoid and ``hit = False`` (also where the point is behind the origin)."""
+    """usgscsm line-scan ``losEllipsoidIntersect``: ``(xyz, meets)`` of the lines through
+    ``origin`` along ``direction`` and the ellipsoid ``(a + h, a + h, b + h)``.
+
+    The root of smaller ``|scale|`` is taken whatever the sign of ``direction`` (usgscsm images
+    the whole line); where the line misses (discriminant < 0, usgscsm's ``NO_INTERSECTION``
+    warning) the discriminant is clamped to 0, giving the point of the line nearest the
+    ellipsoid, and ``meets`` is False."""
     o = np.asarray(origin, dtype=float)
     d = np.asarray(direction, dtype=float)
     h = np.asarray(height, dtype=float)
@@ -98,7 +102,7 @@ def ellipsoid_intersect(origin, direction, radii, height=0.0) -> tuple[np.ndarra
     scale = -bt - s
     scale1 = -bt + s
     scale = np.where(np.abs(scale1) < np.abs(scale), scale1, scale) / (2.0 * at)
-    return o + scale[..., None] * d, meets & (scale > 0.0)
+    return o + scale[..., None] * d, meets
 
 
 def rotvec_matrices(rotvec) -> np.ndarray:

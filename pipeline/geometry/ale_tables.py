@@ -212,48 +212,51 @@ def ale_states_at(times, positions, velocities, t) -> tuple[np.ndarray, np.ndarr
         dd = (3 * tt2 - 2 * tt)[:, None] * h[:, None]
         v = (da * y0 + db * m0 + dc * y1 + dd * m1) / h[:, None]
     else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            p, v = _lagrange4_window(times, pos, t, lower, start, stop)
+        p, v = _lagrange4_window(times, pos, t, lower, start, stop)
     # a time equal to a record time returns that record (lower_bound match)
     j = np.searchsorted(times, t, side="left")
     exact = (j < n) & (times[np.minimum(j, n - 1)] == t)
     if exact.any():
         je = j[exact]
         p[exact] = pos[je]
-        v[exact] = vel[je] if vel is not None else np.nan
+        if vel is not None:  # (ALE gives NaN velocities here when the ISD has none; farside
+            v[exact] = vel[je]  # keeps the Lagrange derivative, so velocity_at stays finite)
     return p, v
 
 
 def _lagrange4_window(times, pos, t, lower, start, stop):
     """ALE ``lagrangeInterpolate`` / ``lagrangeInterpolateDerivative`` with order 4 on the
-    window ``[start, stop]`` (SPLINE without velocities)."""
-    # index of the interval inside the window, then a window of 2 * ws points around it
+    window ``[start, stop]`` (SPLINE without velocities). The derivative is written as the sum
+    over ``k`` of the products without ``(t - t_k)`` (ALE's ``sum 1 / (t - t_j)`` form, which is
+    the same away from the nodes and finite at them)."""
     k = lower - start
     size = stop - start + 1
     ws = np.minimum(np.minimum(k + 1, size - k - 1), 2)
     s = start + k - ws + 1
     npts = 2 * ws
+    last = len(times) - 1
+    idx = [np.minimum(s + i, last) for i in range(4)]
+    used = [i < npts for i in range(4)]
     p = np.zeros((t.size, 3))
     v = np.zeros((t.size, 3))
     for i in range(4):
-        wi = np.ones(t.size)
+        weight = np.ones(t.size)
         num = np.ones(t.size)
-        dw = np.zeros(t.size)
-        ii = np.minimum(s + i, len(times) - 1)
-        valid_i = i < npts
+        dnum = np.zeros(t.size)
         for jj in range(4):
             if jj == i:
                 continue
-            ij = np.minimum(s + jj, len(times) - 1)
-            use = valid_i & (jj < npts)
-            diff = np.where(use, times[ii] - times[ij], 1.0)
-            tj = np.where(use, t - times[ij], 1.0)
-            wi = wi * diff
-            num = num * tj
-            dw = dw + np.where(use, 1.0 / tj, 0.0)
-        term = np.where(valid_i, num / wi, 0.0)[:, None] * pos[ii]
-        p += term
-        v += term * dw[:, None]
+            use = used[i] & used[jj]
+            weight = weight * np.where(use, times[idx[i]] - times[idx[jj]], 1.0)
+            num = num * np.where(use, t - times[idx[jj]], 1.0)
+            prod = np.ones(t.size)  # d/dt: drop (t - t_jj), keep the other factors
+            for kk in range(4):
+                if kk not in (i, jj):
+                    prod = prod * np.where(used[i] & used[kk], t - times[idx[kk]], 1.0)
+            dnum = dnum + np.where(use, prod, 0.0)
+        coef = np.where(used[i], 1.0 / weight, 0.0)[:, None] * pos[idx[i]]
+        p += num[:, None] * coef
+        v += dnum[:, None] * coef
     return p, v
 
 

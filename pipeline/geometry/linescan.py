@@ -53,17 +53,20 @@ class LineScanCamera(ScanCamera):
 
     Examples
     --------
+    >>> import numpy as np
     >>> from pipeline.geometry.ephemeris import CsmEphemeris
     >>> eph = CsmEphemeris(center_time=0.0, pos_start=-1.0, pos_stop=1.0,
     ...     positions=[[1.8e6, -1e3, 0.0], [1.8e6, 1e3, 0.0]], velocities=[[0, 1e3, 0]] * 2,
-    ...     quat_start=-1.0, quat_stop=1.0, quaternions=[[0.0, 0.7071067811865476, 0.0,
+    ...     quat_start=-1.0, quat_stop=1.0, quaternions=[[0.0, -0.7071067811865476, 0.0,
     ...     0.7071067811865476]] * 2)
     >>> cam = LineScanCamera(lines=100, samples=50, focal_length_mm=100.0,
-    ...     focal2pixel_lines=(0, 100, 0), focal2pixel_samples=(0, 0, 100),
+    ...     focal2pixel_lines=(0, 0, 100), focal2pixel_samples=(0, 100, 0),
     ...     detector_center=(0.0, 25.0), ephemeris=eph, line_scan_rate=((0.5, -0.05, 0.001),))
-    >>> xyz = cam.image_to_ground(50.0, 25.0)
-    >>> [round(float(v), 3) for v in cam.ground_to_image(xyz)]
-    [50.0, 25.0]
+    >>> xyz = cam.image_to_ground([0.5, 50.0], [0.5, 25.0])
+    >>> [round(float(v), 6) for v in cam.ground_to_image(xyz)[0]]
+    [0.5, 50.0]
+    >>> round(float(np.linalg.norm(xyz[1])))  # on the 1 737 400 m sphere
+    1737400
     """
 
     kind = "line-scan"

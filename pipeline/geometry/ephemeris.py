@@ -43,6 +43,7 @@ from pipeline.errors import GeometryError
 
 __all__ = [
     "CsmEphemeris",
+    "lagrange_coefficients",
     "lagrange_interp_uniform",
     "quat_xyzw_to_matrix",
 ]
@@ -91,61 +92,58 @@ def lagrange_interp_uniform(values, t0: float, dt: float, time, order: int = 8) 
     # static_cast<int> truncates towards zero; non-finite values are clamped like huge ones
     trunc = np.trunc(np.where(np.isfinite(fndex), fndex, 0.0))
     index = np.clip(trunc, 0, n - 2).astype(np.intp)
-    ordr = np.full(index.shape, 2, dtype=np.intp)
-    ordr[(index >= 1) & (index < n - 2)] = 4
-    ordr[(index >= 2) & (index < n - 3)] = 6
-    ordr[(index >= 3) & (index < n - 4)] = 8
-    np.minimum(ordr, int(order), out=ordr)
     t = fndex - index
-    out = np.zeros((t.size, vals.shape[1]))
+    coeffs = lagrange_coefficients(vals, int(order))
+    u = t[:, None]
+    out = np.take(coeffs[:, 7], index, axis=0)
+    for p in range(6, -1, -1):  # Horner over the 8 coefficients
+        out *= u
+        out += np.take(coeffs[:, p], index, axis=0)
+    return out.reshape(shape + (vals.shape[1],))
+
+
+def _basis(order: int) -> np.ndarray:
+    """Monomial coefficients ``A[j, p]`` of the uniform Lagrange basis ``L_j(t)`` on nodes
+    ``j - order/2 + 1`` (``L_j(t) = sum_p A[j, p] t**p``), padded to 8 powers."""
+    m = np.arange(order) - (order // 2 - 1)
+    a = np.zeros((order, 8))
+    for j in range(order):
+        others = np.delete(m, j)
+        poly = np.poly(others)[::-1] / np.prod(m[j] - others)  # ascending powers
+        a[j, : poly.size] = poly
+    return a
+
+
+_BASES = {o: _basis(o) for o in (2, 4, 6, 8)}
+
+
+def lagrange_coefficients(values, order: int = 8) -> np.ndarray:
+    """Per-interval polynomials of usgscsm's uniform Lagrange interpolation.
+
+    For the table interval ``i`` (times ``t0 + (i + u) dt``, ``0 <= u < 1``) usgscsm uses a
+    polynomial of degree ``o - 1`` through the ``o`` nodes ``i - o/2 + 1 ..`` with ``o`` = 8
+    inside the table, 6, 4 and 2 nearer its ends (and at most ``order``). This returns its
+    coefficients in powers of ``u``: ``C[i, p, :]``, shape ``(n - 1, 8, k)``, built from the
+    differences to node ``i`` (so ``C[i, 0] = values[i]`` exactly). Evaluating them (Horner)
+    equals usgscsm's weighted sum to rounding, at a fraction of the cost.
+    """
+    vals = np.asarray(values, dtype=float)
+    n, k = vals.shape
+    idx = np.arange(n - 1)
+    ordr = np.full(n - 1, 2)
+    ordr[(idx >= 1) & (idx < n - 2)] = 4
+    ordr[(idx >= 2) & (idx < n - 3)] = 6
+    ordr[(idx >= 3) & (idx < n - 4)] = 8
+    ordr = np.minimum(ordr, order)
+    out = np.zeros((n - 1, 8, k))
     for o in (2, 4, 6, 8):
         sel = np.flatnonzero(ordr == o)
         if sel.size == 0:
             continue
-        d = _lagrange_weights(t[sel], o)
-        base = index[sel] - o // 2 + 1
-        acc = np.zeros((sel.size, vals.shape[1]))
-        for i in range(o):  # loop over the (at most 8) nodes, not over points
-            acc += d[i][:, None] * vals[base + i]
-        out[sel] = acc
-    return out.reshape(shape + (vals.shape[1],))
-
-
-def _lagrange_weights(t0: np.ndarray, order: int) -> list[np.ndarray]:
-    """usgscsm's hard-coded uniform Lagrange weights (same arithmetic order)."""
-    if order == 2:
-        tm1 = t0 - 1
-        return [-tm1, t0]
-    if order == 4:
-        tp1, tm1, tm2 = t0 + 1, t0 - 1, t0 - 2
-        return [
-            -t0 * tm1 * tm2 / 6.0,
-            tp1 * tm1 * tm2 / 2.0,
-            -tp1 * t0 * tm2 / 2.0,
-            tp1 * t0 * tm1 / 6.0,
-        ]
-    if order == 6:
-        tp2, tp1, tm1, tm2, tm3 = t0 + 2, t0 + 1, t0 - 1, t0 - 2, t0 - 3
-        return [
-            -tp1 * t0 * tm1 * tm2 * tm3 / 120.0,
-            tp2 * t0 * tm1 * tm2 * tm3 / 24.0,
-            -tp2 * tp1 * tm1 * tm2 * tm3 / 12.0,
-            tp2 * tp1 * t0 * tm2 * tm3 / 12.0,
-            -tp2 * tp1 * t0 * tm1 * tm3 / 24.0,
-            tp2 * tp1 * t0 * tm1 * tm2 / 120.0,
-        ]
-    tp3, tp2, tp1 = t0 + 3, t0 + 2, t0 + 1
-    tm1, tm2, tm3, tm4 = t0 - 1, t0 - 2, t0 - 3, t0 - 4
-    return [
-        -tp2 * tp1 * t0 * tm1 * tm2 * tm3 * tm4 / 5040.0,
-        tp3 * tp1 * t0 * tm1 * tm2 * tm3 * tm4 / 720.0,
-        -tp3 * tp2 * t0 * tm1 * tm2 * tm3 * tm4 / 240.0,
-        tp3 * tp2 * tp1 * tm1 * tm2 * tm3 * tm4 / 144.0,
-        -tp3 * tp2 * tp1 * t0 * tm2 * tm3 * tm4 / 144.0,
-        tp3 * tp2 * tp1 * t0 * tm1 * tm3 * tm4 / 240.0,
-        -tp3 * tp2 * tp1 * t0 * tm1 * tm2 * tm4 / 720.0,
-        tp3 * tp2 * tp1 * t0 * tm1 * tm2 * tm3 / 5040.0,
-    ]
+        nodes = vals[(sel - (o // 2 - 1))[:, None] + np.arange(o)] - vals[sel][:, None, :]  # (S, o, k)
+        out[sel] = np.einsum("jp,sjk->spk", _BASES[o], nodes)
+        out[sel, 0] = vals[sel]
+    return out
 
 
 def quat_xyzw_to_matrix(q) -> np.ndarray:
@@ -158,18 +156,20 @@ def quat_xyzw_to_matrix(q) -> np.ndarray:
     [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
     """
     q = np.asarray(q, dtype=float)
-    q = q / np.sqrt(q[..., 0] ** 2 + q[..., 1] ** 2 + q[..., 2] ** 2 + q[..., 3] ** 2)[..., None]
+    q = q / np.sqrt(np.einsum("...i,...i->...", q, q))[..., None]
     x, y, z, w = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    xx, yy, zz, ww = x * x, y * y, z * z, w * w
+    xy, xz, yz, xw, yw, zw = x * y, x * z, y * z, x * w, y * w, z * w
     m = np.empty(q.shape[:-1] + (3, 3))
-    m[..., 0, 0] = x * x - y * y - z * z + w * w
-    m[..., 0, 1] = 2 * (x * y - z * w)
-    m[..., 0, 2] = 2 * (x * z + y * w)
-    m[..., 1, 0] = 2 * (x * y + z * w)
-    m[..., 1, 1] = -x * x + y * y - z * z + w * w
-    m[..., 1, 2] = 2 * (y * z - x * w)
-    m[..., 2, 0] = 2 * (x * z - y * w)
-    m[..., 2, 1] = 2 * (y * z + x * w)
-    m[..., 2, 2] = -x * x - y * y + z * z + w * w
+    m[..., 0, 0] = xx - yy - zz + ww
+    m[..., 0, 1] = 2 * (xy - zw)
+    m[..., 0, 2] = 2 * (xz + yw)
+    m[..., 1, 0] = 2 * (xy + zw)
+    m[..., 1, 1] = -xx + yy - zz + ww
+    m[..., 1, 2] = 2 * (yz - xw)
+    m[..., 2, 0] = 2 * (xz - yw)
+    m[..., 2, 1] = 2 * (yz + xw)
+    m[..., 2, 2] = -xx - yy + zz + ww
     return m
 
 
@@ -312,19 +312,34 @@ class CsmEphemeris:
         return bool(self.sun_positions)
 
     # -- evaluation (relative time) ------------------------------------------------------------
+    def _interp(self, name: str, t0: float, dt: float, t_rel, order: int = 8) -> np.ndarray:
+        coeffs = self._cache.get(("coeffs", name))
+        if coeffs is None:  # (8, n - 1, k): one contiguous table per power
+            coeffs = np.ascontiguousarray(lagrange_coefficients(getattr(self, name), order).transpose(1, 0, 2))
+            self._cache[("coeffs", name)] = coeffs
+        t_rel = np.asarray(t_rel, dtype=float)
+        fndex = ((t_rel - t0) / dt).ravel()
+        index = np.clip(np.trunc(np.where(np.isfinite(fndex), fndex, 0.0)), 0, coeffs.shape[1] - 1).astype(np.intp)
+        u = (fndex - index)[:, None]
+        out = np.take(coeffs[7], index, axis=0)
+        for p in range(6, -1, -1):  # Horner
+            out *= u
+            out += np.take(coeffs[p], index, axis=0)
+        return out.reshape(t_rel.shape + (coeffs.shape[2],))
+
     def position(self, t_rel) -> np.ndarray:
         """Sensor position (m, body-fixed), shape ``(..., 3)``, at times relative to
         ``center_time`` (usgscsm ``getAdjSensorPosVel`` without adjustments)."""
-        return lagrange_interp_uniform(self.position_table, self.t0_ephem, self.dt_ephem, t_rel, 8)
+        return self._interp("position_table", self.t0_ephem, self.dt_ephem, t_rel)
 
     def velocity(self, t_rel) -> np.ndarray:
         """Sensor velocity (m/s, body-fixed), shape ``(..., 3)``."""
-        return lagrange_interp_uniform(self.velocity_table, self.t0_ephem, self.dt_ephem, t_rel, 8)
+        return self._interp("velocity_table", self.t0_ephem, self.dt_ephem, t_rel)
 
     def quaternion(self, t_rel) -> np.ndarray:
         """Interpolated (not normalised) ``(x, y, z, w)`` camera-to-body quaternions."""
         order = 8 if self.n_quaternions * 4 >= 6 else 4
-        return lagrange_interp_uniform(self.quaternion_table, self.t0_quat, self.dt_quat, t_rel, order)
+        return self._interp("quaternion_table", self.t0_quat, self.dt_quat, t_rel, order)
 
     def cam_to_body(self, t_rel) -> np.ndarray:
         """Camera-to-body rotation matrices, shape ``(..., 3, 3)``."""

@@ -137,18 +137,29 @@ class PushFrameCamera(ScanCamera):
         return h if h > 0 else 1.0
 
     # -- ground to image ------------------------------------------------------------------
+    def _framelet_view(self, framelet: np.ndarray, xyz: np.ndarray):
+        """:meth:`detector_view` from image framelet ``framelet`` (integers ``0 .. n``; ``n``
+        is one past the last, as usgscsm's search may ask): the pose of every exposure is
+        computed once per camera (the same times as :meth:`line_time`)."""
+        poses = self._cache.get("framelet_poses")
+        if poses is None:
+            k = np.arange(-1, self.n_framelets + 1, dtype=float)  # exposures -1 .. n
+            t = self.starting_time_s + 0.5 * self.exposure_duration + k * self.interframe_delay - self.time_s
+            poses = self._cache["framelet_poses"] = self._pose(t, share=False)
+        e = self.n_framelets - framelet - 1 if self.framelet_order_reversed else framelet
+        return self._project(np.take(poses[0], e + 1, axis=0), np.take(poses[1], e + 1, axis=0), xyz)
+
     def _frame_distance(self, framelet: np.ndarray, xyz: np.ndarray) -> np.ndarray:
         """usgscsm ``calcFrameDistance``: detector-line distance (px) of the points from the
         centre of framelet ``framelet`` (undistorted focal plane)."""
         h = self.summed_framelet_height
-        t = self.line_time((framelet + 0.5) * h)
-        vx, vy, _ = self.detector_view(t, xyz)
+        vx, vy, _ = self._framelet_view(framelet, xyz)
         fl = self.focal2pixel_lines
         det = fl[0] + fl[1] * vx + fl[2] * vy + self.detector_center[0] - self.starting_detector_line
         det = det / self.line_summing - self.num_lines_overlap // 2
         return det - h / 2.0
 
-    def ground_to_image(self, xyz, precision: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+    def ground_to_image(self, xyz, precision: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
         """Image coordinates of body-fixed points (m), usgscsm ``groundToImage``, vectorised.
 
         Parameters
@@ -175,9 +186,9 @@ class PushFrameCamera(ScanCamera):
         n = xyz.shape[0]
         nf = self.n_framelets
         start = np.zeros(n, dtype=np.int64)
-        sd = self._frame_distance(start.astype(float), xyz)
+        sd = self._frame_distance(start, xyz)
         end = np.full(n, nf - 1, dtype=np.int64)
-        ed = self._frame_distance(end.astype(float), xyz)
+        ed = self._frame_distance(end, xyz)
         active = (start != end) & (sd != ed)
         for _ in range(20):
             idx = np.flatnonzero(active)
@@ -188,10 +199,10 @@ class PushFrameCamera(ScanCamera):
             new_end = np.clip(_cpp_round_to_int(e0 - offset), 0, nf)
             start[idx], sd[idx] = e0, ed0
             end[idx] = new_end
-            ed[idx] = self._frame_distance(new_end.astype(float), xyz[idx])
+            ed[idx] = self._frame_distance(new_end, xyz[idx])
             active[idx] = (start[idx] != end[idx]) & (sd[idx] != ed[idx])
         h = self.summed_framelet_height
-        fx, fy, _ = self.detector_view(self.line_time(0.5 + h * end), xyz)
+        fx, fy, _ = self._framelet_view(end, xyz)
         dx, dy = self.distortion.apply(fx, fy)
         fl, fs = self.focal2pixel_lines, self.focal2pixel_samples
         det_l = fl[0] + fl[1] * dx + fl[2] * dy

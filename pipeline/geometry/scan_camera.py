@@ -347,7 +347,8 @@ class ScanCamera:
         """Unit look vectors in the camera frame, ``s * (ux, uy, f) / norm``, shape ``(..., 3)``."""
         ux, uy = self.distortion.remove(*self.image_to_focal(line, sample))
         look = np.stack([ux, uy, np.full(ux.shape, self.focal_length_mm)], axis=-1)
-        return look * (self.look_direction / np.sqrt(np.sum(look * look, axis=-1, keepdims=True)))
+        look = look / np.sqrt(np.sum(look * look, axis=-1, keepdims=True))
+        return look if self.look_direction == 1 else -look
 
     def rays(self, line, sample) -> tuple[np.ndarray, np.ndarray]:
         """Ray origins (sensor position at the line's time) and unit directions, body-fixed
@@ -416,13 +417,15 @@ class ScanCamera:
         """usgscsm ``computeDetectorView``: undistorted focal-plane ``(x, y)`` mm of body-fixed
         points seen at relative times ``t``, and the camera-frame depth along the look axis
         (positive in front of the sensor)."""
-        pos, rot = self._pose(t, share=False)
-        look = np.asarray(xyz, dtype=float) - pos
-        cam = np.einsum("...ji,...j->...i", rot, look)
+        return self._project(*self._pose(t, share=False), xyz)
+
+    def _project(self, pos, rot, xyz) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`detector_view` from the sensor position(s) and camera-to-body rotation(s)."""
+        cam = np.einsum("...ji,...j->...i", rot, np.asarray(xyz, dtype=float) - pos)
         scale = self.focal_length_mm / cam[..., 2]
         return cam[..., 0] * scale, cam[..., 1] * scale, cam[..., 2] * self.look_direction
 
-    def ground_to_image(self, xyz, precision: float = 1e-10):  # pragma: no cover - overridden
+    def ground_to_image(self, xyz, precision: float = 1e-8):  # pragma: no cover - overridden
         raise NotImplementedError
 
     # -- derived quantities ---------------------------------------------------------------

@@ -89,7 +89,7 @@ def main(argv=None) -> None:
     parser.add_argument("--lines", type=int, default=1000, help="lines of the NAC block")
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement (best is kept)")
     args = parser.parse_args(argv)
-    print(json.dumps(linescan_speed(args.nac, args.wac, args.lines, args.repeat), indent=2))  # noqa: T201
+    print(json.dumps(linescan_speed(args.nac, args.wac, args.lines, args.repeat), indent=2))
 
 
 if __name__ == "__main__":

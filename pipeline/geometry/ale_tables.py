@@ -40,12 +40,12 @@ from pipeline.geometry.ephemeris import CsmEphemeris
 __all__ = [
     "AleOrientations",
     "ale_states_at",
-    "eigen_quat_to_matrix",
-    "matrix_to_eigen_quat",
-    "quat_mul",
-    "quat_inverse",
-    "eigen_slerp",
     "csm_ephemeris_from_tables",
+    "eigen_quat_to_matrix",
+    "eigen_slerp",
+    "matrix_to_eigen_quat",
+    "quat_inverse",
+    "quat_mul",
 ]
 
 _EPS = np.finfo(float).eps

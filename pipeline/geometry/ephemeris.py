@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
 
@@ -182,8 +181,20 @@ def _floats(values, width: int, name: str) -> tuple[float, ...]:
     return tuple(float(v) for v in arr.ravel())
 
 
+class PicklesWithoutCache:
+    """Mixin of frozen dataclasses with a ``_cache`` dict: pickles without it (small, cheap)."""
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_cache"}
+
+    def __setstate__(self, state):
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+        object.__setattr__(self, "_cache", {})
+
+
 @dataclass(frozen=True)
-class CsmEphemeris:
+class CsmEphemeris(PicklesWithoutCache):
     """usgscsm's uniform ephemeris tables of one scanning image (body-fixed).
 
     Attributes
@@ -241,14 +252,6 @@ class CsmEphemeris:
             raise GeometryError("ephemeris tables must span a positive time interval")
         if len(self.sun_velocities) not in (0, len(self.sun_positions)):
             raise GeometryError("sun_velocities must be empty or match sun_positions")
-
-    def __getstate__(self):
-        return {k: v for k, v in self.__dict__.items() if k != "_cache"}
-
-    def __setstate__(self, state):
-        for k, v in state.items():
-            object.__setattr__(self, k, v)
-        object.__setattr__(self, "_cache", {})
 
     # -- uniform grids ----------------------------------------------------------------------
     @property
@@ -315,11 +318,15 @@ class CsmEphemeris:
     def _interp(self, name: str, t0: float, dt: float, t_rel, order: int = 8) -> np.ndarray:
         coeffs = self._cache.get(("coeffs", name))
         if coeffs is None:  # (8, n - 1, k): one contiguous table per power
-            coeffs = np.ascontiguousarray(lagrange_coefficients(getattr(self, name), order).transpose(1, 0, 2))
+            coeffs = np.ascontiguousarray(
+                lagrange_coefficients(getattr(self, name), order).transpose(1, 0, 2)
+            )
             self._cache[("coeffs", name)] = coeffs
         t_rel = np.asarray(t_rel, dtype=float)
         fndex = ((t_rel - t0) / dt).ravel()
-        index = np.clip(np.trunc(np.where(np.isfinite(fndex), fndex, 0.0)), 0, coeffs.shape[1] - 1).astype(np.intp)
+        index = np.clip(np.trunc(np.where(np.isfinite(fndex), fndex, 0.0)), 0, coeffs.shape[1] - 1).astype(
+            np.intp
+        )
         u = (fndex - index)[:, None]
         out = np.take(coeffs[7], index, axis=0)
         for p in range(6, -1, -1):  # Horner

@@ -79,7 +79,9 @@ class LineScanCamera(ScanCamera):
         super().__post_init__()
         rate = np.asarray(self.line_scan_rate, dtype=float).reshape(-1, 3)
         if rate.size == 0 or not np.all(np.isfinite(rate)) or np.any(rate[:, 2] == 0):
-            raise GeometryError("line_scan_rate must hold finite rows (line, time, non-zero integration time)")
+            raise GeometryError(
+                "line_scan_rate must hold finite rows (line, time, non-zero integration time)"
+            )
         object.__setattr__(self, "line_scan_rate", tuple(tuple(float(v) for v in row) for row in rate))
 
     @property

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from pipeline.errors import BadGeometry, UnsupportedGeometry
 from pipeline.geometry.camera import FrameCamera
@@ -28,7 +28,7 @@ from pipeline.geometry.scan_isd import LINE_SCAN_MODEL, PUSH_FRAME_MODEL, read_i
 
 __all__ = ["CAMERA_CLASSES", "Camera", "load_camera"]
 
-Camera = Union[FrameCamera, LineScanCamera, PushFrameCamera]
+Camera = FrameCamera | LineScanCamera | PushFrameCamera
 """Any camera :func:`load_camera` returns."""
 
 CAMERA_CLASSES: dict[str, type] = {
@@ -70,7 +70,9 @@ def load_camera(isd: Mapping[str, Any] | str | Path, **kw: Any) -> Camera:
     """
     data, path = read_isd_argument(isd, "camera")
     if not isinstance(data, Mapping):
-        raise BadGeometry(path or "<in-memory ISD>", f"the ISD must be a JSON object, got {type(data).__name__}")
+        raise BadGeometry(
+            path or "<in-memory ISD>", f"the ISD must be a JSON object, got {type(data).__name__}"
+        )
     model = data.get("name_model")
     cls = CAMERA_CLASSES.get(model) if isinstance(model, str) else None
     if cls is None and model is not None and isinstance(model, str):

@@ -54,20 +54,21 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from pipeline.errors import BadGeometry, GeometryError
-from pipeline.geometry.body import ellipsoid_normal, surface_radius, xyz_to_lonlat
+from pipeline.geometry.body import ellipsoid_normal
 from pipeline.geometry.distortion import Distortion
-from pipeline.geometry.ephemeris import CsmEphemeris
+from pipeline.geometry.ephemeris import CsmEphemeris, PicklesWithoutCache
 from pipeline.geometry.grid import MOON_RADIUS_M
 from pipeline.geometry.scan_export import restore_corrections, scan_to_isd
 from pipeline.geometry.scan_isd import parse_scan_isd, read_isd_argument
 from pipeline.geometry.scan_math import (
     angle_between,
     as_coeff_rows,
-    poly_derivative,
-    poly_eval,
+    dem_intersect,
     distorted_focal_plane,
     ellipsoid_intersect,
     ephemeris_time_to_utc,
+    poly_derivative,
+    poly_eval,
     rotvec_matrices,
 )
 
@@ -76,13 +77,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["ScanCamera"]
 
-_DEM_TOL_M = 1e-3
-_DEM_MAX_ITER = 60
 _UNIQUE_MIN = 2048
 
 
 @dataclass(frozen=True, kw_only=True)
-class ScanCamera:
+class ScanCamera(PicklesWithoutCache):
     """Base of the scanning cameras (not instantiated directly).
 
     Attributes
@@ -121,7 +120,7 @@ class ScanCamera:
     detector_center: tuple[float, float]
     ephemeris: CsmEphemeris
     radii: tuple[float, float] = (MOON_RADIUS_M, MOON_RADIUS_M)
-    distortion: Distortion = Distortion()
+    distortion: Distortion = field(default_factory=Distortion)
     line_summing: float = 1.0
     sample_summing: float = 1.0
     starting_detector_line: float = 0.0
@@ -141,7 +140,9 @@ class ScanCamera:
         for name in ("lines", "samples"):
             v = getattr(self, name)
             if int(v) != v or v <= 0:
-                raise GeometryError(f"image size must be positive integers, got {self.lines} x {self.samples}")
+                raise GeometryError(
+                    f"image size must be positive integers, got {self.lines} x {self.samples}"
+                )
             set_(self, name, int(v))
         floats = ("focal_length_mm", "line_summing", "sample_summing", "starting_detector_line",
                   "starting_detector_sample", "starting_time_s")  # fmt: skip
@@ -166,19 +167,7 @@ class ScanCamera:
             self.focal2pixel_lines[2] * self.focal2pixel_samples[1]
         ):
             raise GeometryError("focal2pixel transform is singular")
-        stages = []
-        for stage in self.corrections:
-            rot, pos = stage
-            stages.append((as_coeff_rows(rot, "rot_coeffs"), None if pos is None else as_coeff_rows(pos, "position_coeffs")))
-        set_(self, "corrections", tuple(stages))
-
-    def __getstate__(self):
-        return {k: v for k, v in self.__dict__.items() if k != "_cache"}
-
-    def __setstate__(self, state):
-        for k, v in state.items():
-            object.__setattr__(self, k, v)
-        object.__setattr__(self, "_cache", {})
+        set_(self, "corrections", tuple(_stage(rot, pos) for rot, pos in self.corrections))
 
     # -- constructors ---------------------------------------------------------------------
     @classmethod
@@ -225,7 +214,11 @@ class ScanCamera:
         """This camera with ``look_direction`` chosen so that the image centre's ray points at
         the body's side (positive component towards the body centre)."""
         origin, d = self.rays(*self.image_center)
-        return self if float(np.dot(d, -origin)) >= 0 else dataclasses.replace(self, look_direction=-self.look_direction)
+        return (
+            self
+            if float(np.dot(d, -origin)) >= 0
+            else dataclasses.replace(self, look_direction=-self.look_direction)
+        )
 
     # -- basic properties -------------------------------------------------------------------
     @property
@@ -383,35 +376,10 @@ class ScanCamera:
             point of the ray nearest the ellipsoid) or the DEM iteration does not converge.
         """
         o, d = self.rays(line, sample)
-        shape = d.shape[:-1]
-        h = np.broadcast_to(np.asarray(height, dtype=float), shape)
-        xyz, hit = ellipsoid_intersect(o, d, self.radii, h)
+        h = np.broadcast_to(np.asarray(height, dtype=float), d.shape[:-1])
         if dem is None:
-            return xyz, hit
-        o = np.ascontiguousarray(o).reshape(-1, 3)
-        d = d.reshape(-1, 3)
-        h = h.ravel()
-        xyz = xyz.reshape(-1, 3)
-        hit = hit.ravel()
-        h_cur = np.array(h, dtype=float)
-        active = hit.copy()
-        converged = ~hit
-        for it in range(_DEM_MAX_ITER):
-            if not active.any():
-                break
-            idx = np.flatnonzero(active)
-            lon, lat = xyz_to_lonlat(xyz[idx])
-            h_dem = dem.radius_m(lon, lat) - surface_radius(lat, self.radii)
-            h_dem = np.where(np.isfinite(h_dem), h_dem, h[idx])
-            omega = 1.0 if it < 10 else 0.5
-            h_new = h_cur[idx] + omega * (h_dem - h_cur[idx])
-            new_xyz, new_hit = ellipsoid_intersect(o[idx], d[idx], self.radii, h_new)
-            moved = np.linalg.norm(new_xyz - xyz[idx], axis=-1)
-            xyz[idx], h_cur[idx], hit[idx] = new_xyz, h_new, new_hit
-            done = (moved < _DEM_TOL_M) | ~new_hit
-            converged[idx[done]] = True
-            active[idx[done]] = False
-        return xyz.reshape(shape + (3,)), (hit & converged).reshape(shape)
+            return ellipsoid_intersect(o, d, self.radii, h)
+        return dem_intersect(o, d, self.radii, h, dem)
 
     def detector_view(self, t, xyz) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """usgscsm ``computeDetectorView``: undistorted focal-plane ``(x, y)`` mm of body-fixed
@@ -502,8 +470,7 @@ class ScanCamera:
         Corrections compose: correcting a corrected camera applies the new stage after the
         earlier ones (on the right).
         """
-        stage = (as_coeff_rows(rot_coeffs, "rot_coeffs"),
-                 None if position_coeffs is None else as_coeff_rows(position_coeffs, "position_coeffs"))  # fmt: skip
+        stage = _stage(rot_coeffs, position_coeffs)
         return dataclasses.replace(self, corrections=self.corrections + (stage,))
 
     def reference_date_time(self) -> str:
@@ -518,3 +485,8 @@ class ScanCamera:
         :func:`pipeline.geometry.scan_export.scan_to_isd`. ``from_isd(to_isd())`` reproduces
         the camera (image to ground to ~1e-9 m)."""
         return scan_to_isd(self)
+
+
+def _stage(rot, pos) -> tuple:
+    """One correction stage as tuples: ``(rot_coeffs rows, position_coeffs rows or None)``."""
+    return (as_coeff_rows(rot, "rot_coeffs"), None if pos is None else as_coeff_rows(pos, "position_coeffs"))

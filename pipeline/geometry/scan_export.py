@@ -171,7 +171,11 @@ def scan_to_isd(cam: ScanCamera) -> dict[str, Any]:
         "starting_detector_sample": cam.starting_detector_sample,
         "optical_distortion": cam.distortion.to_isd_block(),
         "radii": {"semimajor": cam.radii[0] / 1000.0, "semiminor": cam.radii[1] / 1000.0, "unit": "km"},
-        "reference_height": {"minheight": cam.height_range_m[0], "maxheight": cam.height_range_m[1], "unit": "m"},
+        "reference_height": {
+            "minheight": cam.height_range_m[0],
+            "maxheight": cam.height_range_m[1],
+            "unit": "m",
+        },
         "instrument_position": {
             "unit": "km",
             "positions": (pos / 1000.0).tolist(),
@@ -208,7 +212,11 @@ def scan_to_isd(cam: ScanCamera) -> dict[str, Any]:
             block = {"positions": sun, "velocities": sv, "ephemeris_times": ptimes}
         else:  # one position (and velocity) moved linearly from the centre time
             sv = np.array(eph.sun_velocities).reshape(-1, 3) if eph.sun_velocities else np.zeros((1, 3))
-            block = {"positions": sun[:1], "velocities": sv[:1], "ephemeris_times": np.array([eph.center_time])}
+            block = {
+                "positions": sun[:1],
+                "velocities": sv[:1],
+                "ephemeris_times": np.array([eph.center_time]),
+            }
         isd["sun_position"] = {
             "unit": "km",
             "positions": (block["positions"] / 1000.0).tolist(),

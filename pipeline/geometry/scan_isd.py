@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import BadGeometry, GeometryError, UnsupportedGeometry
+from pipeline.geometry import isd as _isd
 from pipeline.geometry.ale_tables import AleOrientations, csm_ephemeris_from_tables, matrix_to_eigen_quat
 from pipeline.geometry.distortion import Distortion
 from pipeline.geometry.ephemeris import CsmEphemeris
-from pipeline.geometry import isd as _isd
 from pipeline.geometry.isd import IsdReader
 
 LINE_SCAN_MODEL = "USGS_ASTRO_LINE_SCANNER_SENSOR_MODEL"
@@ -66,7 +66,13 @@ class _ScanReader(IsdReader):
 
 def _positive_int(r: _ScanReader, key: str, default: Any = _MISSING) -> int:
     v = r.get(key, default=default)
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0 or v != int(v):
+    if (
+        isinstance(v, bool)
+        or not isinstance(v, (int, float))
+        or not math.isfinite(v)
+        or v <= 0
+        or v != int(v)
+    ):
         raise r.fail(f"{key!r} must be a positive integer, got {v!r}")
     return int(v)
 
@@ -75,7 +81,9 @@ def _records(r: _ScanReader, key: str, value_key: str, width: int, scale: float)
     values = r.array(key, value_key, shape=(None, width)) * scale
     times = r.array(key, "ephemeris_times", shape=(None,))
     if len(times) != len(values):
-        raise r.fail(f"{key}.ephemeris_times has {len(times)} entries but {key}.{value_key} has {len(values)}")
+        raise r.fail(
+            f"{key}.ephemeris_times has {len(times)} entries but {key}.{value_key} has {len(values)}"
+        )
     if len(times) > 1 and np.any(np.diff(times) <= 0):
         raise r.fail(f"{key}.ephemeris_times must increase strictly")
     return times, values
@@ -266,7 +274,9 @@ def parse_scan_isd(isd: Any, source: str | Path | None = None) -> tuple[str, dic
                 f"and bottom of each framelet), got {overlap!r}"
             )
         if overlap >= kw["framelet_height"]:
-            raise r.fail(f"'num_lines_overlap' {overlap} leaves nothing of a {kw['framelet_height']}-line framelet")
+            raise r.fail(
+                f"'num_lines_overlap' {overlap} leaves nothing of a {kw['framelet_height']}-line framelet"
+            )
         kw["num_lines_overlap"] = overlap
         kw["isd_lines"] = lines
         # usgscsm's image: whole framelets, each without its overlap lines (m_nReducedLines)
@@ -301,4 +311,6 @@ def read_isd_argument(isd: Any, what: str) -> tuple[Any, Path | None]:
             return json.loads(isd), None
         except json.JSONDecodeError as exc:
             raise BadGeometry("<ISD text>", f"not valid JSON ({exc.msg})") from None
-    raise BadGeometry("<in-memory ISD>", f"the ISD must be a mapping, a path or JSON text, got {type(isd).__name__}")
+    raise BadGeometry(
+        "<in-memory ISD>", f"the ISD must be a mapping, a path or JSON text, got {type(isd).__name__}"
+    )

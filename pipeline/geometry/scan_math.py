@@ -8,9 +8,11 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.errors import GeometryError
+from pipeline.geometry.body import surface_radius, xyz_to_lonlat
 
 __all__ = [
     "compute_ellipsoid_elevation",
+    "dem_intersect",
     "distorted_focal_plane",
     "ellipsoid_intersect",
     "ephemeris_time_to_utc",
@@ -105,6 +107,51 @@ def ellipsoid_intersect(origin, direction, radii, height=0.0) -> tuple[np.ndarra
     return o + scale[..., None] * d, meets
 
 
+def dem_intersect(origin, direction, radii, height, dem, tol_m: float = 1e-3, max_iter: int = 60):
+    """Ray / terrain intersection: ray / ellipsoid intersections (:func:`ellipsoid_intersect`)
+    at the DEM height under the current point, iterated to ``tol_m`` (damped after 10 steps),
+    as :meth:`pipeline.geometry.camera.FrameCamera.image_to_ground_hit` does.
+
+    Parameters
+    ----------
+    origin, direction : ndarray of shape (..., 3)
+    radii : (a, b)
+    height : ndarray of shape (...)
+        Height (m) used where the DEM has no data.
+    dem : pipeline.geometry.dem.Dem
+
+    Returns
+    -------
+    xyz : ndarray of shape (..., 3)
+    hit : ndarray of bool, shape (...)
+        False where the ray misses or the iteration does not converge.
+    """
+    shape = direction.shape[:-1]
+    o = np.ascontiguousarray(np.broadcast_to(origin, direction.shape)).reshape(-1, 3)
+    d = direction.reshape(-1, 3)
+    h = np.broadcast_to(height, shape).ravel()
+    xyz, hit = ellipsoid_intersect(o, d, radii, h)
+    h_cur = np.array(h, dtype=float)
+    active = hit.copy()
+    converged = ~hit
+    for it in range(max_iter):
+        if not active.any():
+            break
+        idx = np.flatnonzero(active)
+        lon, lat = xyz_to_lonlat(xyz[idx])
+        h_dem = dem.radius_m(lon, lat) - surface_radius(lat, radii)
+        h_dem = np.where(np.isfinite(h_dem), h_dem, h[idx])
+        omega = 1.0 if it < 10 else 0.5
+        h_new = h_cur[idx] + omega * (h_dem - h_cur[idx])
+        new_xyz, new_hit = ellipsoid_intersect(o[idx], d[idx], radii, h_new)
+        moved = np.linalg.norm(new_xyz - xyz[idx], axis=-1)
+        xyz[idx], h_cur[idx], hit[idx] = new_xyz, h_new, new_hit
+        done = (moved < tol_m) | ~new_hit
+        converged[idx[done]] = True
+        active[idx[done]] = False
+    return xyz.reshape(shape + (3,)), (hit & converged).reshape(shape)
+
+
 def rotvec_matrices(rotvec) -> np.ndarray:
     """Rotation matrices (Rodrigues) of rotation vectors of shape ``(..., 3)`` (radians)."""
     v = np.asarray(rotvec, dtype=float)
@@ -184,7 +231,7 @@ def ephemeris_time_to_utc(et: float) -> str:
     tai = float(et) - 32.184
     j2000_tai_unix = 946728000
     approx = int(tai + j2000_tai_unix - 32)
-    day = _dt.datetime.fromtimestamp(approx, _dt.timezone.utc)
+    day = _dt.datetime.fromtimestamp(approx, _dt.UTC)
     leap = 10
     for y, m, d, n in _LEAP_SECONDS:
         if (day.year, day.month, day.day) >= (y, m, d):
@@ -197,5 +244,5 @@ def ephemeris_time_to_utc(et: float) -> str:
     msec = int(frac * 1000.0 + 0.5)
     if msec >= 1000:
         sec, msec = sec + 1, msec - 1000
-    stamp = _dt.datetime.fromtimestamp(sec, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    stamp = _dt.datetime.fromtimestamp(sec, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{stamp}.{msec:03d}Z"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ def truth_files() -> list[Path]:
     return sorted((TRUTH / "computed").glob("*.truth.json"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def truth(path: Path) -> dict:
     return json.loads(Path(path).read_text())
 
@@ -43,7 +43,7 @@ def isd_of(truth_doc: dict) -> Path:
     return SHARED.parent / truth_doc["isd_file"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def camera(path: Path):
     return load_camera(require(Path(path)))
 
@@ -51,13 +51,16 @@ def camera(path: Path):
 def points(truth_doc: dict) -> dict[str, np.ndarray]:
     """The truth points as arrays: line, sample, height, xyz (N, 3), back_line, back_sample, hit."""
     pts = truth_doc["points"]
-    col = {k: np.array([p[k] for p in pts], dtype=float) for k in ("line", "sample", "height", "back_line", "back_sample")}
+    col = {
+        k: np.array([p[k] for p in pts], dtype=float)
+        for k in ("line", "sample", "height", "back_line", "back_sample")
+    }
     col["xyz"] = np.array([[p["x"], p["y"], p["z"]] for p in pts])
     col["hit"] = np.array([bool(p.get("on_ellipsoid_at_height", True)) for p in pts])
     return col
 
 
-@lru_cache(maxsize=None)
+@cache
 def upstream_rows() -> tuple[dict, ...]:
     path = require(TRUTH / "usgscsm_upstream_asserts.csv")
     with path.open(newline="") as fh:

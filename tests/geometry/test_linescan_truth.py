@@ -20,7 +20,9 @@ from pipeline.geometry.body import xyz_to_lonlat_deg
 GROUND_TOL_M = 1e-6  # requirement: 1e-3 m
 IMAGE_TOL_PX = 1e-6  # requirement: 1e-4 px
 
-FILES = truth_files() or [pytest.param(None, marks=pytest.mark.skip(reason="../shared/reference/linescan absent"))]
+FILES = truth_files() or [
+    pytest.param(None, marks=pytest.mark.skip(reason="../shared/reference/linescan absent"))
+]
 
 
 def _id(path):

@@ -110,8 +110,12 @@ def test_const_velocity_proximate_locus():
 @checks("ConstVelocityLineScanSensorModel.calculateAttitudeCorrection")
 def test_attitude_correction_matrix():
     row = upstream("ConstVelocityLineScanSensorModel.calculateAttitudeCorrection")
-    expected = np.array([float(v) for v in row["expected"].split("[")[1].split("]")[0].split(",")]).reshape(3, 3)
-    np.testing.assert_allclose(rotvec_matrices([0.0, math.pi / 2, 0.0]), expected, rtol=0, atol=tolerance(row))
+    expected = np.array([float(v) for v in row["expected"].split("[")[1].split("]")[0].split(",")]).reshape(
+        3, 3
+    )
+    np.testing.assert_allclose(
+        rotvec_matrices([0.0, math.pi / 2, 0.0]), expected, rtol=0, atol=tolerance(row)
+    )
     # the same rotation applied as farside's camera-frame correction at t = 999.5 s (ISD time)
     c = cam("constVelocityLineScan.json")
     t = 999.5 - c.time_s
@@ -243,7 +247,9 @@ def test_usgscsm_cam_test_tough_nac_round_trip():
     row = upstream("test_usgscsm_cam_test_save_state")
     assert "--sample-rate 100 --subpixel-offset 0.3 --height-above-datum 2307.5" in row["input"]
     c = cam("toughLroNacLineScan.json")
-    line, sample = np.meshgrid(np.arange(0, c.lines, 100) + 0.3, np.arange(0, c.samples, 100) + 0.3, indexing="ij")
+    line, sample = np.meshgrid(
+        np.arange(0, c.lines, 100) + 0.3, np.arange(0, c.samples, 100) + 0.3, indexing="ij"
+    )
     ground = c.image_to_ground(line, sample, 2307.5)
     back_l, back_s = c.ground_to_image(ground, precision=1e-10)
     assert np.hypot(back_l - line, back_s - sample).max() < tolerance(row)
@@ -322,7 +328,9 @@ VALUES = [[1.0], [2.0], [4.0], [8.0], [16.0], [32.0], [64.0], [128.0]]
 
 @checks("lagrangeInterp2nd/4th/6th/8thOrder")
 def test_lagrange_orders():
-    assert "24/2 ; 180/16 ; 2898/256 ; 23169/2048" in upstream("lagrangeInterp2nd/4th/6th/8thOrder")["expected"]
+    assert (
+        "24/2 ; 180/16 ; 2898/256 ; 23169/2048" in upstream("lagrangeInterp2nd/4th/6th/8thOrder")["expected"]
+    )
     got = [float(lagrange_interp_uniform(VALUES, 0.0, 1.0, 3.5, o)[0]) for o in (2, 4, 6, 8)]
     assert_double_eq(got, [24 / 2, 180 / 16, 2898 / 256, 23169 / 2048])
 

@@ -25,7 +25,9 @@ def _rows() -> list[dict]:
 
 
 ROWS = _rows()
-IMAGES = sorted({r["isd"] for r in ROWS}) or [pytest.param("absent", marks=pytest.mark.skip(reason="no reference data"))]
+IMAGES = sorted({r["isd"] for r in ROWS}) or [
+    pytest.param("absent", marks=pytest.mark.skip(reason="no reference data"))
+]
 
 # measured on this branch (max |farside - ISIS|, line / sample, px)
 ISIS_SPREAD = {"lidarObservationImage1.isd": (0.07, 0.045), "lidarObservationImage2.isd": (0.11, 1.83)}

@@ -23,7 +23,9 @@ def orbital_isd() -> dict:
 def centres(cam, n_samples=9):
     """Image coordinates at the centre line of every framelet."""
     k = np.arange(cam.n_framelets)
-    return np.meshgrid((k + 0.5) * cam.summed_framelet_height, np.linspace(0.5, cam.samples - 0.5, n_samples), indexing="ij")
+    return np.meshgrid(
+        (k + 0.5) * cam.summed_framelet_height, np.linspace(0.5, cam.samples - 0.5, n_samples), indexing="ij"
+    )
 
 
 def test_wac_framelet_times_and_reversed_order():

@@ -66,27 +66,32 @@ def test_eigen_quaternion_conventions():
     mid = eigen_slerp(b, a, 0.25)
     np.testing.assert_allclose(eigen_quat_to_matrix(mid), rotvec_to_matrix([0, 0, 0.05]), atol=1e-15)
     np.testing.assert_allclose(eigen_slerp(b, -a, 0.25), mid, atol=1e-15)  # shortest arc
-    np.testing.assert_allclose(quat_mul(a, a), matrix_to_eigen_quat(rotvec_to_matrix([0, 0, 0.4])), atol=1e-15)
+    np.testing.assert_allclose(
+        quat_mul(a, a), matrix_to_eigen_quat(rotvec_to_matrix([0, 0, 0.4])), atol=1e-15
+    )
 
 
 def test_orientations_product_and_inverse():
     times = np.array([0.0, 1.0, 2.0])
     quats = np.array([matrix_to_eigen_quat(rotvec_to_matrix([0.1 * k, 0.05, -0.02 * k])) for k in range(3)])
     pointing = AleOrientations(times, quats, None, matrix_to_eigen_quat(rotvec_to_matrix([0.0, 0.3, 0.0])))
-    body = AleOrientations(np.array([0.5, 1.5]), np.array([[1.0, 0, 0, 0], matrix_to_eigen_quat(rotvec_to_matrix([0, 0, 0.1]))]))
+    body = AleOrientations(
+        np.array([0.5, 1.5]), np.array([[1.0, 0, 0, 0], matrix_to_eigen_quat(rotvec_to_matrix([0, 0, 0.1]))])
+    )
     prod = body * pointing.inverse()
     np.testing.assert_array_equal(prod.times, [0.0, 0.5, 1.0, 1.5, 2.0])
     for t, tol in ((0.0, 1e-14), (1.5, 1e-14), (2.0, 1e-14), (0.8, 1e-3)):  # exact at the merged times
-        expected = eigen_quat_to_matrix(body.interpolate(t))[0] @ eigen_quat_to_matrix(pointing.interpolate(t))[0].T
+        expected = (
+            eigen_quat_to_matrix(body.interpolate(t))[0] @ eigen_quat_to_matrix(pointing.interpolate(t))[0].T
+        )
         np.testing.assert_allclose(eigen_quat_to_matrix(prod.interpolate(t))[0], expected, atol=tol)
 
 
 def _ephemeris(**kw):
-    base = dict(
-        center_time=100.0, pos_start=90.0, pos_stop=110.0, positions=cubic(np.linspace(-1, 1, 25)),
-        velocities=dcubic(np.linspace(-1, 1, 25)), quat_start=90.0, quat_stop=110.0,
-        quaternions=[[0.0, 0.0, 0.0, 1.0]] * 5,
-    )  # fmt: skip
+    t = np.linspace(-1, 1, 25)
+    base = {"center_time": 100.0, "pos_start": 90.0, "pos_stop": 110.0, "positions": cubic(t),
+            "velocities": dcubic(t), "quat_start": 90.0, "quat_stop": 110.0,
+            "quaternions": [[0.0, 0.0, 0.0, 1.0]] * 5}  # fmt: skip
     base.update(kw)
     return CsmEphemeris(**base)
 
@@ -94,7 +99,9 @@ def _ephemeris(**kw):
 def test_csm_ephemeris_tables_and_validation():
     eph = _ephemeris()
     assert (eph.t0_ephem, eph.dt_ephem, eph.t0_quat, eph.dt_quat) == (-10.0, 20.0 / 24, -10.0, 5.0)
-    np.testing.assert_allclose(eph.position(np.array([-10.0, 10.0])), cubic(np.array([-1.0, 1.0])), atol=1e-12)
+    np.testing.assert_allclose(
+        eph.position(np.array([-10.0, 10.0])), cubic(np.array([-1.0, 1.0])), atol=1e-12
+    )
     np.testing.assert_array_equal(eph.cam_to_body(3.0), np.eye(3))
     with pytest.raises(GeometryError, match=">= 2 positions"):
         _ephemeris(positions=[[0, 0, 0]], velocities=[[0, 0, 0]])
@@ -112,7 +119,9 @@ def test_usgscsm_resamples_short_tables_to_25_nodes():
     body = AleOrientations(np.array([0.0]), np.array([[1.0, 0, 0, 0]]))
     eph = csm_ephemeris_from_tables(2.0, times, cubic(times), dcubic(times), pointing, body)
     assert eph.n_positions == 25 and eph.dt_ephem == pytest.approx(4.0 / 24)
-    np.testing.assert_allclose(eph.position_table, 1000.0 * cubic(eph.position_node_times()), atol=1e-9)  # km -> m
+    np.testing.assert_allclose(
+        eph.position_table, 1000.0 * cubic(eph.position_node_times()), atol=1e-9
+    )  # km -> m
     assert eph.n_quaternions == 3 and not eph.has_sun
 
 
@@ -122,7 +131,9 @@ def test_quaternions_are_interpolated_componentwise_like_usgscsm():
     t = 2.37  # inside: a 4-point Lagrange per component
     raw = lagrange_interp_uniform(q, 0.0, 1.0, t, 8)
     assert abs(np.linalg.norm(raw) - 1) > 1e-9  # not a unit quaternion until normalised
-    np.testing.assert_allclose(quat_xyzw_to_matrix(raw), quat_xyzw_to_matrix(raw / np.linalg.norm(raw)), atol=1e-15)
+    np.testing.assert_allclose(
+        quat_xyzw_to_matrix(raw), quat_xyzw_to_matrix(raw / np.linalg.norm(raw)), atol=1e-15
+    )
     angle = np.arctan2(quat_xyzw_to_matrix(raw)[1, 0], quat_xyzw_to_matrix(raw)[0, 0])
     assert angle == pytest.approx(0.05 * t, abs=1e-8)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scan_helpers import camera, isd_of, points, truth, truth_files
+from scan_helpers import ISDS, camera, isd_of, points, require, truth, truth_files
 
 from pipeline.geometry import LineScanCamera
 from pipeline.geometry.body import xyz_to_lonlat_deg
@@ -73,3 +73,19 @@ def test_line_scan_round_trip_is_exact(path):
         back_l, back_s = cam.ground_to_image(xyz)
         err = np.hypot(back_l - line, back_s - sample)[hit]
         assert hit.any() and err.max() < 1e-6, f"height {height}: worst {err.max():.2e} px"
+
+
+# ISDs of the reference set without a computed truth file: the image-centre latitude / east
+# longitude that usgscsm gives (shared/reference/linescan/README.md, 3 decimals)
+README_CENTRES = [
+    ("ale/lrolroc_isd.json", 33.956, 140.317),  # LRO NAC-L M103595705LE, far side
+    ("ale/chandrayaan2_tmc2_isd.json", 0.392, 185.830),  # TMC-2 nadir, far side
+    ("isis3/lidarObservationImage2.isd", 60.974, 98.999),  # NAC-L M119219248LE, far side
+]
+
+
+@pytest.mark.parametrize("isd, lat, lon", README_CENTRES, ids=[c[0] for c in README_CENTRES])
+def test_image_centre_of_isds_without_truth_file(isd, lat, lon):
+    cam = camera(require(ISDS / isd))
+    lon_c, lat_c = xyz_to_lonlat_deg(cam.image_to_ground(*cam.image_center))
+    assert abs(lat_c - lat) < 6e-4 and abs((lon_c - lon + 180) % 360 - 180) < 6e-4

@@ -102,6 +102,13 @@ class LineScanCamera(ScanCamera):
     def _focal_line(self, line) -> np.ndarray:
         return np.zeros(np.shape(line))
 
+    def camera_look(self, line, sample) -> np.ndarray:
+        """Unit camera-frame look vectors; a line scanner's depend on the sample only, so they
+        are computed on ``sample``'s shape and broadcast (a block costs one row of them)."""
+        sample = np.asarray(sample, dtype=float)
+        look = super().camera_look(np.zeros(sample.shape), sample)
+        return np.broadcast_to(look, np.broadcast_shapes(np.shape(line), sample.shape) + (3,))
+
     @property
     def half_duration_s(self) -> float:
         """Half the time from image line 0 to line ``lines`` (s); ``tau`` of the corrections

@@ -345,7 +345,8 @@ class ScanCamera(PicklesWithoutCache):
 
     def rays(self, line, sample) -> tuple[np.ndarray, np.ndarray]:
         """Ray origins (sensor position at the line's time) and unit directions, body-fixed
-        metres, both of the broadcast shape of ``line`` and ``sample`` plus ``(3,)``."""
+        metres, both of the broadcast shape of ``line`` and ``sample`` plus ``(3,)`` (the
+        origins may be a read-only broadcast view)."""
         line = np.asarray(line, dtype=float)
         sample = np.asarray(sample, dtype=float)
         pos, rot = self._pose(self.line_time(line))

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from pipeline.geometry.warp import GroundGrid, image_coordinates
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "ale-isds"
@@ -269,8 +270,8 @@ def test_minus_z_camera_meets_the_body():
 
 def test_minus_z_camera_forced_plus_z_is_rejected_not_mosaicked(tmp_path):
     from pipeline.errors import MosaicError
-    from pipeline.orchestration import run
     from pipeline.ingestion import ingest
+    from pipeline.orchestration import run
 
     isd = load_isd("apollometric")
     cam = camera_of(isd)

@@ -1,8 +1,12 @@
 """Geometry shared by every stage (pure numpy; no stage imports another, they meet here).
 
-- :mod:`~pipeline.geometry.cameras`: the camera kinds behind one :class:`Camera` protocol
-  (:class:`FrameCamera`: usgscsm frame sensor semantics).
-- :mod:`~pipeline.geometry.isd`: ISD validation/parsing (ALE and older usgscsm layouts).
+- :mod:`~pipeline.geometry.cameras`: the camera kinds behind one :class:`Camera` protocol —
+  :class:`FrameCamera`, :class:`LineScanCamera`, :class:`PushFrameCamera` (usgscsm semantics);
+  :func:`load_camera` picks the kind from an ISD's ``name_model``.
+- :mod:`~pipeline.geometry.isd` (frame), :mod:`~pipeline.geometry.scan_isd` (line-scan and
+  push-frame): ISD validation/parsing (ALE and older usgscsm layouts); ephemeris tables as
+  usgscsm and ALE interpolate them (:mod:`~pipeline.geometry.ephemeris`,
+  :mod:`~pipeline.geometry.ale_tables`).
 - :mod:`~pipeline.geometry.footprint`: footprints of any camera; :mod:`~pipeline.geometry.overlap`:
   the overlap graph of images.
 - :mod:`~pipeline.geometry.illumination`: incidence, emission, phase (one implementation).
@@ -23,7 +27,14 @@ from pipeline.geometry.body import (
     xyz_to_lonlat,
     xyz_to_lonlat_deg,
 )
-from pipeline.geometry.cameras import Camera, CameraBase, FrameCamera
+from pipeline.geometry.cameras import (
+    Camera,
+    CameraBase,
+    FrameCamera,
+    LineScanCamera,
+    PushFrameCamera,
+    load_camera,
+)
 from pipeline.geometry.dem import Dem
 from pipeline.geometry.distortion import Distortion
 from pipeline.geometry.footprint import footprint_contains_pole
@@ -38,8 +49,11 @@ __all__ = [
     "Dem",
     "Distortion",
     "FrameCamera",
+    "LineScanCamera",
     "MapGrid",
+    "PushFrameCamera",
     "footprint_contains_pole",
+    "load_camera",
     "lonlat_to_xyz",
     "lonlat_to_xyz_deg",
     "resolve_crs",

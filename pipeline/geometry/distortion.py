@@ -29,6 +29,9 @@ Models (``optical_distortion`` block of the ISD):
     formula is ISIS's, which usgscsm's ``LUNARORBITER`` model ports.)
 ``transverse`` with a singular linear part and no higher terms (usgscsm's own test ISD)
     is the identity: usgscsm's Newton removal returns its input on a singular Jacobian.
+``lrolrocnac``, ``kaguyalism`` (and the pre-2020 ``kaguyatc`` block, read as ``kaguyalism``
+with zero boresight)
+    the scanning cameras' models, in :mod:`pipeline.geometry.distortion_models`.
 """
 
 from __future__ import annotations
@@ -39,11 +42,13 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.geometry import distortion_models as _dm
+
 log = logging.getLogger(__name__)
 
 __all__ = ["Distortion", "DISTORTION_MODELS"]
 
-DISTORTION_MODELS = ("none", "radial", "transverse", "lunarorbiter")
+DISTORTION_MODELS = ("none", "radial", "transverse", "lunarorbiter", "lrolrocnac", "kaguyalism")
 
 _IDENTITY_TRANSVERSE = (0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0) + (
     0.0,
@@ -84,7 +89,8 @@ class Distortion:
     coefficients : tuple of float
         ``radial``: ``(k0, k1, k2)``; ``transverse``: 10 x then 10 y coefficients;
         ``lunarorbiter``: ``(perspective_x, perspective_y, center_point_x, center_point_y,
-        k0, k1)``; ``none``: ``()``.
+        k0, k1)``; ``lrolrocnac``: ``(k1,)``; ``kaguyalism``: ``(bx, a0..a3, by, b0..b3)``;
+        ``none``: ``()``.
     """
 
     model: str = "none"
@@ -146,9 +152,20 @@ class Distortion:
             if not any(coeffs[:2]) and not any(coeffs[4:]):
                 return cls()
             return cls("lunarorbiter", coeffs)
+        if name == "lrolrocnac":
+            k = np.atleast_1d(np.asarray(body["coefficients"], dtype=float)).ravel()
+            if k.size != 1:
+                raise ValueError(f"lrolrocnac takes 1 coefficient, got {k.size}")
+            return cls("lrolrocnac", (float(k[0]),))
+        if name in ("kaguyalism", "kaguyatc"):
+            x = ([float(v) for v in body["x"]] + [0.0] * 4)[:4]
+            y = ([float(v) for v in body["y"]] + [0.0] * 4)[:4]
+            bx = float(body.get("boresight_x", 0.0)) if name == "kaguyalism" else 0.0
+            by = float(body.get("boresight_y", 0.0)) if name == "kaguyalism" else 0.0
+            return cls("kaguyalism", tuple([bx] + x + [by] + y))
         raise ValueError(
-            f"optical distortion model {name!r} is not supported for frame cameras "
-            f"(supported: radial, transverse, lunarorbiter)"
+            f"optical distortion model {name!r} is not supported "
+            f"(supported: radial, transverse, lunarorbiter, lrolrocnac, kaguyalism)"
         )
 
     def to_isd_block(self) -> dict[str, Any]:
@@ -170,6 +187,10 @@ class Distortion:
                     "coefficients": c[4:6],
                 }
             }
+        if self.model == "lrolrocnac":
+            return {"lrolrocnac": {"coefficients": c}}
+        if self.model == "kaguyalism":
+            return {"kaguyalism": {"x": c[1:5], "y": c[6:10], "boresight_x": c[0], "boresight_y": c[5]}}
         raise ValueError(f"unknown distortion model {self.model!r}")
 
     @property
@@ -238,6 +259,10 @@ class Distortion:
         dy = np.asarray(dy, dtype=float)
         if self.model == "none":
             return dx, dy
+        if self.model == "lrolrocnac":
+            return _dm.lrolrocnac_remove(self.coefficients[0], dx, dy)
+        if self.model == "kaguyalism":
+            return _dm.kaguyalism_remove(self.coefficients, dx, dy)
         if self.model in ("radial", "lunarorbiter"):
             return self._remove_closed(dx, dy)
         # transverse: Newton on apply(u) = d, starting at u = d (usgscsm removeDistortion)
@@ -256,6 +281,10 @@ class Distortion:
             return self._apply_closed(ux, uy)
         if self.model == "radial":
             return self._apply_radial(ux, uy)
+        if self.model == "lrolrocnac":
+            return _dm.lrolrocnac_apply(self.coefficients[0], ux, uy)
+        if self.model == "kaguyalism":
+            return _dm.kaguyalism_apply(self.coefficients, ux, uy)
         # lunarorbiter: Newton on remove(d) = u, from ISIS SetUndistortedFocalPlane's
         # first-order perspective guess
         px, py = self.coefficients[:2]

@@ -8,6 +8,8 @@ arguments, hence the files, are exactly those of earlier versions.
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -114,8 +116,6 @@ def main_simulate(argv: list[str] | None = None) -> int:
     int
         Exit status (0 on success, 2 on a usage error).
     """
-    import argparse
-    import sys
 
     ap = argparse.ArgumentParser(prog="farside simulate", description="Render a synthetic far-side survey.")
     ap.add_argument("outdir", type=Path)

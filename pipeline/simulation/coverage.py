@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.geometry.body import lonlat_to_xyz_deg
 from pipeline.geometry import FrameCamera
+from pipeline.geometry.body import lonlat_to_xyz_deg
 
 
 def overlap_fraction(cam_a: FrameCamera, cam_b, n: int = 24) -> float:

@@ -35,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from scipy import ndimage
 
@@ -226,7 +227,6 @@ def write_png8(directory, stem: str, data: np.ndarray):
     ValueError
         ``data`` is not a 2-D uint8 array.
     """
-    import cv2
 
     data = np.asarray(data)
     if data.ndim != 2 or data.dtype != np.uint8:

@@ -44,6 +44,7 @@ Everything is deterministic from the seed: running twice writes identical bytes.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import os
@@ -167,7 +168,6 @@ def _clean_previous(outdir: Path) -> None:
     manifest = outdir / TRUTH_DIR / "survey.json"
     if not manifest.is_file():
         return
-    import json
 
     try:
         old = json.loads(manifest.read_text())

@@ -26,6 +26,7 @@ from pipeline.geometry import FrameCamera
 from pipeline.geometry.grid import MOON_RADIUS_M
 from pipeline.geometry.rotation import rotvec_to_matrix
 from pipeline.simulation.coverage import coverage_fraction, overlap_fraction
+from pipeline.simulation.oblique import tilt_frames
 from pipeline.simulation.orbit import (
     J2000_UTC,
     MAX_WOBBLE_SHIFT,
@@ -390,7 +391,6 @@ def plan_survey(
         radiometry=rad,
     )
     if oblique_deg is not None:
-        from pipeline.simulation.oblique import tilt_frames
 
         frames, plan.extras["oblique"] = tilt_frames(frames, emission_deg=oblique_deg, side=oblique_side, seed=seed)
     # auto-exposure: aim highland albedo at the frame centre at target_dn, with jitter

@@ -32,8 +32,8 @@ import numpy as np
 from pyproj import CRS
 
 from pipeline.geometry.body import xyz_to_lonlat
-from pipeline.geometry.illumination import angle_between as _angle  # the stable arctan2 angle
 from pipeline.geometry.dem import Dem
+from pipeline.geometry.illumination import angle_between as _angle  # the stable arctan2 angle
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from pipeline.errors import ConfigError, FarsideError
 from pipeline.geometry import FrameCamera
+from pipeline.geometry.dem import Dem
 from pipeline.simulation.photometry import PhotometricLaw, default_law, scattering_law
 from pipeline.simulation.sensor import Detector, DetectorParams, Radiometry, Scene, camera_rays, render_iof
 from pipeline.simulation.surface import Surface
@@ -282,7 +283,6 @@ def load_truth(outdir: str | Path, *, reported_from_sidecars: bool = True, law=N
         detector = Detector.from_seed(int(det_doc["seed"]), tuple(det_doc["shape"]), dparams)
     terrain = None
     if "relief" in survey:
-        from pipeline.geometry.dem import Dem
 
         terrain = Terrain(Dem.from_file(tdir / DEM_FILE, is_radius=False))
     rad_doc = survey["plan"]["radiometry"]

@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import rasterio
+from rasterio.crs import CRS as RioCRS
 
+from pipeline.simulation.film import reseau_positions
 from pipeline.simulation.writers import dump_json
 
 TRUTH_DIR = "truth"
@@ -152,8 +155,6 @@ def write_dem(path: Path, dem) -> None:
     Heights in metres above the datum sphere (``datum_radius_m``, tag ``DATUM_RADIUS_M``),
     nodata NaN, ``AREA_OR_POINT=Area`` (post centres at +0.5 pixel).
     """
-    import rasterio
-    from rasterio.crs import CRS as RioCRS
 
     values = dem.values.astype(np.float32)
     rows, cols = values.shape
@@ -206,7 +207,6 @@ def option_blocks(plan, relief_model, terrain, film_p, max_wobble_shift) -> dict
             "the frames' *_center_deg angles are topographic (from the DEM normal)",
         }
     if film_p:
-        from pipeline.simulation.film import reseau_positions
 
         out["film"] = {
             "params": film_p.to_dict(),

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tifffile
+from astropy.io import fits
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +250,6 @@ def write_fits(directory: Path, data: np.ndarray, label: FrameLabel) -> list[Pat
     -------
     list of Path
     """
-    from astropy.io import fits
 
     data = _check(data)
     hdu = fits.PrimaryHDU(data=data)  # uint16 -> BITPIX 16, BZERO 32768
@@ -276,7 +277,6 @@ def write_tiff(directory: Path, data: np.ndarray, label: FrameLabel) -> list[Pat
     -------
     list of Path
     """
-    import tifffile
 
     data = _check(data)
     path = Path(directory) / f"{label.stem}.tif"

@@ -3,6 +3,19 @@ import logging
 import cv2
 import numpy as np
 import pytest
+
+from pipeline.calibration import (
+    Masters,
+    build_masters,
+    calibrate_frame,
+    lunar_lambert,
+    sun_distance_au,
+)
+from pipeline.calibration.params import CalibrationParams, PhotometryParams
+from pipeline.errors import BadFrame, CalibrationError
+from pipeline.frame import FrameFailure
+from pipeline.geometry.illumination import pixel_angles
+from pipeline.orchestration.steps import calibrate_step
 from tests.calibration.helpers import (
     GAIN,
     MOON_R,
@@ -14,19 +27,6 @@ from tests.calibration.helpers import (
     make_scene,
     make_sensor,
 )
-
-from pipeline.calibration import (
-    Masters,
-    build_masters,
-    calibrate_frame,
-    lunar_lambert,
-    sun_distance_au,
-)
-from pipeline.geometry.illumination import pixel_angles
-from pipeline.orchestration.steps import calibrate_step
-from pipeline.calibration.params import CalibrationParams, PhotometryParams
-from pipeline.errors import BadFrame, CalibrationError
-from pipeline.frame import FrameFailure
 
 EXACT = CalibrationParams(output="dn_per_s", cosmic_rays=False, saturation_dn=None)
 

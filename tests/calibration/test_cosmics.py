@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-from tests.calibration.helpers import GAIN, READ_NOISE, add_cosmics, make_scene, psf_blur
 
 from pipeline.calibration.cosmics import (
     detect_cosmics,
@@ -8,6 +7,7 @@ from pipeline.calibration.cosmics import (
     psf_neighbour_ratio,
     residual_noise,
 )
+from tests.calibration.helpers import GAIN, READ_NOISE, add_cosmics, make_scene, psf_blur
 
 
 def _noisy(rate: np.ndarray, rng) -> np.ndarray:

@@ -3,14 +3,14 @@ import logging
 import numpy as np
 import pytest
 from astropy.io import fits
-from tests.calibration.helpers import SHAPE, make_frame, make_sensor
 
 from pipeline.calibration import BadPixel, Masters, build_masters, build_masters_from_frames
 from pipeline.calibration.badpixels import find_dead, find_hot, find_noisy
-from pipeline.imaging.repair import repair_pixels
 from pipeline.calibration.params import CalibrationParams
 from pipeline.errors import CalibrationError
 from pipeline.frame import FrameType
+from pipeline.imaging.repair import repair_pixels
+from tests.calibration.helpers import SHAPE, make_frame, make_sensor
 
 CFG = CalibrationParams()
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
-from tests.calibration.helpers import MOON_R, look_at_camera
 from pydantic import ValidationError
 
+from pipeline.calibration.params import PhotometryParams
 from pipeline.calibration.photometry import (
     PHOTOMETRIC_MODELS,
     lommel_seeliger,
@@ -12,7 +12,7 @@ from pipeline.calibration.photometry import (
     photometric_function,
 )
 from pipeline.geometry.illumination import pixel_angles
-from pipeline.calibration.params import PhotometryParams
+from tests.calibration.helpers import MOON_R, look_at_camera
 
 D = np.radians
 

@@ -2,7 +2,6 @@ import logging
 
 import numpy as np
 import pytest
-from tests.calibration.helpers import AU, MOON_R, look_at_camera
 
 from pipeline.calibration.radiometry import (
     AU_M,
@@ -12,6 +11,7 @@ from pipeline.calibration.radiometry import (
     to_iof,
     to_radiance,
 )
+from tests.calibration.helpers import AU, MOON_R, look_at_camera
 
 
 def test_remove_signature_exact_and_guards_bad_flats():

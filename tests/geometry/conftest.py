@@ -6,9 +6,9 @@ import copy
 from pathlib import Path
 
 import pytest
-from tests.geometry.helpers import REFERENCE, SIMPLE_FRAMER_ISD, require
 
 from pipeline.geometry import FrameCamera
+from tests.geometry.helpers import REFERENCE, SIMPLE_FRAMER_ISD, require
 
 
 @pytest.fixture

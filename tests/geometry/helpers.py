@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.geometry.body import lonlat_to_xyz_deg
 from pipeline.geometry import FrameCamera
+from pipeline.geometry.body import lonlat_to_xyz_deg
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT.parent / "shared" / "reference"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from pipeline.errors import BadGeometry, GeometryError, UnsupportedFormat
-from pipeline.geometry.body import xyz_to_lonlat_deg
 from pipeline.geometry import FrameCamera
+from pipeline.geometry.body import xyz_to_lonlat_deg
 
 FRAME_ISDS = [
     "clem_hires_isd.json",

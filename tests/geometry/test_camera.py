@@ -9,13 +9,13 @@ import pickle
 
 import numpy as np
 import pytest
-from tests.geometry.helpers import SIMPLE_FRAMER_ISD, make_camera
 
-from pipeline.geometry.warp import GroundGrid, image_coordinates
 from pipeline.errors import BadGeometry, GeometryError
-from pipeline.geometry.body import lonlat_to_xyz_deg, xyz_to_lonlat_deg
 from pipeline.geometry import FrameCamera
+from pipeline.geometry.body import lonlat_to_xyz_deg, xyz_to_lonlat_deg
 from pipeline.geometry.rotation import quat_to_matrix
+from pipeline.geometry.warp import GroundGrid, image_coordinates
+from tests.geometry.helpers import SIMPLE_FRAMER_ISD, make_camera
 
 
 def test_build_conventions():

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from tests.geometry.helpers import make_camera
 
 from pipeline.errors import BadFrame
 from pipeline.geometry.body import xyz_to_lonlat
 from pipeline.geometry.dem import Dem
 from pipeline.geometry.grid import MapGrid
+from tests.geometry.helpers import make_camera
 
 
 def _write(path, values, transform, crs):

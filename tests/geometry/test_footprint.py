@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 import pytest
-from tests.geometry.helpers import make_camera
 
 from pipeline.geometry.body import xyz_to_lonlat_deg
 from pipeline.geometry.footprint import border_coords, footprint_contains_pole
+from tests.geometry.helpers import make_camera
 
 
 def _border_every_pixel(cam):

@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
-from tests.geometry.helpers import make_camera
 
 from pipeline.errors import GeometryError
+from tests.geometry.helpers import make_camera
 
 
 def test_simple_framer_angles(simple_framer):

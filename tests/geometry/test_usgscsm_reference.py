@@ -14,9 +14,9 @@ import math
 
 import numpy as np
 import pytest
-from tests.geometry.helpers import SIMPLE_FRAMER_ISD
 
 from pipeline.geometry import FrameCamera
+from tests.geometry.helpers import SIMPLE_FRAMER_ISD
 
 
 def _rows(usgscsm_dir):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.mosaicking.helpers import camera, render, truth_on_grid
 
 from pipeline.errors import ConfigError
 from pipeline.geometry.grid import MapGrid
 from pipeline.geometry.warp import GroundGrid, image_coordinates, orthorectify, warp_frame
+from tests.mosaicking.helpers import camera, render, truth_on_grid
 
 
 @pytest.fixture(scope="module")
@@ -116,9 +116,8 @@ def test_dem_heights_are_used():
     dem = Dem.from_grid(heights, dem_grid)
     # render through the terrain: ray/DEM intersection of every pixel centre
     line, sample = np.meshgrid(np.arange(96) + 0.5, np.arange(96) + 0.5, indexing="ij")
-    from tests.mosaicking.helpers import albedo_xyz
-
     from pipeline.geometry.body import xyz_to_lonlat
+    from tests.mosaicking.helpers import albedo_xyz
 
     xyz, hit = cam.image_to_ground_hit(line, sample, dem=dem)
     lon, lat = xyz_to_lonlat(xyz)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.io.test_read_formats import write_sidecar
 
 from pipeline.errors import LabelTooLarge, UnreadableFrame, UnsupportedFormat
 from pipeline.io import read_meta, read_pixels
+from tests.io.test_read_formats import write_sidecar
 
 pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 

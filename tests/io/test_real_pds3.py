@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.ingestion.params import IngestionParams
 from pipeline.errors import UnsupportedFormat
 from pipeline.ingestion import ingest
+from pipeline.ingestion.params import IngestionParams
 from pipeline.io import read_meta, read_pixels
 from pipeline.io.rawarray import RawLayout, read_stored
 

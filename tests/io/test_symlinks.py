@@ -6,11 +6,11 @@ import os
 
 import numpy as np
 import pytest
-from tests.io.test_read_formats import isis_cube, ramp, write_pds3, write_pds4
 
 from pipeline.errors import UnreadableFrame
 from pipeline.ingestion import ingest
 from pipeline.io import read_meta, read_pixels
+from tests.io.test_read_formats import isis_cube, ramp, write_pds3, write_pds4
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links on this platform")
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.mosaicking.helpers import camera, render
 
-from pipeline.mosaicking.params import MosaickingParams
 from pipeline.errors import ConfigError
 from pipeline.frame import Frame, FrameMeta
 from pipeline.mosaicking import Equalization, OverlapStats, equalize_frames, grid_for_frames, overlap_stats
 from pipeline.mosaicking.equalize import solve_equalization
+from pipeline.mosaicking.params import MosaickingParams
+from tests.mosaicking.helpers import camera, render
 
 TRUE_GAIN = np.array([1.10, 0.92, 1.00, 0.85, 1.13])
 TRUE_OFFSET = np.array([0.010, -0.006, 0.004, -0.012, 0.004])

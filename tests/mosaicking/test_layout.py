@@ -6,17 +6,17 @@ import math
 
 import numpy as np
 import pytest
-from tests.mosaicking.helpers import R, camera, render
 
 from pipeline.errors import MosaicError
 from pipeline.geometry.grid import MapGrid
+from pipeline.geometry.warp import orthorectify
 from pipeline.mosaicking import (
     footprint_bbox_xy,
     frames_touching,
     grid_for_frames,
     world_bounds,
 )
-from pipeline.geometry.warp import orthorectify
+from tests.mosaicking.helpers import R, camera, render
 
 HALF_WORLD = math.pi * R
 

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.mosaicking.helpers import assemble, camera, render, sub_camera, truth_on_grid
 from scipy import ndimage
 
 from pipeline.config import load_config
-from pipeline.geometry.warp import orthorectify, warp_frame
-from pipeline.mosaicking import MosaickingParams
 from pipeline.errors import ConfigError
 from pipeline.frame import Frame, FrameMeta
 from pipeline.geometry.grid import MapGrid
+from pipeline.geometry.warp import orthorectify, warp_frame
 from pipeline.mosaicking import (
     BLEND_METHODS,
     Equalization,
+    MosaickingParams,
     TileInput,
     footprint_bbox_xy,
     frames_touching,
@@ -23,6 +22,7 @@ from pipeline.mosaicking import (
     mosaic_tile,
     mosaic_tile_frames,
 )
+from tests.mosaicking.helpers import assemble, camera, render, sub_camera, truth_on_grid
 
 BLENDS = sorted(BLEND_METHODS)
 

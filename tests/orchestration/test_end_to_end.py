@@ -16,9 +16,9 @@ import rasterio
 from rio_cogeo.cogeo import cog_validate
 
 from bench.accuracy import coverage_percent, footprint_rowcol, mosaic_accuracy, polygon_union
-from tests.conftest import small_config
 from pipeline.orchestration import run
 from pipeline.simulation import load_truth
+from tests.conftest import small_config
 
 pytestmark = pytest.mark.slow
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from tests.registration.helpers import make_survey
 
-from pipeline.registration.params import RegistrationParams
 from pipeline.geometry.overlap import overlap_pairs
 from pipeline.registration import match_pair
+from pipeline.registration.params import RegistrationParams
+from tests.registration.helpers import make_survey
 
 
 @pytest.fixture(scope="session")

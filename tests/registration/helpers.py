@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.frame import Frame, FrameMeta
-from pipeline.geometry.body import MOON_RADII_M, lonlat_to_xyz_deg
 from pipeline.geometry import FrameCamera
+from pipeline.geometry.body import MOON_RADII_M, lonlat_to_xyz_deg
 from pipeline.geometry.rotation import rotvec_to_matrix
 from pipeline.simulation import Surface, plan_survey, render_iof
 

@@ -19,18 +19,10 @@ import pickle
 
 import numpy as np
 import pytest
-from tests.registration.helpers import (
-    make_survey,
-    misregistration_px,
-    nadir_camera,
-    rigid_misregistration_px,
-    seam_misregistration_px,
-)
 
-from pipeline.registration.params import RegistrationParams
-from pipeline.geometry import FrameCamera
 from pipeline import api
 from pipeline.config import Config, RunParams
+from pipeline.geometry import FrameCamera
 from pipeline.geometry.overlap import overlap_pairs
 from pipeline.registration import (
     PairMatches,
@@ -38,6 +30,14 @@ from pipeline.registration import (
     match_pair,
     write_adjusted_isds,
     write_control_network,
+)
+from pipeline.registration.params import RegistrationParams
+from tests.registration.helpers import (
+    make_survey,
+    misregistration_px,
+    nadir_camera,
+    rigid_misregistration_px,
+    seam_misregistration_px,
 )
 
 

@@ -8,20 +8,20 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+
+from pipeline.api import register
+from pipeline.config import load_config
+from pipeline.errors import ConfigError
+from pipeline.registration import adjust, match_basemap
+from pipeline.registration.basemap import read_basemap_on_grid
+from pipeline.registration.pairs import local_grid
+from pipeline.registration.params import RegistrationParams
 from tests.registration.helpers import (
     misregistration_px,
     rigid_misregistration_px,
     with_common_rotation,
     write_basemap,
 )
-
-from pipeline.registration.params import RegistrationParams
-from pipeline.errors import ConfigError
-from pipeline.api import register
-from pipeline.config import load_config
-from pipeline.registration import adjust, match_basemap
-from pipeline.registration.basemap import read_basemap_on_grid
-from pipeline.registration.pairs import local_grid
 
 
 @pytest.fixture(scope="module")

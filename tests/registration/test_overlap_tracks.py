@@ -7,13 +7,12 @@ import pickle
 
 import numpy as np
 import pytest
-from tests.registration.helpers import nadir_camera
 
 from pipeline.geometry.body import MOON_RADII_M
-from pipeline.geometry.overlap import overlap_pairs
-from pipeline.registration import PairMatches, build_tracks
 from pipeline.geometry.footprint import footprint, laea_forward, laea_inverse
-from pipeline.geometry.overlap import connected_components
+from pipeline.geometry.overlap import connected_components, overlap_pairs
+from pipeline.registration import PairMatches, build_tracks
+from tests.registration.helpers import nadir_camera
 
 R = MOON_RADII_M[0]
 

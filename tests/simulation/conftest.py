@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from tests.simulation.helpers import SMALL
 
 from pipeline.simulation import Surface, simulate_survey
+from tests.simulation.helpers import SMALL
 
 
 @pytest.fixture(scope="session")

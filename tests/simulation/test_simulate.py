@@ -10,10 +10,10 @@ import pdr
 import pytest
 import tifffile
 from astropy.io import fits
-from tests.simulation.helpers import SMALL
 
 from pipeline.geometry import FrameCamera
 from pipeline.simulation import load_truth, main_simulate, simulate_survey
+from tests.simulation.helpers import SMALL
 
 
 def _digest(root):

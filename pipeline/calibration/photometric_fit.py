@@ -40,6 +40,7 @@ from pipeline.calibration.photometric_problem import (
     build_problem,
     covariance,
     initial_parameters,
+    model_brightness,
     prepare_observations,
     slope_rows,
     solve,
@@ -195,14 +196,22 @@ def _fit_law(
     loss: str,
     max_nfev: int,
 ) -> _Candidate:
-    """Fit one law (two passes: overlaps only, then with the incidence-slope rows)."""
+    """Fit one law in two passes: overlaps only, then with the incidence-slope rows.
+
+    With relative weights the second pass also reweights every view by the first pass's
+    model brightness (one step of iteratively reweighted least squares: weights from the
+    noise-free model, not from the noisy cell means).
+    """
     problem = build_problem(obs, law, standard, fit_offsets=fit_offsets)
     t0 = initial_parameters(problem, np.asarray(law.initial, dtype=np.float64))
     x = solve(problem, t0, loss=loss, max_nfev=max_nfev)
-    frames, weights = slope_rows(problem, x, incidence_weight)
-    if frames.size:
+    obs2 = obs.reweighted(model_brightness(problem, x))
+    frames, weights = slope_rows(
+        build_problem(obs2, law, standard, fit_offsets=fit_offsets), x, incidence_weight
+    )
+    if frames.size or obs2 is not obs:
         problem = build_problem(
-            obs, law, standard, fit_offsets=fit_offsets, slope_frames=frames, slope_weight=weights
+            obs2, law, standard, fit_offsets=fit_offsets, slope_frames=frames, slope_weight=weights
         )
         x = solve(problem, x[: x.size - problem.n_cells], loss=loss, max_nfev=max_nfev)
     cov, _, r = covariance(problem, x)

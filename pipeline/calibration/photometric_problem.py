@@ -12,7 +12,7 @@ linked frames). The Jacobian is analytic and sparse except for finite difference
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,6 +47,16 @@ class Observations:
     cell: np.ndarray
     weight: np.ndarray
     n_frames: int
+    user_weight: np.ndarray | None = None  # the caller's weights (mean 1) when ``weight`` is relative
+
+    def reweighted(self, brightness: np.ndarray) -> Observations:
+        """The same observations weighted by ``user_weight * (median b / b)^2`` for a brightness ``b``."""
+        if self.user_weight is None:
+            return self
+        b = np.asarray(brightness, dtype=np.float64)
+        med = float(np.median(b[b > 0])) if np.any(b > 0) else 1.0
+        w = self.user_weight * (med / np.maximum(b, 0.1 * med)) ** 2
+        return replace(self, weight=w / w.mean())
 
 
 def _relative_weight(y, inc, emi, pha, cell) -> np.ndarray:
@@ -135,9 +145,10 @@ def prepare_observations(
         y, inc, emi, pha, fr, ce, w = (a[keep] for a in (y, inc, emi, pha, fr, ce, w))
     _, ce = np.unique(ce, return_inverse=True)
     ce = ce.astype(np.int64)
+    user = w / w.mean()
     if relative:
-        w = w * _relative_weight(y, inc, emi, pha, ce)
-    return Observations(y, inc, emi, pha, fr, ce, w / w.mean(), n_frames)
+        w = user * _relative_weight(y, inc, emi, pha, ce)
+    return Observations(y, inc, emi, pha, fr, ce, w / w.mean(), n_frames, user if relative else None)
 
 
 # ---------------------------------------------------------------- the joint problem
@@ -496,6 +507,21 @@ def covariance(problem: Problem, x: np.ndarray) -> tuple[np.ndarray, float, np.n
     if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) < 0):
         cov = np.full_like(h, np.inf)
     return cov, sigma2, r[:rows]
+
+
+def model_brightness(problem: Problem, x: np.ndarray) -> np.ndarray:
+    """Noise-free brightness of every observation under the solution ``x`` (I/F units).
+
+    ``G_f a_c F_k + O_f`` for views of cells seen at least twice; single views keep their
+    observed value (they only enter the incidence-slope rows).
+    """
+    theta, u, o, a = problem.split(x)
+    obs = problem.obs
+    out = obs.iof.copy()
+    m = problem.multi
+    fr = obs.frame[m]
+    out[m] = (np.exp(u[fr]) * a[problem.cell] * problem.factor(theta)[m] + o[fr]) * problem.scale
+    return out
 
 
 def slope_rows(problem: Problem, x: np.ndarray, incidence_weight: float) -> tuple[np.ndarray, np.ndarray]:

@@ -146,7 +146,9 @@ class PhotometricModel:
         if unknown:
             raise TypeError(f"photometric model {self.name!r} takes no parameter {sorted(unknown)}")
         merged = dict(self.parameters) | parameters
-        return PhotometricModel(self.name, self.function, self.description, tuple(merged.items()), self.tunable)
+        return PhotometricModel(
+            self.name, self.function, self.description, tuple(merged.items()), self.tunable
+        )
 
 
 PHOTOMETRIC_MODELS: dict[str, PhotometricModel] = {
@@ -160,7 +162,10 @@ PHOTOMETRIC_MODELS: dict[str, PhotometricModel] = {
             tunable=("weight",),
         ),
         PhotometricModel(
-            "hapke", hapke, "Hapke 2012 (LROC HapkeLROC), fixed LROC WAC 643 nm parameters", tunable=("params",)
+            "hapke",
+            hapke,
+            "Hapke 2012 (LROC HapkeLROC), fixed LROC WAC 643 nm parameters",
+            tunable=("params",),
         ),
     )
 }

@@ -14,7 +14,7 @@ from pipeline.calibration import photometric_fit as fit_module
 from pipeline.calibration import photometric_laws as laws_module
 from pipeline.calibration.hapke import LROC_HAPKE_643NM, hapke_lroc
 from pipeline.calibration.photometric_fit import fit_photometry
-from pipeline.calibration.photometric_laws import hapke_law
+from pipeline.calibration.photometric_laws import hapke_law, lunar_lambert_law
 from pipeline.calibration.photometry import (
     lommel_seeliger,
     lunar_lambert,
@@ -73,9 +73,9 @@ def test_lommel_seeliger_is_lunar_lambert_with_l_one():
 
 
 def test_mcewen_l_of_phase_is_recovered_as_a_curve():
-    s = render(lunar_lambert)  # McEwen's L(phase)
-    fit = _fit(s, model="lunar_lambert")
-    assert fit.constrained and fit.model == "lunar_lambert"
+    s = render(lunar_lambert)  # McEwen's L(phase), a cubic in phase
+    fit = _fit(s, model=lunar_lambert_law(3, s.phase))  # (auto's choice of order: the test below)
+    assert fit.constrained and fit.model == "lunar_lambert" and len(fit.parameters) == 4
     phase = np.radians([15.0, 30.0, 50.0, 70.0, 90.0, 110.0])
     ell, sigma = fit.lunar_lambert_l(phase)
     assert np.all(sigma > 0) and np.all(sigma < 0.01)
@@ -113,10 +113,12 @@ def test_auto_chooses_the_rendering_family_and_flattens_the_survey(law, expected
     # normalised brightness per cell against the true albedo
     norm = fit.normalise(s.iof, s.incidence, s.emission, s.phase, s.frame)
     seen = np.bincount(s.cell, minlength=s.albedo.size) > 0
-    per_cell = np.bincount(s.cell, norm, s.albedo.size)[seen] / np.bincount(s.cell, minlength=s.albedo.size)[seen]
+    per_cell = (
+        np.bincount(s.cell, norm, s.albedo.size)[seen] / np.bincount(s.cell, minlength=s.albedo.size)[seen]
+    )
     assert np.corrcoef(per_cell, s.albedo[seen])[0, 1] > 0.995
-    if expected == "lunar_lambert" and law is not lunar_lambert:
-        assert fit.parameter_names == ("L0",)  # a constant L needs no phase terms
+    if expected == "lunar_lambert":  # a constant L needs no phase terms, McEwen's cubic all
+        assert fit.parameter_names == (("L0", "L1", "L2", "L3") if law is lunar_lambert else ("L0",))
 
 
 def test_one_geometry_falls_back_to_mcewen_and_says_so():

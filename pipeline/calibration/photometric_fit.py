@@ -35,13 +35,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pipeline.calibration.photometric_laws import MCEWEN_LAW, Law, hapke_law, lunar_lambert_law
+from pipeline.calibration.photometric_observations import Observations, prepare_observations
 from pipeline.calibration.photometric_problem import (
-    Observations,
     build_problem,
     covariance,
     initial_parameters,
     model_brightness,
-    prepare_observations,
     slope_rows,
     solve,
 )

@@ -10,17 +10,16 @@ import numpy as np
 import pytest
 
 from pipeline.calibration import hapke as hapke_module
+from pipeline.calibration import hapke_definition as hapke_definition_module
 from pipeline.calibration import hapke_map as hapke_map_module
 from pipeline.calibration.hapke import LROC_HAPKE_643NM, HapkeParameters, hapke_lroc, hg_h_function
-from pipeline.calibration.hapke_map import (
+from pipeline.calibration.hapke_definition import (
     ModelDefinition,
     ParameterGroup,
-    ParameterMap,
-    isis_valid,
-    lrowac_correction,
     read_model_definition,
     select_parameter_groups,
 )
+from pipeline.calibration.hapke_map import ParameterMap, isis_valid, lrowac_correction
 from pipeline.calibration.photometry import PHOTOMETRIC_MODELS, normalisation_factor
 from pipeline.errors import PhotometricModelError
 
@@ -328,6 +327,6 @@ def test_select_parameter_groups_isis_rule_without_data():
 
 
 def test_docstring_examples_run():
-    for module in (hapke_module, hapke_map_module):
+    for module in (hapke_module, hapke_definition_module, hapke_map_module):
         failed, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert tried > 0 and failed == 0, module.__name__

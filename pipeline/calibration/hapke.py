@@ -81,15 +81,6 @@ class HapkeParameters:
         """A copy with some parameters changed (``p.replace(theta=0.3)``)."""
         return replace(self, **changes)
 
-    def take(self, index: np.ndarray | slice) -> HapkeParameters:
-        """Index every array parameter (scalars stay scalars), e.g. the valid pixels."""
-        return HapkeParameters(
-            **{
-                n: (np.asarray(v)[index] if np.ndim(v) else v)
-                for n, v in ((n, getattr(self, n)) for n in self.names())
-            }
-        )
-
 
 def hg_h_function(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Hapke's (2002) approximation of Chandrasekhar's H function for isotropic scatterers.

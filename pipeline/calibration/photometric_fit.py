@@ -368,9 +368,8 @@ def _result(obs, best: _Candidate, tried, standard, message: str, constrained: b
     gains = np.exp(u)
     offsets = o * problem.scale
     cov = best.cov[:p, :p]
-    before = _overlap_diagnostics(
-        obs, _factor(MCEWEN_LAW, (), obs, standard), np.ones_like(gains), np.zeros_like(offsets)
-    )
+    mcewen = MCEWEN_LAW.factor((), obs.incidence, obs.emission, obs.phase, standard)
+    before = _overlap_diagnostics(obs, mcewen, np.ones_like(gains), np.zeros_like(offsets))
     after = _overlap_diagnostics(obs, problem.factor(theta), gains, offsets)
     return PhotometricFit(
         model="lunar_lambert_mcewen" if law is MCEWEN_LAW else law.name,
@@ -392,8 +391,3 @@ def _result(obs, best: _Candidate, tried, standard, message: str, constrained: b
         n_cells=int(np.unique(obs.cell).size),
         candidates=tuple((c.law.label, c.bic, c.constrained) for c in tried),
     )
-
-
-def _factor(law: Law, theta, obs: Observations, standard) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return law(theta, obs.incidence, obs.emission, obs.phase) / law(theta, *standard)

@@ -37,10 +37,6 @@ def _lunar_lambert_poly(
     return lunar_lambert(incidence, emission, phase, weight=ell)
 
 
-def _mcewen(incidence: np.ndarray, emission: np.ndarray, phase: np.ndarray) -> np.ndarray:
-    return lunar_lambert(incidence, emission, phase)
-
-
 @dataclass(frozen=True)
 class Law:
     """A photometric family with free parameters.
@@ -98,13 +94,25 @@ class Law:
             return PhotometricModel(
                 "hapke", hapke, f"Hapke, fitted {self.describe(theta)}", (("params", params),), ("params",)
             )
-        return PhotometricModel("lunar_lambert", _mcewen, "McEwen lunar-Lambert L(phase)")
+        return PhotometricModel("lunar_lambert", lunar_lambert, "McEwen lunar-Lambert L(phase)")
 
     def __call__(
         self, theta: np.ndarray, incidence: np.ndarray, emission: np.ndarray, phase: np.ndarray
     ) -> np.ndarray:
         """``f(incidence, emission, phase)`` with parameters ``theta`` (radians)."""
         return self.model(theta)(incidence, emission, phase)
+
+    def factor(
+        self,
+        theta: np.ndarray,
+        incidence: np.ndarray,
+        emission: np.ndarray,
+        phase: np.ndarray,
+        standard: tuple[float, float, float],
+    ) -> np.ndarray:
+        """``f(incidence, emission, phase) / f(standard)``: the law normalised at the standard angles."""
+        model = self.model(theta)
+        return model(incidence, emission, phase) / model(*standard)
 
     def lunar_lambert_weight(self, theta: np.ndarray, phase: np.ndarray) -> np.ndarray:
         """``L(phase)`` of a lunar-Lambert law (McEwen's for the fixed law)."""

@@ -64,9 +64,7 @@ class Problem:
     def factor(self, theta: np.ndarray) -> np.ndarray:
         """``F = f(actual) / f(standard)`` for every observation."""
         obs = self.obs
-        f = self.law(theta, obs.incidence, obs.emission, obs.phase)
-        fs = self.law(theta, *self.standard)
-        return f / fs
+        return self.law.factor(theta, obs.incidence, obs.emission, obs.phase, self.standard)
 
     def slopes(self, norm: np.ndarray) -> np.ndarray:
         """Relative slope (per radian) of normalised brightness against incidence, per slope frame.
@@ -95,11 +93,10 @@ class Problem:
             good, (self.obs.iof / self.scale - o[self.obs.frame]) / np.where(good, F, 1.0), np.nan
         )
 
-    def residuals(self, x: np.ndarray) -> np.ndarray:
+    def residuals(self, x: np.ndarray, F: np.ndarray | None = None) -> np.ndarray:
+        """Overlap, incidence-slope and gauge rows at ``x`` (``F``: :meth:`factor` if known)."""
         theta, u, o, a = self.split(x)
-        return self._residuals(self.factor(theta), u, o, a)
-
-    def _residuals(self, F, u, o, a) -> np.ndarray:
+        F = self.factor(theta) if F is None else F
         obs = self.obs
         m, fr = self.multi, self.obs.frame[self.multi]
         y = obs.iof[m] / self.scale
@@ -114,11 +111,12 @@ class Problem:
                 parts.append([_GAUGE_WEIGHT * o[g].sum()])
         return np.concatenate([np.asarray(p, dtype=np.float64) for p in parts])
 
-    def jacobian(self, x: np.ndarray) -> sp.csr_matrix:
+    def jacobian(self, x: np.ndarray, F: np.ndarray | None = None) -> sp.csr_matrix:
+        """Sparse Jacobian of :meth:`residuals` (finite differences in ``theta`` only)."""
         theta, u, o, a = self.split(x)
         obs = self.obs
         p, nf = self.n_params, obs.n_frames
-        F = self.factor(theta)
+        F = self.factor(theta) if F is None else F
         m, fr = self.multi, obs.frame[self.multi]
         nd = m.size
         sw = np.sqrt(obs.weight[m])
@@ -230,12 +228,12 @@ def build_problem(
     )
 
 
-def cell_brightness(problem: Problem, theta: np.ndarray, u: np.ndarray, o: np.ndarray) -> np.ndarray:
-    """Each cell's least-squares brightness ``a_c`` given the law, gains and offsets (closed form)."""
+def cell_brightness(problem: Problem, F: np.ndarray, u: np.ndarray, o: np.ndarray) -> np.ndarray:
+    """Each cell's least-squares brightness ``a_c`` given the law's ``F``, gains and offsets."""
     obs = problem.obs
     m = problem.multi
     fr = obs.frame[m]
-    gf = np.exp(u[fr]) * problem.factor(theta)[m]
+    gf = np.exp(u[fr]) * F[m]
     y = obs.iof[m] / problem.scale - o[fr]
     w = obs.weight[m]
     num = np.bincount(problem.cell, w * gf * y, problem.n_cells)
@@ -243,25 +241,25 @@ def cell_brightness(problem: Problem, theta: np.ndarray, u: np.ndarray, o: np.nd
     return num / np.where(den > 0, den, 1.0)
 
 
-def reduced_full(problem: Problem, t: np.ndarray) -> np.ndarray:
-    """The full vector (theta, u, o, a) from (theta, u, o), the cells in closed form."""
+def reduced_full(problem: Problem, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The full vector (theta, u, o, a) from (theta, u, o), the cells in closed form, and ``F``."""
     theta, u, o, _ = problem.split(np.concatenate([t, np.zeros(problem.n_cells)]))
-    return np.concatenate([t, cell_brightness(problem, theta, u, o)])
+    F = problem.factor(theta)
+    return np.concatenate([t, cell_brightness(problem, F, u, o)]), F
 
 
-def _reduced_jacobian(problem: Problem, x: np.ndarray, dense: bool):
+def _reduced_jacobian(problem: Problem, x: np.ndarray, F: np.ndarray | None = None) -> sp.csr_matrix:
     """``J_t - B (B^T B)^-1 B^T J_t``: the Jacobian with the cells projected out (Kaufman).
 
     ``B`` (the cell columns) has one non-zero per overlap row, so ``B^T B`` is diagonal and
     ``J_red^T J_red`` is the Schur complement of ``J^T J`` over the cells.
     """
-    J = problem.jacobian(x)
+    J = problem.jacobian(x, F)
     nt = x.size - problem.n_cells
     Jt, B = J[:, :nt].tocsc(), J[:, nt:].tocsc()
     btb = np.asarray(B.multiply(B).sum(axis=0)).ravel()
     proj = B @ sp.diags(1.0 / np.where(btb > 0, btb, np.inf)) @ (B.T @ Jt)
-    red = (Jt - proj).tocsr()
-    return red.toarray() if dense else red
+    return (Jt - proj).tocsr()
 
 
 def _logistic(z: np.ndarray) -> np.ndarray:
@@ -282,7 +280,7 @@ def solve(problem: Problem, t0: np.ndarray, *, loss: str = "linear", max_nfev: i
         free[:p] = False
         t = _solve_free(problem, t, free, loss, max_nfev)
     t = _solve_free(problem, t, np.ones(t.size, dtype=bool), loss, max_nfev)
-    return reduced_full(problem, t)
+    return reduced_full(problem, t)[0]
 
 
 def _solve_free(problem: Problem, t0: np.ndarray, free: np.ndarray, loss: str, max_nfev: int) -> np.ndarray:
@@ -309,10 +307,10 @@ def _solve_free(problem: Problem, t0: np.ndarray, free: np.ndarray, loss: str, m
         return t
 
     def fun(tf):
-        return problem.residuals(reduced_full(problem, full_t(tf)))
+        return problem.residuals(*reduced_full(problem, full_t(tf)))
 
     def jac_t(tf, as_dense):
-        red = _reduced_jacobian(problem, reduced_full(problem, full_t(tf)), False)[:, np.flatnonzero(free)]
+        red = _reduced_jacobian(problem, *reduced_full(problem, full_t(tf)))[:, np.flatnonzero(free)]
         return red.toarray() if as_dense else red
 
     both = np.isfinite(lower) & np.isfinite(upper)
@@ -376,7 +374,7 @@ def covariance(problem: Problem, x: np.ndarray) -> tuple[np.ndarray, float, np.n
     """
     ng = n_gauge(problem)
     r = problem.residuals(x)
-    red = _reduced_jacobian(problem, x, dense=False)
+    red = _reduced_jacobian(problem, x)
     h = (red.T @ red).toarray()
     rows = r.size - ng
     dof = max(1, rows - (x.size - ng))

@@ -5,7 +5,7 @@ km) from 50 km altitude: each frame sees the cells within +-1.3 deg of its centr
 0 to ~40 deg), neighbouring frames overlap by half along a strip and strips overlap by a
 third. Each strip is flown on a different orbit, so the Sun stands differently (incidence
 at the frame centres 30 to 80 deg; azimuth varies), and phase spreads within a frame with
-the viewing direction. Truth: a log-normal cell albedo, per-frame gains and offsets
+the viewing direction. Truth: a log-normal cell albedo (I/F at i = 30, e = 0, g = 30 deg, median 0.12), per-frame gains and offsets
 (geometric-mean gain 1, mean offset 0 within the survey), 1 % multiplicative noise.
 """
 
@@ -96,6 +96,8 @@ def render(
     gains /= np.exp(np.mean(np.log(gains)))
     offsets = offset_sd * rng.standard_normal(n_frames)
     offsets -= offsets.mean()
-    clean = gains[frame] * albedo[cell] * law(inc, emi, pha) + offsets[frame]
+    # albedo = I/F at the standard geometry (i = 30, e = 0, g = 30 deg), whatever the law
+    standard = law(*np.radians([30.0, 0.0, 30.0]))
+    clean = gains[frame] * albedo[cell] * law(inc, emi, pha) / standard + offsets[frame]
     iof = clean * (1.0 + noise * rng.standard_normal(clean.size))
     return Survey(iof, inc, emi, pha, frame, cell, gains, offsets, albedo)

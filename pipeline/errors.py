@@ -72,6 +72,10 @@ class CalibrationError(FarsideError, ValueError):
     """Calibration frames are inconsistent (shapes differ, no exposure, ...)."""
 
 
+class PhotometricModelError(CalibrationError):
+    """A photometric model definition, parameter map or photometric fit input is unusable."""
+
+
 class RegistrationError(FarsideError, RuntimeError):
     """Tie points or bundle adjustment failed for the whole network."""
 

@@ -18,7 +18,8 @@ class PhotometryParams(Section):
     model: str = Field(
         "lunar_lambert",
         description="photometric function, a key of pipeline.calibration.PHOTOMETRIC_MODELS "
-        "(lunar_lambert: McEwen lunar-Lambert with L(phase); lommel_seeliger)",
+        "(lunar_lambert: McEwen lunar-Lambert with L(phase); lommel_seeliger; "
+        "hapke: LROC Hapke, fixed 643 nm set)",
     )
     lunar_lambert_l: float | None = Field(
         None, description="constant lunar-Lambert weight L; default: McEwen's L(phase) polynomial"

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from functools import partial
+from dataclasses import dataclass
 
 import numpy as np
+
+from pipeline.calibration.hapke import LROC_HAPKE_643NM, HapkeParameters, hapke_lroc
 
 log = logging.getLogger(__name__)
 
@@ -81,19 +83,99 @@ def lunar_lambert(
     return np.where(ok & (value > 0), value, 0.0)
 
 
-PHOTOMETRIC_MODELS: dict[str, PhotometricFunction] = {
-    "lommel_seeliger": lommel_seeliger,
-    "lunar_lambert": lunar_lambert,
+def hapke(
+    incidence: np.ndarray, emission: np.ndarray, phase: np.ndarray, params: HapkeParameters = LROC_HAPKE_643NM
+) -> np.ndarray:
+    """Hapke (2012) radiance factor of the LROC ``HapkeLROC`` model (:func:`hapke_lroc`).
+
+    Parameters
+    ----------
+    incidence, emission, phase : ndarray
+        Angles in radians, broadcastable.
+    params : HapkeParameters
+        By default the fixed LROC WAC 643 nm set :data:`LROC_HAPKE_643NM`.
+
+    Returns
+    -------
+    ndarray
+        Unitless; 0 where the Sun or the camera is at or below the horizon.
+    """
+    mu0 = np.cos(incidence)
+    mu = np.cos(emission)
+    ok = (mu0 > _HORIZON) & (mu > _HORIZON)
+    value = hapke_lroc(incidence, emission, phase, params)
+    return np.where(ok & (value > 0), value, 0.0)
+
+
+@dataclass(frozen=True)
+class PhotometricModel:
+    """A registered photometric function: ``model(incidence, emission, phase)`` (radians).
+
+    Parameters
+    ----------
+    name : str
+        Registry key (``calibrate.photometry.model`` in the YAML).
+    function : callable
+        ``function(incidence, emission, phase, **parameters) -> reflectance factor``.
+    description : str
+        One line for the config documentation and the CLI.
+    parameters : tuple of (str, object)
+        Keyword arguments bound for every call (empty: the function's defaults).
+    tunable : tuple of str
+        Keyword arguments the function accepts (``weight`` for a constant lunar-Lambert L).
+    """
+
+    name: str
+    function: Callable[..., np.ndarray]
+    description: str
+    parameters: tuple[tuple[str, object], ...] = ()
+    tunable: tuple[str, ...] = ()
+
+    def __call__(self, incidence: np.ndarray, emission: np.ndarray, phase: np.ndarray) -> np.ndarray:
+        return self.function(incidence, emission, phase, **dict(self.parameters))
+
+    def with_parameters(self, **parameters: object) -> PhotometricModel:
+        """The same model with keyword arguments bound (only names in ``tunable``)."""
+        unknown = set(parameters) - set(self.tunable)
+        if unknown:
+            raise TypeError(f"photometric model {self.name!r} takes no parameter {sorted(unknown)}")
+        merged = dict(self.parameters) | parameters
+        return PhotometricModel(
+            self.name, self.function, self.description, tuple(merged.items()), self.tunable
+        )
+
+
+PHOTOMETRIC_MODELS: dict[str, PhotometricModel] = {
+    m.name: m
+    for m in (
+        PhotometricModel("lommel_seeliger", lommel_seeliger, "Lommel-Seeliger mu0 / (mu0 + mu)"),
+        PhotometricModel(
+            "lunar_lambert",
+            lunar_lambert,
+            "McEwen lunar-Lambert with L(phase), or a constant L (lunar_lambert_l)",
+            tunable=("weight",),
+        ),
+        PhotometricModel(
+            "hapke",
+            hapke,
+            "Hapke 2012 (LROC HapkeLROC), fixed LROC WAC 643 nm parameters",
+            tunable=("params",),
+        ),
+    )
 }
-"""Photometric functions by name, all ``f(incidence, emission, phase)`` in radians."""
+"""Photometric models by name; every entry is called as ``f(incidence, emission, phase)`` in radians."""
 
 
-def photometric_function(name: str, lunar_lambert_weight: float | None = None) -> PhotometricFunction:
-    """The function registered as ``name``, with a constant lunar-Lambert ``L`` if given."""
-    func = PHOTOMETRIC_MODELS[name]
-    if func is lunar_lambert and lunar_lambert_weight is not None:
-        return partial(lunar_lambert, weight=lunar_lambert_weight)
-    return func
+def photometric_function(name: str, lunar_lambert_weight: float | None = None) -> PhotometricModel:
+    """The model registered as ``name``, with a constant lunar-Lambert ``L`` if given.
+
+    ``lunar_lambert_weight`` applies to models that take a lunar-Lambert weight and is
+    ignored by the others (as before the registry held records).
+    """
+    model = PHOTOMETRIC_MODELS[name]
+    if lunar_lambert_weight is not None and "weight" in model.tunable:
+        return model.with_parameters(weight=lunar_lambert_weight)
+    return model
 
 
 def normalisation_factor(

@@ -40,7 +40,7 @@ def test_lunar_lambert_limits_and_mcewen_l():
 
 
 def test_registry_and_config_validation():
-    assert set(PHOTOMETRIC_MODELS) == {"lommel_seeliger", "lunar_lambert"}
+    assert set(PHOTOMETRIC_MODELS) == {"lommel_seeliger", "lunar_lambert", "hapke"}
     for func in PHOTOMETRIC_MODELS.values():  # one signature: (inc, emi, phase) in radians
         out = func(np.full((2, 3), 0.3), np.zeros((2, 3)), np.full((2, 3), 0.3))
         assert out.shape == (2, 3) and np.all(out > 0)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.geometry.scan_helpers import ISDS, camera, isd_of, points, require, truth, truth_files
 
 from pipeline.geometry import LineScanCamera
 from pipeline.geometry.body import xyz_to_lonlat_deg
+from tests.geometry.scan_helpers import ISDS, camera, isd_of, points, require, truth, truth_files
 
 GROUND_TOL_M = 1e-6  # requirement: 1e-3 m
 IMAGE_TOL_PX = 1e-6  # requirement: 1e-4 px

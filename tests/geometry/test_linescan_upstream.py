@@ -14,12 +14,20 @@ import math
 
 import numpy as np
 import pytest
-from tests.geometry.scan_helpers import USGSCSM_ISDS, camera, numbers, require, tolerance, upstream, upstream_rows
 
 from pipeline.errors import GeometryError
 from pipeline.geometry.distortion import Distortion
 from pipeline.geometry.ephemeris import lagrange_interp_uniform
 from pipeline.geometry.scan_math import distorted_focal_plane, rotvec_matrices
+from tests.geometry.scan_helpers import (
+    USGSCSM_ISDS,
+    camera,
+    numbers,
+    require,
+    tolerance,
+    upstream,
+    upstream_rows,
+)
 
 CHECKED: set[str] = set()
 NOT_APPLICABLE = {

@@ -13,6 +13,7 @@ import csv
 
 import numpy as np
 import pytest
+
 from tests.geometry.scan_helpers import ISDS, TRUTH, camera, require
 
 

@@ -7,11 +7,11 @@ import json
 
 import numpy as np
 import pytest
-from tests.geometry.scan_helpers import ISDS, SHARED, USGSCSM_ISDS, camera, require
 
 from pipeline.errors import BadGeometry
 from pipeline.geometry import PushFrameCamera
 from pipeline.geometry.body import xyz_to_lonlat_deg
+from tests.geometry.scan_helpers import ISDS, SHARED, USGSCSM_ISDS, camera, require
 
 WAC = SHARED / "reference" / "usgscsm" / "lroWacPushFrame.json"
 

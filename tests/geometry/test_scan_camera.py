@@ -11,13 +11,13 @@ import pickle
 import numpy as np
 import pytest
 from affine import Affine
-from tests.geometry.scan_helpers import ISDS, LINESCAN, SHARED, USGSCSM_ISDS, camera, require
 
 from pipeline.errors import BadGeometry, GeometryError, UnsupportedGeometry
 from pipeline.geometry import FrameCamera, LineScanCamera, PushFrameCamera, load_camera
 from pipeline.geometry.body import lonlat_to_xyz, xyz_to_lonlat, xyz_to_lonlat_deg
 from pipeline.geometry.dem import Dem
 from pipeline.geometry.scan_math import rotvec_matrices
+from tests.geometry.scan_helpers import ISDS, LINESCAN, SHARED, USGSCSM_ISDS, camera, require
 
 NAC_CROP = LINESCAN / "nac-crop" / "M143947267L.cal.echo.crop.derived_isd.json"
 WAC = SHARED / "reference" / "usgscsm" / "lroWacPushFrame.json"

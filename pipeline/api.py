@@ -79,11 +79,11 @@ def register(frames: Sequence[Frame | FrameFailure], config: Config | None = Non
 
 def crosscheck(frames: Sequence[Frame | FrameFailure], registration: RegistrationResult | None = None,
                config: Config | None = None) -> list[Frame | FrameFailure]:
-    """Cosmic-ray hits that overlapping frames reveal (:mod:`pipeline.crosschecking`): each
-    calibrated frame against the frames whose footprints overlap it, through the cameras of
-    ``registration`` (default the frames' own). Returns the frames with those hits repaired
-    and flagged in ``repaired``; every frame is compared with the frames as given, so the
-    order does not matter."""
+    """The cross-frame check (:mod:`pipeline.crosschecking`): each calibrated frame against the
+    frames whose footprints overlap it, through the cameras of ``registration`` (default the
+    frames' own). Returns the frames with the cosmic-ray hits the overlaps reveal repaired and
+    flagged in ``repaired``, and a :class:`FrameFailure` for a frame that agrees with none of
+    them; every frame is compared with the frames as given, so the order does not matter."""
     config = config or load_config()
     good = [f for f in frames if isinstance(f, Frame)]
     registration = registration or steps.unregistered({f.id: f.camera for f in good})
@@ -91,8 +91,10 @@ def crosscheck(frames: Sequence[Frame | FrameFailure], registration: Registratio
     pairs = overlap_pairs([cams.get(f.id, f.camera) for f in good])
     dem = str(config.mosaicking.dem) if config.mosaicking.dem else None
     near = neighbours(len(good), pairs)
-    checked = {f.id: steps.crosscheck_step(f, [good[j] for j in near[k]], registration, config.calibration,
-                                           config.crosschecking, dem) for k, f in enumerate(good)}
+    cal = config.calibration
+    cosmic = cal.enabled and cal.cosmic_rays and config.crosschecking.enabled
+    checked = {f.id: steps.crosscheck_step(f, [good[j] for j in near[k]], registration, cal,
+                                           config.crosschecking, dem, cosmic) for k, f in enumerate(good)}
     return [checked.get(f.id, f) if isinstance(f, Frame) else f for f in frames]
 
 

@@ -64,6 +64,35 @@ def _photometric_normalise(
     return np.where(beyond, iof, iof * np.where(beyond, 1.0, factor)), beyond
 
 
+def _calibrated_product(frame: Frame, raw: np.ndarray, cfg: CalibrationParams) -> Frame:
+    """A product already radiometrically calibrated upstream (e.g. an ISIS cube whose
+    Radiometry group says I/F): no detector steps, the unit carried on, then photometry."""
+    unit = frame.meta.extra["calibrated"]
+    allowed = {"iof": ("iof", "dn"), "radiance": ("radiance", "iof", "dn")}[unit]
+    if cfg.output not in allowed:
+        raise BadFrame(frame.meta.path, f"already calibrated to {UNITS[unit]}, which cannot become "
+                                        f"{UNITS[cfg.output]}; set calibration.output to one of {allowed}")
+    mask = (np.zeros(raw.shape, bool) if frame.mask is None else np.array(frame.mask, bool)) | ~np.isfinite(raw)
+    value = np.where(mask, 0.0, raw)
+    qa: dict[str, object] = {"exposure_s": frame.meta.exposure_s, "units": UNITS[cfg.output], "photometry": "none",
+                             "calibrated_upstream": UNITS[unit]}
+    if unit == "radiance" and cfg.output == "iof":
+        qa["sun_distance_au"] = distance = sun_distance_au(frame.camera, raw.shape)
+        value = to_iof(value, cfg.solar_irradiance, distance)
+    if cfg.output in ("iof", "dn") and cfg.photometry is not None and frame.camera is not None \
+            and frame.camera.sun_position_m is not None:
+        value, beyond = _photometric_normalise(value, frame.camera, cfg.photometry)
+        mask |= beyond
+        qa["photometry"] = cfg.photometry.model
+    data = np.where(mask, 0.0, value).astype(np.float32)
+    valid = data[~mask]
+    qa.update(median=float(np.median(valid)) if valid.size else float("nan"), noise=noise_sigma(data, mask),
+              masked_fraction=float(mask.mean()), cosmic_rays=0, cosmic_ray_pixels=0, cold_pixels=0,
+              bad_pixels_repaired=0, saturated=0)
+    zeros = np.zeros(raw.shape, bool)
+    return frame.replace(data=data, mask=mask, repaired=zeros, qa={**frame.qa, **qa})
+
+
 def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrationParams) -> Frame:
     """Calibrate one light frame (pure: returns a new :class:`Frame`).
 
@@ -121,6 +150,8 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrationParam
     path = frame.meta.path
     if raw.ndim != 2:
         raise BadFrame(path, f"expected a 2-D image, got shape {raw.shape}")
+    if frame.meta.extra.get("calibrated"):
+        return _calibrated_product(frame, raw, cfg)
     t = frame.meta.exposure_s
     timed = t is not None and np.isfinite(t) and t > 0
     if not timed and needs_exposure(cfg.output):

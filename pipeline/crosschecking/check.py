@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import ndimage
 
+from pipeline.crosschecking.agreement import overlap_correlations
 from pipeline.crosschecking.params import CrosscheckingParams
 from pipeline.frame import Frame
 from pipeline.geometry.interpolate import interp_grid
@@ -209,8 +210,10 @@ def crosscheck_frame(
     grow: float = 0.6,
     mask_repaired: bool = False,
     dem: Dem | None = None,
+    cosmic: bool = True,
 ) -> Frame:
-    """Find and repair the hits of a calibrated frame that its overlapping frames reveal.
+    """Find and repair the hits of a calibrated frame that its overlapping frames reveal, and
+    measure how well it agrees with them (:func:`~pipeline.crosschecking.agreement.overlap_correlations`).
 
     Parameters
     ----------
@@ -231,13 +234,16 @@ def crosscheck_frame(
     dem : Dem, optional
         Terrain the frames are projected through (the mosaic's ``dem``); default the
         reference sphere.
+    cosmic : bool
+        Look for cosmic-ray hits (False: only the agreement is measured, e.g. for film).
 
     Returns
     -------
     Frame
         With the hits repaired from their neighbours and added to ``repaired``, and QA
-        ``crosscheck_cosmic_rays`` (hits), ``crosscheck_cosmic_ray_pixels`` and
-        ``crosscheck_overlaps`` (frames compared).
+        ``crosscheck_cosmic_rays`` (hits), ``crosscheck_cosmic_ray_pixels``,
+        ``crosscheck_overlaps`` (frames compared) and ``overlap_correlation`` (the best
+        correlation with an overlapping frame; None without a usable overlap).
     """
     params = params or CrosscheckingParams()
     camera = cameras.get(frame.id, frame.camera)
@@ -251,10 +257,12 @@ def crosscheck_frame(
         ortho = warp_frame(other.data, _flagged(other), other_camera, coords=coords, resampling="cubic")
         if ortho.valid.any():
             blots.append((ortho.values, ortho.valid))
+    corr = overlap_correlations(frame.data, ~flagged, blots)
     hits = crosscheck_outliers(frame.data, flagged, blots, sigma=params.sigma, local_sigma=local_sigma,
-                               misregistration_px=params.misregistration_px, grow=grow)
+                               misregistration_px=params.misregistration_px, grow=grow) if cosmic \
+        else np.zeros(frame.data.shape, bool)
     qa = {"crosscheck_cosmic_rays": count_hits(hits), "crosscheck_cosmic_ray_pixels": int(hits.sum()),
-          "crosscheck_overlaps": len(blots)}
+          "crosscheck_overlaps": len(blots), "overlap_correlation": max(corr) if corr else None}
     log.debug("cross-checked %s against %d frames: %s", frame.id, len(blots), qa)
     if not hits.any():
         return frame.replace(qa={**frame.qa, **qa})

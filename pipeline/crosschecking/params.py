@@ -10,7 +10,8 @@ __all__ = ["CrosscheckingParams"]
 
 
 class CrosscheckingParams(Section):
-    """The cross-frame cosmic-ray check after registration (drizzle's ``driz_cr``)."""
+    """The cross-frame check after registration: cosmic-ray hits the overlaps reveal (drizzle's
+    ``driz_cr``), and frames that agree with none of their overlaps."""
 
     enabled: bool = Field(
         True, description="after registration, also flag hits that overlapping frames reveal: brighter "
@@ -19,6 +20,10 @@ class CrosscheckingParams(Section):
     sigma: float = Field(
         4.0, gt=0, description="limit: excess over the other frames' prediction, noise sigmas of the "
         "difference (the pixel must also exceed calibration.cosmic_sigma over its own 3x3 median)"
+    )
+    min_agreement: float = Field(
+        0.2, ge=-1, le=1, description="after registration, reject a frame whose correlation with every "
+        "overlapping frame (4 px block means) is below this: its pixels are not the surface its camera sees"
     )
     misregistration_px: float = Field(
         0.3, ge=0, description="registration error the check allows for (px, times the prediction's "

@@ -254,19 +254,10 @@ def parse_frame_isd(
     if name_model is None:
         raise r.fail(f'missing key \'name_model\'; a frame-camera ISD says "name_model": "{FRAME_MODEL}"')
     if name_model != FRAME_MODEL:
-        kind = str(name_model)
-        if "LINE_SCAN" in kind.upper() or "_LS_" in kind.upper():
-            what = "line-scan"
-        elif "PUSH_FRAME" in kind.upper():
-            what = "push-frame"
-        elif "SAR" in kind.upper():
-            what = "SAR"
-        else:
-            what = "sensor"
         raise UnsupportedGeometry(
             r.source,
-            f"not supported: {what} model {kind!r}; farside handles frame cameras only "
-            f"({FRAME_MODEL}); leave this frame out or provide a frame-camera ISD",
+            f"{str(name_model)!r} is not a frame-camera ISD ({FRAME_MODEL}); read it with "
+            "pipeline.geometry.load_camera, which knows every camera kind",
         )
 
     lines = r.get("image_lines")

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from pipeline.errors import BadGeometry, FarsideError, GeometryError
 from pipeline.frame import Frame, FrameFailure, FrameMeta, FrameType
-from pipeline.geometry import FrameCamera
+from pipeline.geometry import load_camera
 from pipeline.ingestion.params import IngestionParams
 from pipeline.ingestion.scan import scan_folder
 from pipeline.io import read_meta
@@ -95,7 +95,7 @@ def _unique_id(stem: str, taken: set[str]) -> str:
 
 
 def _camera(meta: FrameMeta, config: IngestionParams):
-    camera = FrameCamera.from_file(meta.isd_path, look_direction=dict(config.look_direction) or None)
+    camera = load_camera(meta.isd_path, look_direction=dict(config.look_direction) or None)
     if (camera.lines, camera.samples) != tuple(meta.shape):
         raise BadGeometry(
             meta.isd_path,

@@ -36,7 +36,11 @@ SKIPPED_FOLDERS = frozenset({"truth", "calibration"})
 
 
 
-def _list_files(folder: Path, recursive: bool, skip_dirs: set[Path]) -> list[Path]:
+def _list_files(folder: Path, recursive: bool, skip_dirs: set[Path], seen: set[Path] | None = None) -> list[Path]:
+    """Files of ``folder`` (and of its sub-folders when ``recursive``), visiting no folder
+    twice: a symbolic link back up the tree, or two links to one folder, are followed once."""
+    seen = set() if seen is None else seen
+    seen.add(folder.resolve())
     out: list[Path] = []
     try:
         entries = sorted(folder.iterdir())
@@ -47,8 +51,13 @@ def _list_files(folder: Path, recursive: bool, skip_dirs: set[Path]) -> list[Pat
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
-            if recursive and entry.resolve() not in skip_dirs and entry.name.lower() not in SKIPPED_FOLDERS:
-                out.extend(_list_files(entry, recursive, skip_dirs))
+            real = entry.resolve()
+            if real in seen:
+                if recursive:
+                    log.info("%s: already scanned (as %s); not followed again", entry, real)
+                continue
+            if recursive and real not in skip_dirs and entry.name.lower() not in SKIPPED_FOLDERS:
+                out.extend(_list_files(entry, recursive, skip_dirs, seen))
             continue
         if entry.is_file():
             out.append(entry)

@@ -52,6 +52,8 @@ def _normalise(d: Described, fmt: str, where: Path) -> None:
         d.frame_type = FrameType.LIGHT
     if d.instrument is not None:
         d.instrument = str(d.instrument).strip() or None
+    if raw.get("calibrated"):  # e.g. an ISIS cube with Radiometry RadiometricType = IOF
+        d.extra["calibrated"] = raw["calibrated"]
 
 
 def _type_from_stem(stem: str) -> FrameType | None:

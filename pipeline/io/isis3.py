@@ -95,7 +95,10 @@ def describe_isis3(path: Path, band: int, max_bytes: int | None, data_root: Path
 def _instrument_metadata(cube: Label) -> dict:
     inst = cube.get("INSTRUMENT") if isinstance(cube.get("INSTRUMENT"), Label) else Label()
     exposure = inst.get("EXPOSUREDURATION", inst.get("LINEEXPOSUREDURATION"))
+    radiometry = cube.get("RADIOMETRY") if isinstance(cube.get("RADIOMETRY"), Label) else Label()
+    kind = str(radiometry.get("RADIOMETRICTYPE", "")).strip().lower()
     return {
+        "calibrated": {"iof": "iof", "radiance": "radiance"}.get(kind),
         "time": inst.get("STARTTIME"),
         "exposure": exposure,
         "exposure_default_unit": "ms",

@@ -168,8 +168,9 @@ class _Builder:
         """Per frame, after registration: the cross-frame check against the frames of its
         overlapping pairs (frames in no pair are passed on as they are)."""
         cal, cc = self.cfg.calibration, self.cfg.crosschecking
-        if not (self.cfg.registration.enabled and cal.enabled and cal.cosmic_rays and cc.enabled):
+        if not self.cfg.registration.enabled:
             return calibrated
+        cosmic = cal.enabled and cal.cosmic_rays and cc.enabled
         dem = str(self.cfg.mosaicking.dem) if self.cfg.mosaicking.dem else None
         out = list(calibrated)
         for i, others in enumerate(neighbours(len(calibrated), self.plan.pairs)):
@@ -177,9 +178,9 @@ class _Builder:
                 continue
             out[i] = self.task(
                 "crosschecked", f"crosscheck-{i}", steps.crosscheck_step, calibrated[i],
-                [calibrated[j] for j in others], registration, cal, cc, dem,
+                [calibrated[j] for j in others], registration, cal, cc, dem, cosmic,
                 key_parts=(calibrated[i].key, [calibrated[j].key for j in others], registration.key,
-                           _section_token(cal), _section_token(cc), dem),
+                           _section_token(cal), _section_token(cc), dem, cosmic),
             )
         return out
 

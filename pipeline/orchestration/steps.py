@@ -94,7 +94,8 @@ def effective_calibration(frames: Sequence[Frame], params: CalibrationParams) ->
     those frames."""
     if not params.enabled or not needs_exposure(params.output):
         return params
-    untimed = [f.id for f in frames if not (f.meta.exposure_s is not None and f.meta.exposure_s > 0)]
+    untimed = [f.id for f in frames if not (f.meta.exposure_s is not None and f.meta.exposure_s > 0)
+               and not f.meta.extra.get("calibrated")]
     if not untimed:
         return params
     names = ", ".join(untimed[:5]) + (f" and {len(untimed) - 5} more" if len(untimed) > 5 else "")
@@ -191,15 +192,26 @@ def cameras_of(registration) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- cross-check
 def crosscheck_step(frame: Frame | FrameFailure, others: Sequence[Frame | FrameFailure], registration,
-                    calibration: CalibrationParams, params: CrosscheckingParams, dem_path: str | None):
-    """The cross-frame check of one calibrated frame against its overlapping frames."""
+                    calibration: CalibrationParams, params: CrosscheckingParams, dem_path: str | None,
+                    cosmic: bool = True) -> Frame | FrameFailure:
+    """The cross-frame check of one calibrated frame against its overlapping frames: cosmic
+    rays they reveal (when ``cosmic``), and a frame that agrees with none of them (correlation
+    below ``params.min_agreement`` with every usable overlap) becomes a :class:`FrameFailure`."""
     excluded = excluded_ids(registration)
     if isinstance(frame, FrameFailure) or frame.id in excluded:
         return frame
     good = [o for o in others if isinstance(o, Frame) and o.id not in excluded]
-    return crosscheck_frame(frame, good, cameras_of(registration), params, local_sigma=calibration.cosmic_sigma,
-                            grow=calibration.cosmic_sigfrac, mask_repaired=calibration.mask_repaired,
-                            dem=load_dem(dem_path))
+    checked = crosscheck_frame(frame, good, cameras_of(registration), params, local_sigma=calibration.cosmic_sigma,
+                               grow=calibration.cosmic_sigfrac, mask_repaired=calibration.mask_repaired,
+                               dem=load_dem(dem_path), cosmic=cosmic)
+    r = checked.qa.get("overlap_correlation")
+    if r is not None and r < params.min_agreement:
+        why = (f"its pixels agree with none of the {checked.qa['crosscheck_overlaps']} overlapping frames (best "
+               f"correlation {r:.2f} < crosschecking.min_agreement {params.min_agreement:g}): not the surface its "
+               "camera sees (wrong data under the label, or a wrong camera)")
+        log.warning("%s rejected: %s", frame.id, why)
+        return FrameFailure(frame.meta.path, "crosscheck", why)
+    return checked
 
 
 # ----------------------------------------------------------------------------- mosaic

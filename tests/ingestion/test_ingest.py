@@ -179,3 +179,18 @@ def test_look_direction_passed_to_camera(tmp_path):
     (failure,) = flipped.failures
     assert "does not meet the body" in failure.reason
     assert f"look_direction={-default.look_direction:+d}" in failure.reason
+
+
+def test_recursion_follows_no_folder_twice(tmp_path):
+    """A symbolic link back up the tree (or a second link to one folder) is scanned once,
+    not forty times."""
+    from pipeline.ingestion import IngestionParams
+
+    frames = tmp_path / "frames"
+    sub = frames / "night1"
+    sub.mkdir(parents=True)
+    write_fits(sub, "A", ramp())
+    (sub / "loop").symlink_to(frames, target_is_directory=True)
+    (frames / "again").symlink_to(sub, target_is_directory=True)
+    result = ingest(frames, config=IngestionParams(recursive=True))
+    assert [f.id for f in result.frames] == ["A"] and not result.duplicates and not result.failures

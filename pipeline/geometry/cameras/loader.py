@@ -44,8 +44,10 @@ def load_camera(isd: Mapping[str, Any] | str | Path, **kw: Any) -> FrameCamera |
     isd : dict, str or Path
         A parsed ISD, or the path of an ISD JSON sidecar.
     **kw
-        Passed to the class's ``from_isd`` / ``from_file`` (e.g. ``look_direction`` of a
-        :class:`FrameCamera`, ``source`` to name the file in errors).
+        Passed to the class's ``from_isd`` / ``from_file`` (``source`` names the file in
+        errors). ``look_direction`` (+1/-1 or a per-instrument table) is a
+        :class:`FrameCamera` setting; scanning cameras take theirs from the ISD or from which
+        side the body is on, and ignore it.
 
     Returns
     -------
@@ -81,6 +83,7 @@ def load_camera(isd: Mapping[str, Any] | str | Path, **kw: Any) -> FrameCamera |
         if path is not None:
             return FrameCamera.from_file(path, **kw)
         return FrameCamera.from_isd(data, **kw)
+    kw.pop("look_direction", None)
     if path is not None:
         kw.setdefault("source", path)
     return cls.from_isd(data, **kw)

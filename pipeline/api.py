@@ -24,7 +24,9 @@ from pipeline.frame import Frame, FrameFailure
 from pipeline.geometry.overlap import neighbours, overlap_pairs
 from pipeline.ingestion import IngestResult
 from pipeline.ingestion import ingest as _ingest
-from pipeline.mosaicking import footprint_bbox_xy, frames_touching, grid_for_frames
+from pipeline.io.grids import read_grid
+from pipeline.mosaicking import footprint_bbox_xy, frames_touching
+from pipeline.mosaicking.gridspec import output_grid
 from pipeline.orchestration import steps
 from pipeline.registration import RegistrationResult
 
@@ -92,7 +94,7 @@ def crosscheck(frames: Sequence[Frame | FrameFailure], registration: Registratio
     dem = str(config.mosaicking.dem) if config.mosaicking.dem else None
     near = neighbours(len(good), pairs)
     cal = config.calibration
-    cosmic = cal.enabled and cal.cosmic_rays and config.crosschecking.enabled
+    cosmic = cal.enabled and cal.cosmic_rays
     checked = {f.id: steps.crosscheck_step(f, [good[j] for j in near[k]], registration, cal,
                                            config.crosschecking, dem, cosmic) for k, f in enumerate(good)}
     return [checked.get(f.id, f) if isinstance(f, Frame) else f for f in frames]
@@ -113,8 +115,7 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
         raise steps.nothing_to_mosaic(len(frames), [f for f in frames if isinstance(f, FrameFailure)])
     registration = registration or steps.unregistered({f.id: f.camera for f in good})
     cams = steps.cameras_of(registration)
-    grid = grid_for_frames([cams.get(f.id, f.camera) for f in good], cfg.crs, resolution_m=cfg.resolution_m,
-                           bounds=cfg.bounds)
+    grid = output_grid([cams.get(f.id, f.camera) for f in good], cfg, like=read_grid(cfg.like) if cfg.like else None)
     equalization = steps.equalize_step(good, registration, grid, cfg) if cfg.equalize and len(good) > 1 else None
     boxes = [footprint_bbox_xy(cams.get(f.id, f.camera), grid.crs) for f in good]
 
@@ -129,5 +130,5 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
     datetimes = sorted(f.meta.time_utc for f in good if f.meta.time_utc is not None)
     band = steps.mosaic_band(steps.effective_calibration(good, config.calibration))
     steps.write_products(tiles(), grid, out, [band, *cfg.extra_bands], steps.provenance_tags(good, config, failures),
-                         cfg, datetimes)
+                         cfg, datetimes, num_threads=config.run.workers)
     return out

@@ -31,13 +31,34 @@ Examples:
 
 class _State:
     verbose = 0
+    quiet = False
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
+    from pipeline.orchestration.progress import setup_logging  # deferred: `farside --help` stays fast
+
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("distributed", "bokeh", "tornado", "rasterio", "matplotlib", "PIL"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    setup_logging(level, sys.stderr)
+
+
+def _late_verbose(ctx, param, value):
+    if value:
+        _State.verbose = max(_State.verbose, value)
+        _setup_logging(_State.verbose, _State.quiet)
+
+
+def _late_quiet(ctx, param, value):
+    if value:
+        _State.quiet = True
+        _setup_logging(_State.verbose, True)
+
+
+def global_options(command):
+    """``-v``/``-q`` accepted after the sub-command too (``farside mosaic ... -q``)."""
+    command = click.option("-v", "--verbose", count=True, expose_value=False, callback=_late_verbose,
+                           help="More log output (repeat for debug).")(command)
+    return click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_late_quiet,
+                        help="Only warnings and errors; no progress.")(command)
 
 
 class FarsideGroup(click.Group):
@@ -56,17 +77,18 @@ class FarsideGroup(click.Group):
 @click.group(cls=FarsideGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="farside")
 @click.option("-v", "--verbose", count=True, help="More log output (repeat for debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress.")
 def main(verbose: int, quiet: bool) -> None:
     """farside: raw lunar far-side frames to georeferenced map mosaics.
 
     Shell completion (bash): eval "$(_FARSIDE_COMPLETE=bash_source farside)"
     """
-    _State.verbose = verbose
+    _State.verbose, _State.quiet = verbose, quiet
     _setup_logging(verbose, quiet)
 
 
 @main.command(epilog=EPILOG_MOSAIC)
+@global_options
 @click.argument("frames_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Output Cloud Optimized GeoTIFF.")
@@ -83,12 +105,29 @@ def main(verbose: int, quiet: bool) -> None:
               help="Where stage products are cached for resume (default: OUT's folder/.farside-work).")
 @click.option("--no-register", is_flag=True, help="Place frames with their reported pointing.")
 @click.option("--dry-run", is_flag=True, help="List what would be processed and the output grid; compute nothing.")
-@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--overwrite", is_flag=True, help="Replace OUT (and the other outputs) if they exist.")
+@click.option("--grid", "grid_name", help="Named grid of configs/grids.yaml (CRS, resolution, extent).")
+@click.option("--bounds", help="Extent W,S,E,N: degrees lon/lat (east may exceed 180), or CRS metres with "
+                               "--bounds-units m.")
+@click.option("--bounds-units", type=click.Choice(["deg", "m"]), default="deg", show_default=True,
+              help="Units of --bounds.")
+@click.option("--like", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Existing map: use its CRS, resolution and pixel lattice (new frames snap onto it).")
+@click.option("--write-cameras", "cameras_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the adjusted cameras as ALE ISDs (<frame id>.json) into this folder.")
+@click.option("--cameras-frame", type=click.Choice(["auto", "j2000", "body_fixed"]), default="auto",
+              show_default=True, help="Frame of the written cameras.")
+@click.option("--write-network", "network", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the control network: .net/.pvl (ISIS PVL), .csv or .parquet.")
+@click.option("--format", "formats", type=click.Choice(["cog", "cub"]), multiple=True,
+              help="Mosaic formats (repeatable): cog (always written), cub (ISIS3 cube OUT.cub beside it).")
 def mosaic(frames_dir, out, calibration, config_path, crs, resolution, scheduler, workers, workdir,
-           no_register, dry_run, overwrite):
+           no_register, dry_run, overwrite, grid_name, bounds, bounds_units, like, cameras_dir, cameras_frame,
+           network, formats):
     """Ingest, calibrate, register and mosaic FRAMES_DIR into OUT (a COG)."""
     from pipeline.config import load_config  # deferred: `farside --help` stays fast
     from pipeline.orchestration import plan, run  # deferred: `farside --help` stays fast
+    from pipeline.orchestration.outputs import check_outputs, write_outputs  # deferred: as above
 
     overrides: dict = {"mosaicking": {}, "run": {}}
     if crs:
@@ -103,18 +142,39 @@ def mosaic(frames_dir, out, calibration, config_path, crs, resolution, scheduler
         overrides["run"]["workdir"] = str(workdir)
     if no_register:
         overrides["registration"] = {"enabled": False}
+    if grid_name:
+        overrides["mosaicking"]["grid"] = grid_name
+    if bounds:
+        try:
+            box = [float(v) for v in bounds.replace(",", " ").split()]
+        except ValueError:
+            box = []
+        if len(box) != 4:
+            raise click.BadParameter(f"{bounds!r}: expected 4 numbers W,S,E,N", param_hint="--bounds")
+        overrides["mosaicking"]["bounds" if bounds_units == "m" else "bounds_lonlat"] = box
+    if like:
+        overrides["mosaicking"]["like"] = str(like)
     config = load_config(config_path, overrides)
+    formats = tuple(formats) or ("cog",)
 
     if dry_run:
         click.echo(plan(frames_dir, out, calibration=calibration, config=config).describe())
         return
     if out.exists() and not overwrite:
         raise click.UsageError(f"{out} exists; pass --overwrite to replace it")
-    result = run(frames_dir, out, calibration=calibration, config=config, progress=sys.stderr.isatty())
+    check_outputs(out, cameras_dir=cameras_dir, network=network, formats=formats, overwrite=overwrite)
+    result = run(frames_dir, out, calibration=calibration, config=config,
+                 progress="off" if _State.quiet else "auto")
+    written = write_outputs(result, cameras_dir=cameras_dir, network=network, formats=formats,
+                            cameras_frame=cameras_frame, overwrite=overwrite)
     click.echo(result.summary())
+    for kind, paths in written.items():
+        click.echo(f"{kind}: {paths[0].parent if kind == 'cameras' else paths[0]}"
+                   + (f" ({len(paths)} files)" if kind == "cameras" else ""))
 
 
 @main.command("ingest")
+@global_options
 @click.argument("frames_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--calibration", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -138,6 +198,7 @@ def ingest_command(frames_dir, calibration, config_path, json_path):
 
 
 @main.command()
+@global_options
 @click.argument("mosaic_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def inspect(mosaic_path, as_json):
@@ -158,6 +219,7 @@ def inspect(mosaic_path, as_json):
 
 
 @main.command()
+@global_options
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--strips", type=int, default=None, help="Number of strips [default: 3, or the preset's].")

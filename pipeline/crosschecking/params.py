@@ -14,8 +14,9 @@ class CrosscheckingParams(Section):
     ``driz_cr``), and frames that agree with none of their overlaps."""
 
     enabled: bool = Field(
-        True, description="after registration, also flag hits that overlapping frames reveal: brighter "
-        "than every other view of the same ground; needs registration and calibration.cosmic_rays"
+        True, description="after registration, check each frame against its overlapping frames: flag "
+        "cosmic-ray hits they reveal (brighter than every other view of the same ground; with "
+        "calibration.cosmic_rays) and reject a frame that agrees with none of them; needs registration"
     )
     sigma: float = Field(
         4.0, gt=0, description="limit: excess over the other frames' prediction, noise sigmas of the "

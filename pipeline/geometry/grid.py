@@ -18,8 +18,6 @@ from functools import cached_property
 import numpy as np
 from affine import Affine
 from pyproj import CRS, Transformer
-from pyproj.crs import ProjectedCRS
-from pyproj.crs.coordinate_operation import EquidistantCylindricalConversion
 
 from pipeline.errors import ConfigError
 
@@ -29,27 +27,45 @@ MOON_GEOGRAPHIC = "IAU_2015:30100"
 MOON_RADIUS_M = 1_737_400.0
 
 
-def _farside_eqc() -> CRS:
-    conv = EquidistantCylindricalConversion(longitude_natural_origin=180.0)
-    return ProjectedCRS(
-        conversion=conv,
-        geodetic_crs=CRS(MOON_GEOGRAPHIC),
-        name="Moon (2015) - Sphere / Equirectangular, centred on 180 E",
-    )
-
-
 CRS_PRESETS = {
-    "farside_eqc": _farside_eqc,
-    "farside_ortho": lambda: CRS("IAU_2015:30170"),
-    "north_polar": lambda: CRS("IAU_2015:30130"),
-    "south_polar": lambda: CRS("IAU_2015:30135"),
+    "farside_eqc": "IAU_2015:30115",
+    "farside_ortho": "IAU_2015:30170",
+    "north_polar": "IAU_2015:30130",
+    "south_polar": "IAU_2015:30135",
 }
-"""Named output CRSs: equirectangular centred on 180 E (default), orthographic centred on
-(0 N, 180 E), north and south polar stereographic."""
+"""Named output CRSs and the IAU 2015 codes they resolve to: equirectangular centred on
+180 E (default), orthographic centred on (0 N, 180 E), north and south polar stereographic."""
+
+
+def _identified(crs: CRS) -> CRS:
+    """``crs`` itself, or the IAU 2015 CRS it is exactly equivalent to (so a hand-written
+    PROJ string or WKT of a standard lunar CRS carries its authority code)."""
+    if crs.to_authority(min_confidence=100):
+        return crs
+    try:
+        candidates = crs.list_authority(auth_name="IAU_2015", min_confidence=25)
+    except Exception:  # pragma: no cover - pyproj raises plain CRSError subclasses
+        return crs
+    for match in candidates:
+        known = CRS.from_authority(match.auth_name, match.code)
+        if known.equals(crs):
+            return known
+    return crs
 
 
 def resolve_crs(spec: str | CRS) -> CRS:
     """Turn a preset name, IAU code, WKT or PROJ string into a lunar ``pyproj.CRS``.
+
+    Presets resolve to their IAU 2015 codes (:data:`CRS_PRESETS`), and a WKT or PROJ
+    string exactly equivalent to an IAU 2015 CRS resolves to that code, so the written
+    GeoTIFF and STAC item carry it.
+
+    Examples
+    --------
+    >>> resolve_crs("farside_eqc").to_authority()
+    ('IAU_2015', '30115')
+    >>> resolve_crs("+proj=ortho +lat_0=0 +lon_0=180 +R=1737400 +units=m").to_authority()
+    ('IAU_2015', '30170')
 
     Raises
     ------
@@ -59,10 +75,10 @@ def resolve_crs(spec: str | CRS) -> CRS:
     if isinstance(spec, CRS):
         crs = spec
     elif spec in CRS_PRESETS:
-        crs = CRS_PRESETS[spec]()
+        crs = CRS(CRS_PRESETS[spec])
     else:
         try:
-            crs = CRS.from_user_input(spec)
+            crs = _identified(CRS.from_user_input(spec))
         except Exception as exc:  # pyproj raises CRSError, a plain Exception subclass
             raise ConfigError(f"cannot parse CRS {spec!r}: {exc}") from exc
     ellipsoid = crs.ellipsoid

@@ -235,6 +235,27 @@ def _legacy_quaternion(reader: IsdReader) -> np.ndarray:
     return quat_to_matrix([w, x, y, z])
 
 
+def _exact(reader: IsdReader, key: str, value: np.ndarray) -> np.ndarray:
+    if not reader.has("farside", key):
+        return value
+    exact = reader.array("farside", key, shape=(3,))
+    return exact if np.allclose(exact, value, rtol=1e-12, atol=1e-6) else value
+
+
+def body_rotation_at(isd: Mapping[str, Any], t: float | None, source: str | Path | None = None) -> np.ndarray:
+    """The ISD's ``body_rotation`` (J2000 -> body-fixed, constant rotation included) at
+    ephemeris time ``t`` (s), a 3x3 matrix.
+
+    Raises
+    ------
+    BadGeometry
+        No or malformed ``body_rotation``.
+    """
+    reader = IsdReader(isd, source)
+    reader.get("body_rotation")
+    return _rotation_at(reader, "body_rotation", t)
+
+
 def parse_frame_isd(
     isd: Any,
     source: str | Path | None = None,
@@ -272,7 +293,13 @@ def parse_frame_isd(
         ):
             raise r.fail(f"{key!r} must be a positive integer, got {v!r}")
 
-    focal = r.number("focal_length_model", "focal_length", positive=True)
+    focal = r.number("focal_length_model", "focal_length")
+    if focal == 0:
+        raise r.fail("'focal_length_model.focal_length' must not be 0")
+    # usgscsm looks along (x, y, f): a negative focal length is a camera looking along -Z
+    # (how FrameCamera.to_isd writes one), whatever the instrument tables say
+    folded_look = -1 if focal < 0 else None
+    focal = abs(focal)
     f2l = tuple(r.array("focal2pixel_lines", shape=(3,)).tolist())
     f2s = tuple(r.array("focal2pixel_samples", shape=(3,)).tolist())
     if abs(f2l[1] * f2s[2] - f2l[2] * f2s[1]) < 1e-300:
@@ -341,6 +368,10 @@ def parse_frame_isd(
             if np.allclose(exact, cam_to_body, rtol=0, atol=1e-12):
                 cam_to_body = exact
         sun = body @ _position_at(r, "sun_position", t, "km") if r.has("sun_position", "positions") else None
+        # bit-exact body-fixed vectors written by to_isd (the km tables round them), same rule
+        position = _exact(r, "position_m", position)
+        velocity = _exact(r, "velocity_m_s", velocity)
+        sun = None if sun is None else _exact(r, "sun_position_m", sun)
     elif r.has("sensor_position") or r.has("sensor_location"):
         key = "sensor_position" if r.has("sensor_position") else "sensor_location"
         position = _legacy_vector(r, key, "m")
@@ -367,6 +398,8 @@ def parse_frame_isd(
                 break
     else:
         look = look_direction
+    if folded_look is not None:
+        look = folded_look
     if look is None and r.has("farside", "look_direction"):
         look = r.get("farside", "look_direction")
     if look is None:

@@ -106,6 +106,9 @@ class CogWriter:
         GDAL resampling of the overviews (``average``, ``nearest``, ``mode``, ...).
     overwrite : bool
         Replace an existing file at ``path`` (only once the new one is complete).
+    num_threads : int, optional
+        GDAL threads of the COG conversion (compression, overviews): ``run.workers`` /
+        ``--workers``; default all CPUs.
 
     Examples
     --------
@@ -126,6 +129,7 @@ class CogWriter:
         overviews: bool = True,
         overview_resampling: str = "average",
         overwrite: bool = True,
+        num_threads: int | None = None,
     ):
         self.path = Path(path)
         self.grid = grid
@@ -142,6 +146,7 @@ class CogWriter:
         self.overviews = overviews
         self.overview_resampling = overview_resampling
         self.overwrite = overwrite
+        self.num_threads = num_threads
         token = uuid.uuid4().hex[:12]
         self._tmp = self.path.parent / f".{self.path.name}.{token}.partial.tif"
         self._tmp_cog = self.path.parent / f".{self.path.name}.{token}.cog.tif"
@@ -270,7 +275,7 @@ class CogWriter:
             "PREDICTOR": "FLOATING_POINT",
             "BLOCKSIZE": self.blocksize,
             "BIGTIFF": "IF_SAFER",
-            "NUM_THREADS": "ALL_CPUS",
+            "NUM_THREADS": str(self.num_threads) if self.num_threads else "ALL_CPUS",
         }
         if self.compress == "DEFLATE":
             options["LEVEL"] = 6
@@ -287,7 +292,7 @@ class CogWriter:
         self._check(self._tmp_cog)
         os.replace(self._tmp_cog, self.path)
         self._tmp.unlink(missing_ok=True)
-        log.info("wrote %s (%d x %d, bands %s, %d tiles)", self.path, self.grid.shape[0], self.grid.shape[1],
+        log.info("wrote %s (%d x %d px, width x height, bands %s, %d tiles)", self.path, self.grid.shape[1], self.grid.shape[0],
                  ",".join(self.bands), self.tiles_written)
 
     def _check(self, path: Path) -> None:
@@ -364,7 +369,7 @@ def describe(path: str | Path) -> dict[str, Any]:
         info: dict[str, Any] = {
             "path": str(path),
             "crs": crs.name,
-            "size": f"{ds.height} rows x {ds.width} cols",
+            "size": f"{ds.width} x {ds.height} (width x height)",
             "resolution_m": abs(ds.transform.a),
             "bands": [d or f"band {i}" for i, d in enumerate(ds.descriptions, start=1)],
             "dtype": ds.dtypes[0],

@@ -137,7 +137,8 @@ def stac_item(
     inputs : list of str or JSON string, optional
         Input frame paths (kept in ``farside:inputs``); default the ``farside_inputs`` tag.
     datetimes : sequence of datetime or ISO strings, optional
-        Acquisition times of the inputs -> ``start_datetime`` / ``end_datetime``. Default:
+        Acquisition times of the inputs -> ``start_datetime`` / ``end_datetime`` and
+        ``datetime`` (their midpoint, as STAC needs one instant besides the range). Default:
         the ``farside_start_datetime`` / ``farside_end_datetime`` tags; without them the
         item's ``datetime`` is the file's modification time (``farside:datetime_source``
         says ``"processing"``).
@@ -187,7 +188,8 @@ def stac_item(
     props: dict[str, Any] = {}
     if datetimes:
         times = sorted(_parse_time(t) for t in datetimes)
-        props.update({"datetime": None, "start_datetime": _iso(times[0]), "end_datetime": _iso(times[-1])})
+        middle = times[0] + (times[-1] - times[0]) / 2  # the acquisition midpoint
+        props.update({"datetime": _iso(middle), "start_datetime": _iso(times[0]), "end_datetime": _iso(times[-1])})
     else:
         mtime = datetime.fromtimestamp(cog_path.stat().st_mtime, tz=UTC)
         props.update({"datetime": _iso(mtime), "farside:datetime_source": "processing"})

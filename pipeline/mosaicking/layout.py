@@ -284,11 +284,11 @@ def grid_for_frames(
     grid = MapGrid.from_bounds(CRS.from_wkt(wkt), tuple(float(b) for b in bounds), float(resolution_m))
     if grid.shape[0] * grid.shape[1] > max_pixels:
         raise MosaicError(
-            f"the output grid would be {grid.shape[0]} x {grid.shape[1]} pixels at {grid.resolution} m: "
+            f"the output grid would be {grid.shape[1]} x {grid.shape[0]} pixels (width x height) at {grid.resolution} m: "
             f"the frames are probably far from the centre of CRS {CRS.from_wkt(wkt).name!r}; choose a CRS "
             f"centred on them (mosaic.crs), a coarser mosaic.resolution_m or explicit mosaic.bounds"
         )
-    log.info("output grid %d x %d at %.3f m", grid.shape[0], grid.shape[1], grid.resolution)
+    log.info("output grid %d x %d (width x height) at %.3f m", grid.shape[1], grid.shape[0], grid.resolution)
     return grid
 
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from pipeline.io.grids import named_grid
 from pipeline.mosaicking.blend import BLEND_METHODS, required_halo
 from pipeline.parameters import Section, check_choice
 
@@ -27,6 +28,14 @@ class MosaickingParams(Section):
     )
     bounds: tuple[float, float, float, float] | None = Field(
         None, description="(xmin, ymin, xmax, ymax) in CRS metres; default: union of the frame footprints"
+    )
+    bounds_lonlat: tuple[float, float, float, float] | None = Field(
+        None, description="(west, south, east, north) in degrees, east-positive (east may exceed 180); "
+        "instead of bounds"
+    )
+    like: Path | None = Field(
+        None, description="existing map (GeoTIFF, cube) whose CRS, resolution and pixel lattice the mosaic "
+        "snaps to"
     )
     tile_size: int = Field(512, ge=64, description="output tile side (px): the unit of parallel work")
     halo: int | None = Field(
@@ -93,6 +102,19 @@ class MosaickingParams(Section):
             need = required_halo(data.get("blend", "feather"), data.get("multiband_levels", 5))
             data = {**data, "halo": need}
         return data
+
+    @field_validator("grid")
+    @classmethod
+    def _known_grid(cls, value: str | None) -> str | None:
+        if value is not None:
+            named_grid(value)  # ConfigError (a ValueError) listing the known grids
+        return value
+
+    @model_validator(mode="after")
+    def _one_extent(self) -> MosaickingParams:
+        if self.bounds is not None and self.bounds_lonlat is not None:
+            raise ValueError("give bounds (CRS metres) or bounds_lonlat (degrees), not both")
+        return self
 
     @field_validator("blend")
     @classmethod

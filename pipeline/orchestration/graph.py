@@ -62,7 +62,7 @@ def _summary_task(frame) -> dict[str, Any]:
 
 def _write_task(workdir: WorkDir, tiles: list[tuple[Path, bool]], grid: MapGrid, out: Path, bands: list[str],
                 tags: dict, summaries: list[dict], masters, registration, equalization, params,
-                datetimes) -> dict[str, Any]:
+                datetimes, num_threads: int | None = None) -> dict[str, Any]:
     """The single writer: assemble tiles window by window into the COG and its side files;
     with no pixel to write, an error naming why every frame went (and no output at all)."""
     t0 = time.perf_counter()
@@ -70,7 +70,7 @@ def _write_task(workdir: WorkDir, tiles: list[tuple[Path, bool]], grid: MapGrid,
         failures = [s["failure"] for s in summaries if "failure" in s]
         raise steps.nothing_to_mosaic(len(summaries), failures)
     written = steps.write_products((workdir.load(p) for p, has_data in tiles if has_data), grid, out, bands,
-                                   tags, params, datetimes)
+                                   tags, params, datetimes, num_threads)
     return {
         **written,
         "write_seconds": time.perf_counter() - t0,
@@ -159,7 +159,7 @@ class _Builder:
         datetimes = sorted(f.meta.time_utc for f in p.frames if f.meta.time_utc is not None)
         result = delayed(_write_task, pure=True)(
             self.workdir, tiles, p.grid, p.out, p.bands, steps.provenance_tags(p.frames, cfg, p.failures), summaries,
-            masters, registration, equalization, mos, datetimes,
+            masters, registration, equalization, mos, datetimes, cfg.run.workers,
             dask_key_name=f"write-{tokenize(p.out, [t.key for t in tiles])}",
         )
         return Graph(result, self.products)
@@ -168,9 +168,9 @@ class _Builder:
         """Per frame, after registration: the cross-frame check against the frames of its
         overlapping pairs (frames in no pair are passed on as they are)."""
         cal, cc = self.cfg.calibration, self.cfg.crosschecking
-        if not self.cfg.registration.enabled:
+        if not (self.cfg.registration.enabled and cc.enabled):
             return calibrated
-        cosmic = cal.enabled and cal.cosmic_rays and cc.enabled
+        cosmic = cal.enabled and cal.cosmic_rays
         dem = str(self.cfg.mosaicking.dem) if self.cfg.mosaicking.dem else None
         out = list(calibrated)
         for i, others in enumerate(neighbours(len(calibrated), self.plan.pairs)):

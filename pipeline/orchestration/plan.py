@@ -20,7 +20,10 @@ from pipeline.frame import Frame, FrameFailure
 from pipeline.geometry.grid import MapGrid, Tile
 from pipeline.geometry.overlap import Pair, overlap_pairs
 from pipeline.ingestion import IngestResult, ingest
-from pipeline.mosaicking import footprint_bbox_xy, frames_touching, grid_for_frames
+from pipeline.io.grids import read_grid
+from pipeline.io.stac import lon_extent
+from pipeline.mosaicking import footprint_bbox_xy, frames_touching
+from pipeline.mosaicking.gridspec import output_grid
 from pipeline.orchestration.steps import effective_calibration, mosaic_band
 from pipeline.orchestration.workdir import WorkDir
 
@@ -74,20 +77,34 @@ class Plan:
         lon, lat = g.xy_to_lonlat(*_grid_corners(g))
         lines = [
             f"frames to mosaic: {len(self.frames)}",
-            *(f"  {f.id:<28} {f.meta.format:<5} {f.meta.shape[0]}x{f.meta.shape[1]}" for f in self.frames),
+            *(f"  {f.id:<28} {f.meta.format:<5} {f.meta.shape[1]} x {f.meta.shape[0]}" for f in self.frames),
             f"calibration frames: {len(self.inputs.calibration)}",
             f"rejected: {len(self.failures)}",
             *(f"  {x}" for x in self.failures),
             (f"overlapping pairs: {len(self.pairs)} (registration "
              f"{'on' if self.config.registration.enabled else 'off'})"),
-            f"output grid: {g.shape[0]} rows x {g.shape[1]} cols at {g.resolution:.1f} m, CRS {g.crs.name}",
-            f"  lon {np.nanmin(lon):.3f}..{np.nanmax(lon):.3f}  lat {np.nanmin(lat):.3f}..{np.nanmax(lat):.3f} deg",
+            f"output grid: {g.shape[1]} x {g.shape[0]} px (width x height) at {g.resolution:.1f} m, CRS {g.crs.name}"
+            + (f" ({':'.join(g.crs.to_authority())})" if g.crs.to_authority() else ""),
+            f"  lon {_lon_range(lon)}  lat {np.nanmin(lat):.3f}..{np.nanmax(lat):.3f} deg",
             (f"tiles: {len(self.tiles)} of {self.config.mosaicking.tile_size} px "
              f"({sum(1 for v in self.tile_frames.values() if v)} touched by frames)"),
             f"work directory: {self.workdir.root}",
             f"output: {self.out}",
         ]
         return "\n".join(lines)
+
+
+def _lon_range(lon: np.ndarray) -> str:
+    """``west..east`` degrees of the smallest arc holding ``lon``; east-positive, so a range
+    across 180 E reads 177.800..182.200 (east beyond 180), not -179.96..179.49."""
+    lon = np.asarray(lon, float)
+    lon = lon[np.isfinite(lon)]
+    if lon.size == 0:
+        return "none"
+    west, east = lon_extent(lon)
+    if east < west:
+        east += 360.0
+    return f"{west:.3f}..{east:.3f}"
 
 
 def _grid_corners(grid: MapGrid) -> tuple[np.ndarray, np.ndarray]:
@@ -128,7 +145,7 @@ def plan(frames_dir: str | Path, out: str | Path, *, calibration: str | Path | N
         config = config.model_copy(update={"calibration": calibration})
     cfg = config.mosaicking
     cameras = [f.camera for f in frames]
-    grid = grid_for_frames(cameras, cfg.crs, resolution_m=cfg.resolution_m, bounds=cfg.bounds)
+    grid = output_grid(cameras, cfg, like=read_grid(cfg.like) if cfg.like else None)
     tiles = grid.tiles(cfg.tile_size, cfg.halo)
     pad = _pointing_margin_m(cameras, config) if config.registration.enabled else 0.0
     boxes = [footprint_bbox_xy(c, grid.crs, pad_m=pad) for c in cameras]

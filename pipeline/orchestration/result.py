@@ -66,7 +66,7 @@ class RunResult:
         lost = {str(x.path) for x in self.failures}
         n_used = sum(str(f.meta.path) not in lost for f in self.plan.frames)
         grid = self.plan.grid
-        lines = [(f"wrote {self.out} ({grid.shape[0]} x {grid.shape[1]} px at "
+        lines = [(f"wrote {self.out} ({grid.shape[1]} x {grid.shape[0]} px (width x height) at "
                   f"{grid.resolution:g} m, {n_used} frames) in {self.seconds:.1f} s")]
         reg = self.registration
         if reg is not None:

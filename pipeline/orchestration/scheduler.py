@@ -70,16 +70,27 @@ class Engine:
     def distributed(self) -> bool:
         return self.client is not None
 
-    def compute(self, *collections: Any, progress: bool = False) -> tuple[Any, ...]:
-        """Compute dask collections/delayed objects once, on this engine."""
+    def compute(self, *collections: Any, progress: Any = False) -> tuple[Any, ...]:
+        """Compute dask collections/delayed objects once, on this engine.
+
+        ``progress``: False, True (dask's own bar) or a
+        :class:`~pipeline.orchestration.progress.RunProgress` (per-stage counts).
+        """
         if self.client is None:
             kwargs: dict[str, Any] = {"scheduler": self.spec}
+            if hasattr(progress, "dask_callback"):
+                with progress.dask_callback():
+                    return dask.compute(*collections, **kwargs)
             if progress:
 
                 with ProgressBar(dt=1.0):
                     return dask.compute(*collections, **kwargs)
             return dask.compute(*collections, **kwargs)
         futures = self.client.compute(list(collections))
+        if hasattr(progress, "watch_distributed"):
+            keys = [k for c in collections for k in c.__dask_graph__().keys()]
+            with progress.watch_distributed(self.client, keys):
+                return tuple(self.client.gather(futures))
         if progress:
 
             dist_progress(futures)

@@ -264,12 +264,15 @@ def provenance_tags(frames: Sequence[Frame], config, failures: Sequence[FrameFai
 
 
 def write_products(tiles: Iterable[dict[str, Any] | None], grid: MapGrid, out: Path, bands: Sequence[str],
-                   tags: dict[str, str], params: MosaickingParams, datetimes: Sequence = ()) -> dict[str, Any]:
+                   tags: dict[str, str], params: MosaickingParams, datetimes: Sequence = (),
+                   num_threads: int | None = None) -> dict[str, Any]:
     """Assemble tile products into the COG at ``out`` (atomic rename), then its quicklook and
-    STAC item as configured. Returns ``valid_pixels`` and the ``side_files`` written."""
+    STAC item as configured (``num_threads``: GDAL threads of the COG conversion, default all
+    CPUs). Returns ``valid_pixels`` and the ``side_files`` written."""
     coverage = 0
     writer = CogWriter(out, grid, bands=list(bands), tags=tags, compress=params.compress,
-                       overviews=params.overviews, overview_resampling=params.overview_resampling)
+                       overviews=params.overviews, overview_resampling=params.overview_resampling,
+                       num_threads=num_threads)
     with rasterio.Env(GDAL_CACHEMAX=WRITER_CACHE_MB), writer:
         for product in tiles:
             if product is None:

@@ -8,7 +8,6 @@ import doctest
 
 import numpy as np
 import pytest
-from tests.calibration.photometric_survey import render, survey_geometry
 
 from pipeline.calibration import photometric_fit as fit_module
 from pipeline.calibration import photometric_laws as laws_module
@@ -22,6 +21,7 @@ from pipeline.calibration.photometry import (
     normalisation_factor,
 )
 from pipeline.errors import PhotometricModelError
+from tests.calibration.photometric_survey import render, survey_geometry
 
 HAPKE_TRUTH = LROC_HAPKE_643NM.replace(w=0.25, theta=np.radians(18.0))
 

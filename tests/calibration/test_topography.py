@@ -4,10 +4,10 @@ import doctest
 
 import numpy as np
 import pytest
-from tests.calibration.helpers import MOON_R, look_at_camera
 
 from pipeline.calibration import topography
 from pipeline.calibration.topography import enu_basis, grid_slopes, surface_normal, topographic_angles
+from tests.calibration.helpers import MOON_R, look_at_camera
 
 D = np.radians
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pipeline.errors import BadGeometry, GeometryError, UnsupportedFormat
-from pipeline.geometry import FrameCamera
+from pipeline.geometry import FrameCamera, load_camera
 from pipeline.geometry.body import xyz_to_lonlat_deg
 
 FRAME_ISDS = [
@@ -100,11 +100,14 @@ def test_minus_z_instruments_read_as_plus_z_miss_the_body(ale_dir, name):
 
 
 @pytest.mark.parametrize("name", LINE_SCAN_ISDS)
-def test_line_scan_isds_rejected(ale_dir, name):
-    with pytest.raises(BadGeometry, match="not supported: line-scan") as info:
+def test_line_scan_isds_are_not_frame_cameras_but_load(ale_dir, name):
+    with pytest.raises(BadGeometry, match="load_camera") as info:
         FrameCamera.from_file(ale_dir / name)
     assert isinstance(info.value, UnsupportedFormat)
     assert name in str(info.value)
+    cam = load_camera(ale_dir / name)
+    assert type(cam).__name__ in ("LineScanCamera", "PushFrameCamera")
+    cam.check_boresight()  # and it sees the body
 
 
 def test_to_isd_keeps_real_fields_after_correction(ale_dir, tmp_path):

@@ -128,7 +128,7 @@ def test_to_isd_round_trip_is_exact():
     cam = make_camera(radial_k=(0.0, 1e-4, 0.0), sun_lonlat_deg=(150.0, 10.0), tilt=(0.1, 0.2, 0.3))
     isd = cam.to_isd()
     assert isd["name_model"] == "USGS_ASTRO_FRAME_SENSOR_MODEL"
-    assert isd["instrument_position"]["unit"] == "m"
+    assert isd["instrument_position"]["unit"] == "km"  # ALE/usgscsm read positions in km (issue 22)
     assert isd["body_rotation"]["quaternions"] == [[1.0, 0.0, 0.0, 0.0]]
     assert len(isd["instrument_position"]["positions"]) == 1
     again = FrameCamera.from_isd(json.loads(json.dumps(isd)))
@@ -203,7 +203,7 @@ _DELETE = object()
         (("instrument_position", "unit"), "AU", "use 'm' or 'km'"),
         (("instrument_position", "positions"), [[float("nan"), 0.0, 0.0]], "non-finite"),
         (("focal_length_model", "focal_length"), float("inf"), "not finite"),
-        (("focal_length_model", "focal_length"), -5.0, "positive"),
+        (("focal_length_model", "focal_length"), 0.0, "must not be 0"),  # negative: a -Z camera (issue 22)
         (("instrument_pointing",), _DELETE, "instrument_pointing"),
         (("instrument_position",), _DELETE, "instrument_position"),
         (("instrument_pointing", "quaternions"), [[0, 0, 0, 0]], "zero quaternion"),

@@ -37,7 +37,8 @@ def test_stac_item_of_a_mosaic_across_180(tmp_path):
     assert p["proj:transform"] == [500.0, 0.0, -60_000.0, 0.0, -500.0, 30_000.0]
     assert p["proj:bbox"] == list(grid.bounds) and "PROJCRS" in p["proj:wkt2"]
     assert p["ssys:targets"] == ["Moon"] and p["farside:lonlat_crs"] == "IAU_2015:30100"
-    assert p["datetime"] is None and p["start_datetime"] == "2024-05-01T00:00:00Z"
+    assert p["start_datetime"] == "2024-05-01T00:00:00Z"
+    assert p["datetime"] == "2024-05-01T13:30:00Z"  # the acquisition midpoint (issue 22)
     assert p["end_datetime"] == "2024-05-02T03:00:00Z"
     assert p["farside:inputs"] == ["/data/a.img", "/data/b.img"]
     west, south, east, north = item["bbox"]

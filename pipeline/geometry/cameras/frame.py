@@ -47,46 +47,14 @@ import numpy as np
 from pipeline.errors import BadGeometry, GeometryError
 from pipeline.geometry.body import MOON_RADII_M, ellipsoid_normal
 from pipeline.geometry.cameras.base import CameraBase
+from pipeline.geometry.cameras.frame_isd import frame_isd
 from pipeline.geometry.distortion import Distortion
-from pipeline.geometry.isd import FRAME_MODEL, parse_frame_isd
-from pipeline.geometry.rotation import matrix_to_quat, rotvec_to_matrix
+from pipeline.geometry.isd import parse_frame_isd
+from pipeline.geometry.rotation import rotvec_to_matrix
 
 log = logging.getLogger(__name__)
 
 __all__ = ["FrameCamera"]
-
-# ISD keys that to_isd() rewrites from the camera (everything else of a source ISD is kept).
-_GEOMETRY_KEYS = (
-    "name_model",
-    "image_lines",
-    "image_samples",
-    "center_ephemeris_time",
-    "focal_length_model",
-    "focal2pixel_lines",
-    "focal2pixel_samples",
-    "detector_center",
-    "detector_line_summing",
-    "detector_sample_summing",
-    "starting_detector_line",
-    "starting_detector_sample",
-    "optical_distortion",
-    "radii",
-    "reference_height",
-    "instrument_position",
-    "instrument_pointing",
-    "body_rotation",
-    "sun_position",
-    "sensor_position",
-    "sensor_location",
-    "sensor_orientation",
-    "sensor_velocity",
-    "sun_velocity",
-    "name_sensor",
-    "name_platform",
-    "farside",
-)
-
-
 
 def _as_float_tuple(values, n: int | None, name: str) -> tuple[float, ...]:
     arr = np.asarray(values, dtype=float).ravel()
@@ -485,83 +453,15 @@ class FrameCamera(CameraBase):
             pos = pos + np.asarray(position_offset_m, dtype=float).reshape(3)
         return dataclasses.replace(self, cam_to_body=rot, position_m=pos)
 
-    def to_isd(self) -> dict[str, Any]:
-        """ALE-format frame ISD of this camera.
+    def to_isd(self, *, frame: str = "auto", provenance: str | None = None) -> dict[str, Any]:
+        """ALE-format frame ISD of this camera (:func:`~pipeline.geometry.cameras.frame_isd.frame_isd`).
 
-        Geometry is written in the body-fixed frame at one instant: positions in metres,
-        ``body_rotation`` the identity, one ephemeris entry at ``center_ephemeris_time``;
-        ``instrument_pointing`` then holds the body-to-camera quaternion ``(w, x, y, z)``.
-        The look direction is kept in a ``farside`` block. Fields of the source ISD that are
-        not geometry (``naif_keywords``, ``image_identifier``, ...) are kept, so a real ISD
-        re-exported after a correction keeps its metadata. ``from_isd(to_isd())``
-        reproduces the camera (to rounding of the quaternion).
+        Positions in km, one ephemeris entry at ``center_ephemeris_time``; ``frame="auto"``
+        writes J2000 geometry when the source ISD has a J2000 ``body_rotation`` and body-fixed
+        geometry (labelled with the body frame's NAIF code, identity ``body_rotation``)
+        otherwise; a -Z look direction is written as a negative focal length, as usgscsm
+        expects. Non-geometry fields of the source ISD (``naif_keywords``, ids, ...) are
+        kept; ``_provenance`` is rewritten. ``from_isd(to_isd())`` reproduces the camera
+        bit for bit.
         """
-        base: dict[str, Any] = {}
-        if self.source_isd:
-            try:
-                base = {k: v for k, v in json.loads(self.source_isd).items() if k not in _GEOMETRY_KEYS}
-            except (json.JSONDecodeError, AttributeError):
-                base = {}
-        t = float(self.time_s)
-        q = matrix_to_quat(self._rot.T)  # J2000 (= body-fixed here) -> camera
-        zero = [[0.0, 0.0, 0.0]]
-        isd: dict[str, Any] = {
-            "name_model": FRAME_MODEL,
-            "name_platform": self.name_platform,
-            "name_sensor": self.name_sensor,
-            **base,
-            "image_lines": self.lines,
-            "image_samples": self.samples,
-            "center_ephemeris_time": t,
-            "focal_length_model": {"focal_length": self.focal_length_mm},
-            "focal2pixel_lines": list(self.focal2pixel_lines),
-            "focal2pixel_samples": list(self.focal2pixel_samples),
-            "detector_center": {"line": self.detector_center[0], "sample": self.detector_center[1]},
-            "detector_line_summing": self.line_summing,
-            "detector_sample_summing": self.sample_summing,
-            "starting_detector_line": self.starting_detector_line,
-            "starting_detector_sample": self.starting_detector_sample,
-            "optical_distortion": self.distortion.to_isd_block(),
-            "radii": {"semimajor": self.radii_m[0], "semiminor": self.radii_m[1], "unit": "m"},
-            "reference_height": {
-                "minheight": self.height_range_m[0],
-                "maxheight": self.height_range_m[1],
-                "unit": "m",
-            },
-            "instrument_position": {
-                "unit": "m",
-                "positions": [self.position_m.tolist()],
-                "velocities": [self.velocity_m_s.tolist()],
-                "ephemeris_times": [t],
-                "reference_frame": 1,
-            },
-            "instrument_pointing": {
-                "quaternions": [q.tolist()],
-                "angular_velocities": zero,
-                "ephemeris_times": [t],
-                "reference_frame": 1,
-                "constant_frames": [1],
-                "time_dependent_frames": [1],
-            },
-            "body_rotation": {
-                "quaternions": [[1.0, 0.0, 0.0, 0.0]],
-                "angular_velocities": zero,
-                "ephemeris_times": [t],
-                "reference_frame": 1,
-                "constant_frames": [1],
-                "time_dependent_frames": [1],
-            },
-            # exact copy of the rotation, used by from_isd when it agrees with the quaternion
-            "farside": {"look_direction": self.look_direction, "cam_to_body": self.cam_to_body.ravel().tolist()},
-        }
-        if self.image_identifier:
-            isd["image_identifier"] = self.image_identifier
-        if self.sun_position_m is not None:
-            isd["sun_position"] = {
-                "unit": "m",
-                "positions": [self.sun_position_m.tolist()],
-                "velocities": zero,
-                "ephemeris_times": [t],
-                "reference_frame": 1,
-            }
-        return isd
+        return frame_isd(self, frame=frame, provenance=provenance)

@@ -16,22 +16,28 @@ points go lon/lat -> x/y with pyproj from the CRS's own geodetic CRS; nothing is
 converted to an Earth CRS. Longitudes are planetocentric, east-positive, degrees, and may
 be continuous across 180 E (e.g. 175 .. 185).
 
+Layout: :mod:`.data` (the input), :mod:`.raster` (the mosaic read decimated, on a
+:class:`~pipeline.geometry.grid.MapGrid`), :mod:`.maps` (projection, graticule, coverage),
+:mod:`.plots` (figures), :mod:`.markup` (HTML pieces), :mod:`.sections` (one function per
+section), :mod:`.page` (the page; styles and script are the package data ``static/``).
+
 Example
 -------
+>>> import tempfile
+>>> from pathlib import Path
 >>> from pipeline.report import FrameRow, ReportData, write_report, default_report_path
 >>> rows = [FrameRow(id="f001", path="raw/f001.IMG", format="PDS3", shape=(1024, 1024),
 ...                  exposure_s=0.02, time_utc="2024-05-01T12:00:00Z", status="used",
 ...                  footprint_lonlat=[(175, -5), (185, -5), (185, 5), (175, 5)])]
->>> data = ReportData(mosaic_path=Path("out.tif"), frames=rows,
-...                   residuals_before_px=None, residuals_after_px=None,
-...                   tie_points_lonlat=None, overlap_diff_before=None, overlap_diff_after=None,
-...                   provenance={"config": {"grid": "farside_eqc_2km"}}, timings_s={}, notes=[])
->>> write_report(data, default_report_path(Path("out.tif")))  # doctest: +SKIP
-PosixPath('out.report.html')
+>>> out = Path(tempfile.mkdtemp()) / "out.tif"   # no mosaic there: the page says so
+>>> data = ReportData(mosaic_path=out, frames=rows, provenance={"config": {"grid": "farside_eqc_2km"}})
+>>> page = write_report(data, default_report_path(out))
+>>> page.name, "Mosaic not available" in page.read_text()
+('out.report.html', True)
 """
 
 from .data import SECTION_IDS, FrameRow, ReportData, default_report_path
-from .maps import MAX_PLOT_PX
 from .page import write_report
+from .raster import MAX_PLOT_PX
 
 __all__ = ["MAX_PLOT_PX", "SECTION_IDS", "FrameRow", "ReportData", "default_report_path", "write_report"]

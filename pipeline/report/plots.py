@@ -7,14 +7,23 @@ import base64
 import io
 
 import numpy as np
+from matplotlib import colormaps, patheffects
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
+from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.path import Path as MPath
+from matplotlib.ticker import FuncFormatter
 
 from .data import FrameRow, rms
-from .maps import Coverage, MapProj, Raster, graticule, label_anchor
+from .maps import Coverage, MapProj, graticule, label_anchor
+from .raster import Raster
 
 
 def png_uri(fig) -> str:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
+    """The figure as a ``data:image/png;base64,...`` URI (no ``Software`` metadata: the
+    bytes depend on the figure only)."""
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=fig.dpi, metadata={"Software": None})
@@ -29,8 +38,6 @@ def new_fig(
     Fixed margins instead of constrained layout: one draw per figure instead of two, which
     halves the plotting time of the report.
     """
-    from matplotlib.figure import Figure
-
     fig = Figure(figsize=(w_in, h_in), dpi=dpi)
     if margins is not None:
         left, bottom, right, top = margins
@@ -74,9 +81,6 @@ def _map_axes(r: Raster, width_in: float = 10.0, colorbar: bool = True, title: b
 
 
 def _finish_map(ax, r: Raster, proj: MapProj, grid_lines: bool = True) -> None:
-    from matplotlib import patheffects
-    from matplotlib.ticker import FuncFormatter
-
     xmin, ymin, xmax, ymax = r.bounds
     if grid_lines:
         halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
@@ -110,8 +114,6 @@ def _finish_map(ax, r: Raster, proj: MapProj, grid_lines: bool = True) -> None:
 
 
 def _draw_footprints(ax, rings, r: Raster, labels: bool = True, lw: float = 1.2) -> None:
-    from matplotlib import patheffects
-
     xmin, ymin, xmax, ymax = r.bounds
     halo = [patheffects.withStroke(linewidth=2.5, foreground="black")]
     for f, copies in rings:
@@ -175,16 +177,14 @@ def plot_mosaic(r: Raster, proj: MapProj, rings) -> str:
 
 
 def plot_coverage(r: Raster, proj: MapProj, cov: Coverage, rings) -> str:
-    from matplotlib.colors import BoundaryNorm, ListedColormap
-    from matplotlib.patches import Patch
-
+    """Frames per pixel on the map, gaps in red, off-disk white, footprints outlined."""
     fig, ax, cax = _map_axes(r, width_in=8.0, title=True)
     xmin, ymin, xmax, ymax = r.bounds
     ax.set_facecolor("#f2f2f2")
     cmax = int(max(1, np.nanmax(cov.count) if cov.count.size else 1))
     cmax = min(cmax, 12)
     base = ["#f2f2f2"] + [
-        tuple(c) for c in __import__("matplotlib").colormaps["viridis"](np.linspace(0.15, 0.95, cmax))
+        tuple(c) for c in colormaps["viridis"](np.linspace(0.15, 0.95, cmax))
     ]
     cmap = ListedColormap(base)
     norm = BoundaryNorm(np.arange(-0.5, cmax + 1.5), cmap.N)
@@ -345,38 +345,9 @@ def plot_tie_network(r: Raster | None, proj: MapProj | None, rings, tie_lonlat: 
     )
     _draw_footprints(ax, rings, r, labels=True, lw=0.8)
     # overlap graph between used frames: edges between the centres of overlapping footprints
-    used = [(f, c) for f, c in rings if not f.rejected]
-    if 1 < len(used) <= 300:
-        from matplotlib.collections import LineCollection
-        from matplotlib.path import Path as MPath
-
-        mx, my = (xmin + xmax) / 2, (ymin + ymax) / 2
-        centres, paths = [], []
-        for _f, copies in used:
-            best = None
-            for x, y in copies:  # the copy nearest the map centre
-                ok = np.isfinite(x) & np.isfinite(y)
-                if ok.sum() < 3:
-                    continue
-                c = (float(np.mean(x[ok])), float(np.mean(y[ok])))
-                d = (c[0] - mx) ** 2 + (c[1] - my) ** 2
-                if best is None or d < best[0]:
-                    best = (d, c, MPath(np.column_stack([x[ok], y[ok]])))
-            if best is not None:
-                centres.append(best[1])
-                paths.append(best[2])
-        segments = []
-        for i in range(len(paths)):
-            for j in range(i + 1, len(paths)):
-                if (
-                    paths[i].contains_points(paths[j].vertices).any()
-                    or paths[j].contains_points(paths[i].vertices).any()
-                ):
-                    segments.append([centres[i], centres[j]])
-        if segments:
-            ax.add_collection(
-                LineCollection(segments, colors="#ffffff", linewidths=0.9, alpha=0.85, zorder=4)
-            )
+    segments = _overlap_segments([(f, c) for f, c in rings if not f.rejected], r.bounds)
+    if segments:
+        ax.add_collection(LineCollection(segments, colors="#ffffff", linewidths=0.9, alpha=0.85, zorder=4))
     x, y = proj.fwd(tie_lonlat[:, 0], tie_lonlat[:, 1])
     if proj.period is not None and np.isfinite(x).any():
         # a tie point near a cut may come out on the other side: bring it onto the map
@@ -387,3 +358,33 @@ def plot_tie_network(r: Raster | None, proj: MapProj | None, rings, tie_lonlat: 
     ax.legend(loc="lower right", fontsize=7, framealpha=0.9)
     _finish_map(ax, r, proj)
     return png_uri(fig)
+
+
+def _overlap_segments(used, bounds) -> list:
+    """Centre-to-centre segments ``[(cx, cy), (cx, cy)]`` between overlapping footprints
+    (each ring's copy nearest the map centre); none for a single frame or more than 300."""
+    if not 1 < len(used) <= 300:
+        return []
+    xmin, ymin, xmax, ymax = bounds
+    mx, my = (xmin + xmax) / 2, (ymin + ymax) / 2
+    centres, paths = [], []
+    for _f, copies in used:
+        best = None
+        for x, y in copies:  # the copy nearest the map centre
+            ok = np.isfinite(x) & np.isfinite(y)
+            if ok.sum() < 3:
+                continue
+            c = (float(np.mean(x[ok])), float(np.mean(y[ok])))
+            d = (c[0] - mx) ** 2 + (c[1] - my) ** 2
+            if best is None or d < best[0]:
+                best = (d, c, MPath(np.column_stack([x[ok], y[ok]])))
+        if best is not None:
+            centres.append(best[1])
+            paths.append(best[2])
+    segments = []
+    for i in range(len(paths)):
+        for j in range(i + 1, len(paths)):
+            pi, pj = paths[i], paths[j]
+            if pi.contains_points(pj.vertices).any() or pj.contains_points(pi.vertices).any():
+                segments.append([centres[i], centres[j]])
+    return segments

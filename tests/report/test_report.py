@@ -312,7 +312,8 @@ def test_provenance_and_timings(survey):
 
 def test_footprints_across_180_drawn_on_the_map(survey):
     """A footprint straddling 180 E lands in the middle of the quicklook, not at its edges."""
-    from pipeline.report.maps import MapProj, read_raster
+    from pipeline.report.maps import MapProj
+    from pipeline.report.raster import read_raster
 
     r = read_raster(survey["mosaic"])
     proj = MapProj(r.crs_wkt, r.bounds)
@@ -329,7 +330,8 @@ def test_footprints_across_180_drawn_on_the_map(survey):
 def test_footprint_across_the_cut_of_a_crs_centred_on_0(tmp_path):
     """In an equirectangular CRS centred on 0 E (IAU_2015:30110) a frame across 180 E sits on
     both edges of a global map: it must be drawn and rasterised there, not smeared across it."""
-    from pipeline.report.maps import MapProj, compute_coverage, footprint_rings, read_raster
+    from pipeline.report.maps import MapProj, compute_coverage, footprint_rings
+    from pipeline.report.raster import read_raster
 
     deg = np.pi / 180.0 * 1_737_400.0
     grid = MapGrid.from_bounds("IAU_2015:30110", (-180 * deg, -30 * deg, 180 * deg, 30 * deg), 20 * deg / 10)

@@ -1,5 +1,6 @@
 """What the sections of one page share, computed once: the mosaic read decimated, its map
-projection, footprint rings, coverage and the residual / overlap statistics."""
+projection, footprint rings, coverage, the residual / overlap statistics, the seams of the
+``top_index`` band and the misregistration per seam and per frame."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from pyproj.exceptions import ProjError
 
 from .data import FrameRow, ReportData, as_1d, rms
 from .maps import Coverage, MapProj, compute_coverage, footprint_rings
+from .misregistration import Misregistration, misregistration
 from .raster import Raster, read_raster
+from .seammap import SeamMap, seam_map
 
 log = logging.getLogger("pipeline.report")
 
@@ -44,6 +47,16 @@ class PageContext:
         Overlap differences (I/F) before / after equalisation.
     total_s : float
         The run's total time: ``timings_s["total"]``, else the sum of the stages.
+    seams : SeamMap or None
+        Seams of the mosaic's ``top_index`` band (on ``raster.view``); ``None`` without it.
+    index_to_id : dict of int to str
+        ``top_index`` value -> frame id (from ``FrameRow.mosaic_index``).
+    pixel_size_m : float or None
+        Metres per map pixel of the misregistration numbers (``data.pixel_size_m``, else the
+        mosaic's pixel size).
+    misregistration : Misregistration or None
+        Per seam and per frame offsets with ASP's verdict; ``None`` without tie observations
+        or pixel size.
     """
 
     frames: list[FrameRow]
@@ -62,6 +75,10 @@ class PageContext:
     ovl_before: np.ndarray | None
     ovl_after: np.ndarray | None
     total_s: float
+    seams: SeamMap | None = None
+    index_to_id: dict[int, str] | None = None
+    pixel_size_m: float | None = None
+    misregistration: Misregistration | None = None
 
     @property
     def has_map(self) -> bool:
@@ -100,9 +117,15 @@ def build_context(data: ReportData) -> PageContext:
     res_b, res_a = as_1d(data.residuals_before_px), as_1d(data.residuals_after_px)
     rms_b, rms_a = _residual_rms(data, res_b, res_a)
     total = data.timings_s.get("total", sum(float(v) for v in data.timings_s.values()))
+    pixel = data.pixel_size_m or (raster.resolution[0] if raster is not None else None)
+    obs = data.tie_observations
     return PageContext(
         frames=frames, n_used=len(frames) - n_rej, n_rejected=n_rej, raster=raster, proj=proj,
         raster_error=error, rings=rings, rings_used=rings_used, coverage=cov,
         res_before=res_b, res_after=res_a, rms_before=rms_b, rms_after=rms_a,
         ovl_before=as_1d(data.overlap_diff_before), ovl_after=as_1d(data.overlap_diff_after), total_s=total,
+        seams=seam_map(raster.top_index) if raster is not None and raster.top_index is not None else None,
+        index_to_id={int(f.mosaic_index): f.id for f in frames if f.mosaic_index is not None},
+        pixel_size_m=pixel,
+        misregistration=misregistration(obs, pixel) if obs is not None and len(obs) and pixel else None,
     )

@@ -7,8 +7,8 @@ Examples
 --------
 >>> num(0.12345, ".3f"), num(None), num(float("nan")), num(7.6, "d")
 ('0.123', '–', '–', '8')
->>> span((1.0, 2.5))
-'1.0–2.5'
+>>> span((1.0, 2.5)), metres(12210.4), metres(0.0213)
+('1.0–2.5', '12210', '0.021')
 >>> esc("<b>")
 '&lt;b&gt;'
 """
@@ -30,12 +30,14 @@ __all__ = [
     "human_bytes",
     "img",
     "kv_table",
+    "metres",
     "not_run",
     "num",
     "plain",
     "short",
     "span",
     "stat",
+    "table",
     "triple",
 ]
 
@@ -58,6 +60,14 @@ def num(v: float | None, spec: str = ".3g") -> str:
     if spec.endswith("d"):
         return format(round(f), spec)
     return format(f, spec)
+
+
+def metres(v: float | None) -> str:
+    """A distance in metres without exponent: ``12210``, ``3.14``, ``0.021``; ``–`` for ``None``/NaN."""
+    if v is None or not math.isfinite(float(v)):
+        return "–"
+    v = float(v)
+    return f"{v:.0f}" if abs(v) >= 100 else (f"{v:.2f}" if abs(v) >= 1 else f"{v:.3f}")
 
 
 def triple(v, spec: str = ".3g") -> str:
@@ -95,6 +105,14 @@ def stat(key: str, value: str, bad: bool = False) -> str:
     """One summary tile; ``value`` is HTML, ``bad`` colours it red."""
     cls = "stat bad" if bad else "stat"
     return f'<div class="{cls}"><div class="k">{esc(key)}</div><div class="v">{value}</div></div>'
+
+
+def table(table_id: str, head, rows: str) -> str:
+    """A table with escaped column titles ``head`` and ``rows`` (``<tr>`` HTML), in a
+    horizontally scrolling box."""
+    ths = "".join(f"<th>{esc(h)}</th>" for h in head)
+    return (f'<div class="scroll"><table id="{table_id}"><thead><tr>{ths}</tr></thead>'
+            f"<tbody>{rows}</tbody></table></div>")
 
 
 def kv_table(d: dict[str, Any]) -> str:

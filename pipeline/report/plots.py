@@ -58,7 +58,7 @@ USED_COLOUR = "#ffb000"
 REJ_COLOUR = "#e0245e"
 
 
-def _map_axes(r: Raster, width_in: float = 10.0, colorbar: bool = True, title: bool = False):
+def map_axes(r: Raster, width_in: float = 10.0, colorbar: bool = True, title: bool = False):
     """Figure, map axes and colour-bar axes (or ``None``), sized so the equal-aspect map
     fills its axes: no empty bands above or beside it."""
     xmin, ymin, xmax, ymax = r.bounds
@@ -80,7 +80,8 @@ def _map_axes(r: Raster, width_in: float = 10.0, colorbar: bool = True, title: b
     return fig, ax, cax
 
 
-def _finish_map(ax, r: Raster, proj: MapProj, grid_lines: bool = True) -> None:
+def finish_map(ax, r: Raster, proj: MapProj, grid_lines: bool = True) -> None:
+    """Graticule with labels, the map's limits, equal aspect and km tick labels."""
     xmin, ymin, xmax, ymax = r.bounds
     if grid_lines:
         halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
@@ -113,7 +114,8 @@ def _finish_map(ax, r: Raster, proj: MapProj, grid_lines: bool = True) -> None:
     ax.tick_params(labelsize=7)
 
 
-def _draw_footprints(ax, rings, r: Raster, labels: bool = True, lw: float = 1.2) -> None:
+def draw_footprints(ax, rings, r: Raster, labels: bool = True, lw: float = 1.2) -> None:
+    """Footprint outlines (used solid amber, rejected dashed red), optionally labelled."""
     xmin, ymin, xmax, ymax = r.bounds
     halo = [patheffects.withStroke(linewidth=2.5, foreground="black")]
     for f, copies in rings:
@@ -141,7 +143,8 @@ def _draw_footprints(ax, rings, r: Raster, labels: bool = True, lw: float = 1.2)
                 )
 
 
-def _stretch(img: np.ndarray) -> tuple[float, float]:
+def stretch(img: np.ndarray) -> tuple[float, float]:
+    """``(lo, hi)`` of a 1-99 % percentile stretch of the finite values (``(0, 1)`` when none)."""
     v = img[np.isfinite(img)]
     if v.size == 0:
         return 0.0, 1.0
@@ -153,11 +156,20 @@ def _stretch(img: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def onto_map(proj: MapProj, x: np.ndarray) -> np.ndarray:
+    """Map x of points; for a cylindrical CRS, points that came out one period beyond the
+    map's edge (near the CRS's cut) are brought onto it."""
+    if proj.period is None or not np.isfinite(x).any():
+        return x
+    xmin, _, xmax, _ = proj.bounds
+    return np.where(x < xmin, x + proj.period, np.where(x > xmax, x - proj.period, x))
+
+
 def plot_mosaic(r: Raster, proj: MapProj, rings) -> str:
-    fig, ax, cax = _map_axes(r)
+    fig, ax, cax = map_axes(r)
     xmin, ymin, xmax, ymax = r.bounds
     ax.set_facecolor("#d9dde3")
-    lo, hi = _stretch(r.image)
+    lo, hi = stretch(r.image)
     im = ax.imshow(
         np.ma.masked_invalid(r.image),
         cmap="gray",
@@ -171,14 +183,14 @@ def plot_mosaic(r: Raster, proj: MapProj, rings) -> str:
     cb = fig.colorbar(im, cax=cax)
     cb.set_label("I/F (1–99 % stretch)", fontsize=8)
     cb.ax.tick_params(labelsize=7)
-    _draw_footprints(ax, rings, r)
-    _finish_map(ax, r, proj)
+    draw_footprints(ax, rings, r)
+    finish_map(ax, r, proj)
     return png_uri(fig)
 
 
 def plot_coverage(r: Raster, proj: MapProj, cov: Coverage, rings) -> str:
     """Frames per pixel on the map, gaps in red, off-disk white, footprints outlined."""
-    fig, ax, cax = _map_axes(r, width_in=8.0, title=True)
+    fig, ax, cax = map_axes(r, width_in=8.0, title=True)
     xmin, ymin, xmax, ymax = r.bounds
     ax.set_facecolor("#f2f2f2")
     cmax = int(max(1, np.nanmax(cov.count) if cov.count.size else 1))
@@ -224,8 +236,8 @@ def plot_coverage(r: Raster, proj: MapProj, cov: Coverage, rings) -> str:
     cb = fig.colorbar(im, cax=cax, ticks=range(cmax + 1))
     cb.set_label("frames per pixel" + (" (≥)" if cmax == 12 else ""), fontsize=8)
     cb.ax.tick_params(labelsize=7)
-    _draw_footprints(ax, rings, r, labels=False, lw=0.6)
-    _finish_map(ax, r, proj)
+    draw_footprints(ax, rings, r, labels=False, lw=0.6)
+    finish_map(ax, r, proj)
     handles = [
         Patch(facecolor="#f2f2f2", edgecolor="#888888", label="no data (outside)"),
         Patch(color=REJ_COLOUR, label="gap"),
@@ -329,10 +341,10 @@ def plot_tie_network(r: Raster | None, proj: MapProj | None, rings, tie_lonlat: 
         ax.set_ylabel("latitude (°)", fontsize=8)
         ax.set_title(f"{len(tie_lonlat)} tie points", fontsize=9)
         return png_uri(fig)
-    fig, ax, _ = _map_axes(r, width_in=9.0, colorbar=False)
+    fig, ax, _ = map_axes(r, width_in=9.0, colorbar=False)
     xmin, ymin, xmax, ymax = r.bounds
     ax.set_facecolor("#d9dde3")
-    lo, hi = _stretch(r.image)
+    lo, hi = stretch(r.image)
     ax.imshow(
         np.ma.masked_invalid(r.image),
         cmap="gray",
@@ -343,20 +355,18 @@ def plot_tie_network(r: Raster | None, proj: MapProj | None, rings, tie_lonlat: 
         origin="upper",
         zorder=1,
     )
-    _draw_footprints(ax, rings, r, labels=True, lw=0.8)
+    draw_footprints(ax, rings, r, labels=True, lw=0.8)
     # overlap graph between used frames: edges between the centres of overlapping footprints
     segments = _overlap_segments([(f, c) for f, c in rings if not f.rejected], r.bounds)
     if segments:
         ax.add_collection(LineCollection(segments, colors="#ffffff", linewidths=0.9, alpha=0.85, zorder=4))
     x, y = proj.fwd(tie_lonlat[:, 0], tie_lonlat[:, 1])
-    if proj.period is not None and np.isfinite(x).any():
-        # a tie point near a cut may come out on the other side: bring it onto the map
-        x = np.where(x < xmin, x + proj.period, np.where(x > xmax, x - proj.period, x))
+    x = onto_map(proj, x)
     ax.plot(
         x, y, "o", ms=2.0, color="#00d0ff", mec="none", zorder=5, label=f"{np.isfinite(x).sum()} tie points"
     )
     ax.legend(loc="lower right", fontsize=7, framealpha=0.9)
-    _finish_map(ax, r, proj)
+    finish_map(ax, r, proj)
     return png_uri(fig)
 
 

@@ -4,6 +4,12 @@ The report reads at most :data:`MAX_PLOT_PX` pixels a side (through the file's o
 when it has them), so drawing a report takes about a second whatever the mosaic's size.
 Its geometry is the project's one grid type, :class:`pipeline.geometry.grid.MapGrid`: the
 file's own grid (``Raster.grid``) and the grid of the decimated arrays (``Raster.view``).
+
+Bands: band 1 is the mosaic (I/F); a band described ``count`` gives frames per pixel and one
+described ``top_index`` the index of the frame each pixel came from (the mosaic's
+``mosaicking.extra_bands``). ``top_index`` is read from the full-resolution data with
+nearest-neighbour decimation, never from the overviews: those are averaged, and an average
+of two frame indices (``1.5``) names no frame.
 """
 
 from __future__ import annotations
@@ -52,6 +58,9 @@ class Raster:
         Band 1 (I/F) averaged to ``view``; NaN where there is no data.
     count : ndarray of float32, shape ``view.shape``, or None
         The ``count`` band (frames per pixel), 0 where none; ``None`` without such a band.
+    top_index : ndarray of int32, shape ``view.shape``, or None
+        The ``top_index`` band (index of the frame each pixel came from), -1 where no
+        frame; ``None`` without such a band.
     """
 
     path: Path
@@ -64,6 +73,7 @@ class Raster:
     file_bytes: int
     image: np.ndarray
     count: np.ndarray | None
+    top_index: np.ndarray | None = None
 
     @property
     def crs_wkt(self) -> str:
@@ -97,7 +107,8 @@ def read_raster(path: Path) -> Raster:
 
     Band 1 is read as I/F with NaN for no data (averaged, through the overviews when the
     file has them); the band described as ``count`` (frames per pixel), when there is one,
-    with nearest-neighbour resampling.
+    with nearest-neighbour resampling; the band described as ``top_index``, when there is
+    one, by nearest-neighbour decimation of the full-resolution band (see the module notes).
 
     Raises
     ------
@@ -134,6 +145,7 @@ def read_raster(path: Path) -> Raster:
             file_bytes=Path(path).stat().st_size,
             image=image,
             count=count,
+            top_index=_top_index_band(path, names, (oh, ow)),
         )
 
 
@@ -156,3 +168,21 @@ def _count_band(ds, names: list[str], shape: tuple[int, int]) -> np.ndarray | No
     if cnd is not None and np.isfinite(cnd):
         count[c == cnd] = 0.0
     return np.clip(count, 0, None)
+
+
+def _top_index_band(path: Path, names: list[str], shape: tuple[int, int]) -> np.ndarray | None:
+    """The ``top_index`` band on ``shape`` as int32 (-1: no frame), or ``None``.
+
+    The file is opened again with GDAL's ``OVERVIEW_LEVEL=NONE`` so the decimated read picks
+    whole pixels of the full-resolution band instead of averaged overview pixels.
+    """
+    i = _band_index(names, "top_index")
+    if i is None:
+        return None
+    with rasterio.open(path, OVERVIEW_LEVEL="NONE") as ds:
+        t = ds.read(i, out_shape=shape, resampling=Resampling.nearest).astype(np.float64)
+        nd = ds.nodatavals[i - 1]
+    bad = ~np.isfinite(t) | (t < 0)
+    if nd is not None and np.isfinite(nd):
+        bad |= t == nd
+    return np.where(bad, -1, np.rint(np.where(bad, 0, t))).astype(np.int32)

@@ -19,6 +19,7 @@ from .frames import frames_section
 from .overview import coverage_section, mosaic_section, summary_section
 from .provenance import provenance_section
 from .registration import registration_section
+from .seams import seams_section
 
 __all__ = ["SECTIONS", "Section"]
 
@@ -42,7 +43,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("coverage", _fixed("Coverage"), coverage_section),
     Section("frames", lambda data: f"Frames ({len(data.frames)})", frames_section),
     Section("registration", _fixed("Registration"), registration_section),
-    Section("equalisation", _fixed("Equalisation and seams"), equalisation_section),
+    Section("seams", _fixed("Seams and misregistration"), seams_section),
+    Section("equalisation", _fixed("Equalisation"), equalisation_section),
     Section("provenance", _fixed("Provenance and timings"), provenance_section),
 )
 """The page's sections in order; their ids are :data:`pipeline.report.SECTION_IDS` (a test

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..context import PageContext
 from ..data import FrameRow, ReportData
-from ..markup import esc, not_run, num, span, triple
+from ..markup import esc, not_run, num, span, table, triple
 
 __all__ = ["frames_section", "rejected_block", "status_badge"]
 
@@ -81,15 +81,12 @@ def _table(table_id: str, head: tuple[str, ...], frames: list[FrameRow],
            cells: Callable[[FrameRow], list[str]], mark_rows: bool) -> str:
     """One row per frame (class ``rejected`` on rejected ones; ``data-frame-id`` when
     ``mark_rows``), in a horizontally scrolling box."""
-    out = [f'<div class="scroll"><table id="{table_id}"><thead><tr>']
-    out += [f"<th>{esc(h)}</th>" for h in head]
-    out.append("</tr></thead><tbody>")
+    rows = []
     for f in frames:
         cls = ' class="rejected"' if f.rejected else ""
         attr = f' data-frame-id="{esc(f.id)}"' if mark_rows else ""
-        out.append(f"<tr{cls}{attr}>{''.join(cells(f))}</tr>")
-    out.append("</tbody></table></div>")
-    return "".join(out)
+        rows.append(f"<tr{cls}{attr}>{''.join(cells(f))}</tr>")
+    return table(table_id, head, "".join(rows))
 
 
 def rejected_block(frames: list[FrameRow]) -> str:

@@ -45,6 +45,16 @@ def _residual_stat(ctx: PageContext) -> str:
     return stat("residual RMS (px)", f"{num(ctx.rms_before, '.3f')} → {num(ctx.rms_after, '.3f')}")
 
 
+def _misregistration_stat(ctx: PageContext) -> list[str]:
+    """Frames failing ASP's criterion, when misregistration was measured."""
+    m = ctx.misregistration
+    if m is None or not m.frames:
+        return []
+    n_bad = len(m.failing)
+    return [stat(f"badly registered (> {m.threshold_px:g} px)", f"{n_bad} <small>of {len(m.frames)}</small>",
+                 bad=n_bad > 0)]
+
+
 def _raster_stats(ctx: PageContext) -> list[str]:
     r, proj = ctx.raster, ctx.proj
     if r is None:
@@ -72,7 +82,8 @@ def _raster_stats(ctx: PageContext) -> list[str]:
 def summary_section(data: ReportData, ctx: PageContext) -> str:
     """Tiles (frames, coverage, residuals, size, resolution, CRS, extent, run time), the
     notes and the list of rejected frames."""
-    stats = [*_frame_stats(ctx), _coverage_stat(ctx), _residual_stat(ctx), *_raster_stats(ctx)]
+    stats = [*_frame_stats(ctx), _coverage_stat(ctx), _residual_stat(ctx), *_misregistration_stat(ctx),
+             *_raster_stats(ctx)]
     if data.timings_s:
         stats.append(stat("run time", f"{ctx.total_s:.1f} s"))
     notes = list(data.notes)

@@ -9,6 +9,7 @@ from ..context import PageContext
 from ..data import ReportData
 from ..markup import esc, figure, not_run, num
 from ..plots import bars_per_frame, hist_before_after, plot_tie_network
+from ..plots_seams import plot_residual_vectors
 
 __all__ = ["registration_section"]
 
@@ -60,8 +61,28 @@ def _head(ctx: PageContext, tie: np.ndarray | None, corrected: list) -> str:
     return head
 
 
+def _vector_figure(data: ReportData, ctx: PageContext) -> str:
+    """Residual vectors after adjustment on the quicklook, when observations were given."""
+    obs = data.tie_observations
+    if obs is None or not len(obs) or not ctx.has_map or not ctx.pixel_size_m:
+        return ""
+    failing = set(ctx.misregistration.failing) if ctx.misregistration is not None else set()
+    drawn = plot_residual_vectors(ctx.raster, ctx.proj, obs, ctx.pixel_size_m, failing)
+    if drawn is None:
+        return ""
+    uri, k = drawn
+    return figure(
+        uri, "residual vectors",
+        "Residual vectors after bundle adjustment on the quicklook: for each tie-point observation an arrow "
+        "from where the frame's observed pixel lands on the ground to where the adjusted tie point does "
+        f"(the reprojection residual, on the ground), exaggerated ×{k:.3g}; one colour per frame, thick "
+        "arrows are each frame's mean residual; ✗ marks badly registered frames.",
+    )
+
+
 def registration_section(data: ReportData, ctx: PageContext) -> str:
-    """Residual histogram and per-frame bars, the tie-point network, or "not run"."""
+    """Residual histogram and per-frame bars, the tie-point network, residual vectors, or
+    "not run"."""
     parts = _residual_figures(ctx)
     tie = _tie_points(data)
     net_html = ""
@@ -72,6 +93,7 @@ def registration_section(data: ReportData, ctx: PageContext) -> str:
             "Tie points (cyan) and the overlap graph between used frames (white lines "
             "between the centres of overlapping footprints).",
         )
+    net_html += _vector_figure(data, ctx)
     corrected = [f for f in ctx.frames if f.correction_deg is not None]
     if not (parts or corrected or net_html):
         return not_run("Registration not run: no residuals or tie points were recorded.")

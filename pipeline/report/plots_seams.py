@@ -23,7 +23,8 @@ __all__ = ["SEAM_COLOURS", "plot_residual_vectors", "plot_seam_map"]
 SEAM_COLOURS = {"ok": "#1d2430", "bad": REJ_COLOUR, "unmeasured": "#8a94a6"}
 """Seam line colours: within ASP's criterion, beyond it, no common tie points."""
 
-_PASTEL = [colormaps["tab20"](k) for k in range(1, 20, 2)]  # the 10 light tab20 colours
+# the light tab20 colours, less red, pink and grey (the colours of bad and unmeasured seams)
+_PASTEL = [colormaps["tab20"](k) for k in (1, 3, 5, 9, 11, 17, 19)]
 _MAX_LABELS = 80
 _MAX_ARROWS = 4000
 

@@ -182,7 +182,8 @@ def _top_index_band(path: Path, names: list[str], shape: tuple[int, int]) -> np.
     with rasterio.open(path, OVERVIEW_LEVEL="NONE") as ds:
         t = ds.read(i, out_shape=shape, resampling=Resampling.nearest).astype(np.float64)
         nd = ds.nodatavals[i - 1]
-    bad = ~np.isfinite(t) | (t < 0)
+    t = np.where(np.isfinite(t), t, -1.0)
+    bad = (t < 0) | (t != np.floor(t))  # a fraction names no frame
     if nd is not None and np.isfinite(nd):
         bad |= t == nd
-    return np.where(bad, -1, np.rint(np.where(bad, 0, t))).astype(np.int32)
+    return np.where(bad, -1, t).astype(np.int32)

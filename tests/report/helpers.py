@@ -1,17 +1,29 @@
 """Synthetic report inputs with known truth: a far-side mosaic across 180 E, frames tiling it
-(one rejected), and tie-point observations with a known misregistration."""
+(one rejected), and tie-point observations with a known misregistration; reading the page
+back (HTML, embedded PNGs) and rendering it in headless Chromium."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rasterio
 
 from pipeline.geometry.body import lonlat_to_xyz_deg
 from pipeline.geometry.grid import MapGrid
 from pipeline.report import FrameRow, ReportData
 from pipeline.report.data import TieObservations
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 # ---------------------------------------------------------------------------------------
@@ -221,3 +233,80 @@ def tie_observations(fps, shift_m: dict[str, tuple[float, float]], *, n_pair: in
     return TieObservations(frame_id=np.array(rows["frame"]), point_id=np.concatenate(rows["point"]),
                            ground_xyz_m=np.vstack(rows["xyz"]), residual_px=res[:, :2] / 1000.0,
                            residual_ground_m=res)
+
+
+# ---------------------------------------------------------------------------------------
+# HTML helpers
+# ---------------------------------------------------------------------------------------
+class Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.sections, self.imgs, self.rows, self.scripts_src = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "section":
+            self.sections.append(a.get("id"))
+        elif tag == "img":
+            self.imgs.append(a.get("src", ""))
+        elif tag == "tr" and "data-frame-id" in a:
+            self.rows.append((a["data-frame-id"], a.get("class", "")))
+        elif tag in ("script", "link") and (a.get("src") or a.get("href")):
+            self.scripts_src.append(a.get("src") or a.get("href"))
+
+
+def parse_html(text: str) -> Collect:
+    p = Collect()
+    p.feed(text)
+    return p
+
+
+def decode_png(uri: str) -> bytes:
+    m = re.fullmatch(r"data:image/png;base64,([A-Za-z0-9+/=]+)", uri)
+    assert m, f"not a base64 PNG data URI: {uri[:60]}"
+    try:
+        raw = base64.b64decode(m.group(1), validate=True)
+    except binascii.Error as exc:  # pragma: no cover - failure path
+        pytest.fail(f"bad base64: {exc}")
+    assert raw.startswith(PNG_MAGIC)
+    return raw
+
+
+def png_pixels(raw: bytes) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(raw)) as im:
+        im.load()
+        return np.asarray(im.convert("RGB"))
+
+
+# ---------------------------------------------------------------------------------------
+# Headless Chromium (the ``chromium`` fixture is in conftest.py)
+# ---------------------------------------------------------------------------------------
+def find_chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        exe = shutil.which(name)
+        if exe:
+            return exe
+    return None
+
+
+def run_chromium(exe: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [
+        exe,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=5000",
+        *args,
+    ]
+    env = dict(os.environ, HOME=str(profile))
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=60, env=env)

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import os
 import re
 import shutil
-import subprocess
-from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +13,18 @@ import rasterio
 
 from pipeline.geometry.grid import MapGrid
 from pipeline.report import SECTION_IDS, FrameRow, ReportData, default_report_path, write_report
-from tests.report.helpers import REJECTED_ID, REJECTED_REASON, eqc_grid, footprints, report_data, write_mosaic
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+from tests.report.helpers import (
+    REJECTED_ID,
+    REJECTED_REASON,
+    decode_png,
+    eqc_grid,
+    footprints,
+    parse_html,
+    png_pixels,
+    report_data,
+    run_chromium,
+    write_mosaic,
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,51 +39,6 @@ def survey(tmp_path_factory):
 
 
 # ---------------------------------------------------------------------------------------
-# HTML helpers
-# ---------------------------------------------------------------------------------------
-class _Collect(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.sections, self.imgs, self.rows, self.scripts_src = [], [], [], []
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "section":
-            self.sections.append(a.get("id"))
-        elif tag == "img":
-            self.imgs.append(a.get("src", ""))
-        elif tag == "tr" and "data-frame-id" in a:
-            self.rows.append((a["data-frame-id"], a.get("class", "")))
-        elif tag in ("script", "link") and (a.get("src") or a.get("href")):
-            self.scripts_src.append(a.get("src") or a.get("href"))
-
-
-def _parse(text: str) -> _Collect:
-    p = _Collect()
-    p.feed(text)
-    return p
-
-
-def _decode_png(uri: str) -> bytes:
-    m = re.fullmatch(r"data:image/png;base64,([A-Za-z0-9+/=]+)", uri)
-    assert m, f"not a base64 PNG data URI: {uri[:60]}"
-    try:
-        raw = base64.b64decode(m.group(1), validate=True)
-    except binascii.Error as exc:  # pragma: no cover - failure path
-        pytest.fail(f"bad base64: {exc}")
-    assert raw.startswith(PNG_MAGIC)
-    return raw
-
-
-def _png_pixels(raw: bytes) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(raw)) as im:
-        im.load()
-        return np.asarray(im.convert("RGB"))
-
-
-# ---------------------------------------------------------------------------------------
 # Structure and content
 # ---------------------------------------------------------------------------------------
 def test_default_report_path():
@@ -87,17 +46,17 @@ def test_default_report_path():
 
 
 def test_sections_in_order(survey):
-    p = _parse(survey["text"])
+    p = parse_html(survey["text"])
     assert p.sections == list(SECTION_IDS)
     assert survey["html"] == survey["mosaic"].with_name("farside.report.html")
 
 
 def test_every_image_is_decodable_png(survey):
-    p = _parse(survey["text"])
+    p = parse_html(survey["text"])
     # mosaic, coverage, residual hist, residual bars, tie network, overlap hist, gain/offset
     assert len(p.imgs) == 7
     for uri in p.imgs:
-        pix = _png_pixels(_decode_png(uri))
+        pix = png_pixels(decode_png(uri))
         assert pix.shape[0] > 100 and pix.shape[1] > 100
         assert pix.std() > 5, "blank plot"
     assert not p.scripts_src, "report must be self-contained (no external scripts/styles)"
@@ -106,7 +65,7 @@ def test_every_image_is_decodable_png(survey):
 
 def test_frame_table_rows_and_rejected_reason(survey):
     text = survey["text"]
-    p = _parse(text)
+    p = parse_html(text)
     ids = [fid for fid, _ in p.rows]
     assert ids == [f.id for f in survey["data"].frames]
     classes = dict(p.rows)
@@ -224,7 +183,7 @@ def test_footprint_across_the_cut_of_a_crs_centred_on_0(tmp_path):
     assert set(covered_cols) <= set(range(c // 20)) | set(range(c - c // 20, c))
     assert cov.count.max() == 1
     text = write_report(ReportData(mosaic, [frame]), tmp_path / "g.html").read_text()
-    assert len(_parse(text).imgs) == 2
+    assert len(parse_html(text).imgs) == 2
 
 
 def test_coverage_from_footprints_without_count_band(tmp_path):
@@ -260,13 +219,13 @@ def test_missing_pieces_render_not_run(tmp_path):
     ]
     data = ReportData(mosaic, frames, None, None, None, None, None, {}, {}, [])
     text = write_report(data, tmp_path / "m.report.html").read_text()
-    p = _parse(text)
+    p = parse_html(text)
     assert p.sections == list(SECTION_IDS)
     assert "Registration not run" in text and "Equalisation not run" in text
     assert "No frame footprints were given." in text and "No timings were recorded." in text
     assert len(p.imgs) == 2  # quicklook + coverage only
     for uri in p.imgs:
-        _decode_png(uri)
+        decode_png(uri)
 
 
 def test_unreadable_mosaic_does_not_crash(tmp_path):
@@ -277,7 +236,7 @@ def test_unreadable_mosaic_does_not_crash(tmp_path):
         data.mosaic_path = path
         text = write_report(data, tmp_path / "x.html").read_text()
         assert "Mosaic not available" in text
-        assert _parse(text).sections == list(SECTION_IDS)
+        assert parse_html(text).sections == list(SECTION_IDS)
         assert "tie points" in text  # lon/lat scatter still drawn
 
 
@@ -289,8 +248,8 @@ def test_orthographic_mosaic(tmp_path):
     write_mosaic(mosaic, grid, fps)
     text = write_report(report_data(mosaic, fps), tmp_path / "o.html").read_text()
     assert "(on the lunar disk)" in text
-    for uri in _parse(text).imgs:
-        _decode_png(uri)
+    for uri in parse_html(text).imgs:
+        decode_png(uri)
 
 
 def test_large_mosaic_reduced_for_plots(tmp_path):
@@ -310,45 +269,8 @@ def test_large_mosaic_reduced_for_plots(tmp_path):
 # ---------------------------------------------------------------------------------------
 # A real browser: headless Chromium renders the page, loads every image, screenshots it
 # ---------------------------------------------------------------------------------------
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        exe = shutil.which(name)
-        if exe:
-            return exe
-    return None
-
-
-def _run_chromium(exe: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [
-        exe,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--hide-scrollbars",
-        f"--user-data-dir={profile}",
-        "--virtual-time-budget=5000",
-        *args,
-    ]
-    env = dict(os.environ, HOME=str(profile))
-    return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=60, env=env)
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    exe = _chromium()
-    if exe is None:
-        pytest.skip("chromium not installed (apt-get install -y chromium): browser render test skipped")
-    return exe
-
-
 def test_browser_loads_all_images(survey, chromium, tmp_path):
-    res = _run_chromium(chromium, tmp_path / "profile", "--dump-dom", survey["html"].as_uri())
+    res = run_chromium(chromium, tmp_path / "profile", "--dump-dom", survey["html"].as_uri())
     assert res.returncode == 0, res.stderr[-2000:]
     dom = res.stdout
     body = re.search(r"<body[^>]*>", dom).group(0)
@@ -360,7 +282,7 @@ def test_browser_loads_all_images(survey, chromium, tmp_path):
 
 def test_browser_screenshot_not_blank(survey, chromium, tmp_path):
     shot = tmp_path / "report.png"
-    res = _run_chromium(
+    res = run_chromium(
         chromium,
         tmp_path / "profile",
         f"--screenshot={shot}",
@@ -371,7 +293,7 @@ def test_browser_screenshot_not_blank(survey, chromium, tmp_path):
     keep = os.environ.get("FARSIDE_KEEP_SCREENSHOT")
     if keep:
         shutil.copy(shot, keep)
-    pix = _png_pixels(shot.read_bytes())
+    pix = png_pixels(shot.read_bytes())
     assert pix.shape[:2] == (4000, 1280)
     assert pix.std() > 20, "screenshot is blank"
     # the quicklook (mostly grey mid-tones) is drawn, not only text on white

@@ -20,8 +20,7 @@ from pipeline.errors import GeometryError
 from pipeline.geometry.body import lonlat_to_xyz_deg
 from pipeline.orchestration.result import RunResult
 from pipeline.orchestration.steps import load_dem, software_versions
-from pipeline.report import FrameRow, ReportData
-from pipeline.report.data import TieObservations
+from pipeline.report import FrameRow, ReportData, TieObservations
 
 
 def _angle_range(camera, n: int = 8) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:

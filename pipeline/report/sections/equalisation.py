@@ -5,7 +5,8 @@ from __future__ import annotations
 from ..context import PageContext
 from ..data import ReportData, rms
 from ..markup import figure, not_run, num
-from ..plots import hist_before_after, plot_gain_offset
+from ..plots import plot_gain_offset
+from .figures import before_after_histogram
 
 __all__ = ["equalisation_section"]
 
@@ -13,13 +14,8 @@ __all__ = ["equalisation_section"]
 def equalisation_section(data: ReportData, ctx: PageContext) -> str:
     """Histogram of overlap differences and the gain/offset chart, or "not run"."""
     ovl_b, ovl_a = ctx.ovl_before, ctx.ovl_after
-    parts = []
-    if (ovl_b is not None and ovl_b.size) or (ovl_a is not None and ovl_a.size):
-        parts.append(figure(
-            hist_before_after(ovl_b, ovl_a, "overlap difference (I/F)", symmetric=True),
-            "overlap differences",
-            "Differences between overlapping frames before and after equalisation.",
-        ))
+    parts = before_after_histogram(ovl_b, ovl_a, "overlap difference (I/F)", True, "overlap differences",
+                                   "Differences between overlapping frames before and after equalisation.")
     go = plot_gain_offset(ctx.frames)
     if go:
         parts.append(figure(go, "gain and offset", "Per-frame equalisation gain (bars) and offset (dots)."))

@@ -8,8 +8,9 @@ import numpy as np
 from ..context import PageContext
 from ..data import ReportData
 from ..markup import esc, figure, not_run, num
-from ..plots import bars_per_frame, hist_before_after, plot_tie_network
+from ..plots import bars_per_frame, plot_tie_network
 from ..plots_seams import plot_residual_vectors
+from .figures import before_after_histogram
 
 __all__ = ["registration_section"]
 
@@ -25,14 +26,9 @@ def _tie_points(data: ReportData) -> np.ndarray | None:
 
 
 def _residual_figures(ctx: PageContext) -> list[str]:
-    res_b, res_a = ctx.res_before, ctx.res_after
-    out = []
-    if (res_b is not None and res_b.size) or (res_a is not None and res_a.size):
-        out.append(figure(
-            hist_before_after(res_b, res_a, "reprojection residual (px)", symmetric=False),
-            "residual histogram",
-            "Tie-point reprojection residuals before and after bundle adjustment.",
-        ))
+    out = before_after_histogram(ctx.res_before, ctx.res_after, "reprojection residual (px)", False,
+                                 "residual histogram",
+                                 "Tie-point reprojection residuals before and after bundle adjustment.")
     bars = bars_per_frame(ctx.frames, "residual_before_px", "residual_after_px", "before", "after",
                           "RMS residual (px)")
     if bars:

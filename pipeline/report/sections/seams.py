@@ -42,15 +42,19 @@ def _failing_block(m: Misregistration) -> str:
             f"— {m.percentile:g}th percentile &gt; {m.threshold_px:g} px</h3><ul>{items}</ul></div>")
 
 
+def _id_pair(ctx: PageContext, a: int, b: int) -> tuple[str, str]:
+    """The sorted frame ids of two ``top_index`` values (``#k`` for an index without a row)."""
+    ids = ctx.index_to_id or {}
+    return tuple(sorted((ids.get(a, f"#{a}"), ids.get(b, f"#{b}"))))
+
+
 def _seam_state(ctx: PageContext) -> dict[tuple[int, int], str]:
     """``ok``/``bad``/``unmeasured`` per seam of the map (frame-index pairs)."""
     m = ctx.misregistration
     by_ids = {(s.frame_a, s.frame_b): s for s in m.seams} if m is not None else {}
-    ids = ctx.index_to_id or {}
     out = {}
     for a, b in ctx.seams.edges:
-        fa, fb = sorted((ids.get(a, f"#{a}"), ids.get(b, f"#{b}")))
-        seam = by_ids.get((fa, fb))
+        seam = by_ids.get(_id_pair(ctx, a, b))
         out[(a, b)] = "unmeasured" if seam is None else ("bad" if m.seam_bad(seam) else "ok")
     return out
 
@@ -77,9 +81,7 @@ def _seam_km(ctx: PageContext) -> dict[tuple[str, str], float]:
         return {}
     t = ctx.raster.view.transform
     edge_km = 0.5 * (abs(t.a) + abs(t.e)) / 1000.0
-    ids = ctx.index_to_id or {}
-    return {tuple(sorted((ids.get(a, f"#{a}"), ids.get(b, f"#{b}")))): n * edge_km
-            for (a, b), n in ctx.seams.edges.items()}
+    return {_id_pair(ctx, a, b): n * edge_km for (a, b), n in ctx.seams.edges.items()}
 
 
 def _seam_row(m: Misregistration | None, pair: tuple[str, str], seam: SeamMisregistration | None,

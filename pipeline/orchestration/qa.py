@@ -90,7 +90,8 @@ def tie_observations(network, cameras: Mapping[str, Any], dem=None) -> TieObserv
         ``None`` when no observation is left.
     """
     fid_all = np.asarray(network.frame_id).astype(str)
-    keep = ~np.asarray(network.outlier, bool) & ~np.asarray(network.control, bool) & np.isin(fid_all, list(cameras))
+    keep = ~np.asarray(network.outlier, bool) & ~np.asarray(network.control, bool)
+    keep &= np.isin(fid_all, list(cameras))
     if not keep.any():
         return None
     fid, pid = fid_all[keep], np.asarray(network.point_id)[keep]
@@ -112,12 +113,10 @@ def tie_observations(network, cameras: Mapping[str, Any], dem=None) -> TieObserv
                            residual_ground_m=res_ground)
 
 
-def report_data(result: RunResult) -> ReportData:
-    """Everything the QA report shows about ``result`` besides the mosaic file itself."""
+def _frame_rows(result: RunResult, reg, eq, cams: dict) -> list[FrameRow]:
+    """One row per planned frame (its position in the plan is its value in the mosaic's
+    ``top_index`` band), then one per file rejected while planning."""
     plan, product = result.plan, result.product
-    reg = product.get("registration")
-    eq = product.get("equalization")
-    cams = dict(reg.cameras)
     summaries = {s["id"]: s for s in product["summaries"] if "id" in s}
     rejected = {str(x.path): x for x in result.failures}  # ingest, geometry, calibrate, register
     rows: list[FrameRow] = []
@@ -149,6 +148,16 @@ def report_data(result: RunResult) -> ReportData:
     for x in plan.failures:
         rows.append(FrameRow(id=x.path.stem, path=str(x.path), format="?", shape=(0, 0), exposure_s=None,
                              time_utc=None, status="rejected", reason=f"[{x.stage}] {x.reason}"))
+    return rows
+
+
+def report_data(result: RunResult) -> ReportData:
+    """Everything the QA report shows about ``result`` besides the mosaic file itself."""
+    plan, product = result.plan, result.product
+    reg = product.get("registration")
+    eq = product.get("equalization")
+    cams = dict(reg.cameras)
+    rows = _frame_rows(result, reg, eq, cams)
 
     before = after = tie_ll = None
     if len(reg.network):

@@ -69,8 +69,8 @@ def _seam_figure(ctx: PageContext) -> str:
         "colour per frame, neighbours differ), with the seam lines between frames "
         f"(<span style='color:{SEAM_COLOURS['ok']}'>■</span> within ASP's criterion, "
         f"<span style='color:{SEAM_COLOURS['bad']}'>■</span> beyond it, "
-        f"<span style='color:{SEAM_COLOURS['unmeasured']}'>■</span> no common tie points); badly registered "
-        "frames are marked ✗."
+        f"<span style='color:{SEAM_COLOURS['unmeasured']}'>■</span> no common tie points); "
+        "badly registered frames are marked ✗."
     )
     return figure(uri, "seam map", caption)
 

@@ -84,5 +84,9 @@ class EngineStartError(FarsideError, RuntimeError):
     """A batch (slurm/pbs) engine got no dask worker: its jobs never started or died first."""
 
 
+class ReportDataError(FarsideError, ValueError):
+    """The data handed to the QA report are inconsistent (e.g. arrays of different lengths)."""
+
+
 class MosaicError(FarsideError, RuntimeError):
     """Nothing could be mosaicked, or the output cannot be written."""

@@ -56,7 +56,7 @@ def test_progress_lines_and_timestamps_in_a_pipe(run):
         assert re.search(rf"^{STAMP} progress {stage}: (\d+)/\1 \(100%\)", err, re.MULTILINE), stage
     log_lines = [ln for ln in err.splitlines() if " INFO " in ln]
     assert log_lines and all(re.match(rf"{STAMP} INFO pipeline\.", ln) for ln in log_lines)
-    assert re.search(r"wrote .*m\.tif \(\d+ x \d+ px \(width x height\)", result.stdout)
+    assert re.search(r"wrote .*m\.tif: \d+ x \d+ px \(width x height\)", result.stdout)
 
 
 def test_mosaic_crs_code_is_read_back_by_rasterio_gdal_and_stac(run):

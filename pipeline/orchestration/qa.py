@@ -2,21 +2,26 @@
 
 Kept apart from :mod:`pipeline.report` (which knows nothing of the stages) and from
 :mod:`pipeline.orchestration.graph` (which only wires tasks): this module reads the stage
-products a run returned and turns them into rows, arrays and provenance.
+products a run returned and turns them into rows, arrays and provenance, including the
+tie-point observations traced to the ground with the adjusted cameras
+(:func:`tie_observations`), from which the report measures the misregistration per seam.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from pipeline.errors import GeometryError
+from pipeline.geometry.body import lonlat_to_xyz_deg
 from pipeline.io.geotiff import software_versions
 from pipeline.orchestration.result import RunResult
-from pipeline.report import FrameRow, ReportData
+from pipeline.orchestration.steps import load_dem
+from pipeline.report import FrameRow, ReportData, TieObservations
 
 
 def _angle_range(camera, n: int = 8) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
@@ -55,16 +60,68 @@ def _num(x: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def report_data(result: RunResult) -> ReportData:
-    """Everything the QA report shows about ``result`` besides the mosaic file itself."""
+def tie_observations(network, cameras: Mapping[str, Any], dem=None) -> TieObservations | None:
+    """The inlier tie-point observations of an adjusted control network, traced to the ground.
+
+    For each observation ``(line, sample)`` of tie point P in frame F (outliers, ground
+    control points and frames without a camera left out), with F's adjusted camera:
+
+    * ``ground_xyz_m``: where the ray of the observed pixel meets the surface (``dem``, else
+      the camera's ellipsoid);
+    * ``residual_px``: P (the network's adjusted ``lon_deg``/``lat_deg`` on the ellipsoid, as
+      the adjustment placed it) projected into F minus the observation, ``(line, sample)``
+      pixels; its length is the network's ``residual_after_px``;
+    * ``residual_ground_m``: where the ray of ``observation + residual`` meets the surface
+      minus ``ground_xyz_m``, metres.
+
+    Parameters
+    ----------
+    network : ControlNetwork
+        ``RegistrationResult.network`` (columns ``frame_id, point_id, line, sample, lon_deg,
+        lat_deg, outlier, control``; image coordinates in the CSM convention, pixel centres
+        at +0.5).
+    cameras : mapping of str to Camera
+        The adjusted cameras by frame id (``RegistrationResult.cameras``).
+    dem : Dem, optional
+        The terrain the mosaic was orthorectified on.
+
+    Returns
+    -------
+    TieObservations or None
+        ``None`` when no observation is left.
+    """
+    fid_all = np.asarray(network.frame_id).astype(str)
+    keep = ~np.asarray(network.outlier, bool) & ~np.asarray(network.control, bool)
+    keep &= np.isin(fid_all, list(cameras))
+    if not keep.any():
+        return None
+    fid, pid = fid_all[keep], np.asarray(network.point_id)[keep]
+    line, sample = np.asarray(network.line, float)[keep], np.asarray(network.sample, float)[keep]
+    lon, lat = np.asarray(network.lon_deg, float)[keep], np.asarray(network.lat_deg, float)[keep]
+    ground = np.full((fid.size, 3), np.nan)
+    res_px = np.full((fid.size, 2), np.nan)
+    res_ground = np.full((fid.size, 3), np.nan)
+    for f in np.unique(fid):  # one vectorised pass per frame
+        k = np.flatnonzero(fid == f)
+        cam = cameras[f]
+        xyz, hit = cam.image_to_ground_hit(line[k], sample[k], dem=dem)
+        pl, ps = cam.ground_to_image(lonlat_to_xyz_deg(lon[k], lat[k], 0.0, cam.radii_m))
+        tip, tip_hit = cam.image_to_ground_hit(pl, ps, dem=dem)
+        ground[k] = np.where(hit[:, None], xyz, np.nan)
+        res_px[k] = np.column_stack([pl - line[k], ps - sample[k]])
+        res_ground[k] = np.where((hit & tip_hit)[:, None], tip - xyz, np.nan)
+    return TieObservations(frame_id=fid, point_id=pid, ground_xyz_m=ground, residual_px=res_px,
+                           residual_ground_m=res_ground)
+
+
+def _frame_rows(result: RunResult, reg, eq, cams: dict) -> list[FrameRow]:
+    """One row per planned frame (its position in the plan is its value in the mosaic's
+    ``top_index`` band), then one per file rejected while planning."""
     plan, product = result.plan, result.product
-    reg = product.get("registration")
-    eq = product.get("equalization")
-    cams = dict(reg.cameras)
     summaries = {s["id"]: s for s in product["summaries"] if "id" in s}
     rejected = {str(x.path): x for x in result.failures}  # ingest, geometry, calibrate, register
     rows: list[FrameRow] = []
-    for f in plan.frames:
+    for index, f in enumerate(plan.frames):  # the index is the frame's value in the top_index band
         qa = summaries.get(f.id, {}).get("qa", {})
         failure = rejected.get(str(f.meta.path))
         st = reg.status.get(f.id)
@@ -87,11 +144,21 @@ def report_data(result: RunResult) -> ReportData:
             correction_deg=tuple(corr.rotvec_deg) if corr is not None else None,
             residual_before_px=_num(st.rms_before_px) if st is not None else None,
             residual_after_px=_num(st.rms_after_px) if st is not None else None,
-            gain=gain, offset=offset, footprint_lonlat=_footprint(camera),
+            gain=gain, offset=offset, footprint_lonlat=_footprint(camera), mosaic_index=index,
         ))
     for x in plan.failures:
         rows.append(FrameRow(id=x.path.stem, path=str(x.path), format="?", shape=(0, 0), exposure_s=None,
                              time_utc=None, status="rejected", reason=f"[{x.stage}] {x.reason}"))
+    return rows
+
+
+def report_data(result: RunResult) -> ReportData:
+    """Everything the QA report shows about ``result`` besides the mosaic file itself."""
+    plan, product = result.plan, result.product
+    reg = product.get("registration")
+    eq = product.get("equalization")
+    cams = dict(reg.cameras)
+    rows = _frame_rows(result, reg, eq, cams)
 
     before = after = tie_ll = None
     if len(reg.network):
@@ -113,10 +180,13 @@ def report_data(result: RunResult) -> ReportData:
     }
     timings = dict(result.stage_seconds)
     timings["total (wall)"] = result.seconds
+    dem = load_dem(str(plan.config.mosaicking.dem) if plan.config.mosaicking.dem else None)
     return ReportData(
         mosaic_path=result.out, frames=rows, residuals_before_px=before, residuals_after_px=after,
         tie_points_lonlat=tie_ll,
         overlap_diff_before=eq.differences(corrected=False) if eq is not None else None,
         overlap_diff_after=eq.differences(corrected=True) if eq is not None else None,
         provenance=provenance, timings_s=timings, notes=notes,
+        tie_observations=tie_observations(reg.network, cams, dem) if len(reg.network) else None,
+        pixel_size_m=plan.grid.resolution,
     )

@@ -66,8 +66,8 @@ class RunResult:
         lost = {str(x.path) for x in self.failures}
         n_used = sum(str(f.meta.path) not in lost for f in self.plan.frames)
         grid = self.plan.grid
-        lines = [(f"wrote {self.out} ({grid.shape[1]} x {grid.shape[0]} px (width x height) at "
-                  f"{grid.resolution:g} m, {n_used} frames) in {self.seconds:.1f} s")]
+        lines = [(f"wrote {self.out}: {grid.shape[1]} x {grid.shape[0]} px (width x height) at "
+                  f"{grid.resolution:g} m, {n_used} frames, in {self.seconds:.1f} s")]
         reg = self.registration
         if reg is not None:
             st = reg.stats

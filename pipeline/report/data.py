@@ -1,4 +1,14 @@
-"""Plain-data input of the QA report: what the pipeline hands over, nothing of its internals."""
+"""Plain-data input of the QA report: what the pipeline hands over, nothing of its internals.
+
+Example
+-------
+>>> import numpy as np
+>>> obs = TieObservations(frame_id=np.array(["a", "b"]), point_id=np.array([0, 0]),
+...                       ground_xyz_m=np.array([[1737400.0, 0, 0], [1737400.0, 30.0, 0]]),
+...                       residual_px=np.zeros((2, 2)), residual_ground_m=np.zeros((2, 3)))
+>>> len(obs), obs.ground_lonlat_deg()[0].round(5).tolist()
+(2, [0.0, 0.00099])
+"""
 
 from __future__ import annotations
 
@@ -8,9 +18,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SECTION_IDS", "FrameRow", "ReportData", "default_report_path"]
+from pipeline.errors import ReportDataError
+from pipeline.geometry.body import xyz_to_lonlat_deg
 
-SECTION_IDS = ("summary", "mosaic", "coverage", "frames", "registration", "equalisation", "provenance")
+__all__ = ["SECTION_IDS", "FrameRow", "ReportData", "ReportDataError", "TieObservations",
+           "default_report_path"]
+
+SECTION_IDS = ("summary", "mosaic", "coverage", "frames", "registration", "seams", "equalisation",
+               "provenance")
 """The ``id`` of every ``<section>`` of the page, in order."""
 
 _REJECTED_WORDS = ("reject", "fail", "error", "quarantin", "skip")
@@ -47,12 +62,67 @@ class FrameRow:
     gain: float | None = None
     offset: float | None = None
     footprint_lonlat: list[tuple[float, float]] | None = None
+    mosaic_index: int | None = None  # this frame's value in the mosaic's top_index band
 
     @property
     def rejected(self) -> bool:
         """True when the frame did not make it into the mosaic."""
         s = self.status.strip().lower()
         return any(s.startswith(w) for w in _REJECTED_WORDS)
+
+
+@dataclass(frozen=True, eq=False)  # holds arrays
+class TieObservations:
+    """Tie-point observations after bundle adjustment, traced to the ground.
+
+    One row per observation of a tie point in a frame: the inliers of the adjusted control
+    network, ground control points left out. Rows with the same ``point_id`` observe the same
+    ground feature, so two rows of one point in two frames measure how well those frames
+    agree on the ground (see :mod:`pipeline.report.misregistration`).
+
+    Attributes
+    ----------
+    frame_id : ndarray of str, shape (n,)
+    point_id : ndarray of int, shape (n,)
+        The tie point (track) observed.
+    ground_xyz_m : ndarray of float, shape (n, 3)
+        Where the ray of the observed pixel, through the *adjusted* camera, meets the
+        surface (the DEM when the mosaic was orthorectified on one, else the reference
+        sphere/ellipsoid): body-fixed metres; NaN where the ray misses.
+    residual_px : ndarray of float, shape (n, 2)
+        ``(line, sample)`` reprojection residual after adjustment: the adjusted tie point
+        projected into the frame minus the observation, image pixels.
+    residual_ground_m : ndarray of float, shape (n, 3)
+        The same residual on the ground: where the ray through ``observation + residual``
+        meets the surface minus ``ground_xyz_m``, body-fixed metres (NaN where unknown).
+
+    Raises
+    ------
+    ReportDataError
+        The arrays do not have the shapes above.
+    """
+
+    frame_id: np.ndarray
+    point_id: np.ndarray
+    ground_xyz_m: np.ndarray
+    residual_px: np.ndarray
+    residual_ground_m: np.ndarray
+
+    def __post_init__(self):
+        n = len(self.frame_id)
+        want = {"point_id": (n,), "ground_xyz_m": (n, 3), "residual_px": (n, 2), "residual_ground_m": (n, 3)}
+        for name, shape in want.items():
+            got = np.shape(getattr(self, name))
+            if got != shape:
+                raise ReportDataError(f"TieObservations.{name} has shape {got}, expected {shape} "
+                                      f"(one row per observation, {n} frame ids)")
+
+    def __len__(self) -> int:
+        return len(self.frame_id)
+
+    def ground_lonlat_deg(self) -> tuple[np.ndarray, np.ndarray]:
+        """Planetocentric east longitude (-180..180) and latitude of ``ground_xyz_m``, degrees."""
+        return xyz_to_lonlat_deg(self.ground_xyz_m)
 
 
 @dataclass
@@ -81,6 +151,12 @@ class ReportData:
         Wall time per stage, seconds.
     notes : list of str
         Caveats shown in the summary, e.g. "absolute position limited by priors".
+    tie_observations : TieObservations or None
+        Tie-point observations after adjustment, on the ground: the residual vectors and
+        the per-seam misregistration come from them. ``None``: not shown.
+    pixel_size_m : float or None
+        Metres per pixel of the misregistration numbers "in pixels" (the output grid's
+        resolution); ``None``: the mosaic file's pixel size.
     """
 
     mosaic_path: Path
@@ -93,6 +169,8 @@ class ReportData:
     provenance: dict[str, Any] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    tie_observations: TieObservations | None = None
+    pixel_size_m: float | None = None
 
 
 def default_report_path(mosaic_path: str | Path) -> Path:

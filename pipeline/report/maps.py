@@ -1,4 +1,4 @@
-"""The mosaic raster (read decimated) and its map geometry in the mosaic's own lunar CRS.
+"""Map geometry of the report in the mosaic's own lunar CRS: projection, graticule, coverage.
 
 lon/lat here are planetocentric, east-positive degrees; x/y are metres of the mosaic's CRS.
 Nothing is ever converted to an Earth CRS. Footprint longitudes may be continuous across
@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
+from pyproj import CRS, Transformer
+from rasterio.features import MergeAlg, rasterize
+from scipy import ndimage
 
 from .data import FrameRow
-
-MAX_PLOT_PX = 1000
-"""Longest side, in pixels, of the decimated raster used for the map plots."""
+from .raster import Raster
 
 
 def fmt_lon(lon: float, decimals: int | None = None) -> str:
@@ -47,93 +46,10 @@ def decimals_for(span_deg: float) -> int:
     return int(np.clip(2 - math.floor(math.log10(span_deg)), 0, 5))
 
 
-@dataclass
-class Raster:
-    path: Path
-    width: int
-    height: int
-    crs_name: str
-    crs_wkt: str
-    resolution: tuple[float, float]
-    bounds: tuple[float, float, float, float]  # xmin, ymin, xmax, ymax (m)
-    dtype: str
-    band_names: list[str]
-    nodata: float | None
-    file_bytes: int
-    image: np.ndarray  # decimated I/F, float32, NaN = no data
-    count: np.ndarray | None  # decimated frames per pixel, or None
-    transform: Any  # affine of the decimated grid
-
-
-def read_raster(path: Path) -> Raster:
-    """Read the mosaic decimated to at most :data:`MAX_PLOT_PX` pixels a side (through its
-    overviews when it has them): band 1 as I/F with NaN for no data, and the band described
-    as ``count`` (frames per pixel) when there is one.
-
-    Raises
-    ------
-    OSError
-        The file cannot be opened or read (rasterio's ``RasterioIOError``).
-    ValueError
-        The file has no CRS.
-    """
-    import rasterio
-    from affine import Affine
-    from rasterio.enums import Resampling
-
-    with rasterio.open(path) as ds:
-        if ds.crs is None:
-            raise ValueError(f"{path}: the mosaic has no CRS")
-        h, w = ds.height, ds.width
-        step = max(1, math.ceil(max(h, w) / MAX_PLOT_PX))
-        oh, ow = max(1, math.ceil(h / step)), max(1, math.ceil(w / step))
-        img = ds.read(1, out_shape=(oh, ow), masked=True, resampling=Resampling.average)
-        image = np.ma.asarray(img).astype(np.float32).filled(np.nan)
-        image[~np.isfinite(image)] = np.nan
-        names = [(d or "") for d in ds.descriptions]
-        count = None
-        for i, name in enumerate(names, start=1):
-            if i > 1 and name.strip().lower() == "count":
-                c = ds.read(i, out_shape=(oh, ow), resampling=Resampling.nearest)
-                count = np.nan_to_num(c.astype(np.float32), nan=0.0)
-                cnd = ds.nodatavals[i - 1]
-                if cnd is not None and np.isfinite(cnd):
-                    count[c == cnd] = 0.0
-                count = np.clip(count, 0, None)
-                break
-        try:
-            crs_wkt = ds.crs.to_wkt(version="WKT2_2019")
-        except (TypeError, ValueError):
-            crs_wkt = ds.crs.to_wkt()
-        from pyproj import CRS
-
-        crs_name = CRS.from_wkt(crs_wkt).name
-        t = ds.transform @ Affine.scale(w / ow, h / oh)
-        b = ds.bounds
-        return Raster(
-            path=Path(path),
-            width=w,
-            height=h,
-            crs_name=crs_name,
-            crs_wkt=crs_wkt,
-            resolution=(abs(ds.transform.a), abs(ds.transform.e)),
-            bounds=(b.left, b.bottom, b.right, b.top),
-            dtype=ds.dtypes[0],
-            band_names=[n or f"band {i}" for i, n in enumerate(names, start=1)],
-            nodata=ds.nodata,
-            file_bytes=Path(path).stat().st_size,
-            image=image,
-            count=count,
-            transform=t,
-        )
-
-
 class MapProj:
     """lon/lat (degrees, planetocentric east) <-> x/y (m) of the mosaic's own CRS."""
 
     def __init__(self, crs_wkt: str, bounds: tuple[float, float, float, float]):
-        from pyproj import CRS, Transformer
-
         crs = CRS.from_wkt(crs_wkt)
         geo = crs.geodetic_crs if crs.is_projected or crs.is_derived else crs
         if geo is None:
@@ -389,8 +305,6 @@ def footprint_rings(frames: list[FrameRow], proj: MapProj):
 
 
 def _rasterise_rings(rings, transform, shape) -> np.ndarray:
-    from rasterio.features import MergeAlg, rasterize
-
     shapes = []
     for _, copies in rings:
         for x, y in copies:
@@ -408,22 +322,17 @@ def _rasterise_rings(rings, transform, shape) -> np.ndarray:
 
 
 def compute_coverage(r: Raster, proj: MapProj, rings_used) -> Coverage:
-    from scipy import ndimage
-
     shape = r.image.shape
     if r.count is not None:
         count, source = r.count, "count band"
     elif rings_used:
-        count, source = _rasterise_rings(rings_used, r.transform, shape), "footprints"
+        count, source = _rasterise_rings(rings_used, r.view.transform, shape), "footprints"
     else:
         count, source = np.isfinite(r.image).astype(np.float32), "valid data"
     if proj.all_on_body:
         on_body: np.ndarray | bool = True
     else:
-        rows, cols = np.indices(shape)
-        t = r.transform
-        xs = t.c + t.a * (cols + 0.5) + t.b * (rows + 0.5)
-        ys = t.f + t.d * (cols + 0.5) + t.e * (rows + 0.5)
+        xs, ys = r.view.pixel_centres()
         lon, _ = proj.inv(xs.ravel(), ys.ravel())
         on_body = np.isfinite(lon).reshape(shape)
     covered = count > 0

@@ -7,14 +7,23 @@ import base64
 import io
 
 import numpy as np
+from matplotlib import colormaps, patheffects
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
+from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.path import Path as MPath
+from matplotlib.ticker import FuncFormatter
 
 from .data import FrameRow, rms
-from .maps import Coverage, MapProj, Raster, graticule, label_anchor
+from .maps import Coverage, MapProj, graticule, label_anchor
+from .raster import Raster
 
 
 def png_uri(fig) -> str:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
+    """The figure as a ``data:image/png;base64,...`` URI (no ``Software`` metadata: the
+    bytes depend on the figure only)."""
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=fig.dpi, metadata={"Software": None})
@@ -29,8 +38,6 @@ def new_fig(
     Fixed margins instead of constrained layout: one draw per figure instead of two, which
     halves the plotting time of the report.
     """
-    from matplotlib.figure import Figure
-
     fig = Figure(figsize=(w_in, h_in), dpi=dpi)
     if margins is not None:
         left, bottom, right, top = margins
@@ -51,7 +58,7 @@ USED_COLOUR = "#ffb000"
 REJ_COLOUR = "#e0245e"
 
 
-def _map_axes(r: Raster, width_in: float = 10.0, colorbar: bool = True, title: bool = False):
+def map_axes(r: Raster, width_in: float = 10.0, colorbar: bool = True, title: bool = False):
     """Figure, map axes and colour-bar axes (or ``None``), sized so the equal-aspect map
     fills its axes: no empty bands above or beside it."""
     xmin, ymin, xmax, ymax = r.bounds
@@ -73,10 +80,8 @@ def _map_axes(r: Raster, width_in: float = 10.0, colorbar: bool = True, title: b
     return fig, ax, cax
 
 
-def _finish_map(ax, r: Raster, proj: MapProj, grid_lines: bool = True) -> None:
-    from matplotlib import patheffects
-    from matplotlib.ticker import FuncFormatter
-
+def finish_map(ax, r: Raster, proj: MapProj, grid_lines: bool = True) -> None:
+    """Graticule with labels, the map's limits, equal aspect and km tick labels."""
     xmin, ymin, xmax, ymax = r.bounds
     if grid_lines:
         halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
@@ -109,9 +114,8 @@ def _finish_map(ax, r: Raster, proj: MapProj, grid_lines: bool = True) -> None:
     ax.tick_params(labelsize=7)
 
 
-def _draw_footprints(ax, rings, r: Raster, labels: bool = True, lw: float = 1.2) -> None:
-    from matplotlib import patheffects
-
+def draw_footprints(ax, rings, r: Raster, labels: bool = True, lw: float = 1.2) -> None:
+    """Footprint outlines (used solid amber, rejected dashed red), optionally labelled."""
     xmin, ymin, xmax, ymax = r.bounds
     halo = [patheffects.withStroke(linewidth=2.5, foreground="black")]
     for f, copies in rings:
@@ -139,7 +143,8 @@ def _draw_footprints(ax, rings, r: Raster, labels: bool = True, lw: float = 1.2)
                 )
 
 
-def _stretch(img: np.ndarray) -> tuple[float, float]:
+def stretch(img: np.ndarray) -> tuple[float, float]:
+    """``(lo, hi)`` of a 1-99 % percentile stretch of the finite values (``(0, 1)`` when none)."""
     v = img[np.isfinite(img)]
     if v.size == 0:
         return 0.0, 1.0
@@ -151,11 +156,20 @@ def _stretch(img: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def onto_map(proj: MapProj, x: np.ndarray) -> np.ndarray:
+    """Map x of points; for a cylindrical CRS, points that came out one period beyond the
+    map's edge (near the CRS's cut) are brought onto it."""
+    if proj.period is None or not np.isfinite(x).any():
+        return x
+    xmin, _, xmax, _ = proj.bounds
+    return np.where(x < xmin, x + proj.period, np.where(x > xmax, x - proj.period, x))
+
+
 def plot_mosaic(r: Raster, proj: MapProj, rings) -> str:
-    fig, ax, cax = _map_axes(r)
+    fig, ax, cax = map_axes(r)
     xmin, ymin, xmax, ymax = r.bounds
     ax.set_facecolor("#d9dde3")
-    lo, hi = _stretch(r.image)
+    lo, hi = stretch(r.image)
     im = ax.imshow(
         np.ma.masked_invalid(r.image),
         cmap="gray",
@@ -169,22 +183,20 @@ def plot_mosaic(r: Raster, proj: MapProj, rings) -> str:
     cb = fig.colorbar(im, cax=cax)
     cb.set_label("I/F (1–99 % stretch)", fontsize=8)
     cb.ax.tick_params(labelsize=7)
-    _draw_footprints(ax, rings, r)
-    _finish_map(ax, r, proj)
+    draw_footprints(ax, rings, r)
+    finish_map(ax, r, proj)
     return png_uri(fig)
 
 
 def plot_coverage(r: Raster, proj: MapProj, cov: Coverage, rings) -> str:
-    from matplotlib.colors import BoundaryNorm, ListedColormap
-    from matplotlib.patches import Patch
-
-    fig, ax, cax = _map_axes(r, width_in=8.0, title=True)
+    """Frames per pixel on the map, gaps in red, off-disk white, footprints outlined."""
+    fig, ax, cax = map_axes(r, width_in=8.0, title=True)
     xmin, ymin, xmax, ymax = r.bounds
     ax.set_facecolor("#f2f2f2")
     cmax = int(max(1, np.nanmax(cov.count) if cov.count.size else 1))
     cmax = min(cmax, 12)
     base = ["#f2f2f2"] + [
-        tuple(c) for c in __import__("matplotlib").colormaps["viridis"](np.linspace(0.15, 0.95, cmax))
+        tuple(c) for c in colormaps["viridis"](np.linspace(0.15, 0.95, cmax))
     ]
     cmap = ListedColormap(base)
     norm = BoundaryNorm(np.arange(-0.5, cmax + 1.5), cmap.N)
@@ -224,8 +236,8 @@ def plot_coverage(r: Raster, proj: MapProj, cov: Coverage, rings) -> str:
     cb = fig.colorbar(im, cax=cax, ticks=range(cmax + 1))
     cb.set_label("frames per pixel" + (" (≥)" if cmax == 12 else ""), fontsize=8)
     cb.ax.tick_params(labelsize=7)
-    _draw_footprints(ax, rings, r, labels=False, lw=0.6)
-    _finish_map(ax, r, proj)
+    draw_footprints(ax, rings, r, labels=False, lw=0.6)
+    finish_map(ax, r, proj)
     handles = [
         Patch(facecolor="#f2f2f2", edgecolor="#888888", label="no data (outside)"),
         Patch(color=REJ_COLOUR, label="gap"),
@@ -329,10 +341,10 @@ def plot_tie_network(r: Raster | None, proj: MapProj | None, rings, tie_lonlat: 
         ax.set_ylabel("latitude (°)", fontsize=8)
         ax.set_title(f"{len(tie_lonlat)} tie points", fontsize=9)
         return png_uri(fig)
-    fig, ax, _ = _map_axes(r, width_in=9.0, colorbar=False)
+    fig, ax, _ = map_axes(r, width_in=9.0, colorbar=False)
     xmin, ymin, xmax, ymax = r.bounds
     ax.set_facecolor("#d9dde3")
-    lo, hi = _stretch(r.image)
+    lo, hi = stretch(r.image)
     ax.imshow(
         np.ma.masked_invalid(r.image),
         cmap="gray",
@@ -343,47 +355,46 @@ def plot_tie_network(r: Raster | None, proj: MapProj | None, rings, tie_lonlat: 
         origin="upper",
         zorder=1,
     )
-    _draw_footprints(ax, rings, r, labels=True, lw=0.8)
+    draw_footprints(ax, rings, r, labels=True, lw=0.8)
     # overlap graph between used frames: edges between the centres of overlapping footprints
-    used = [(f, c) for f, c in rings if not f.rejected]
-    if 1 < len(used) <= 300:
-        from matplotlib.collections import LineCollection
-        from matplotlib.path import Path as MPath
-
-        mx, my = (xmin + xmax) / 2, (ymin + ymax) / 2
-        centres, paths = [], []
-        for _f, copies in used:
-            best = None
-            for x, y in copies:  # the copy nearest the map centre
-                ok = np.isfinite(x) & np.isfinite(y)
-                if ok.sum() < 3:
-                    continue
-                c = (float(np.mean(x[ok])), float(np.mean(y[ok])))
-                d = (c[0] - mx) ** 2 + (c[1] - my) ** 2
-                if best is None or d < best[0]:
-                    best = (d, c, MPath(np.column_stack([x[ok], y[ok]])))
-            if best is not None:
-                centres.append(best[1])
-                paths.append(best[2])
-        segments = []
-        for i in range(len(paths)):
-            for j in range(i + 1, len(paths)):
-                if (
-                    paths[i].contains_points(paths[j].vertices).any()
-                    or paths[j].contains_points(paths[i].vertices).any()
-                ):
-                    segments.append([centres[i], centres[j]])
-        if segments:
-            ax.add_collection(
-                LineCollection(segments, colors="#ffffff", linewidths=0.9, alpha=0.85, zorder=4)
-            )
+    segments = _overlap_segments([(f, c) for f, c in rings if not f.rejected], r.bounds)
+    if segments:
+        ax.add_collection(LineCollection(segments, colors="#ffffff", linewidths=0.9, alpha=0.85, zorder=4))
     x, y = proj.fwd(tie_lonlat[:, 0], tie_lonlat[:, 1])
-    if proj.period is not None and np.isfinite(x).any():
-        # a tie point near a cut may come out on the other side: bring it onto the map
-        x = np.where(x < xmin, x + proj.period, np.where(x > xmax, x - proj.period, x))
+    x = onto_map(proj, x)
     ax.plot(
         x, y, "o", ms=2.0, color="#00d0ff", mec="none", zorder=5, label=f"{np.isfinite(x).sum()} tie points"
     )
     ax.legend(loc="lower right", fontsize=7, framealpha=0.9)
-    _finish_map(ax, r, proj)
+    finish_map(ax, r, proj)
     return png_uri(fig)
+
+
+def _overlap_segments(used, bounds) -> list:
+    """Centre-to-centre segments ``[(cx, cy), (cx, cy)]`` between overlapping footprints
+    (each ring's copy nearest the map centre); none for a single frame or more than 300."""
+    if not 1 < len(used) <= 300:
+        return []
+    xmin, ymin, xmax, ymax = bounds
+    mx, my = (xmin + xmax) / 2, (ymin + ymax) / 2
+    centres, paths = [], []
+    for _f, copies in used:
+        best = None
+        for x, y in copies:  # the copy nearest the map centre
+            ok = np.isfinite(x) & np.isfinite(y)
+            if ok.sum() < 3:
+                continue
+            c = (float(np.mean(x[ok])), float(np.mean(y[ok])))
+            d = (c[0] - mx) ** 2 + (c[1] - my) ** 2
+            if best is None or d < best[0]:
+                best = (d, c, MPath(np.column_stack([x[ok], y[ok]])))
+        if best is not None:
+            centres.append(best[1])
+            paths.append(best[2])
+    segments = []
+    for i in range(len(paths)):
+        for j in range(i + 1, len(paths)):
+            pi, pj = paths[i], paths[j]
+            if pi.contains_points(pj.vertices).any() or pj.contains_points(pi.vertices).any():
+                segments.append([centres[i], centres[j]])
+    return segments

@@ -18,9 +18,12 @@ from pipeline.orchestration import run
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_PIXELS_SHA256 = "c0c052905f4a1bfc20ebba5c12f4c28217d7172261bc7cf62f0292ac3bc762d5"
+SAMPLE_PIXELS_SHA256 = "2515dcb9c738c25e03b3a763d1bea5dd7f971684b23642916e1799ec21a829a5"
 """sha256 over every band's pixels (rasterio ``read(b).tobytes()``, bands in order) of the mosaic of
-``sample_images/`` with ``configs/default.yaml`` (1309 x 738 px, bands iof + count)."""
+``sample_images/`` with ``configs/default.yaml`` (738 x 1309 px, width x height; bands iof, count,
+top_index). Before the renovation the default bands were iof + count, hashing to c0c05290...;
+``top_index`` joined the defaults for the QA report's seam map and the iof and count bands still
+hash to that value."""
 
 
 def pixel_hash(path: Path) -> str:

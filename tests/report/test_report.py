@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import os
 import re
 import shutil
-import subprocess
-from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -18,216 +13,29 @@ import rasterio
 
 from pipeline.geometry.grid import MapGrid
 from pipeline.report import SECTION_IDS, FrameRow, ReportData, default_report_path, write_report
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-# ---------------------------------------------------------------------------------------
-# Synthetic data: a far-side mosaic across 180 E, frames tiling it, one rejected
-# ---------------------------------------------------------------------------------------
-def _footprints() -> list[tuple[str, list[tuple[float, float]]]]:
-    """4 x 3 lon/lat boxes over 165..195 E, -13..13 N, slightly overlapping, with
-    continuous longitudes (the middle column straddles 180 E)."""
-    out = []
-    k = 0
-    for lat0 in (-13.0, -4.5, 4.0):
-        for lon0 in (165.0, 172.0, 178.0, 186.0):
-            lon1, lat1 = lon0 + 9.0, lat0 + 9.0
-            k += 1
-            out.append((f"F{k:02d}", [(lon0, lat0), (lon1, lat0), (lon1, lat1), (lon0, lat1)]))
-    return out
-
-
-REJECTED_ID = "F07"  # second row, third column: interior, straddles 180 E (178..187 E)
-REJECTED_REASON = "no ISD sidecar and no geolocated neighbour: cannot be placed"
-
-
-def _grid(resolution_m: float, half_lon: float = 18.0, half_lat: float = 15.0) -> MapGrid:
-    # lon 162..198 E, lat -15..15 N in an equirectangular CRS centred on 180 E
-    deg = np.pi / 180.0 * 1_737_400.0
-    bounds = (-half_lon * deg, -half_lat * deg, half_lon * deg, half_lat * deg)
-    return MapGrid.from_bounds("farside_eqc", bounds, resolution_m)
-
-
-def _write_mosaic(path: Path, grid: MapGrid, footprints, with_count: bool = True, nodata_nan: bool = True):
-    """GeoTIFF with band 1 = I/F (NaN outside used footprints), band 2 = 'count'."""
-    lon, lat = grid.lonlat()
-    lon = np.mod(lon, 360.0)
-    count = np.zeros(grid.shape, np.uint16)
-    for fid, poly in footprints:
-        if fid == REJECTED_ID:
-            continue
-        a = np.asarray(poly)
-        inside = (
-            (lon >= a[:, 0].min()) & (lon <= a[:, 0].max()) & (lat >= a[:, 1].min()) & (lat <= a[:, 1].max())
-        )
-        count += inside.astype(np.uint16)
-    img = (0.12 + 0.03 * np.sin(np.radians(lon) * 40) * np.cos(np.radians(lat) * 35)).astype(np.float32)
-    rng = np.random.default_rng(1)
-    img += rng.normal(0, 0.004, img.shape).astype(np.float32)
-    nodata = np.nan if nodata_nan else -9999.0
-    img[count == 0] = nodata
-    rows, cols = grid.shape
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=cols,
-        height=rows,
-        count=2 if with_count else 1,
-        dtype="float32",
-        crs=grid.crs_wkt,
-        transform=grid.transform,
-        nodata=nodata,
-        tiled=True,
-        blockxsize=256,
-        blockysize=256,
-        compress="deflate",
-    ) as ds:
-        ds.write(img, 1)
-        ds.set_band_description(1, "I/F")
-        if with_count:
-            ds.write(count.astype(np.float32), 2)
-            ds.set_band_description(2, "count")
-    return count
-
-
-def _report_data(mosaic: Path, footprints, n_extra: int = 0) -> ReportData:
-    rng = np.random.default_rng(7)
-    frames = []
-    for k, (fid, poly) in enumerate(footprints):
-        rejected = fid == REJECTED_ID
-        frames.append(
-            FrameRow(
-                id=fid,
-                path=f"/data/raw/{fid.lower()}.IMG",
-                format="PDS3",
-                shape=(1024, 1024),
-                exposure_s=0.0125,
-                time_utc=f"2024-05-01T12:{k:02d}:00Z",
-                status="rejected" if rejected else ("kept with prior pointing" if fid == "F12" else "used"),
-                reason=REJECTED_REASON if rejected else "",
-                level=0.12 + 0.001 * k,
-                noise=0.004,
-                masked_fraction=0.002 * k,
-                cosmic_rays=3 + k,
-                incidence_deg=(40.0 + k, 55.0 + k),
-                emission_deg=(0.5, 12.0),
-                tie_points=None if rejected else 40 + k,
-                correction_deg=None if rejected else (0.01 * k, -0.002, 0.0005),
-                residual_before_px=None if rejected else 2.0 + 0.1 * k,
-                residual_after_px=None if rejected else 0.3 + 0.01 * k,
-                gain=None if rejected else 1.0 + 0.01 * (k - 6),
-                offset=None if rejected else 0.001 * (k - 6),
-                footprint_lonlat=poly,
-            )
-        )
-    for k in range(n_extra):  # more frames over the same area (for the timing test)
-        fid, poly = footprints[k % len(footprints)]
-        frames.append(
-            FrameRow(
-                id=f"X{k:02d}",
-                path=f"/data/raw/x{k:02d}.IMG",
-                format="FITS",
-                shape=(512, 512),
-                exposure_s=0.01,
-                time_utc=None,
-                status="used",
-                footprint_lonlat=poly,
-                residual_before_px=1.5,
-                residual_after_px=0.2,
-                gain=1.0,
-                offset=0.0,
-            )
-        )
-    used = [np.asarray(p) for fid, p in footprints if fid != REJECTED_ID]
-    ties = np.vstack(
-        [
-            np.column_stack(
-                [rng.uniform(a[:, 0].min(), a[:, 0].max(), 30), rng.uniform(a[:, 1].min(), a[:, 1].max(), 30)]
-            )
-            for a in used
-        ]
-    )
-    n_obs = 2 * len(ties)
-    return ReportData(
-        mosaic_path=mosaic,
-        frames=frames,
-        residuals_before_px=rng.rayleigh(2.0, n_obs),
-        residuals_after_px=rng.rayleigh(0.3, n_obs),
-        tie_points_lonlat=ties,
-        overlap_diff_before=rng.normal(0.01, 0.02, 400),
-        overlap_diff_after=rng.normal(0.0, 0.003, 400),
-        provenance={
-            "inputs": [f"/data/raw/{fid.lower()}.IMG" for fid, _ in footprints],
-            "config": {
-                "grid": "farside_eqc_2km",
-                "register": {"detector": "sift", "max_iter": 20},
-                "mosaic": {"blend": "feather", "tile": 512},
-                "path": Path("/tmp/x"),
-            },
-            "versions": {"farside": "0.1.0", "numpy": np.__version__, "rasterio": rasterio.__version__},
-            "scheduler": {"kind": "threads", "workers": 2},
-        },
-        timings_s={"ingest": 1.2, "calibrate": 3.4, "register": 12.5, "mosaic": 8.0},
-        notes=["absolute position limited by priors", "<script>alert('x')</script> escaped"],
-    )
+from tests.report.helpers import (
+    REJECTED_ID,
+    REJECTED_REASON,
+    decode_png,
+    eqc_grid,
+    footprints,
+    parse_html,
+    png_pixels,
+    report_data,
+    run_chromium,
+    write_mosaic,
+)
 
 
 @pytest.fixture(scope="module")
 def survey(tmp_path_factory):
     d = tmp_path_factory.mktemp("report")
-    fps = _footprints()
+    fps = footprints()
     mosaic = d / "farside.tif"
-    count = _write_mosaic(mosaic, _grid(4000.0), fps)
-    data = _report_data(mosaic, fps)
+    count = write_mosaic(mosaic, eqc_grid(4000.0), fps)
+    data = report_data(mosaic, fps)
     out = write_report(data, default_report_path(mosaic))
     return {"dir": d, "mosaic": mosaic, "html": out, "text": out.read_text(), "data": data, "count": count}
-
-
-# ---------------------------------------------------------------------------------------
-# HTML helpers
-# ---------------------------------------------------------------------------------------
-class _Collect(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.sections, self.imgs, self.rows, self.scripts_src = [], [], [], []
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "section":
-            self.sections.append(a.get("id"))
-        elif tag == "img":
-            self.imgs.append(a.get("src", ""))
-        elif tag == "tr" and "data-frame-id" in a:
-            self.rows.append((a["data-frame-id"], a.get("class", "")))
-        elif tag in ("script", "link") and (a.get("src") or a.get("href")):
-            self.scripts_src.append(a.get("src") or a.get("href"))
-
-
-def _parse(text: str) -> _Collect:
-    p = _Collect()
-    p.feed(text)
-    return p
-
-
-def _decode_png(uri: str) -> bytes:
-    m = re.fullmatch(r"data:image/png;base64,([A-Za-z0-9+/=]+)", uri)
-    assert m, f"not a base64 PNG data URI: {uri[:60]}"
-    try:
-        raw = base64.b64decode(m.group(1), validate=True)
-    except binascii.Error as exc:  # pragma: no cover - failure path
-        pytest.fail(f"bad base64: {exc}")
-    assert raw.startswith(PNG_MAGIC)
-    return raw
-
-
-def _png_pixels(raw: bytes) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(raw)) as im:
-        im.load()
-        return np.asarray(im.convert("RGB"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -238,17 +46,17 @@ def test_default_report_path():
 
 
 def test_sections_in_order(survey):
-    p = _parse(survey["text"])
+    p = parse_html(survey["text"])
     assert p.sections == list(SECTION_IDS)
     assert survey["html"] == survey["mosaic"].with_name("farside.report.html")
 
 
 def test_every_image_is_decodable_png(survey):
-    p = _parse(survey["text"])
+    p = parse_html(survey["text"])
     # mosaic, coverage, residual hist, residual bars, tie network, overlap hist, gain/offset
     assert len(p.imgs) == 7
     for uri in p.imgs:
-        pix = _png_pixels(_decode_png(uri))
+        pix = png_pixels(decode_png(uri))
         assert pix.shape[0] > 100 and pix.shape[1] > 100
         assert pix.std() > 5, "blank plot"
     assert not p.scripts_src, "report must be self-contained (no external scripts/styles)"
@@ -257,7 +65,7 @@ def test_every_image_is_decodable_png(survey):
 
 def test_frame_table_rows_and_rejected_reason(survey):
     text = survey["text"]
-    p = _parse(text)
+    p = parse_html(text)
     ids = [fid for fid, _ in p.rows]
     assert ids == [f.id for f in survey["data"].frames]
     classes = dict(p.rows)
@@ -312,7 +120,8 @@ def test_provenance_and_timings(survey):
 
 def test_footprints_across_180_drawn_on_the_map(survey):
     """A footprint straddling 180 E lands in the middle of the quicklook, not at its edges."""
-    from pipeline.report.maps import MapProj, read_raster
+    from pipeline.report.maps import MapProj
+    from pipeline.report.raster import read_raster
 
     r = read_raster(survey["mosaic"])
     proj = MapProj(r.crs_wkt, r.bounds)
@@ -329,7 +138,8 @@ def test_footprints_across_180_drawn_on_the_map(survey):
 def test_footprint_across_the_cut_of_a_crs_centred_on_0(tmp_path):
     """In an equirectangular CRS centred on 0 E (IAU_2015:30110) a frame across 180 E sits on
     both edges of a global map: it must be drawn and rasterised there, not smeared across it."""
-    from pipeline.report.maps import MapProj, compute_coverage, footprint_rings, read_raster
+    from pipeline.report.maps import MapProj, compute_coverage, footprint_rings
+    from pipeline.report.raster import read_raster
 
     deg = np.pi / 180.0 * 1_737_400.0
     grid = MapGrid.from_bounds("IAU_2015:30110", (-180 * deg, -30 * deg, 180 * deg, 30 * deg), 20 * deg / 10)
@@ -373,14 +183,14 @@ def test_footprint_across_the_cut_of_a_crs_centred_on_0(tmp_path):
     assert set(covered_cols) <= set(range(c // 20)) | set(range(c - c // 20, c))
     assert cov.count.max() == 1
     text = write_report(ReportData(mosaic, [frame]), tmp_path / "g.html").read_text()
-    assert len(_parse(text).imgs) == 2
+    assert len(parse_html(text).imgs) == 2
 
 
 def test_coverage_from_footprints_without_count_band(tmp_path):
-    fps = _footprints()
+    fps = footprints()
     mosaic = tmp_path / "nocount.tif"
-    count = _write_mosaic(mosaic, _grid(5000.0), fps, with_count=False, nodata_nan=False)
-    out = write_report(_report_data(mosaic, fps), tmp_path / "r.html")
+    count = write_mosaic(mosaic, eqc_grid(5000.0), fps, with_count=False, nodata_nan=False)
+    out = write_report(report_data(mosaic, fps), tmp_path / "r.html")
     text = out.read_text()
     assert "Computed from the footprints (used frames only)" in text
     pct = float(re.search(r"<p><b>([\d.]+) %</b> of the output grid", text).group(1))
@@ -389,9 +199,9 @@ def test_coverage_from_footprints_without_count_band(tmp_path):
 
 
 def test_missing_pieces_render_not_run(tmp_path):
-    fps = _footprints()
+    fps = footprints()
     mosaic = tmp_path / "m.tif"
-    _write_mosaic(mosaic, _grid(8000.0), fps)
+    write_mosaic(mosaic, eqc_grid(8000.0), fps)
     frames = [
         FrameRow(
             id="A", path="a.png", format="PNG", shape=(10, 10), exposure_s=None, time_utc=None, status="used"
@@ -409,48 +219,48 @@ def test_missing_pieces_render_not_run(tmp_path):
     ]
     data = ReportData(mosaic, frames, None, None, None, None, None, {}, {}, [])
     text = write_report(data, tmp_path / "m.report.html").read_text()
-    p = _parse(text)
+    p = parse_html(text)
     assert p.sections == list(SECTION_IDS)
     assert "Registration not run" in text and "Equalisation not run" in text
     assert "No frame footprints were given." in text and "No timings were recorded." in text
     assert len(p.imgs) == 2  # quicklook + coverage only
     for uri in p.imgs:
-        _decode_png(uri)
+        decode_png(uri)
 
 
 def test_unreadable_mosaic_does_not_crash(tmp_path):
     bad = tmp_path / "broken.tif"
     bad.write_bytes(b"not a tiff")
-    data = _report_data(tmp_path / "missing.tif", _footprints())
+    data = report_data(tmp_path / "missing.tif", footprints())
     for path in (bad, tmp_path / "missing.tif"):
         data.mosaic_path = path
         text = write_report(data, tmp_path / "x.html").read_text()
         assert "Mosaic not available" in text
-        assert _parse(text).sections == list(SECTION_IDS)
+        assert parse_html(text).sections == list(SECTION_IDS)
         assert "tie points" in text  # lon/lat scatter still drawn
 
 
 def test_orthographic_mosaic(tmp_path):
     """Azimuthal CRS: off-disk corners, graticule clipped, coverage relative to the disk."""
     grid = MapGrid.from_bounds("farside_ortho", (-1_800_000, -1_800_000, 1_800_000, 1_800_000), 20_000.0)
-    fps = _footprints()
+    fps = footprints()
     mosaic = tmp_path / "ortho.tif"
-    _write_mosaic(mosaic, grid, fps)
-    text = write_report(_report_data(mosaic, fps), tmp_path / "o.html").read_text()
+    write_mosaic(mosaic, grid, fps)
+    text = write_report(report_data(mosaic, fps), tmp_path / "o.html").read_text()
     assert "(on the lunar disk)" in text
-    for uri in _parse(text).imgs:
-        _decode_png(uri)
+    for uri in parse_html(text).imgs:
+        decode_png(uri)
 
 
 def test_large_mosaic_reduced_for_plots(tmp_path):
     """20 frames on a 2000x2000 mosaic: the report reads a reduced raster (speed is in make bench)."""
-    fps = _footprints()
+    fps = footprints()
     deg = np.pi / 180.0 * 1_737_400.0
-    grid = _grid(60 * deg / 2000, half_lon=30.0, half_lat=30.0)
+    grid = eqc_grid(60 * deg / 2000, half_lon=30.0, half_lat=30.0)
     assert min(grid.shape) >= 2000
     mosaic = tmp_path / "big.tif"
-    _write_mosaic(mosaic, grid, fps)
-    data = _report_data(mosaic, fps, n_extra=8)
+    write_mosaic(mosaic, grid, fps)
+    data = report_data(mosaic, fps, n_extra=8)
     assert len(data.frames) == 20
     html = write_report(data, tmp_path / "big.report.html").read_text()
     assert html.count('data-frame-id="') >= 20
@@ -459,45 +269,8 @@ def test_large_mosaic_reduced_for_plots(tmp_path):
 # ---------------------------------------------------------------------------------------
 # A real browser: headless Chromium renders the page, loads every image, screenshots it
 # ---------------------------------------------------------------------------------------
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        exe = shutil.which(name)
-        if exe:
-            return exe
-    return None
-
-
-def _run_chromium(exe: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [
-        exe,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--hide-scrollbars",
-        f"--user-data-dir={profile}",
-        "--virtual-time-budget=5000",
-        *args,
-    ]
-    env = dict(os.environ, HOME=str(profile))
-    return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=60, env=env)
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    exe = _chromium()
-    if exe is None:
-        pytest.skip("chromium not installed (apt-get install -y chromium): browser render test skipped")
-    return exe
-
-
 def test_browser_loads_all_images(survey, chromium, tmp_path):
-    res = _run_chromium(chromium, tmp_path / "profile", "--dump-dom", survey["html"].as_uri())
+    res = run_chromium(chromium, tmp_path / "profile", "--dump-dom", survey["html"].as_uri())
     assert res.returncode == 0, res.stderr[-2000:]
     dom = res.stdout
     body = re.search(r"<body[^>]*>", dom).group(0)
@@ -509,7 +282,7 @@ def test_browser_loads_all_images(survey, chromium, tmp_path):
 
 def test_browser_screenshot_not_blank(survey, chromium, tmp_path):
     shot = tmp_path / "report.png"
-    res = _run_chromium(
+    res = run_chromium(
         chromium,
         tmp_path / "profile",
         f"--screenshot={shot}",
@@ -520,7 +293,7 @@ def test_browser_screenshot_not_blank(survey, chromium, tmp_path):
     keep = os.environ.get("FARSIDE_KEEP_SCREENSHOT")
     if keep:
         shutil.copy(shot, keep)
-    pix = _png_pixels(shot.read_bytes())
+    pix = png_pixels(shot.read_bytes())
     assert pix.shape[:2] == (4000, 1280)
     assert pix.std() > 20, "screenshot is blank"
     # the quicklook (mostly grey mid-tones) is drawn, not only text on white

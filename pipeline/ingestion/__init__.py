@@ -5,7 +5,7 @@
 what it found.
 """
 
-from pipeline.ingestion.ingest import IngestResult, ingest, read_frame
+from pipeline.ingestion.ingest import IngestResult, ingest, read_frames
 from pipeline.ingestion.inventory import format_inventory, inventory_rows
 from pipeline.ingestion.params import IngestionParams
 from pipeline.ingestion.scan import IGNORED_SUFFIXES, SKIPPED_FOLDERS, scan_folder
@@ -18,6 +18,6 @@ __all__ = [
     "format_inventory",
     "ingest",
     "inventory_rows",
-    "read_frame",
+    "read_frames",
     "scan_folder",
 ]

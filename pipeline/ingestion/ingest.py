@@ -33,11 +33,11 @@ from pipeline.frame import Frame, FrameFailure, FrameMeta, FrameType
 from pipeline.geometry import load_camera
 from pipeline.ingestion.params import IngestionParams
 from pipeline.ingestion.scan import scan_folder
-from pipeline.io import read_meta
+from pipeline.io import read_metas
 
 log = logging.getLogger(__name__)
 
-__all__ = ["IngestResult", "ingest", "read_frame"]
+__all__ = ["IngestResult", "ingest", "read_frames"]
 
 STAGE = "ingest"
 
@@ -109,16 +109,33 @@ def _camera(meta: FrameMeta, config: IngestionParams):
     return camera
 
 
-def read_frame(path: Path, config: IngestionParams, frame_type: str | None = None,
-               data_root: Path | None = None) -> Frame:
-    """One file's :class:`Frame`: metadata and camera, no pixels (raises ``BadFrame``).
+def read_frames(path: Path, config: IngestionParams, frame_type: str | None = None,
+                data_root: Path | None = None) -> list[Frame | FrameFailure]:
+    """The frames of one file — one, or one per filter and parity of an LRO WAC EDR —,
+    metadata and camera, no pixels. An image whose camera cannot be used is a
+    :class:`FrameFailure` among the others; a file that cannot be read raises ``BadFrame``.
 
     ``data_root``: the folder every data file its label names must resolve into (symbolic
     links followed); default the label's own folder."""
-    meta = read_meta(path, band=config.band, max_bytes=config.max_frame_bytes, frame_type=frame_type,
-                     data_root=data_root)
-    camera = _camera(meta, config) if meta.isd_path is not None else None
-    return Frame(meta=meta, camera=camera)
+    metas = read_metas(path, band=config.band, max_bytes=config.max_frame_bytes, frame_type=frame_type,
+                       data_root=data_root)
+    out: list[Frame | FrameFailure] = []
+    for m in metas:
+        try:
+            out.append(Frame(meta=m, camera=_camera(m, config) if m.isd_path is not None else None))
+        except _READ_ERRORS as exc:
+            if len(metas) == 1:
+                raise
+            out.append(FrameFailure(m.isd_path or path, STAGE, f"{m.id}: {_reason(exc, path)}"))
+    return out
+
+
+def _reason(exc: BaseException, source: Path) -> str:
+    reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
+    where = getattr(exc, "path", None)
+    if where is not None and Path(where) != source:
+        reason = f"{Path(where).name}: {reason}"
+    return reason
 
 
 def ingest(path: str | Path, *, calibration: str | Path | None = None, config: IngestionParams | None = None) -> IngestResult:
@@ -170,31 +187,34 @@ def ingest(path: str | Path, *, calibration: str | Path | None = None, config: I
     taken: set[str] = set()
     for source, ftype, root in sources:
         try:
-            frame = read_frame(source, config, ftype, root)
+            found = read_frames(source, config, ftype, root)
         except _READ_ERRORS as exc:
-            reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
-            where = getattr(exc, "path", None)
-            if where is not None and Path(where) != source:
-                reason = f"{Path(where).name}: {reason}"
+            reason = _reason(exc, source)
             log.warning("rejected %s: %s", source, reason)
             result.failures.append(FrameFailure(source, STAGE, reason))
             continue
-        meta = frame.meta
-        first = seen_hash.get(meta.content_hash)
-        if first is not None:
-            log.warning("%s duplicates %s (same content); keeping the first", meta.path, first)
-            result.duplicates.append((first, meta.path))
-            continue
-        seen_hash[meta.content_hash] = meta.path
-        uid = _unique_id(meta.id, taken)
-        if uid != meta.id:
-            frame = frame.replace(meta=dataclasses.replace(meta, id=uid))
-        if frame.meta.frame_type == FrameType.LIGHT:
-            if ftype == "calibration":
-                log.warning("%s in the calibration folder is a LIGHT frame; ingesting it as a light frame", source)
-            result.frames.append(frame)
-        else:
-            result.calibration.append(frame)
+        for frame in found:
+            if isinstance(frame, FrameFailure):
+                log.warning("rejected %s", frame)
+                result.failures.append(frame)
+                continue
+            meta = frame.meta
+            first = seen_hash.get(meta.content_hash)
+            if first is not None:
+                log.warning("%s duplicates %s (same content); keeping the first", meta.path, first)
+                result.duplicates.append((first, meta.path))
+                continue
+            seen_hash[meta.content_hash] = meta.path
+            uid = _unique_id(meta.id, taken)
+            if uid != meta.id:
+                frame = frame.replace(meta=dataclasses.replace(meta, id=uid))
+            if frame.meta.frame_type == FrameType.LIGHT:
+                if ftype == "calibration":
+                    log.warning("%s in the calibration folder is a LIGHT frame; ingesting it as a light frame",
+                                source)
+                result.frames.append(frame)
+            else:
+                result.calibration.append(frame)
     log.info("ingest %s: %s", path, result.summary())
     return result
 

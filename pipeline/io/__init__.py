@@ -34,7 +34,7 @@ Readers and writers only: no stage logic, no dask.
 """
 
 from pipeline.io.base import Reader
-from pipeline.io.frames import DEFAULT_MAX_BYTES, load_frame, read_meta, read_pixels
+from pipeline.io.frames import DEFAULT_MAX_BYTES, load_frame, read_meta, read_metas, read_pixels
 from pipeline.io.hashing import content_hash
 from pipeline.io.registry import DATA_SUFFIXES, READERS, detect_format
 from pipeline.io.sidecar import SidecarInfo, find_sidecar, read_sidecar
@@ -50,6 +50,7 @@ __all__ = [
     "find_sidecar",
     "load_frame",
     "read_meta",
+    "read_metas",
     "read_pixels",
     "read_sidecar",
 ]

@@ -18,10 +18,11 @@ from pipeline.io.hashing import content_hash
 from pipeline.io.normalize import exposure_seconds, parse_frame_type, parse_utc
 from pipeline.io.registry import READERS, check_nonempty, detect_format
 from pipeline.io.sidecar import find_sidecar, read_sidecar
+from pipeline.io.wacframes import is_wac_edr, wac_metas
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_MAX_BYTES", "load_frame", "read_meta", "read_pixels"]
+__all__ = ["DEFAULT_MAX_BYTES", "load_frame", "read_meta", "read_metas", "read_pixels"]
 
 DEFAULT_MAX_BYTES = 2**31
 """Default cap (bytes) on what a label may declare before anything is allocated."""
@@ -176,6 +177,15 @@ def read_meta(
         band=band,
         extra=d.extra,
     )
+
+
+def read_metas(path: str | Path, **kw: Any) -> list[FrameMeta]:
+    """The frames a file holds: one :func:`read_meta` for most, one per filter and parity for an
+    LRO WAC EDR (:func:`pipeline.io.wacframes.wac_metas`). Keywords as :func:`read_meta`."""
+    path = Path(path)
+    if path.suffix.lower() in (".img", ".dat") and is_wac_edr(path):
+        return wac_metas(path, max_bytes=kw.get("max_bytes", DEFAULT_MAX_BYTES))
+    return [read_meta(path, **kw)]
 
 
 def read_pixels(meta: FrameMeta, *, max_bytes: int | None = None) -> tuple[np.ndarray, np.ndarray]:

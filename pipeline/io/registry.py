@@ -15,9 +15,15 @@ from pipeline.io import isis3 as _isis3
 from pipeline.io import pds3 as _pds3
 from pipeline.io import pds4 as _pds4
 from pipeline.io import raster as _raster
+from pipeline.io import wacframes as _wac
 from pipeline.io.base import Reader, load_raw
 
 __all__ = ["DATA_SUFFIXES", "READERS", "check_nonempty", "detect_format"]
+
+def _several_images(path: Path, *_args) -> None:
+    raise UnsupportedFormat(path, "an LRO WAC EDR holds one image per filter and parity: read it with "
+                                  "pipeline.io.read_metas")
+
 
 READERS: dict[str, Reader] = {
     "pds3": Reader("pds3", (".img", ".lbl"), _pds3.describe_pds3, load_raw),
@@ -27,11 +33,17 @@ READERS: dict[str, Reader] = {
     "tiff": Reader("tiff", (".tif", ".tiff"), _raster.describe_tiff, _raster.load_raster),
     "png": Reader("png", (".png",), _raster.describe_png, _raster.load_raster),
     "jpeg": Reader("jpeg", (".jpg", ".jpeg"), _raster.describe_jpeg, _raster.load_raster),
+    _wac.FORMAT: Reader(_wac.FORMAT, (), _several_images, _wac.load_wac),
 }
 """Readers by format name; ``READERS[name].describe`` reads metadata, ``.load`` pixels."""
 
 DATA_SUFFIXES = (".img", ".dat", ".raw", ".bin", ".qub")
 """Suffixes of raw data files whose format is told by their label (PDS3 or PDS4)."""
+
+def _several_images(path: Path, *_args) -> None:
+    raise UnsupportedFormat(path, "an LRO WAC EDR holds one image per filter and parity: read it with "
+                                  "pipeline.io.read_metas")
+
 
 def _head(path: Path, n: int = 512) -> bytes:
     try:

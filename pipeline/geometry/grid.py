@@ -208,6 +208,30 @@ class MapGrid:
             raise ValueError(f"empty grid slice {roi}")
         return MapGrid(self.crs_wkt, self.transform * Affine.translation(c0, r0), (r1 - r0, c1 - c0))
 
+    def coarsened(self, factor: float) -> MapGrid:
+        """This grid with pixels ``factor`` (>= 1) times larger, covering the same extent from the
+        same origin (e.g. for overlap statistics on a coarse grid)."""
+        if not factor >= 1:
+            raise ConfigError(f"coarse grid factor must be >= 1, got {factor}")
+        rows = max(1, math.ceil(self.shape[0] / factor))
+        cols = max(1, math.ceil(self.shape[1] / factor))
+        return MapGrid(self.crs_wkt, self.transform @ Affine.scale(factor), (rows, cols))
+
+    def window(self, boxes) -> tuple[slice, slice] | None:
+        """Row/col slices of this grid covering the union of map ``boxes`` ``(xmin, ymin, xmax,
+        ymax)`` (clipped to the grid), or None when they miss it."""
+        rows, cols = self.shape
+        r_lo, c_lo, r_hi, c_hi = rows, cols, 0, 0
+        for x0, y0, x1, y1 in boxes:
+            ra, ca = self.xy_to_rowcol(np.array([x0, x1]), np.array([y1, y0]))
+            r_lo = min(r_lo, max(0, math.floor(float(ra.min()))))
+            r_hi = max(r_hi, min(rows, math.ceil(float(ra.max()))))
+            c_lo = min(c_lo, max(0, math.floor(float(ca.min()))))
+            c_hi = max(c_hi, min(cols, math.ceil(float(ca.max()))))
+        if r_hi <= r_lo or c_hi <= c_lo:
+            return None
+        return slice(r_lo, r_hi), slice(c_lo, c_hi)
+
     def tiles(self, size: int, halo: int = 0) -> list[Tile]:
         """Split into ``size`` x ``size`` tiles (row-major), each with a ``halo``-pixel margin."""
         rows, cols = self.shape

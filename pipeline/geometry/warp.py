@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RESAMPLING", "GroundGrid", "Ortho", "image_coordinates", "orthorectify", "warp_frame"]
+__all__ = ["RESAMPLING", "GroundGrid", "Ortho", "image_coordinates", "orthorectify", "prefilter", "warp_frame"]
 
 RESAMPLING: dict[str, int] = {
     "nearest": cv2.INTER_NEAREST,
@@ -212,6 +212,25 @@ def _remap(src: np.ndarray, mx: np.ndarray, my: np.ndarray, interp: int, border:
             blk = np.s_[r : r + step, c : c + step]
             out[blk] = cv2.remap(src, mx[blk], my[blk], interp, borderMode=mode, borderValue=value)
     return out
+
+
+def prefilter(image: np.ndarray, mask: np.ndarray | None, sigma_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """Anti-alias an image before resampling it onto a much coarser grid: a normalised Gaussian
+    blur of ``sigma_px`` image pixels; pixels whose neighbourhood is not fully valid become
+    invalid. Returns ``(values float32, bad bool)``."""
+    bad = ~np.isfinite(image)
+    if mask is not None:
+        bad |= np.asarray(mask, bool)
+    if sigma_px < 0.5:
+        return image, bad
+    r = math.ceil(2.5 * sigma_px)
+    k = 2 * r + 1
+    m = (~bad).astype(np.float32)
+    v = np.where(bad, 0.0, image).astype(np.float32)
+    bm = cv2.GaussianBlur(m, (k, k), sigma_px, borderType=cv2.BORDER_CONSTANT)
+    bv = cv2.GaussianBlur(v, (k, k), sigma_px, borderType=cv2.BORDER_CONSTANT)
+    ok = bm > 0.98
+    return np.where(ok, bv / np.maximum(bm, 1e-6), 0.0).astype(np.float32), ~ok
 
 
 def warp_frame(

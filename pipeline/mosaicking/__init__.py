@@ -17,6 +17,7 @@ Example (``frames``: calibrated :class:`~pipeline.frame.Frame` objects with came
         # out["mosaic"], out["valid"], out["count"], out["top_index"]: the tile's core
 """
 
+from pipeline.geometry.mapbox import footprint_bbox_xy, world_bounds
 from pipeline.mosaicking.blend import BLEND_METHODS, feather_weights, multiband_radius, required_halo
 from pipeline.mosaicking.equalize import (
     Equalization,
@@ -25,7 +26,7 @@ from pipeline.mosaicking.equalize import (
     overlap_stats,
     solve_equalization,
 )
-from pipeline.mosaicking.layout import footprint_bbox_xy, frames_touching, grid_for_frames, world_bounds
+from pipeline.mosaicking.layout import frames_touching, grid_for_frames
 from pipeline.mosaicking.params import MosaickingParams
 from pipeline.mosaicking.tile import EXTRA_BANDS, TileInput, mosaic_tile, mosaic_tile_frames
 

@@ -28,15 +28,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
-from affine import Affine
 
 from pipeline.errors import ConfigError, GeometryError, MosaicError
 from pipeline.geometry.grid import MapGrid
+from pipeline.geometry.mapbox import footprint_bbox_xy
 from pipeline.geometry.overlap import connected_components
-from pipeline.geometry.warp import orthorectify
-from pipeline.mosaicking.layout import footprint_bbox_xy
+from pipeline.geometry.warp import orthorectify, prefilter
 from pipeline.mosaicking.params import MosaickingParams
 
 log = logging.getLogger(__name__)
@@ -44,7 +42,6 @@ log = logging.getLogger(__name__)
 __all__ = [
     "Equalization",
     "OverlapStats",
-    "coarse_grid",
     "equalize_frames",
     "overlap_stats",
     "robust_location_scale",
@@ -336,49 +333,6 @@ class Equalization:
         return "\n".join(lines)
 
 
-def coarse_grid(grid: MapGrid, factor: float) -> MapGrid:
-    """``grid`` with pixels ``factor`` times larger, covering the same extent (same origin)."""
-    if not factor >= 1:
-        raise ConfigError(f"coarse grid factor must be >= 1, got {factor}")
-    t = grid.transform
-    rows = max(1, math.ceil(grid.shape[0] / factor))
-    cols = max(1, math.ceil(grid.shape[1] / factor))
-    return MapGrid(grid.crs_wkt, t @ Affine.scale(factor), (rows, cols))
-
-
-def _window(grid: MapGrid, boxes) -> tuple[slice, slice] | None:
-    """Row/col slices of ``grid`` covering the union of ``boxes`` (clipped), or None."""
-    rows, cols = grid.shape
-    r_lo, c_lo, r_hi, c_hi = rows, cols, 0, 0
-    for x0, y0, x1, y1 in boxes:
-        ra, ca = grid.xy_to_rowcol(np.array([x0, x1]), np.array([y1, y0]))
-        r_lo = min(r_lo, max(0, math.floor(float(ra.min()))))
-        r_hi = max(r_hi, min(rows, math.ceil(float(ra.max()))))
-        c_lo = min(c_lo, max(0, math.floor(float(ca.min()))))
-        c_hi = max(c_hi, min(cols, math.ceil(float(ca.max()))))
-    if r_hi <= r_lo or c_hi <= c_lo:
-        return None
-    return slice(r_lo, r_hi), slice(c_lo, c_hi)
-
-
-def _prefilter(image: np.ndarray, mask: np.ndarray | None, sigma_px: float) -> tuple[np.ndarray, np.ndarray]:
-    """Anti-alias a frame before coarse resampling: normalised Gaussian blur; pixels whose
-    neighbourhood is not fully valid become invalid."""
-    bad = ~np.isfinite(image)
-    if mask is not None:
-        bad |= np.asarray(mask, bool)
-    if sigma_px < 0.5:
-        return image, bad
-    r = math.ceil(2.5 * sigma_px)
-    k = 2 * r + 1
-    m = (~bad).astype(np.float32)
-    v = np.where(bad, 0.0, image).astype(np.float32)
-    bm = cv2.GaussianBlur(m, (k, k), sigma_px, borderType=cv2.BORDER_CONSTANT)
-    bv = cv2.GaussianBlur(v, (k, k), sigma_px, borderType=cv2.BORDER_CONSTANT)
-    ok = bm > 0.98
-    return np.where(ok, bv / np.maximum(bm, 1e-6), 0.0).astype(np.float32), ~ok
-
-
 def equalize_frames(
     frames: Mapping[str, Any] | Sequence[Any],
     cameras: Mapping[str, Any] | None,
@@ -414,7 +368,7 @@ def equalize_frames(
     items = list(frames.items()) if isinstance(frames, Mapping) else [(f.id, f) for f in frames]
     cameras = cameras or {}
     factor = max(cfg.equalize_resolution_factor, max(grid.shape) / cfg.equalize_max_px, 1.0)
-    coarse = coarse_grid(grid, factor)
+    coarse = grid.coarsened(factor)
     ids, values, valid, origins = [], [], [], []
     for fid, frame in items:
         cam = cameras.get(fid) or frame.camera
@@ -423,14 +377,14 @@ def equalize_frames(
         if frame.data is None:
             raise MosaicError(f"frame {fid}: pixels not loaded; equalisation needs calibrated data")
         boxes = footprint_bbox_xy(cam, coarse.crs, pad_m=coarse.resolution)
-        win = _window(coarse, boxes) if boxes else None
+        win = coarse.window(boxes) if boxes else None
         if win is None:
             continue
         try:
             gsd = cam.gsd_m()
         except GeometryError:
             gsd = grid.resolution
-        image, bad = _prefilter(np.asarray(frame.data, np.float32), frame.mask, 0.5 * coarse.resolution / gsd)
+        image, bad = prefilter(np.asarray(frame.data, np.float32), frame.mask, 0.5 * coarse.resolution / gsd)
         v, ok = orthorectify(image, bad, cam, coarse[win], resampling="bilinear")
         ids.append(fid)
         values.append(v)

@@ -30,7 +30,7 @@ import numpy as np
 
 from pipeline import api
 from pipeline.calibration import Masters, build_masters, build_masters_from_frames, calibrate_frame
-from pipeline.calibration.params import CalibrationParams
+from pipeline.calibration.params import CalibrationParams, PhotometryParams
 from pipeline.config import load_config
 from pipeline.io import load_frame
 from pipeline.simulation import expose, lunar_lambert
@@ -62,9 +62,12 @@ def frame_accuracy(survey: str | Path, config_path: str | Path = "configs/defaul
     """Per-frame numbers (see the module docstring) for one simulated survey folder."""
     survey = Path(survey)
     config = load_config(config_path)
-    cfg = config.calibration
-    found = api.ingest(survey, calibration=survey / "calibration", config=config)
     truth = load_truth(survey)
+    # each frame alone, with its true camera, normalised with the survey's true law: what
+    # calibration itself achieves (the fitted law of a run is the photometry bench's business)
+    law = PhotometryParams(model="lunar_lambert", lunar_lambert_l=truth.radiometry.lunar_lambert_l)
+    cfg = config.calibration.model_copy(update={"photometry": law})
+    found = api.ingest(survey, calibration=survey / "calibration", config=config)
     masters = build_masters_from_frames([load_frame(f) for f in found.calibration], cfg)
     quiet_masters = noise_free_masters(truth, cfg)
     rng = np.random.default_rng(0)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.calibration import Masters
+from pipeline.calibration.calibrate import PENDING
 from pipeline.config import Config, load_config
 from pipeline.frame import Frame, FrameFailure
 from pipeline.geometry.overlap import neighbours, overlap_pairs
@@ -106,7 +107,8 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
     (quicklook, STAC item) and provenance tags as :func:`pipeline.run`.
 
     Runs tile by tile in this thread. ``registration`` (e.g. ``register(...)``) gives the
-    adjusted cameras; default the frames' own.
+    adjusted cameras; default the frames' own. With ``calibration.photometry.model: auto`` the
+    photometric law is fitted here, to the registered frames' overlaps, and applied first.
     """
     config = config or load_config()
     cfg = config.mosaicking
@@ -116,6 +118,11 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
     registration = registration or steps.unregistered({f.id: f.camera for f in good})
     cams = steps.cameras_of(registration)
     grid = output_grid([cams.get(f.id, f.camera) for f in good], cfg, like=read_grid(cfg.like) if cfg.like else None)
+    cal = steps.effective_calibration(good, config.calibration)
+    if steps.auto_photometry(cal) and any(f.qa.get("photometry") == PENDING for f in good):
+        fit = steps.photometry_step(good, registration, grid, cal, str(cfg.dem) if cfg.dem else None,
+                                    config.run.seed)
+        good = [steps.normalise_step(f, fit, cal) for f in good]
     equalization = steps.equalize_step(good, registration, grid, cfg) if cfg.equalize and len(good) > 1 else None
     boxes = [footprint_bbox_xy(cams.get(f.id, f.camera), grid.crs) for f in good]
 
@@ -128,7 +135,7 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
     out = Path(out)
     failures = [f for f in frames if isinstance(f, FrameFailure)]
     datetimes = sorted(f.meta.time_utc for f in good if f.meta.time_utc is not None)
-    band = steps.mosaic_band(steps.effective_calibration(good, config.calibration))
+    band = steps.mosaic_band(cal)
     steps.write_products(tiles(), grid, out, [band, *cfg.extra_bands], steps.provenance_tags(good, config, failures),
                          cfg, datetimes, num_threads=config.run.workers)
     return out

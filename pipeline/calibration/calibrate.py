@@ -20,8 +20,8 @@ import numpy as np
 
 from pipeline.calibration.cosmics import detect_outliers, residual_noise
 from pipeline.calibration.masters import Masters, build_masters, overscan_mask
-from pipeline.calibration.params import CalibrationParams, PhotometryParams
-from pipeline.calibration.photometry import normalisation_factor, photometric_function
+from pipeline.calibration.params import AUTO, CalibrationParams, PhotometryParams
+from pipeline.calibration.photometry import PhotometricFunction, normalisation_factor, photometric_function
 from pipeline.calibration.radiometry import (
     remove_signature,
     sun_distance_au,
@@ -41,17 +41,22 @@ UNITS = {"dn": "DN (relative)", "dn_per_s": "DN/s", "radiance": "W m-2 sr-1 um-1
 """Unit of the calibrated data for each ``calibration.output``."""
 
 
+PENDING = "auto: after registration"
+"""QA ``photometry`` of a frame whose law is fitted once the cameras are registered."""
+
+
 def needs_exposure(output: str) -> bool:
     """Whether calibrating to ``output`` needs each frame's exposure duration."""
     return output != "dn"
 
 
-def _photometric_normalise(
-    iof: np.ndarray, camera: object, pcfg: PhotometryParams
-) -> tuple[np.ndarray, np.ndarray]:
-    """I/F normalised to the standard geometry, and the pixels it cannot normalise."""
-    incidence, emission, phase, hit = pixel_angles(camera, iof.shape, pcfg.angle_grid_step)
-    func = photometric_function(pcfg.model, pcfg.lunar_lambert_l)
+def normalise_photometry(value: np.ndarray, camera: object, pcfg: PhotometryParams,
+                         func: PhotometricFunction | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Values (I/F or relative DN) normalised to the standard geometry with the photometric
+    function ``func`` (default: ``pcfg.model``'s), and the pixels that cannot be normalised
+    (off the body, beyond the incidence or emission limits, unlit)."""
+    incidence, emission, phase, hit = pixel_angles(camera, value.shape, pcfg.angle_grid_step)
+    func = func or photometric_function(pcfg.model, pcfg.lunar_lambert_l)
     standard = (pcfg.standard_incidence_deg, pcfg.standard_emission_deg, pcfg.standard_phase_deg)
     with np.errstate(invalid="ignore"):
         factor = normalisation_factor(incidence, emission, phase, func, standard)
@@ -61,7 +66,33 @@ def _photometric_normalise(
             | ~(emission <= np.radians(pcfg.emission_max_deg))
             | ~np.isfinite(factor)
         )
-    return np.where(beyond, iof, iof * np.where(beyond, 1.0, factor)), beyond
+    return np.where(beyond, value, value * np.where(beyond, 1.0, factor)), beyond
+
+
+def normalise_frame(frame: Frame, func: PhotometricFunction, pcfg: PhotometryParams, label: str) -> Frame:
+    """A calibrated frame normalised to the standard geometry with the photometric function
+    ``func`` (e.g. the law fitted to the overlaps), its QA ``photometry`` set to ``label``."""
+    value, beyond = normalise_photometry(frame.data, frame.camera, pcfg, func)
+    mask = frame.mask | beyond
+    data = np.where(mask, 0.0, value).astype(np.float32)
+    return frame.replace(data=data, mask=mask, qa={**frame.qa, "photometry": label})
+
+
+def _photometry(value: np.ndarray, mask: np.ndarray, frame: Frame, cfg: CalibrationParams,
+                qa: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The photometric step of calibration (``auto`` waits for the registered cameras)."""
+    if cfg.output not in ("iof", "dn") or cfg.photometry is None:
+        return value, mask
+    if frame.camera is None or frame.camera.sun_position_m is None:
+        log.warning("%s: no camera or Sun position, so no photometric normalisation", frame.id)
+        qa["photometry"] = "skipped: no geometry"
+        return value, mask
+    if cfg.photometry.model == AUTO:
+        qa["photometry"] = PENDING
+        return value, mask
+    value, beyond = normalise_photometry(value, frame.camera, cfg.photometry)
+    qa["photometry"] = cfg.photometry.model
+    return value, mask | beyond
 
 
 def _calibrated_product(frame: Frame, raw: np.ndarray, cfg: CalibrationParams) -> Frame:
@@ -79,11 +110,7 @@ def _calibrated_product(frame: Frame, raw: np.ndarray, cfg: CalibrationParams) -
     if unit == "radiance" and cfg.output == "iof":
         qa["sun_distance_au"] = distance = sun_distance_au(frame.camera, raw.shape)
         value = to_iof(value, cfg.solar_irradiance, distance)
-    if cfg.output in ("iof", "dn") and cfg.photometry is not None and frame.camera is not None \
-            and frame.camera.sun_position_m is not None:
-        value, beyond = _photometric_normalise(value, frame.camera, cfg.photometry)
-        mask |= beyond
-        qa["photometry"] = cfg.photometry.model
+    value, mask = _photometry(value, mask, frame, cfg, qa)
     data = np.where(mask, 0.0, value).astype(np.float32)
     valid = data[~mask]
     qa.update(median=float(np.median(valid)) if valid.size else float("nan"), noise=noise_sigma(data, mask),
@@ -215,14 +242,7 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrationParam
         distance = sun_distance_au(frame.camera, raw.shape)
         qa["sun_distance_au"] = distance
         value = to_iof(value, cfg.solar_irradiance, distance)
-    if cfg.output in ("iof", "dn") and cfg.photometry is not None:
-        if frame.camera is None or frame.camera.sun_position_m is None:
-            log.warning("%s: no camera or Sun position, so no photometric normalisation", frame.id)
-            qa["photometry"] = "skipped: no geometry"
-        else:
-            value, beyond = _photometric_normalise(value, frame.camera, cfg.photometry)
-            mask |= beyond
-            qa["photometry"] = cfg.photometry.model
+    value, mask = _photometry(value, mask, frame, cfg, qa)
 
     finite = np.isfinite(value)
     mask |= ~finite

@@ -9,16 +9,21 @@ from pydantic import Field, field_validator
 from pipeline.calibration.photometry import PHOTOMETRIC_MODELS
 from pipeline.parameters import Section, check_choice
 
-__all__ = ["CalibrationParams", "PhotometryParams"]
+__all__ = ["AUTO", "CalibrationParams", "PhotometryParams"]
+
+AUTO = "auto"
+"""``photometry.model`` that fits the law to the data after registration."""
 
 
 class PhotometryParams(Section):
     """Photometric normalisation of I/F to a standard geometry (angles in degrees)."""
 
     model: str = Field(
-        "lunar_lambert",
-        description="photometric function, a key of pipeline.calibration.PHOTOMETRIC_MODELS "
-        "(lunar_lambert: McEwen lunar-Lambert with L(phase); lommel_seeliger; "
+        "auto",
+        description="photometric function: auto (fitted after registration to the overlapping "
+        "observations: lunar-Lambert L(phase) or a Hapke subset, McEwen's L(phase) when the angles "
+        "do not constrain it), or a key of pipeline.calibration.PHOTOMETRIC_MODELS (lunar_lambert: "
+        "McEwen lunar-Lambert with L(phase), or constant L with lunar_lambert_l; lommel_seeliger; "
         "hapke: LROC Hapke, fixed 643 nm set)",
     )
     lunar_lambert_l: float | None = Field(
@@ -36,7 +41,7 @@ class PhotometryParams(Section):
     @field_validator("model")
     @classmethod
     def _known_model(cls, value: str) -> str:
-        return check_choice(value, PHOTOMETRIC_MODELS, "photometric model")
+        return check_choice(value, (AUTO, *PHOTOMETRIC_MODELS), "photometric model")
 
 
 class CalibrationParams(Section):

@@ -61,7 +61,7 @@ def _summary_task(frame) -> dict[str, Any]:
 
 
 def _write_task(workdir: WorkDir, tiles: list[tuple[Path, bool]], grid: MapGrid, out: Path, bands: list[str],
-                tags: dict, summaries: list[dict], masters, registration, equalization, params,
+                tags: dict, summaries: list[dict], masters, registration, equalization, photometry, params,
                 datetimes, num_threads: int | None = None) -> dict[str, Any]:
     """The single writer: assemble tiles window by window into the COG and its side files;
     with no pixel to write, an error naming why every frame went (and no output at all)."""
@@ -79,6 +79,7 @@ def _write_task(workdir: WorkDir, tiles: list[tuple[Path, bool]], grid: MapGrid,
         "calibration_rejected": list(masters.rejected),
         "registration": registration,
         "equalization": equalization,
+        "photometry": steps.photometry_summary(photometry),
     }
 
 
@@ -139,6 +140,7 @@ class _Builder:
                                  key_parts=(cameras, [m.key for m in matches], [c.key for c in controls],
                                             _section_token(reg), seed))
         calibrated = self.crosschecked(calibrated, registration)
+        calibrated, photometry = self.normalised(calibrated, registration)
         equalization = None
         if mos.equalize and len(p.frames) > 1:
             equalization = self.task("equalize", "equalize", steps.equalize_step, calibrated, registration, p.grid,
@@ -159,7 +161,7 @@ class _Builder:
         datetimes = sorted(f.meta.time_utc for f in p.frames if f.meta.time_utc is not None)
         result = delayed(_write_task, pure=True)(
             self.workdir, tiles, p.grid, p.out, p.bands, steps.provenance_tags(p.frames, cfg, p.failures), summaries,
-            masters, registration, equalization, mos, datetimes, cfg.run.workers,
+            masters, registration, equalization, photometry, mos, datetimes, cfg.run.workers,
             dask_key_name=f"write-{tokenize(p.out, [t.key for t in tiles])}",
         )
         return Graph(result, self.products)
@@ -183,6 +185,23 @@ class _Builder:
                            _section_token(cal), _section_token(cc), dem, cosmic),
             )
         return out
+
+
+    def normalised(self, calibrated: list[Delayed], registration: Delayed) -> tuple[list[Delayed], Delayed | None]:
+        """With ``calibration.photometry.model: auto``: one task fits the law to the registered
+        frames' overlaps, then one task per frame normalises it with the fitted law."""
+        cal = self.cfg.calibration
+        if not steps.auto_photometry(cal):
+            return calibrated, None
+        dem = str(self.cfg.mosaicking.dem) if self.cfg.mosaicking.dem else None
+        fit = self.task("photometry", "photometry", steps.photometry_step, calibrated, registration, self.plan.grid,
+                        cal, dem, self.cfg.run.seed,
+                        key_parts=([c.key for c in calibrated], registration.key, self.plan.grid,
+                                   _section_token(cal), dem, self.cfg.run.seed))
+        out = [self.task("normalised", f"normalise-{i}", steps.normalise_step, c, fit, cal,
+                         key_parts=(c.key, fit.key, _section_token(cal)))
+               for i, c in enumerate(calibrated)]
+        return out, fit
 
 
 def build_graph(plan: Plan) -> Graph:

@@ -22,8 +22,11 @@ import rasterio
 
 from pipeline import __version__
 from pipeline.calibration import UNITS, Masters, build_masters_from_frames, calibrate_frame
-from pipeline.calibration.calibrate import needs_exposure
-from pipeline.calibration.params import CalibrationParams
+from pipeline.calibration.calibrate import needs_exposure, normalise_frame
+from pipeline.calibration.params import AUTO, CalibrationParams
+from pipeline.calibration.photometric_fit import PhotometricFit, fit_photometry
+from pipeline.calibration.photometric_map import map_observations
+from pipeline.calibration.photometry import photometric_function
 from pipeline.calibration.quality import frame_defect
 from pipeline.crosschecking import crosscheck_frame
 from pipeline.crosschecking.params import CrosscheckingParams
@@ -54,6 +57,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "WRITER_CACHE_MB",
     "adjust_step",
+    "auto_photometry",
     "calibrate_step",
     "cameras_of",
     "control_step",
@@ -64,7 +68,10 @@ __all__ = [
     "load_dem",
     "masters_step",
     "match_step",
+    "normalise_step",
     "nothing_to_mosaic",
+    "photometry_step",
+    "photometry_summary",
     "mosaic_band",
     "provenance_tags",
     "tile_step",
@@ -212,6 +219,54 @@ def crosscheck_step(frame: Frame | FrameFailure, others: Sequence[Frame | FrameF
         log.warning("%s rejected: %s", frame.id, why)
         return FrameFailure(frame.meta.path, "crosscheck", why)
     return checked
+
+
+# ----------------------------------------------------------------------------- photometry
+def auto_photometry(calibration: CalibrationParams) -> bool:
+    """Whether the photometric law is fitted to the data after registration."""
+    return (calibration.enabled and calibration.photometry is not None and calibration.photometry.model == AUTO
+            and calibration.output in ("iof", "dn"))
+
+
+def photometry_step(frames: Sequence[Frame | FrameFailure], registration, grid: MapGrid,
+                    calibration: CalibrationParams, dem_path: str | None, seed: int = 0) -> PhotometricFit | None:
+    """Fit the photometric law to the overlapping observations of the registered frames
+    (:func:`pipeline.calibration.photometric_fit.fit_photometry`); None without observations."""
+    good = [f for f in _usable(frames, registration) if f.camera is not None]
+    obs = map_observations(good, cameras_of(registration), grid, dem=load_dem(dem_path))
+    if not len(obs):
+        log.warning("no frame has a camera with a Sun position: no photometric fit, McEwen's L(phase) used")
+        return None
+    p = calibration.photometry
+    fit = fit_photometry(obs.iof, obs.incidence, obs.emission, obs.phase, obs.frame, obs.cell, model=AUTO,
+                         standard_deg=(p.standard_incidence_deg, p.standard_emission_deg, p.standard_phase_deg),
+                         seed=seed)
+    log.info("photometry: %s", fit.message)
+    return fit
+
+
+def normalise_step(frame: Frame | FrameFailure, fit: PhotometricFit | None,
+                   calibration: CalibrationParams) -> Frame | FrameFailure:
+    """Normalise one frame to the standard geometry with the fitted law (McEwen's L(phase) when
+    nothing could be fitted)."""
+    if isinstance(frame, FrameFailure) or frame.camera is None or frame.camera.sun_position_m is None:
+        return frame
+    func = fit.photometric_function() if fit is not None else photometric_function("lunar_lambert")
+    label = f"auto: {fit.model}" if fit is not None else "auto: lunar_lambert (no fit)"
+    return normalise_frame(frame, func, calibration.photometry, label)
+
+
+def photometry_summary(fit: PhotometricFit | None) -> dict[str, Any] | None:
+    """What the run and its report say about the fit: the law, parameters with uncertainties,
+    overlap residual and incidence slope before and after."""
+    if fit is None:
+        return None
+    return {"model": fit.model, "message": fit.message, "constrained": bool(fit.constrained),
+            "parameters": {n: (float(v), float(u)) for n, v, u in zip(fit.parameter_names, fit.parameters,
+                                                                       fit.uncertainties)},
+            "overlap_rms": (float(fit.overlap_rms_before), float(fit.overlap_rms_after)),
+            "incidence_slope_pct_per_10deg": (float(fit.incidence_slope_before), float(fit.incidence_slope_after)),
+            "observations": int(fit.n_observations), "cells": int(fit.n_cells)}
 
 
 # ----------------------------------------------------------------------------- mosaic

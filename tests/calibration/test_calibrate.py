@@ -109,7 +109,7 @@ def test_off_body_and_emission_limit_are_masked():
     cam = look_at_camera(*shape, [MOON_R, 0, 0], 3.5e8, pitch_mm=0.06, sun_dir=(1.0, 0.0, 0.0))
     _, emi, _, hit = pixel_angles(cam, shape, step=1)
     assert (~hit).any()
-    cfg = CalibrationParams(cosmic_rays=False, saturation_dn=None)
+    cfg = CalibrationParams(cosmic_rays=False, saturation_dn=None, photometry=PhotometryParams(model="lunar_lambert"))
     out = calibrate_frame(make_frame(np.full(shape, 500.0), 1.0, camera=cam), Masters(bias=100.0), cfg)
     with np.errstate(invalid="ignore"):
         expected = ~hit | (emi > np.radians(70.0)) | (np.nan_to_num(emi) > np.radians(84.9))

@@ -18,12 +18,14 @@ from pipeline.orchestration import run
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_PIXELS_SHA256 = "2515dcb9c738c25e03b3a763d1bea5dd7f971684b23642916e1799ec21a829a5"
+SAMPLE_PIXELS_SHA256 = "38151bb530ad9b25f4bac5ea7b99e8acfec56f6db582f9d6ac3476c19de41eb9"
 """sha256 over every band's pixels (rasterio ``read(b).tobytes()``, bands in order) of the mosaic of
 ``sample_images/`` with ``configs/default.yaml`` (738 x 1309 px, width x height; bands iof, count,
-top_index). Before the renovation the default bands were iof + count, hashing to c0c05290...;
-``top_index`` joined the defaults for the QA report's seam map and the iof and count bands still
-hash to that value."""
+top_index). History: before the renovation the default bands were iof + count, hashing to
+c0c05290... (unchanged by the renovation); ``top_index`` joined the defaults for the QA report's
+seam map (2515dcb9..., the iof and count bands still c0c05290...); then the photometric law became
+fitted to the data (``calibration.photometry.model: auto``; it finds L = 0.503 on the sample,
+rendered with L = 0.5), 38151bb5...."""
 
 
 def pixel_hash(path: Path) -> str:

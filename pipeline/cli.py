@@ -1,21 +1,25 @@
 """The ``farside`` command: a thin shell over library calls (rasterio's ``rio`` style).
 
 Every command maps onto one public function; nothing here that a Python user cannot
-reach. ``-v``/``-q`` set the log level; errors are one line (with the traceback under
-``-v``); outputs are never silently overwritten (``--overwrite``).
+reach. ``-v``/``-q`` set the log level; outputs are never silently overwritten
+(``--overwrite``). Every failure ends with one line ``farside: error: ...`` naming the file
+or option and the fix, and a non-zero exit status (2 for bad options, 130 when interrupted,
+1 otherwise); the traceback only under ``-v``. Numbers in options are checked here (finite,
+positive where only that makes sense) and config values by :func:`pipeline.load_config`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 
 import click
 
 from pipeline import __version__
-from pipeline.errors import FarsideError
+from pipeline.errors import FarsideError, MosaicError, explain_os_error
 
 log = logging.getLogger("pipeline")
 
@@ -40,17 +44,69 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
-class FarsideGroup(click.Group):
-    """Turns :class:`FarsideError` into one clear line and a non-zero exit status."""
+class _PositiveFloat(click.ParamType):
+    """A finite number > 0 (``0``, negatives, ``nan`` and ``inf`` are usage errors)."""
 
-    def invoke(self, ctx: click.Context):
+    name = "number"
+
+    def __init__(self, unit: str):
+        self.unit = unit
+
+    def convert(self, value, param, ctx):
         try:
-            return super().invoke(ctx)
-        except FarsideError as exc:
-            if _State.verbose:
-                log.exception("failed")
-            click.echo(f"farside: error: {exc}", err=True)
-            sys.exit(1)
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number ({self.unit})", param, ctx)
+        if not (math.isfinite(number) and number > 0):
+            self.fail(f"{value!r} is not a finite number > 0 ({self.unit})", param, ctx)
+        return number
+
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def _failure(exc: BaseException) -> tuple[str, int]:
+    """The ``farside: error:`` line and exit status of an exception that ended a command."""
+    if isinstance(exc, click.ClickException):
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if isinstance(exc, click.UsageError) and ctx else ""
+        return exc.format_message() + hint, exc.exit_code
+    if isinstance(exc, click.Abort):
+        return "interrupted", 130
+    if isinstance(exc, FarsideError):
+        return str(exc), 1
+    if isinstance(exc, OSError):
+        return explain_os_error(exc), 1
+    if isinstance(exc, MemoryError):
+        return ("out of memory: choose a coarser --resolution, a smaller mosaicking.tile_size or fewer --workers",
+                1)
+    return f"unexpected {type(exc).__name__}: {exc} (a bug: rerun with -v for the traceback and report it)", 1
+
+
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+class FarsideGroup(click.Group):
+    """Ends every failed command with one ``farside: error: ...`` line and a non-zero exit."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _NO_ARGS_IS_HELP as exc:  # plain `farside`: the help, as click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
+        except Exception as exc:  # the CLI's single exit path: every error ends as one line
+            line, status = _failure(exc)
+            if _State.verbose and not isinstance(exc, click.ClickException):
+                log.error("traceback", exc_info=exc)
+            click.echo(f"farside: error: {_one_line(line)}", err=True)
+            if not standalone_mode:
+                raise
+            sys.exit(status)
+        if standalone_mode:
+            sys.exit(rv if isinstance(rv, int) else 0)
+        return rv
 
 
 @click.group(cls=FarsideGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,14 +132,14 @@ def main(verbose: int, quiet: bool) -> None:
               help="YAML config merged over configs/default.yaml.")
 @click.option("--crs", help="Output CRS: preset (farside_eqc, farside_ortho, north_polar, south_polar), "
                             "IAU code, WKT or PROJ string.")
-@click.option("--resolution", type=float, help="Output pixel size in metres (default: median GSD).")
+@click.option("--resolution", type=_PositiveFloat("metres"), help="Output pixel size in metres (default: median GSD).")
 @click.option("--scheduler", help="synchronous, threads, processes, distributed, tcp://host:port, slurm, pbs.")
-@click.option("--workers", type=int, help="Threads/processes/workers for the scheduler.")
+@click.option("--workers", type=click.IntRange(min=1), help="Threads/processes/workers for the scheduler.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="Where stage products are cached for resume (default: OUT's folder/.farside-work).")
 @click.option("--no-register", is_flag=True, help="Place frames with their reported pointing.")
 @click.option("--dry-run", is_flag=True, help="List what would be processed and the output grid; compute nothing.")
-@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--overwrite", is_flag=True, help="Replace OUT and its quicklook, STAC item and report if they exist.")
 def mosaic(frames_dir, out, calibration, config_path, crs, resolution, scheduler, workers, workdir,
            no_register, dry_run, overwrite):
     """Ingest, calibrate, register and mosaic FRAMES_DIR into OUT (a COG)."""
@@ -91,15 +147,15 @@ def mosaic(frames_dir, out, calibration, config_path, crs, resolution, scheduler
     from pipeline.orchestration import plan, run  # deferred: `farside --help` stays fast
 
     overrides: dict = {"mosaicking": {}, "run": {}}
-    if crs:
+    if crs is not None:
         overrides["mosaicking"]["crs"] = crs
-    if resolution:
+    if resolution is not None:
         overrides["mosaicking"]["resolution_m"] = resolution
-    if scheduler:
+    if scheduler is not None:
         overrides["run"]["scheduler"] = scheduler
-    if workers:
+    if workers is not None:
         overrides["run"]["workers"] = workers
-    if workdir:
+    if workdir is not None:
         overrides["run"]["workdir"] = str(workdir)
     if no_register:
         overrides["registration"] = {"enabled": False}
@@ -108,9 +164,8 @@ def mosaic(frames_dir, out, calibration, config_path, crs, resolution, scheduler
     if dry_run:
         click.echo(plan(frames_dir, out, calibration=calibration, config=config).describe())
         return
-    if out.exists() and not overwrite:
-        raise click.UsageError(f"{out} exists; pass --overwrite to replace it")
-    result = run(frames_dir, out, calibration=calibration, config=config, progress=sys.stderr.isatty())
+    result = run(frames_dir, out, calibration=calibration, config=config, progress=sys.stderr.isatty(),
+                 overwrite=overwrite)
     click.echo(result.summary())
 
 
@@ -147,9 +202,15 @@ def inspect(mosaic_path, as_json):
     Example:
       farside inspect out/mosaic.tif
     """
-    from pipeline.io.geotiff import describe  # deferred: `farside --help` stays fast
+    from rasterio.errors import RasterioError  # deferred: `farside --help` stays fast
 
-    info = describe(mosaic_path)
+    from pipeline.io.geotiff import describe  # deferred: as above
+
+    try:
+        info = describe(mosaic_path)
+    except (RasterioError, OSError) as exc:
+        raise MosaicError(f"{mosaic_path}: not a GeoTIFF farside can read ({_one_line(exc)}); pass a mosaic "
+                          "written by farside mosaic") from exc
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))
     else:
@@ -160,9 +221,10 @@ def inspect(mosaic_path, as_json):
 @main.command()
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--strips", type=int, default=3, show_default=True)
-@click.option("--frames-per-strip", type=int, default=6, show_default=True)
-@click.option("--size", type=int, default=320, show_default=True, help="Frame size in pixels (square).")
+@click.option("--strips", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--frames-per-strip", type=click.IntRange(min=1), default=6, show_default=True)
+@click.option("--size", type=click.IntRange(min=16), default=320, show_default=True,
+              help="Frame size in pixels (square).")
 @click.option("--force", is_flag=True, help="Write into a non-empty OUTDIR.")
 def simulate(outdir, seed, strips, frames_per_strip, size, force):
     """Render a synthetic far-side survey (frames, calibration, truth) into OUTDIR.

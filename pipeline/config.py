@@ -59,6 +59,10 @@ class RunParams(Section):
         None, description="where stage products are cached for resume; default <output folder>/.farside-work"
     )
     seed: int = Field(0, description="seed of every random choice (feature matching, robust estimation)")
+    dashboard_address: str = Field(
+        "127.0.0.1:0", description="distributed/slurm/pbs: host:port of the dask dashboard; the default serves "
+        "this machine only (a free port), ':8787' every network interface"
+    )
     slurm: SlurmParams = SlurmParams()
 
 
@@ -134,9 +138,12 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
             continue
         source = Path(source)
         try:
-            loaded = yaml.safe_load(source.read_text()) or {}
+            loaded = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
         except OSError as exc:
             raise ConfigError(f"{source}: cannot read config ({exc.strerror})") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{source}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                              f"{exc.start}); save the config as UTF-8 YAML") from exc
         except yaml.YAMLError as exc:
             raise ConfigError(f"{source}: not valid YAML ({exc})") from exc
         if not isinstance(loaded, dict):
@@ -146,9 +153,19 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        lines = [_validation_line(e) for e in exc.errors()]
         where = f"{path}: " if path else ""
         raise ConfigError(f"{where}invalid config: " + "; ".join(lines)) from exc
+
+
+def _validation_line(error: dict[str, Any]) -> str:
+    """``key = value: what is wrong`` for one pydantic error (the value only when it is a scalar)."""
+    key = ".".join(map(str, error["loc"]))
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    value = error.get("input")
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool) and len(str(value)) <= 40:
+        return f"{key} = {value!r}: {msg}"
+    return f"{key}: {msg}"
 
 
 def _walk(model: type[BaseModel], prefix: str = ""):

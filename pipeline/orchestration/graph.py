@@ -93,8 +93,9 @@ class Graph:
 
 
 class _Builder:
-    def __init__(self, plan: Plan):
+    def __init__(self, plan: Plan, out: Path | None = None):
         self.plan = plan
+        self.out = plan.out if out is None else Path(out)
         self.cfg = plan.config
         self.workdir = plan.workdir
         self.products: list[tuple[str, str]] = []
@@ -151,7 +152,7 @@ class _Builder:
         summaries = [delayed(_summary_task, pure=True)(c) for c in calibrated]
         datetimes = sorted(f.meta.time_utc for f in p.frames if f.meta.time_utc is not None)
         result = delayed(_write_task, pure=True)(
-            self.workdir, tiles, p.grid, p.out, p.bands, steps.provenance_tags(p.frames, cfg, p.failures), summaries,
+            self.workdir, tiles, p.grid, self.out, p.bands, steps.provenance_tags(p.frames, cfg, p.failures), summaries,
             registration, equalization, mos, datetimes,
             dask_key_name=f"write-{tokenize(p.out, [t.key for t in tiles])}",
         )
@@ -177,6 +178,11 @@ class _Builder:
         return out
 
 
-def build_graph(plan: Plan) -> Graph:
-    """The whole run as one dask graph ending in the writer task."""
-    return _Builder(plan).build()
+def build_graph(plan: Plan, out: str | Path | None = None) -> Graph:
+    """The whole run as one dask graph ending in the writer task.
+
+    ``out``: where the writer puts the GeoTIFF and its side files (default ``plan.out``;
+    :func:`~pipeline.orchestration.run.run` passes its staging folder). The task keys do not
+    depend on it.
+    """
+    return _Builder(plan, out).build()

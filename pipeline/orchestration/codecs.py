@@ -37,6 +37,7 @@ Examples
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import enum
 import io
@@ -290,14 +291,10 @@ def _hashable(key: Any) -> Any:
 # codecs of plain Python types
 # ----------------------------------------------------------------------------------------
 def _b64(value: bytes) -> str:
-    import base64
-
     return base64.b64encode(value).decode("ascii")
 
 
 def _unb64(text: str) -> bytes:
-    import base64
-
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 

@@ -20,6 +20,7 @@ written to the work directory by their tasks and assembled window by window by t
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,13 +29,21 @@ from typing import Any
 
 from dask.base import tokenize
 from dask.delayed import Delayed, delayed
+from rasterio.errors import RasterioError
 
-from pipeline.frame import FrameFailure
+from pipeline.calibration import Masters
+from pipeline.errors import MosaicError, explain_os_error
+from pipeline.frame import Frame, FrameFailure
 from pipeline.geometry.grid import MapGrid
 from pipeline.geometry.overlap import neighbours
+from pipeline.mosaicking.equalize import Equalization
 from pipeline.orchestration import steps
 from pipeline.orchestration.plan import Plan
+from pipeline.orchestration.tempfiles import MARK
 from pipeline.orchestration.workdir import WorkDir
+from pipeline.registration import RegistrationResult
+from pipeline.registration.adjust import GroundControl
+from pipeline.registration.pairs import PairMatches
 
 __all__ = ["Graph", "build_graph"]
 
@@ -42,15 +51,28 @@ __all__ = ["Graph", "build_graph"]
 # ----------------------------------------------------------------------------------------
 # tasks: module-level, picklable, pure apart from the work-directory cache
 # ----------------------------------------------------------------------------------------
+PRODUCT_TYPES: dict[str, tuple[type, ...]] = {
+    "masters": (Masters,),
+    "calibrated": (Frame, FrameFailure),
+    "matches": (PairMatches, type(None)),
+    "control": (GroundControl, type(None)),
+    "adjusted": (RegistrationResult,),
+    "crosschecked": (Frame, FrameFailure),
+    "equalize": (Equalization, type(None)),
+    "tiles": (dict, type(None)),
+}
+"""What each stage's cached product may be: anything else in the work directory is recomputed."""
+
+
 def _cached_step(workdir: WorkDir, stage: str, key: str, step: Callable[..., Any], *args: Any) -> Any:
     """Run ``step(*args)`` unless ``stage/key`` is already in the work directory."""
-    return workdir.cached(stage, key, lambda: step(*args))
+    return workdir.cached(stage, key, lambda: step(*args), expect=PRODUCT_TYPES[stage])
 
 
 def _tile_task(workdir: WorkDir, key: str, *args: Any) -> Path:
     """Mosaic one tile into the work directory; returns the product's path (the writer reads
     tiles one at a time, so they never all sit in memory)."""
-    workdir.cached("tiles", key, lambda: steps.tile_step(*args))
+    workdir.cached("tiles", key, lambda: steps.tile_step(*args), expect=PRODUCT_TYPES["tiles"])
     return workdir.path("tiles", key)
 
 
@@ -64,7 +86,11 @@ def _write_task(workdir: WorkDir, tile_paths: list[Path], grid: MapGrid, out: Pa
                 tags: dict, summaries: list[dict], registration, equalization, params, datetimes) -> dict[str, Any]:
     """The single writer: assemble tiles window by window into the COG and its side files."""
     t0 = time.perf_counter()
-    written = steps.write_products((workdir.load(p) for p in tile_paths), grid, out, bands, tags, params, datetimes)
+    try:
+        tiles = (workdir.load(p, expect=PRODUCT_TYPES["tiles"]) for p in tile_paths)
+        written = steps.write_products(tiles, grid, out, bands, tags, params, datetimes)
+    except (RasterioError, OSError) as exc:
+        raise MosaicError(_write_failure(Path(out), exc)) from exc
     return {
         **written,
         "write_seconds": time.perf_counter() - t0,
@@ -73,6 +99,24 @@ def _write_task(workdir: WorkDir, tile_paths: list[Path], grid: MapGrid, out: Pa
         "registration": registration,
         "equalization": equalization,
     }
+
+
+def _write_failure(out: Path, exc: Exception) -> str:
+    """One line for a failed GeoTIFF/quicklook/STAC write: GDAL reports a full disk only as
+    "Write failed", so the line gives the free space of the output folder too."""
+    folder = out.parent.parent if MARK in out.parent.name else out.parent  # the staging folder's parent
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"cannot write {out.name} into {folder}: {explain_os_error(exc)}"
+    chain, cur = [], exc
+    while cur is not None and len(chain) < 4:
+        chain.append(str(cur).removesuffix(" See previous exception for details."))
+        cur = cur.__cause__ or cur.__context__
+    try:
+        free = f"{shutil.disk_usage(folder).free / 1e6:.1f} MB free there"
+    except OSError:
+        free = "free space unknown"
+    return (f"cannot write {out.name} into {folder} (GDAL: {'; '.join(chain)}); {free}: if the disk is full, "
+            "free space or choose --out on another filesystem")
 
 
 def _section_token(section) -> str:

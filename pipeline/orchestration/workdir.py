@@ -141,8 +141,15 @@ class WorkDir:
             raise ProductError(f"holds a {type(value).__name__}, its entry says {entry.get('type')}")
         return value
 
-    def load(self, path: str | Path) -> Any:
-        """The verified product stored at ``path`` (a product path of this work directory).
+    def _checked(self, stage: str, key: str, expect: tuple[type, ...] | None) -> Any:
+        value = self._verified(stage, key)
+        if value is not _MISSING and expect is not None and not isinstance(value, expect):
+            raise ProductError(f"holds a {type(value).__name__}, not a {' or '.join(t.__name__ for t in expect)}")
+        return value
+
+    def load(self, path: str | Path, expect: tuple[type, ...] | None = None) -> Any:
+        """The verified product stored at ``path`` (a product path of this work directory),
+        of one of the types ``expect`` when given.
 
         Raises
         ------
@@ -151,20 +158,21 @@ class WorkDir:
         """
         path = Path(path)
         try:
-            value = self._verified(path.parent.name, path.name.removesuffix(PRODUCT_SUFFIX))
+            value = self._checked(path.parent.name, path.name.removesuffix(PRODUCT_SUFFIX), expect)
         except ProductError as exc:
             raise ProductError(f"{path}: {exc}; rerun to recompute it") from None
         if value is _MISSING:
             raise ProductError(f"{path}: missing from the work directory; rerun to recompute it")
         return value
 
-    def cached(self, stage: str, key: str, compute: Callable[[], T]) -> T:
-        """The product ``stage/key``: reused when it verifies, else computed and stored.
+    def cached(self, stage: str, key: str, compute: Callable[[], T], expect: tuple[type, ...] | None = None) -> T:
+        """The product ``stage/key``: reused when it verifies (and is one of the types
+        ``expect``, when given), else computed and stored.
 
         A product that fails verification is recomputed with a warning naming its file.
         """
         try:
-            value = self._verified(stage, key)
+            value = self._checked(stage, key, expect)
             if value is not _MISSING:
                 log.debug("reused %s/%s", stage, key)
                 return value

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -99,7 +100,7 @@ class FarsideGroup(click.Group):
         except Exception as exc:  # the CLI's single exit path: every error ends as one line
             line, status = _failure(exc)
             if _State.verbose and not isinstance(exc, click.ClickException):
-                log.error("traceback", exc_info=exc)
+                click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
             click.echo(f"farside: error: {_one_line(line)}", err=True)
             if not standalone_mode:
                 raise

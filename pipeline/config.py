@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from pipeline.calibration.params import CalibrationParams
 from pipeline.crosschecking.params import CrosscheckingParams
@@ -29,7 +29,17 @@ from pipeline.registration.params import RegistrationParams
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Config", "DEFAULT_CONFIG", "RENAMED_KEYS", "RunParams", "SlurmParams", "load_config", "reference_markdown"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "RENAMED_KEYS",
+    "SCHEDULERS",
+    "Config",
+    "RunParams",
+    "SlurmParams",
+    "check_scheduler",
+    "load_config",
+    "reference_markdown",
+]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 
@@ -50,6 +60,21 @@ class SlurmParams(Section):
     )
 
 
+SCHEDULERS = ("synchronous", "threads", "processes", "distributed", "slurm", "pbs")
+"""Engines ``run.scheduler`` names, besides ``tcp://host:port`` / ``tls://host:port`` addresses."""
+
+
+def check_scheduler(spec: str) -> str:
+    """``spec`` if it names an engine farside knows, else a ValueError naming them.
+
+    >>> check_scheduler("tcp://10.0.0.5:8786")
+    'tcp://10.0.0.5:8786'
+    """
+    if spec in SCHEDULERS or spec.startswith(("tcp://", "tls://")):
+        return spec
+    raise ValueError(f"unknown scheduler {spec!r}: use one of {', '.join(SCHEDULERS)} or a tcp://host:port address")
+
+
 class RunParams(Section):
     """Execution: scheduler, work directory and determinism."""
 
@@ -64,6 +89,11 @@ class RunParams(Section):
         "this machine only (a free port), ':8787' every network interface"
     )
     slurm: SlurmParams = SlurmParams()
+
+    @field_validator("scheduler")
+    @classmethod
+    def _known_scheduler(cls, value: str) -> str:
+        return check_scheduler(value)
 
 
 class Config(Section):

@@ -421,9 +421,9 @@ def _read_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
     with zf.open(info) as fh:
         version = np.lib.format.read_magic(fh)
         if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+            shape, _fortran, dtype = np.lib.format.read_array_header_1_0(fh)
         elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+            shape, _fortran, dtype = np.lib.format.read_array_header_2_0(fh)
         else:
             raise ProductError(f"{info.filename}: unsupported .npy version {version}")
         if dtype.hasobject:

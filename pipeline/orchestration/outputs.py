@@ -142,7 +142,7 @@ class OutputSet:
 
     def _remove_legacy_temporaries(self) -> None:
         folder = self.out.parent
-        for kind, final in self.products.items():
+        for final in self.products.values():
             for pattern in _LEGACY_TEMPORARIES:
                 for p in folder.glob(f".{final.name}.{pattern}"):
                     if MARK in p.name or not p.is_file():

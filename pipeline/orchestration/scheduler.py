@@ -44,13 +44,12 @@ from typing import Any
 
 import dask
 
-from pipeline.config import SlurmParams
+from pipeline.config import SlurmParams, check_scheduler
 from pipeline.errors import ConfigError, EngineStartError, WorkerLost
 
 log = logging.getLogger(__name__)
 
 LOCAL_SCHEDULERS = ("synchronous", "threads", "processes")
-SCHEDULERS = (*LOCAL_SCHEDULERS, "distributed", "slurm", "pbs")
 
 START_TIMEOUT_ENV = "FARSIDE_START_TIMEOUT"
 PROCESS_ATTEMPTS = 3
@@ -141,11 +140,10 @@ def exit_with_parent() -> None:
 
 def validate_spec(spec: str) -> str:
     """Return ``spec`` if it names a scheduler farside knows, else raise :class:`ConfigError`."""
-    if spec in SCHEDULERS or spec.startswith(("tcp://", "tls://")):
-        return spec
-    raise ConfigError(
-        f"unknown scheduler {spec!r}: use one of {', '.join(SCHEDULERS)} or a tcp://host:port address"
-    )
+    try:
+        return check_scheduler(spec)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _start_timeout(value: float | None) -> float:

@@ -163,9 +163,10 @@ def test_a_read_only_workdir_is_refused_before_any_work(tmp_path, monkeypatch):
 
 
 def test_a_read_only_filesystem_is_refused(tmp_path):
-    with _mounted_tmpfs(tmp_path / "ro", "ro,size=64k") as ro:
-        with pytest.raises(WorkDirError, match=f"work directory {ro / 'w'}.*Read-only file system.*--workdir"):
-            WorkDir(ro / "w").check_writable()
+    ro = tmp_path / "ro"
+    match = f"work directory {ro / 'w'}.*Read-only file system.*--workdir"
+    with _mounted_tmpfs(ro, "ro,size=64k"), pytest.raises(WorkDirError, match=match):
+        WorkDir(ro / "w").check_writable()
 
 
 def test_stale_temporaries_are_removed_live_ones_kept(tmp_path):

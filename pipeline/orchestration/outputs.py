@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 __all__ = ["OutputSet"]
 
 JOURNAL_FORMAT = "farside-output-set/1"
-_LEGACY_TEMPORARIES = ("*.partial.tif", "*.cog.tif", "*.ovr.tmp", "*.partial")
+_LEGACY_TEMPORARIES = ("*.partial.tif", "*.cog.tif", "*.ovr.tmp", "partial")
 """Temporaries of earlier farside versions (and of ``pipeline.mosaic``) beside the output."""
 
 

@@ -105,8 +105,8 @@ class WorkDir:
             atomic_write_bytes(self.path(stage, key, ENTRY_SUFFIX), json.dumps(entry, indent=1).encode())
         except OSError as exc:
             raise WorkDirError(
-                f"work directory: cannot store {stage}/{path.name}: {explain_os_error(exc, path)}; "
-                "or pass --workdir DIR (config run.workdir)"
+                f"work directory: cannot store {explain_os_error(exc, path)}; another folder: --workdir DIR "
+                "(config run.workdir)"
             ) from exc
         return path
 
@@ -213,8 +213,8 @@ class WorkDir:
             probe.unlink()
         except OSError as exc:
             raise WorkDirError(
-                f"work directory {explain_os_error(exc, self.root)}; "
-                "or pass --workdir DIR (config run.workdir)"
+                f"work directory {explain_os_error(exc, self.root)}; another folder: --workdir DIR "
+                "(config run.workdir)"
             ) from exc
 
     def clean(self) -> int:

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_CONFIG",
+    "DEFAULT_DASHBOARD",
     "RENAMED_KEYS",
     "SCHEDULERS",
     "Config",
@@ -61,6 +62,8 @@ class SlurmParams(Section):
 
 
 SCHEDULERS = ("synchronous", "threads", "processes", "distributed", "slurm", "pbs")
+DEFAULT_DASHBOARD = "127.0.0.1:0"
+"""Where the dask dashboard listens by default: this machine only, a free port."""
 """Engines ``run.scheduler`` names, besides ``tcp://host:port`` / ``tls://host:port`` addresses."""
 
 
@@ -85,7 +88,7 @@ class RunParams(Section):
     )
     seed: int = Field(0, description="seed of every random choice (feature matching, robust estimation)")
     dashboard_address: str = Field(
-        "127.0.0.1:0", description="distributed/slurm/pbs: host:port of the dask dashboard; the default serves "
+        DEFAULT_DASHBOARD, description="distributed/slurm/pbs: host:port of the dask dashboard; the default serves "
         "this machine only (a free port), ':8787' every network interface"
     )
     slurm: SlurmParams = SlurmParams()

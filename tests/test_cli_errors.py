@@ -8,10 +8,7 @@ under the output names or as a temporary.
 from __future__ import annotations
 
 import errno
-import os
-import subprocess
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,6 +17,7 @@ from rasterio.errors import RasterioIOError
 
 from pipeline.cli import main
 from pipeline.orchestration import tempfiles
+from tests.faults import failing_write, mounted_tmpfs
 
 
 def _cli(*args):
@@ -103,42 +101,15 @@ def test_every_product_of_the_set_is_governed_by_overwrite(survey, tmp_path):
     assert not (tmp_path / "w").exists()  # refused before any work
 
 
-@contextmanager
-def _tmpfs(where: Path, options: str):
-    where.mkdir(parents=True, exist_ok=True)
-    try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True,
-                              timeout=20, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        done = None
-    if done is None or done.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN); the fake-errno variant covers it")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True, timeout=20, check=False)
-
-
-def _failing_write(err: int, match: str):
-    original = tempfiles.atomic_write_bytes
-
-    def write(path: Path, payload: bytes) -> None:
-        if match in str(path):
-            raise OSError(err, os.strerror(err), str(path))
-        original(path, payload)
-
-    return write
-
-
 def test_read_only_workdir_fake(survey, tmp_path, monkeypatch):
-    monkeypatch.setattr("pipeline.orchestration.workdir.atomic_write_bytes", _failing_write(errno.EROFS, "probe"))
+    monkeypatch.setattr("pipeline.orchestration.workdir.atomic_write_bytes", failing_write(errno.EROFS, "probe"))
     line = _error_line(_cli("mosaic", survey, "--out", tmp_path / "o" / "m.tif", "--workdir", tmp_path / "w"))
     assert f"work directory {tmp_path / 'w'}" in line and "Read-only file system" in line and "--workdir" in line
     _no_leftovers(tmp_path / "o")
 
 
 def test_read_only_workdir_real(survey, tmp_path):
-    with _tmpfs(tmp_path / "ro", "ro,size=64k") as ro:
+    with mounted_tmpfs(tmp_path / "ro", "ro,size=64k") as ro:
         line = _error_line(_cli("mosaic", survey, "--out", tmp_path / "o" / "m.tif", "--workdir", ro / "w"))
     assert f"work directory {ro / 'w'}" in line and "Read-only file system" in line
     _no_leftovers(tmp_path / "o")
@@ -149,14 +120,14 @@ FAST = ("--no-register", "--resolution", "800", "--scheduler", "synchronous")
 
 def test_disk_full_in_the_workdir_fake(survey, tmp_path, monkeypatch):
     monkeypatch.setattr("pipeline.orchestration.workdir.atomic_write_bytes",
-                        _failing_write(errno.ENOSPC, "calibrated"))
+                        failing_write(errno.ENOSPC, "calibrated"))
     line = _error_line(_cli("mosaic", survey, "--out", tmp_path / "o" / "m.tif", "--workdir", tmp_path / "w", *FAST))
     assert "No space left on device" in line and str(tmp_path / "w" / "calibrated") in line
     _no_leftovers(tmp_path / "o")
 
 
 def test_disk_full_in_the_workdir_real(survey, tmp_path):
-    with _tmpfs(tmp_path / "small", "size=256k") as small:
+    with mounted_tmpfs(tmp_path / "small", "size=256k") as small:
         line = _error_line(_cli("mosaic", survey, "--out", tmp_path / "o" / "m.tif", "--workdir", small / "w", *FAST))
         assert "No space left on device" in line and str(small / "w") in line
         assert not [p for p in small.rglob("*") if tempfiles.MARK in p.name]
@@ -175,7 +146,7 @@ def test_disk_full_during_the_geotiff_write_fake(survey, tmp_path, monkeypatch):
 
 
 def test_disk_full_during_the_geotiff_write_real(survey, tmp_path):
-    with _tmpfs(tmp_path / "small", "size=160k") as small:
+    with mounted_tmpfs(tmp_path / "small", "size=160k") as small:
         out = small / "m.tif"
         line = _error_line(_cli("mosaic", survey, "--out", out, "--workdir", tmp_path / "w", "--no-register",
                                 "--resolution", "40", "--scheduler", "synchronous"))

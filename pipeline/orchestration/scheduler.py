@@ -44,7 +44,7 @@ from typing import Any
 
 import dask
 
-from pipeline.config import SlurmParams, check_scheduler
+from pipeline.config import DEFAULT_DASHBOARD, SlurmParams, check_scheduler
 from pipeline.errors import ConfigError, EngineStartError, WorkerLost
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,6 @@ LOCAL_SCHEDULERS = ("synchronous", "threads", "processes")
 START_TIMEOUT_ENV = "FARSIDE_START_TIMEOUT"
 PROCESS_ATTEMPTS = 3
 """``processes``: computations of a graph in all when pool workers die (distributed allows 3 too)."""
-DEFAULT_DASHBOARD = "127.0.0.1:0"
 _PARENT_POLL_S = 0.5
 DEFAULT_START_TIMEOUT_S = 600.0
 # SLURM job states after which a job will never run a worker (squeue --states=all);

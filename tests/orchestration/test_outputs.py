@@ -5,8 +5,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,16 +12,11 @@ import pytest
 from pipeline.errors import MosaicError, OutputExists
 from pipeline.orchestration import tempfiles
 from pipeline.orchestration.outputs import OutputSet
+from tests.faults import dead_pid
 
 
 def _set(tmp_path: Path, request: str = "r1") -> OutputSet:
     return OutputSet.for_run(tmp_path / "m.tif", quicklook=True, stac=True, report=True, request=request)
-
-
-def _dead_pid() -> int:
-    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
-                          check=True)
-    return int(done.stdout)
 
 
 def _stage_all(s: OutputSet) -> None:
@@ -75,7 +68,7 @@ def test_stale_temporaries_are_cleaned_and_a_live_writer_is_respected(tmp_path):
     for p in legacy:
         p.write_bytes(b"x" * 100)
     mine = tmp_path / tempfiles.temp_name("m.tif")
-    stale = tmp_path / mine.name.replace(f"@{os.getpid()}@", f"@{_dead_pid()}@")
+    stale = tmp_path / mine.name.replace(f"@{os.getpid()}@", f"@{dead_pid()}@")
     stale.mkdir()
     (stale / "m.tif").write_text("half")
     other = tmp_path / ".other.tif.0123456789ab.partial.tif"  # another output's: not ours to touch

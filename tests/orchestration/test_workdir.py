@@ -8,10 +8,6 @@ import json
 import logging
 import os
 import pickle
-import subprocess
-import sys
-from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +16,7 @@ from pipeline.errors import ProductError, WorkDirError
 from pipeline.orchestration import tempfiles
 from pipeline.orchestration.codecs import dumps
 from pipeline.orchestration.workdir import WorkDir
+from tests.faults import dead_pid, failing_write, mounted_tmpfs
 from tests.orchestration.test_codecs import _Exploit
 
 
@@ -110,45 +107,17 @@ def test_load_names_the_file_that_fails(tmp_path):
         wd.load(path)
 
 
-def _fail_with(err: int, match: str = ""):
-    original = tempfiles.atomic_write_bytes
-
-    def write(path: Path, payload: bytes) -> None:
-        if match in str(path):
-            raise OSError(err, os.strerror(err), str(path))
-        original(path, payload)
-
-    return write
-
-
 def test_disk_full_is_a_workdir_error_naming_the_file(tmp_path, monkeypatch):
     wd = WorkDir(tmp_path / "w")
-    monkeypatch.setattr("pipeline.orchestration.workdir.atomic_write_bytes", _fail_with(errno.ENOSPC, "tiles"))
+    monkeypatch.setattr("pipeline.orchestration.workdir.atomic_write_bytes", failing_write(errno.ENOSPC, "tiles"))
     with pytest.raises(WorkDirError) as info:
         wd.cached("tiles", "k", _value)
     text = str(info.value)
     assert "No space left on device" in text and "tiles" in text and "--workdir" in text
 
 
-@contextmanager
-def _mounted_tmpfs(where: Path, options: str):
-    """A real tmpfs at ``where`` (skips when this machine does not allow mounting)."""
-    where.mkdir(parents=True, exist_ok=True)
-    try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True,
-                              timeout=20, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        done = None
-    if done is None or done.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN); the fake-errno tests cover it")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True, timeout=20, check=False)
-
-
 def test_a_full_tmpfs_is_a_workdir_error(tmp_path):
-    with _mounted_tmpfs(tmp_path / "small", "size=64k") as small:
+    with mounted_tmpfs(tmp_path / "small", "size=64k") as small:
         wd = WorkDir(small / "w")
         with pytest.raises(WorkDirError, match="No space left on device"):
             wd.store("tiles", "k", {"x": np.zeros(100_000)})
@@ -157,7 +126,7 @@ def test_a_full_tmpfs_is_a_workdir_error(tmp_path):
 
 def test_a_read_only_workdir_is_refused_before_any_work(tmp_path, monkeypatch):
     wd = WorkDir(tmp_path / "w")
-    monkeypatch.setattr("pipeline.orchestration.workdir.atomic_write_bytes", _fail_with(errno.EROFS))
+    monkeypatch.setattr("pipeline.orchestration.workdir.atomic_write_bytes", failing_write(errno.EROFS))
     with pytest.raises(WorkDirError, match="Read-only file system"):
         wd.check_writable()
 
@@ -165,14 +134,12 @@ def test_a_read_only_workdir_is_refused_before_any_work(tmp_path, monkeypatch):
 def test_a_read_only_filesystem_is_refused(tmp_path):
     ro = tmp_path / "ro"
     match = f"work directory {ro / 'w'}.*Read-only file system.*--workdir"
-    with _mounted_tmpfs(ro, "ro,size=64k"), pytest.raises(WorkDirError, match=match):
+    with mounted_tmpfs(ro, "ro,size=64k"), pytest.raises(WorkDirError, match=match):
         WorkDir(ro / "w").check_writable()
 
 
 def test_stale_temporaries_are_removed_live_ones_kept(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
-                          check=True)
-    pid = int(dead.stdout)
+    pid = dead_pid()
     folder = tmp_path / "w" / "tiles"
     folder.mkdir(parents=True)
     live = folder / tempfiles.temp_name("a.npz")

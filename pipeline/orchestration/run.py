@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from pipeline.config import Config, load_config
-from pipeline.orchestration.graph import build_graph
+from pipeline.orchestration.graph import PRODUCT_TYPES, build_graph
 from pipeline.orchestration.outputs import OutputSet
 from pipeline.orchestration.plan import plan, workdir_for
 from pipeline.orchestration.qa import report_data
@@ -86,7 +86,7 @@ def run(frames_dir: str | Path, out: str | Path, *, calibration: str | Path | No
     outputs.prepare(overwrite)
     workdir = workdir_for(config, out)
     workdir.check_writable()
-    workdir.clean()
+    workdir.clean(PRODUCT_TYPES)
     p = plan(frames_dir, out, calibration=calibration, config=config)
     staged = outputs.stage()
     try:

@@ -25,8 +25,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +47,7 @@ ENTRY_FORMAT = "farside-product/1"
 PRODUCT_SUFFIX = ".npz"
 ENTRY_SUFFIX = ".json"
 _MISSING = object()
+_LEGACY = re.compile(r"[0-9a-f]{32}\.(pkl|seconds)")
 
 
 def _sha256(data: bytes) -> str:
@@ -217,17 +219,18 @@ class WorkDir:
                 "(config run.workdir)"
             ) from exc
 
-    def clean(self) -> int:
-        """Remove temporaries of killed runs and pickles of older farside versions (never
-        loaded); returns how many files went."""
+    def clean(self, stages: Iterable[str]) -> int:
+        """Remove, in the folders of ``stages``, temporaries of killed runs and the products of
+        older farside versions (``<key>.pkl`` pickles, never loaded, and ``<key>.seconds``);
+        returns how many files went. Nothing else is touched."""
         removed = 0
-        try:
-            stages = [p for p in self.root.iterdir() if p.is_dir()]
-        except OSError:
-            return 0
-        for folder in stages:
+        for folder in (self.root / stage for stage in stages):
+            if not folder.is_dir():
+                continue
             removed += len(remove_stale(folder))
-            for old in [*folder.glob("*.pkl"), *folder.glob("*.seconds")]:
+            for old in folder.iterdir():
+                if not _LEGACY.fullmatch(old.name):
+                    continue
                 try:
                     old.unlink()
                     removed += 1

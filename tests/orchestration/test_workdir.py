@@ -54,14 +54,18 @@ def test_planted_pickle_is_never_executed_and_is_recomputed(tmp_path, caplog):
     wd = WorkDir(tmp_path / "w")
     wd.cached("adjusted", "k", _value)
     _plant(wd, "adjusted", "k", pickle.dumps(_Exploit(marker)))  # under the product's own name, hash matching
-    (wd.root / "adjusted" / "k.pkl").write_bytes(pickle.dumps(_Exploit(marker)))  # and as an old-style product
+    legacy = wd.root / "adjusted" / f"{'0' * 32}.pkl"
+    legacy.write_bytes(pickle.dumps(_Exploit(marker)))  # and as an old-style product
     with caplog.at_level(logging.WARNING):
         value = wd.cached("adjusted", "k", _value)
     assert not marker.exists()
     assert value["name"] == "tile"
     assert any(str(wd.path("adjusted", "k")) in r.getMessage() and "recomputing" in r.getMessage()
                for r in caplog.records)
-    assert wd.clean() >= 1 and not (wd.root / "adjusted" / "k.pkl").exists()
+    unrelated = wd.root / "notes" / f"{'0' * 32}.pkl"  # not a stage folder: never touched
+    unrelated.parent.mkdir()
+    unrelated.write_bytes(b"x")
+    assert wd.clean(["adjusted", "tiles"]) == 1 and not legacy.exists() and unrelated.exists()
     assert wd.cached("adjusted", "k", lambda: 1 / 0)["name"] == "tile"  # the rewritten product verifies
 
 
@@ -147,5 +151,5 @@ def test_stale_temporaries_are_removed_live_ones_kept(tmp_path):
     live.write_bytes(b"x")
     stale.write_bytes(b"x")
     assert tempfiles.is_stale(live.name) is False and tempfiles.is_stale(stale.name) is True
-    WorkDir(tmp_path / "w").clean()
+    WorkDir(tmp_path / "w").clean(["tiles"])
     assert live.exists() and not stale.exists()

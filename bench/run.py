@@ -22,7 +22,6 @@ import datetime as dt
 import json
 import logging
 import os
-import pickle
 import shutil
 import sys
 import time
@@ -158,11 +157,10 @@ def stretch_to_8bit(frames: list[tuple[str, np.ndarray, np.ndarray | None]], lo_
 def calibrated_frames_from_workdir(work: Path) -> list[tuple[str, np.ndarray, np.ndarray | None]]:
     """The calibrated frames the pipeline cached in its work directory (``calibrated/``)."""
     from pipeline.frame import Frame
+    from pipeline.orchestration.workdir import WorkDir
 
     frames = []
-    for p in sorted((work / "calibrated").glob("*.pkl")):
-        with p.open("rb") as fh:
-            f = pickle.load(fh)
+    for _key, f in WorkDir(work).products("calibrated"):  # verified products, never unpickled
         if isinstance(f, Frame) and f.data is not None:
             frames.append((f.id, np.asarray(f.data, np.float32), None if f.mask is None else np.asarray(f.mask, bool)))
     return sorted(frames, key=lambda t: t[0])

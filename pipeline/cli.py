@@ -1,21 +1,26 @@
 """The ``farside`` command: a thin shell over library calls (rasterio's ``rio`` style).
 
 Every command maps onto one public function; nothing here that a Python user cannot
-reach. ``-v``/``-q`` set the log level; errors are one line (with the traceback under
-``-v``); outputs are never silently overwritten (``--overwrite``).
+reach. ``-v``/``-q`` set the log level; outputs are never silently overwritten
+(``--overwrite``). Every failure ends with one line ``farside: error: ...`` naming the file
+or option and the fix, and a non-zero exit status (2 for bad options, 130 when interrupted,
+1 otherwise); the traceback only under ``-v``. Numbers in options are checked here (finite,
+positive where only that makes sense) and config values by :func:`pipeline.load_config`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
+import traceback
 from pathlib import Path
 
 import click
 
 from pipeline import __version__
-from pipeline.errors import FarsideError
+from pipeline.errors import FarsideError, MosaicError, explain_os_error
 
 log = logging.getLogger("pipeline")
 
@@ -61,17 +66,69 @@ def global_options(command):
                         help="Only warnings and errors; no progress.")(command)
 
 
-class FarsideGroup(click.Group):
-    """Turns :class:`FarsideError` into one clear line and a non-zero exit status."""
+class _PositiveFloat(click.ParamType):
+    """A finite number > 0 (``0``, negatives, ``nan`` and ``inf`` are usage errors)."""
 
-    def invoke(self, ctx: click.Context):
+    name = "number"
+
+    def __init__(self, unit: str):
+        self.unit = unit
+
+    def convert(self, value, param, ctx):
         try:
-            return super().invoke(ctx)
-        except FarsideError as exc:
-            if _State.verbose:
-                log.exception("failed")
-            click.echo(f"farside: error: {exc}", err=True)
-            sys.exit(1)
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number ({self.unit})", param, ctx)
+        if not (math.isfinite(number) and number > 0):
+            self.fail(f"{value!r} is not a finite number > 0 ({self.unit})", param, ctx)
+        return number
+
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def _failure(exc: BaseException) -> tuple[str, int]:
+    """The ``farside: error:`` line and exit status of an exception that ended a command."""
+    if isinstance(exc, click.ClickException):
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if isinstance(exc, click.UsageError) and ctx else ""
+        return exc.format_message() + hint, exc.exit_code
+    if isinstance(exc, click.Abort):
+        return "interrupted", 130
+    if isinstance(exc, FarsideError):
+        return str(exc), 1
+    if isinstance(exc, OSError):
+        return explain_os_error(exc), 1
+    if isinstance(exc, MemoryError):
+        return ("out of memory: choose a coarser --resolution, a smaller mosaicking.tile_size or fewer --workers",
+                1)
+    return f"unexpected {type(exc).__name__}: {exc} (a bug: rerun with -v for the traceback and report it)", 1
+
+
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+class FarsideGroup(click.Group):
+    """Ends every failed command with one ``farside: error: ...`` line and a non-zero exit."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _NO_ARGS_IS_HELP as exc:  # plain `farside`: the help, as click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
+        except Exception as exc:  # the CLI's single exit path: every error ends as one line
+            line, status = _failure(exc)
+            if _State.verbose and not isinstance(exc, click.ClickException):
+                click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
+            click.echo(f"farside: error: {_one_line(line)}", err=True)
+            if not standalone_mode:
+                raise
+            sys.exit(status)
+        if standalone_mode:
+            sys.exit(rv if isinstance(rv, int) else 0)
+        return rv
 
 
 @click.group(cls=FarsideGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -98,14 +155,14 @@ def main(verbose: int, quiet: bool) -> None:
               help="YAML config merged over configs/default.yaml.")
 @click.option("--crs", help="Output CRS: preset (farside_eqc, farside_ortho, north_polar, south_polar), "
                             "IAU code, WKT or PROJ string.")
-@click.option("--resolution", type=float, help="Output pixel size in metres (default: median GSD).")
+@click.option("--resolution", type=_PositiveFloat("metres"), help="Output pixel size in metres (default: median GSD).")
 @click.option("--scheduler", help="synchronous, threads, processes, distributed, tcp://host:port, slurm, pbs.")
-@click.option("--workers", type=int, help="Threads/processes/workers for the scheduler.")
+@click.option("--workers", type=click.IntRange(min=1), help="Threads/processes/workers for the scheduler.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="Where stage products are cached for resume (default: OUT's folder/.farside-work).")
 @click.option("--no-register", is_flag=True, help="Place frames with their reported pointing.")
 @click.option("--dry-run", is_flag=True, help="List what would be processed and the output grid; compute nothing.")
-@click.option("--overwrite", is_flag=True, help="Replace OUT (and the other outputs) if they exist.")
+@click.option("--overwrite", is_flag=True, help="Replace OUT and its quicklook, STAC item, report and other outputs if they exist.")
 @click.option("--grid", "grid_name", help="Named grid of configs/grids.yaml (CRS, resolution, extent).")
 @click.option("--bounds", help="Extent W,S,E,N: degrees lon/lat (east may exceed 180), or CRS metres with "
                                "--bounds-units m.")
@@ -127,18 +184,18 @@ def mosaic(frames_dir, out, calibration, config_path, crs, resolution, scheduler
     """Ingest, calibrate, register and mosaic FRAMES_DIR into OUT (a COG)."""
     from pipeline.config import load_config  # deferred: `farside --help` stays fast
     from pipeline.orchestration import plan, run  # deferred: `farside --help` stays fast
-    from pipeline.orchestration.outputs import check_outputs, write_outputs  # deferred: as above
+    from pipeline.orchestration.exports import check_outputs, write_outputs  # deferred: as above
 
     overrides: dict = {"mosaicking": {}, "run": {}}
-    if crs:
+    if crs is not None:
         overrides["mosaicking"]["crs"] = crs
-    if resolution:
+    if resolution is not None:
         overrides["mosaicking"]["resolution_m"] = resolution
-    if scheduler:
+    if scheduler is not None:
         overrides["run"]["scheduler"] = scheduler
-    if workers:
+    if workers is not None:
         overrides["run"]["workers"] = workers
-    if workdir:
+    if workdir is not None:
         overrides["run"]["workdir"] = str(workdir)
     if no_register:
         overrides["registration"] = {"enabled": False}
@@ -160,11 +217,9 @@ def mosaic(frames_dir, out, calibration, config_path, crs, resolution, scheduler
     if dry_run:
         click.echo(plan(frames_dir, out, calibration=calibration, config=config).describe())
         return
-    if out.exists() and not overwrite:
-        raise click.UsageError(f"{out} exists; pass --overwrite to replace it")
     check_outputs(out, cameras_dir=cameras_dir, network=network, formats=formats, overwrite=overwrite)
     result = run(frames_dir, out, calibration=calibration, config=config,
-                 progress="off" if _State.quiet else "auto")
+                 progress="off" if _State.quiet else "auto", overwrite=overwrite)
     written = write_outputs(result, cameras_dir=cameras_dir, network=network, formats=formats,
                             cameras_frame=cameras_frame, overwrite=overwrite)
     click.echo(result.summary())
@@ -208,9 +263,15 @@ def inspect(mosaic_path, as_json):
     Example:
       farside inspect out/mosaic.tif
     """
-    from pipeline.io.geotiff import describe  # deferred: `farside --help` stays fast
+    from rasterio.errors import RasterioError  # deferred: `farside --help` stays fast
 
-    info = describe(mosaic_path)
+    from pipeline.io.geotiff import describe  # deferred: as above
+
+    try:
+        info = describe(mosaic_path)
+    except (RasterioError, OSError) as exc:
+        raise MosaicError(f"{mosaic_path}: not a GeoTIFF farside can read ({_one_line(exc)}); pass a mosaic "
+                          "written by farside mosaic") from exc
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))
     else:
@@ -222,9 +283,9 @@ def inspect(mosaic_path, as_json):
 @global_options
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--strips", type=int, default=None, help="Number of strips [default: 3, or the preset's].")
-@click.option("--frames-per-strip", type=int, default=None, help="Frames per strip [default: 6, or the preset's].")
-@click.option("--size", type=int, default=None, help="Frame size in pixels (square) [default: 320, or the preset's].")
+@click.option("--strips", type=click.IntRange(min=1), default=None, help="Number of strips [default: 3, or the preset's].")
+@click.option("--frames-per-strip", type=click.IntRange(min=1), default=None, help="Frames per strip [default: 6, or the preset's].")
+@click.option("--size", type=click.IntRange(min=16), default=None, help="Frame size in pixels (square) [default: 320, or the preset's].")
 @click.option("--preset", default=None, help="A named survey of pipeline.simulation.PRESETS (relief_strip, "
               "oblique_relief, film, small_128, small_256); other options override it.")
 @click.option("--law", default=None, help="Scattering law of the surface (pipeline.simulation.SCATTERING_LAWS).")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from pipeline.calibration.params import CalibrationParams
 from pipeline.crosschecking.params import CrosscheckingParams
@@ -30,7 +30,19 @@ from pipeline.registration.params import RegistrationParams
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_CONFIG", "RENAMED_KEYS", "Config", "RunParams", "SlurmParams", "load_config", "reference_markdown", "reference_page"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "DEFAULT_DASHBOARD",
+    "RENAMED_KEYS",
+    "SCHEDULERS",
+    "Config",
+    "RunParams",
+    "SlurmParams",
+    "check_scheduler",
+    "load_config",
+    "reference_markdown",
+    "reference_page",
+]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 
@@ -51,6 +63,23 @@ class SlurmParams(Section):
     )
 
 
+SCHEDULERS = ("synchronous", "threads", "processes", "distributed", "slurm", "pbs")
+DEFAULT_DASHBOARD = "127.0.0.1:0"
+"""Where the dask dashboard listens by default: this machine only, a free port."""
+"""Engines ``run.scheduler`` names, besides ``tcp://host:port`` / ``tls://host:port`` addresses."""
+
+
+def check_scheduler(spec: str) -> str:
+    """``spec`` if it names an engine farside knows, else a ValueError naming them.
+
+    >>> check_scheduler("tcp://10.0.0.5:8786")
+    'tcp://10.0.0.5:8786'
+    """
+    if spec in SCHEDULERS or spec.startswith(("tcp://", "tls://")):
+        return spec
+    raise ValueError(f"unknown scheduler {spec!r}: use one of {', '.join(SCHEDULERS)} or a tcp://host:port address")
+
+
 class RunParams(Section):
     """Execution: scheduler, work directory and determinism."""
 
@@ -60,7 +89,16 @@ class RunParams(Section):
         None, description="where stage products are cached for resume; default <output folder>/.farside-work"
     )
     seed: int = Field(0, description="seed of every random choice (feature matching, robust estimation)")
+    dashboard_address: str = Field(
+        DEFAULT_DASHBOARD, description="distributed/slurm/pbs: host:port of the dask dashboard; the default serves "
+        "this machine only (a free port), ':8787' every network interface"
+    )
     slurm: SlurmParams = SlurmParams()
+
+    @field_validator("scheduler")
+    @classmethod
+    def _known_scheduler(cls, value: str) -> str:
+        return check_scheduler(value)
 
 
 class Config(Section):
@@ -135,9 +173,12 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
             continue
         source = Path(source)
         try:
-            loaded = yaml.safe_load(source.read_text()) or {}
+            loaded = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
         except OSError as exc:
             raise ConfigError(f"{source}: cannot read config ({exc.strerror})") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{source}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                              f"{exc.start}); save the config as UTF-8 YAML") from exc
         except yaml.YAMLError as exc:
             raise ConfigError(f"{source}: not valid YAML ({exc})") from exc
         if not isinstance(loaded, dict):
@@ -147,9 +188,19 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        lines = [_validation_line(e) for e in exc.errors()]
         where = f"{path}: " if path else ""
         raise ConfigError(f"{where}invalid config: " + "; ".join(lines)) from exc
+
+
+def _validation_line(error: dict[str, Any]) -> str:
+    """``key = value: what is wrong`` for one pydantic error (the value only when it is a scalar)."""
+    key = ".".join(map(str, error["loc"]))
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    value = error.get("input")
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool) and len(str(value)) <= 40:
+        return f"{key} = {value!r}: {msg}"
+    return f"{key}: {msg}"
 
 
 def _walk(model: type[BaseModel], prefix: str = ""):

@@ -11,6 +11,7 @@ Per-frame failures inside a batch are *values*, not exceptions: a batch stage re
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 
@@ -90,3 +91,46 @@ class ReportDataError(FarsideError, ValueError):
 
 class MosaicError(FarsideError, RuntimeError):
     """Nothing could be mosaicked, or the output cannot be written."""
+
+
+class OutputExists(MosaicError):
+    """A product of the output set exists and ``--overwrite`` was not given."""
+
+
+class WorkDirError(FarsideError, OSError):
+    """The work directory cannot be used: not writable, full, or on a read-only filesystem."""
+
+
+class ProductError(FarsideError, ValueError):
+    """A cached stage product cannot be stored (no codec for a type) or fails verification."""
+
+
+class WorkerLost(FarsideError, RuntimeError):
+    """Worker processes of the local process engine kept dying (killed, out of memory)."""
+
+
+_OS_FIXES = {
+    errno.ENOSPC: "free space there, or choose a folder on another filesystem",
+    errno.EDQUOT: "free space in your quota, or choose a folder on another filesystem",
+    errno.EROFS: "the filesystem is read-only: choose a writable folder",
+    errno.EACCES: "choose a folder you can write to, or fix its permissions",
+    errno.EPERM: "choose a folder you can write to, or fix its permissions",
+    errno.ENOTDIR: "a parent of this path is a file, not a folder: choose another path",
+    errno.EISDIR: "this path is a folder: name a file",
+    errno.ENOENT: "check the path",
+    errno.EEXIST: "remove it or choose another path",
+    errno.ENAMETOOLONG: "choose a shorter path",
+}
+
+
+def explain_os_error(exc: OSError, path: str | Path | None = None) -> str:
+    """One line for an :class:`OSError`: the file, what happened and the fix.
+
+    >>> explain_os_error(OSError(errno.ENOSPC, "No space left on device"), "/scratch/w")
+    '/scratch/w: No space left on device (free space there, or choose a folder on another filesystem)'
+    """
+    where = path if path is not None else (exc.filename if exc.filename is not None else "")
+    what = exc.strerror or str(exc) or type(exc).__name__
+    fix = _OS_FIXES.get(exc.errno) if exc.errno is not None else None
+    text = f"{where}: {what}" if where != "" else what
+    return f"{text} ({fix})" if fix else text

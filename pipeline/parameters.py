@@ -17,9 +17,9 @@ __all__ = ["Section", "check_choice"]
 
 
 class Section(BaseModel):
-    """A frozen parameter section that refuses unknown keys."""
+    """A frozen parameter section that refuses unknown keys and non-finite numbers (NaN, inf)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def check_choice(value: str, choices: Iterable[str], what: str) -> str:

@@ -319,7 +319,8 @@ class CogWriter:
             except (RasterioError, OSError):  # pragma: no cover - closing a broken dataset
                 pass
             self._ds = None
-        for p in (self._tmp, self._tmp_cog):
+        # GDAL's COG driver builds overviews in <target>.ovr.tmp; an error there can leave it
+        for p in (self._tmp, self._tmp_cog, self._tmp_cog.with_name(self._tmp_cog.name + ".ovr.tmp")):
             try:
                 p.unlink(missing_ok=True)
             except OSError:  # pragma: no cover

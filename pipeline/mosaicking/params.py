@@ -37,7 +37,12 @@ class MosaickingParams(Section):
         None, description="existing map (GeoTIFF, cube) whose CRS, resolution and pixel lattice the mosaic "
         "snaps to"
     )
-    tile_size: int = Field(512, ge=64, description="output tile side (px): the unit of parallel work")
+    tile_size: int = Field(512, ge=64, le=8192, description="output tile side (px): the unit of parallel work")
+    max_output_pixels: int = Field(
+        2_000_000_000, gt=0, description="refuse (before any work) an output grid of more pixels than this: "
+        "the default, the far-side hemisphere at 100 m, is about 2 hours of mosaicking and 10 GB of "
+        "temporary disk per band on 2 cores"
+    )
     halo: int | None = Field(
         None, ge=0, description="overlap (px) added around each tile; default: what the blend needs "
         "(0 for pointwise blends, the support radius for multiband)"
@@ -115,6 +120,25 @@ class MosaickingParams(Section):
         if self.bounds is not None and self.bounds_lonlat is not None:
             raise ValueError("give bounds (CRS metres) or bounds_lonlat (degrees), not both")
         return self
+    @field_validator("max_output_pixels", mode="before")
+    @classmethod
+    def _count_from_text(cls, value: Any) -> Any:
+        # YAML reads 2e9 as a string: accept a whole number written that way
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                return value
+            if number.is_integer():
+                return int(number)
+        return value
+
+    @field_validator("bounds")
+    @classmethod
+    def _ordered_bounds(cls, value: tuple[float, float, float, float] | None):
+        if value is not None and not (value[0] < value[2] and value[1] < value[3]):
+            raise ValueError(f"bounds {list(value)} must be (xmin, ymin, xmax, ymax) with xmin < xmax and ymin < ymax")
+        return value
 
     @field_validator("blend")
     @classmethod

@@ -20,6 +20,7 @@ written to the work directory by their tasks and assembled window by window by t
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,13 +29,22 @@ from typing import Any
 
 from dask.base import tokenize
 from dask.delayed import Delayed, delayed
+from rasterio.errors import RasterioError
 
-from pipeline.frame import FrameFailure
+from pipeline.calibration import Masters
+from pipeline.calibration.photometric_fit import PhotometricFit
+from pipeline.errors import MosaicError, explain_os_error
+from pipeline.frame import Frame, FrameFailure
 from pipeline.geometry.grid import MapGrid
 from pipeline.geometry.overlap import neighbours
+from pipeline.mosaicking.equalize import Equalization
 from pipeline.orchestration import steps
 from pipeline.orchestration.plan import Plan
+from pipeline.orchestration.tempfiles import MARK
 from pipeline.orchestration.workdir import WorkDir
+from pipeline.registration import RegistrationResult
+from pipeline.registration.adjust import GroundControl
+from pipeline.registration.pairs import PairMatches
 
 __all__ = ["Graph", "build_graph"]
 
@@ -42,15 +52,30 @@ __all__ = ["Graph", "build_graph"]
 # ----------------------------------------------------------------------------------------
 # tasks: module-level, picklable, pure apart from the work-directory cache
 # ----------------------------------------------------------------------------------------
+PRODUCT_TYPES: dict[str, tuple[type, ...]] = {
+    "masters": (Masters,),
+    "calibrated": (Frame, FrameFailure),
+    "matches": (PairMatches, type(None)),
+    "control": (GroundControl, type(None)),
+    "adjusted": (RegistrationResult,),
+    "crosschecked": (Frame, FrameFailure),
+    "equalize": (Equalization, type(None)),
+    "photometry": (PhotometricFit, type(None)),
+    "normalised": (Frame, FrameFailure),
+    "tiles": (dict, type(None)),
+}
+"""What each stage's cached product may be: anything else in the work directory is recomputed."""
+
+
 def _cached_step(workdir: WorkDir, stage: str, key: str, step: Callable[..., Any], *args: Any) -> Any:
     """Run ``step(*args)`` unless ``stage/key`` is already in the work directory."""
-    return workdir.cached(stage, key, lambda: step(*args))
+    return workdir.cached(stage, key, lambda: step(*args), expect=PRODUCT_TYPES[stage])
 
 
 def _tile_task(workdir: WorkDir, key: str, *args: Any) -> tuple[Path, bool]:
     """Mosaic one tile into the work directory; returns the product's path (the writer reads
     tiles one at a time, so they never all sit in memory) and whether it holds any pixel."""
-    product = workdir.cached("tiles", key, lambda: steps.tile_step(*args))
+    product = workdir.cached("tiles", key, lambda: steps.tile_step(*args), expect=PRODUCT_TYPES["tiles"])
     return workdir.path("tiles", key), product is not None
 
 
@@ -69,8 +94,11 @@ def _write_task(workdir: WorkDir, tiles: list[tuple[Path, bool]], grid: MapGrid,
     if not any(has_data for _, has_data in tiles):
         failures = [s["failure"] for s in summaries if "failure" in s]
         raise steps.nothing_to_mosaic(len(summaries), failures)
-    written = steps.write_products((workdir.load(p) for p, has_data in tiles if has_data), grid, out, bands,
-                                   tags, params, datetimes, num_threads)
+    try:
+        products = (workdir.load(p, expect=PRODUCT_TYPES["tiles"]) for p, has_data in tiles if has_data)
+        written = steps.write_products(products, grid, out, bands, tags, params, datetimes, num_threads)
+    except (RasterioError, OSError) as exc:
+        raise MosaicError(_write_failure(Path(out), exc)) from exc
     return {
         **written,
         "write_seconds": time.perf_counter() - t0,
@@ -81,6 +109,24 @@ def _write_task(workdir: WorkDir, tiles: list[tuple[Path, bool]], grid: MapGrid,
         "equalization": equalization,
         "photometry": steps.photometry_summary(photometry),
     }
+
+
+def _write_failure(out: Path, exc: Exception) -> str:
+    """One line for a failed GeoTIFF/quicklook/STAC write: GDAL reports a full disk only as
+    "Write failed", so the line gives the free space of the output folder too."""
+    folder = out.parent.parent if MARK in out.parent.name else out.parent  # the staging folder's parent
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"cannot write {out.name} into {folder}: {explain_os_error(exc)}"
+    chain, cur = [], exc
+    while cur is not None and len(chain) < 4:
+        chain.append(str(cur).removesuffix(" See previous exception for details."))
+        cur = cur.__cause__ or cur.__context__
+    try:
+        free = f"{shutil.disk_usage(folder).free / 1e6:.1f} MB free there"
+    except OSError:
+        free = "free space unknown"
+    return (f"cannot write {out.name} into {folder} (GDAL: {'; '.join(chain)}); {free}: if the disk is full, "
+            "free space or choose --out on another filesystem")
 
 
 def _section_token(section) -> str:
@@ -101,8 +147,9 @@ class Graph:
 
 
 class _Builder:
-    def __init__(self, plan: Plan):
+    def __init__(self, plan: Plan, out: Path | None = None):
         self.plan = plan
+        self.out = plan.out if out is None else Path(out)
         self.cfg = plan.config
         self.workdir = plan.workdir
         self.products: list[tuple[str, str]] = []
@@ -160,7 +207,7 @@ class _Builder:
         summaries = [delayed(_summary_task, pure=True)(c) for c in calibrated]
         datetimes = sorted(f.meta.time_utc for f in p.frames if f.meta.time_utc is not None)
         result = delayed(_write_task, pure=True)(
-            self.workdir, tiles, p.grid, p.out, p.bands, steps.provenance_tags(p.frames, cfg, p.failures), summaries,
+            self.workdir, tiles, p.grid, self.out, p.bands, steps.provenance_tags(p.frames, cfg, p.failures), summaries,
             masters, registration, equalization, photometry, mos, datetimes, cfg.run.workers,
             dask_key_name=f"write-{tokenize(p.out, [t.key for t in tiles])}",
         )
@@ -204,6 +251,11 @@ class _Builder:
         return out, fit
 
 
-def build_graph(plan: Plan) -> Graph:
-    """The whole run as one dask graph ending in the writer task."""
-    return _Builder(plan).build()
+def build_graph(plan: Plan, out: str | Path | None = None) -> Graph:
+    """The whole run as one dask graph ending in the writer task.
+
+    ``out``: where the writer puts the GeoTIFF and its side files (default ``plan.out``;
+    :func:`~pipeline.orchestration.run.run` passes its staging folder). The task keys do not
+    depend on it.
+    """
+    return _Builder(plan, out).build()

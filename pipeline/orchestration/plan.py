@@ -24,10 +24,11 @@ from pipeline.io.grids import read_grid
 from pipeline.io.stac import lon_extent
 from pipeline.mosaicking import footprint_bbox_xy, frames_touching
 from pipeline.mosaicking.gridspec import output_grid
+from pipeline.orchestration.guards import check_output_size, check_pixel_size
 from pipeline.orchestration.steps import effective_calibration, mosaic_band
 from pipeline.orchestration.workdir import WorkDir
 
-__all__ = ["Plan", "plan"]
+__all__ = ["Plan", "plan", "workdir_for"]
 
 
 @dataclass
@@ -146,9 +147,11 @@ def plan(frames_dir: str | Path, out: str | Path, *, calibration: str | Path | N
     cfg = config.mosaicking
     cameras = [f.camera for f in frames]
     grid = output_grid(cameras, cfg, like=read_grid(cfg.like) if cfg.like else None)
-    tiles = grid.tiles(cfg.tile_size, cfg.halo)
+    check_output_size(grid, cfg.max_output_pixels, cfg.tile_size)
     pad = _pointing_margin_m(cameras, config) if config.registration.enabled else 0.0
     boxes = [footprint_bbox_xy(c, grid.crs, pad_m=pad) for c in cameras]
+    check_pixel_size(grid, boxes)
+    tiles = grid.tiles(cfg.tile_size, cfg.halo)
     for f, box in zip(frames, boxes):
         if not box:
             failures.append(FrameFailure(f.meta.path, "mosaic", f"footprint not visible in the output CRS "
@@ -161,9 +164,14 @@ def plan(frames_dir: str | Path, out: str | Path, *, calibration: str | Path | N
     reg = config.registration
     pairs = overlap_pairs(cameras, min_area_km2=reg.min_overlap_km2, min_fraction=reg.min_overlap_fraction) \
         if reg.enabled and len(frames) > 1 else []
-    workdir = WorkDir(Path(config.run.workdir) if config.run.workdir else out.parent / ".farside-work")
+    workdir = workdir_for(config, out)
     bands = [mosaic_band(config.calibration), *cfg.extra_bands]
     return Plan(frames_dir, out, config, result, frames, failures, grid, tiles, tile_frames, pairs, workdir, bands)
+
+
+def workdir_for(config: Config, out: str | Path) -> WorkDir:
+    """The work directory of a run: ``run.workdir``, default ``<output folder>/.farside-work``."""
+    return WorkDir(Path(config.run.workdir) if config.run.workdir else Path(out).parent / ".farside-work")
 
 
 def _pointing_margin_m(cameras, config: Config) -> float:

@@ -4,9 +4,14 @@ The only module besides :mod:`pipeline.orchestration.graph` that imports dask. `
 
 - ``synchronous`` — one thread, for debugging and tests;
 - ``threads`` — a local thread pool (``workers`` threads, default: all cores);
-- ``processes`` — a local process pool;
+- ``processes`` — a local process pool. A worker that dies (killed, out of memory) breaks
+  the pool; the graph is then computed again on fresh workers (up to
+  :data:`PROCESS_ATTEMPTS` times in all), which resumes from the work directory's cached
+  products as the distributed engine resubmits a lost worker's tasks. Pool workers exit on
+  their own within a second when the process that started them dies;
 - ``distributed`` — a ``dask.distributed.LocalCluster`` of ``workers`` single-threaded
-  worker processes on this machine (dashboard included);
+  worker processes on this machine, listening on 127.0.0.1 only, its dashboard on
+  ``run.dashboard_address`` (default ``127.0.0.1:0``: this machine, a free port);
 - ``tcp://host:port`` — an existing ``dask.distributed`` scheduler;
 - ``slurm`` / ``pbs`` — a batch cluster started through ``dask-jobqueue`` with the
   ``run.slurm`` section of the config (queue, cores, memory, walltime, jobs).
@@ -29,8 +34,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,15 +47,17 @@ from dask.diagnostics import ProgressBar
 from dask.distributed import Client, LocalCluster
 from dask.distributed import progress as dist_progress
 
-from pipeline.config import SlurmParams
-from pipeline.errors import ConfigError, EngineStartError
+from pipeline.config import DEFAULT_DASHBOARD, SlurmParams, check_scheduler
+from pipeline.errors import ConfigError, EngineStartError, WorkerLost
 
 log = logging.getLogger(__name__)
 
 LOCAL_SCHEDULERS = ("synchronous", "threads", "processes")
-SCHEDULERS = (*LOCAL_SCHEDULERS, "distributed", "slurm", "pbs")
 
 START_TIMEOUT_ENV = "FARSIDE_START_TIMEOUT"
+PROCESS_ATTEMPTS = 3
+"""``processes``: computations of a graph in all when pool workers die (distributed allows 3 too)."""
+_PARENT_POLL_S = 0.5
 DEFAULT_START_TIMEOUT_S = 600.0
 # SLURM job states after which a job will never run a worker (squeue --states=all);
 # "ENDED": squeue no longer lists the job.
@@ -75,17 +84,18 @@ class Engine:
 
         ``progress``: False, True (dask's own bar) or a
         :class:`~pipeline.orchestration.progress.RunProgress` (per-stage counts).
+
+        Raises
+        ------
+        WorkerLost
+            ``processes``: pool workers died in each of :data:`PROCESS_ATTEMPTS` computations.
         """
         if self.client is None:
             kwargs: dict[str, Any] = {"scheduler": self.spec}
-            if hasattr(progress, "dask_callback"):
-                with progress.dask_callback():
-                    return dask.compute(*collections, **kwargs)
-            if progress:
-
-                with ProgressBar(dt=1.0):
-                    return dask.compute(*collections, **kwargs)
-            return dask.compute(*collections, **kwargs)
+            if self.spec == "processes":
+                kwargs["initializer"] = exit_with_parent
+                return _retry_broken_pool(lambda: _local_compute(collections, kwargs, progress))
+            return _local_compute(collections, kwargs, progress)
         futures = self.client.compute(list(collections))
         if hasattr(progress, "watch_distributed"):
             keys = [k for c in collections for k in c.__dask_graph__().keys()]
@@ -97,13 +107,52 @@ class Engine:
         return tuple(self.client.gather(futures))
 
 
+def _local_compute(collections: tuple, kwargs: dict[str, Any], progress: Any) -> tuple[Any, ...]:
+    if hasattr(progress, "dask_callback"):
+        with progress.dask_callback():
+            return dask.compute(*collections, **kwargs)
+    if progress:
+        with ProgressBar(dt=1.0):
+            return dask.compute(*collections, **kwargs)
+    return dask.compute(*collections, **kwargs)
+
+
+def _retry_broken_pool(compute: Any) -> tuple[Any, ...]:
+    """``compute()``, again on a fresh pool each time a worker process dies."""
+    for attempt in range(1, PROCESS_ATTEMPTS + 1):
+        try:
+            return compute()
+        except BrokenProcessPool as exc:
+            if attempt == PROCESS_ATTEMPTS:
+                raise WorkerLost(
+                    f"worker processes of the 'processes' engine died in each of {PROCESS_ATTEMPTS} attempts "
+                    f"({exc}); they were killed or ran out of memory (see `dmesg`): lower --workers "
+                    "(run.workers) or use --scheduler threads"
+                ) from exc
+            log.warning("a worker process died (%s); computing again on fresh workers (attempt %d of %d), "
+                        "reusing the finished stage products", exc, attempt + 1, PROCESS_ATTEMPTS)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def exit_with_parent() -> None:
+    """Pool-worker initializer: end this process within :data:`_PARENT_POLL_S` s of its parent's
+    death (a killed farside must not leave its workers computing for nobody)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="farside-exit-with-parent", daemon=True).start()
+
+
 def validate_spec(spec: str) -> str:
     """Return ``spec`` if it names a scheduler farside knows, else raise :class:`ConfigError`."""
-    if spec in SCHEDULERS or spec.startswith(("tcp://", "tls://")):
-        return spec
-    raise ConfigError(
-        f"unknown scheduler {spec!r}: use one of {', '.join(SCHEDULERS)} or a tcp://host:port address"
-    )
+    try:
+        return check_scheduler(spec)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _start_timeout(value: float | None) -> float:
@@ -128,6 +177,7 @@ def start_engine(
     workers: int | None = None,
     batch: SlurmParams | None = None,
     start_timeout: float | None = None,
+    dashboard_address: str = DEFAULT_DASHBOARD,
 ) -> Iterator[Engine]:
     """Start the scheduler named by ``spec`` for the duration of the ``with`` block.
 
@@ -142,6 +192,9 @@ def start_engine(
     start_timeout : float, optional
         ``slurm``/``pbs``: seconds to wait for the first worker job to join
         (default: ``$FARSIDE_START_TIMEOUT``, else 600).
+    dashboard_address : str
+        ``host:port`` of the dask dashboard (``distributed``, ``slurm``, ``pbs``); the default
+        ``127.0.0.1:0`` serves it to this machine only, on a free port.
 
     Raises
     ------
@@ -161,12 +214,13 @@ def start_engine(
 
     if spec == "distributed":
         cluster = LocalCluster(
-            n_workers=workers or 2, threads_per_worker=1, processes=True, dashboard_address=":0"
+            n_workers=workers or 2, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=dashboard_address,
         )
         client = Client(cluster)
     elif spec in ("slurm", "pbs"):
         timeout = _start_timeout(start_timeout)
-        cluster = _jobqueue_cluster(spec, batch or SlurmParams())
+        cluster = _jobqueue_cluster(spec, batch or SlurmParams(), dashboard_address)
         client = None
         try:
             client = Client(cluster)
@@ -191,7 +245,7 @@ def start_engine(
             cluster.close()
 
 
-def _jobqueue_cluster(kind: str, cfg: SlurmParams) -> Any:
+def _jobqueue_cluster(kind: str, cfg: SlurmParams, dashboard_address: str = DEFAULT_DASHBOARD) -> Any:
     try:
         import dask_jobqueue
     except ImportError as exc:  # pragma: no cover - dependency of the package
@@ -211,6 +265,8 @@ def _jobqueue_cluster(kind: str, cfg: SlurmParams) -> Any:
         "queue": cfg.queue,
         "account": cfg.account,
         "job_extra_directives": list(cfg.job_extra_directives),
+        "scheduler_options": {**dask.config.get(f"jobqueue.{kind}.scheduler-options", {}),
+                              "dashboard_address": dashboard_address},
     }
     if cfg.local_directory:
         kwargs["local_directory"] = cfg.local_directory

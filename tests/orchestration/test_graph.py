@@ -114,14 +114,14 @@ def test_killed_run_resumes_with_the_same_output(survey, tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(survey), str(work)], cwd=root)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        if len(list((work / "work").glob("matches/*.pkl"))) >= 2:
+        if len(list((work / "work").glob("matches/*.npz"))) >= 2:
             break
         time.sleep(0.05)
     assert proc.poll() is None, "run finished before it could be killed; enlarge the survey"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (work / "m.tif").exists(), "no output under the final name after a kill"
-    done_before = {p.name for p in (work / "work").glob("*/*.pkl")}
+    done_before = {p.name for p in (work / "work").glob("*/*.npz")}
     assert done_before
     # restart: completes, reuses what was done, same bytes of science
     result = run(survey, work / "m.tif", calibration=survey / "calibration",

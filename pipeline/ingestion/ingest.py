@@ -13,7 +13,10 @@ What it does, per folder:
   the image size, and its boresight must meet the body: a wrong look direction is rejected
   instead of landing on the far hemisphere);
 - flags exact duplicates (same content hash; the first in sorted order is kept);
-- gives each frame a unique id (its file stem, suffixed ``_2``, ``_3``... on clashes).
+- gives each frame a unique id (its file stem, suffixed ``_2``, ``_3``... on clashes);
+- decides which light frames are film scans (``meta.extra["film"]``,
+  :func:`pipeline.ingestion.film.film_decision`: the sidecar's ``film`` key,
+  ``film_instruments``, ``film``, or an 8-bit PNG/JPEG/TIFF without exposure duration).
 
 Every per-file problem becomes a :class:`~pipeline.frame.FrameFailure` with the reason;
 only a missing ``path`` raises. Pixels are read later (:func:`pipeline.io.load_frame`), on
@@ -31,6 +34,7 @@ from pathlib import Path
 from pipeline.errors import BadGeometry, FarsideError, GeometryError
 from pipeline.frame import Frame, FrameFailure, FrameMeta, FrameType
 from pipeline.geometry import FrameCamera
+from pipeline.ingestion.film import with_film_flag
 from pipeline.ingestion.params import IngestionParams
 from pipeline.ingestion.scan import scan_folder
 from pipeline.io import read_meta
@@ -117,6 +121,8 @@ def read_frame(path: Path, config: IngestionParams, frame_type: str | None = Non
     links followed); default the label's own folder."""
     meta = read_meta(path, band=config.band, max_bytes=config.max_frame_bytes, frame_type=frame_type,
                      data_root=data_root)
+    if meta.frame_type == FrameType.LIGHT:
+        meta = with_film_flag(meta, config)
     camera = _camera(meta, config) if meta.isd_path is not None else None
     return Frame(meta=meta, camera=camera)
 
@@ -133,7 +139,8 @@ def ingest(path: str | Path, *, calibration: str | Path | None = None, config: I
         sidecar does not give their type are typed from their file name (``BIAS_*``,
         ``DARK_*``, ``FLAT_*``).
     config : IngestionParams, optional
-        ``recursive``, ``band``, ``max_frame_bytes``, ``look_direction``.
+        ``recursive``, ``band``, ``max_frame_bytes``, ``look_direction``, ``film``,
+        ``film_instruments``.
 
     Returns
     -------
@@ -195,6 +202,11 @@ def ingest(path: str | Path, *, calibration: str | Path | None = None, config: I
             result.frames.append(frame)
         else:
             result.calibration.append(frame)
+    films = [f for f in result.frames if f.meta.extra.get("film")]
+    if films:
+        sources = sorted({f.meta.extra["film_source"] for f in films})
+        log.info("%d of %d light frames are film scans (fiducials masked, no cosmic-ray repair): %s",
+                 len(films), len(result.frames), "; ".join(sources))
     log.info("ingest %s: %s", path, result.summary())
     return result
 

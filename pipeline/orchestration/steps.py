@@ -192,9 +192,10 @@ def cameras_of(registration) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- cross-check
 def crosscheck_step(frame: Frame | FrameFailure, others: Sequence[Frame | FrameFailure], registration,
                     calibration: CalibrationParams, params: CrosscheckingParams, dem_path: str | None):
-    """The cross-frame check of one calibrated frame against its overlapping frames."""
+    """The cross-frame check of one calibrated frame against its overlapping frames (not of
+    film scans: they have no cosmic rays)."""
     excluded = excluded_ids(registration)
-    if isinstance(frame, FrameFailure) or frame.id in excluded:
+    if isinstance(frame, FrameFailure) or frame.id in excluded or frame.meta.extra.get("film"):
         return frame
     good = [o for o in others if isinstance(o, Frame) and o.id not in excluded]
     return crosscheck_frame(frame, good, cameras_of(registration), params, local_sigma=calibration.cosmic_sigma,

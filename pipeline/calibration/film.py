@@ -12,7 +12,8 @@ no metadata):
 - :func:`scan_border` / :func:`scan_border_mask`: per side, the run of pixels from the edge
   that equal the value most common on that side's outermost line (within
   ``tolerance``); a side whose outermost line is mostly that value has a border, whose width
-  along the side is a straight line fitted robustly to the runs (a skewed scan). Each line
+  along the side is a straight line fitted robustly to the runs (a skewed scan); a band of
+  median width under ``min_width_px``, or one that never ends, is image content. Each line
   keeps its own run where it agrees with the line (exact, jagged edges) and the fitted width
   where it does not (scene pixels that happen to equal the border value, a mark that cuts the
   border); ``margin_px`` more pixels are masked for the scanner's soft edge.
@@ -138,6 +139,7 @@ def scan_border(
     margin_px: int = 1,
     max_fraction: float = 0.25,
     min_side_fraction: float = 0.5,
+    min_width_px: int = 2,
 ) -> ScanBorder:
     """Find the constant-valued scan border along the edges of a frame.
 
@@ -154,7 +156,10 @@ def scan_border(
         Deepest border searched, as a fraction of the frame size across that side.
     min_side_fraction : float
         A side has a border when at least this fraction of its outermost line holds the
-        side's border value.
+        side's border value, ...
+    min_width_px : int
+        ... its median width is at least this, and it ends before ``max_fraction`` (an
+        image of one value, or a constant first line, is not a border).
 
     Returns
     -------
@@ -190,6 +195,9 @@ def scan_border(
         if near[:, 0].mean() < min_side_fraction:
             continue
         run = np.where(near.all(axis=1), depth, np.argmin(near, axis=1)).astype(float)
+        typical = float(np.median(run))
+        if typical < min_width_px or typical >= depth:
+            continue  # a line of one value, or a side that never ends: image content, not a border
         fit, sig = _robust_line(run)
         fit = np.clip(fit, 0.0, depth)
         width = np.where(np.abs(run - fit) <= max(3.0 * sig, 1.5), run, fit)

@@ -57,7 +57,7 @@ class MaskingParams(Section):
         0.0, ge=0, description="largest difference (raw DN) from a side's border value that still counts as "
         "border; 0: exactly constant (a scanner's black, a fill value)"
     )
-    border_margin_px: int = Field(1, ge=0, description="pixels also masked inward of the scan border (soft scan edge)")
+    border_margin_px: int = Field(2, ge=0, description="pixels also masked inward of the scan border (soft scan edge)")
     border_max_fraction: float = Field(
         0.25, gt=0, le=0.5, description="deepest scan border searched, fraction of the frame size across the side"
     )

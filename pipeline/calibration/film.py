@@ -17,13 +17,16 @@ no metadata):
   keeps its own run where it agrees with the line (exact, jagged edges) and the fitted width
   where it does not (scene pixels that happen to equal the border value, a mark that cuts the
   border); ``margin_px`` more pixels are masked for the scanner's soft edge.
-- :func:`fiducial_mask`: for each polarity (dark and/or bright marks), the pixels that stand
-  out from a morphological background (grey closing) by at least ``contrast`` of the way
-  from that background to the darkest (brightest) level of the frame and ``sigma`` noise
-  sigmas. Two shapes are kept: **crosses** -- thin features (no wider than
-  ``line_width_px``) holding a horizontal and a vertical straight run of at least
-  ``arm_px`` that meet -- and **edge notches** -- features narrower than ``notch_px``
-  touching the scan border or the frame edge. The kept marks grow by ``margin_px``.
+- :func:`fiducial_marks` / :func:`fiducial_mask`: for each polarity (dark and bright
+  marks), the pixels that stand out from a morphological background (grey closing) by at
+  least ``contrast`` of the way from that background to the darkest (brightest) level of
+  the frame and by ``sigma`` noise sigmas. Two shapes are kept: **crosses** -- thin features
+  (no wider than ``line_width_px``) holding a horizontal and a vertical straight run of at
+  least ``arm_px`` that cross -- and **edge notches** -- features narrower than ``notch_px``
+  touching the scan border or the frame edge and filling most of their convex hull; each
+  only if flat (the robust spread of its values at most ``spread`` of its depth: printed
+  marks are flat, terrain is textured). ``polarity="auto"`` keeps the polarity that found
+  more crosses (then notches). The kept marks grow by ``margin_px``.
 
 Conventions: arrays are (line, sample); masks are bool with True = pixel to drop; widths
 and sizes are in pixels; values in the image's own unit (DN).
@@ -39,7 +42,15 @@ from scipy import ndimage
 
 from pipeline.imaging.stats import MAD_TO_SIGMA, noise_sigma
 
-__all__ = ["SIDES", "FiducialMarks", "ScanBorder", "fiducial_mask", "fiducial_marks", "scan_border", "scan_border_mask"]
+__all__ = [
+    "SIDES",
+    "FiducialMarks",
+    "ScanBorder",
+    "fiducial_marks",
+    "fiducial_mask",
+    "scan_border",
+    "scan_border_mask",
+]
 
 SIDES = ("top", "bottom", "left", "right")
 """Frame sides, in the order :attr:`ScanBorder.widths_px` lists them."""
@@ -185,7 +196,7 @@ def scan_border(
     for side in SIDES:
         view, fin = _side_view(img, side), _side_view(finite, side)
         mview = _side_view(mask, side)  # a writable view into mask
-        along, across = view.shape
+        across = view.shape[1]
         depth = max(1, int(max_fraction * across))
         edge = view[:, 0][fin[:, 0]]
         if edge.size == 0:
@@ -221,7 +232,7 @@ def scan_border_mask(image: np.ndarray, **kwargs) -> np.ndarray:
 
 
 def _odd(n: float) -> int:
-    n = max(3, int(round(n)))
+    n = max(3, round(n))
     return n if n % 2 else n + 1
 
 

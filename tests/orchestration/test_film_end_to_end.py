@@ -92,7 +92,7 @@ def test_film_survey_mosaics_with_the_default_config(film_run):
     assert all(qa["scan_border_pixels"] > 0 and qa["fiducial_pixels"] > 0 for qa in qas)
     # the masks do not starve the registration: every frame is tied
     assert result.registration.stats.n_tied == 8, result.registration.status
-    img, grid, band = _map_pixels(out)
+    _, _, band = _map_pixels(out)
     assert band == "dn"  # label-less: relative DN, named so
 
 

@@ -2,10 +2,10 @@
 
 :func:`calibrate_frame` chains the pure steps of this package on one frame (no dask):
 
-1. mask non-finite and saturated raw pixels (``raw >= calibration.saturation_dn``, or the
-   integer type's largest value when it cannot reach that: 255 for 8-bit data), the overscan
-   strip, the constant scan border, the fiducial marks of film scans and the instrument's
-   fixed mask (:func:`~pipeline.calibration.masks.frame_marks`);
+1. mask non-finite and saturated raw pixels (``raw >= calibration.saturation_dn``; no
+   saturation test on film scans), the overscan strip, the constant scan border, the
+   fiducial marks of film scans and the instrument's fixed mask
+   (:func:`~pipeline.calibration.masks.frame_marks`);
 2. ``(raw - bias - dark_rate * t) / flat`` (:func:`~pipeline.calibration.radiometry.remove_signature`);
 3. repair the master bad pixels and the reseau crosses of film scans from their neighbours;
 4. detect and repair cosmic-ray hits and cold pixels (:mod:`pipeline.calibration.cosmics`);
@@ -22,7 +22,7 @@ import logging
 import numpy as np
 
 from pipeline.calibration.cosmics import detect_outliers, residual_noise
-from pipeline.calibration.masks import frame_marks, saturation_level
+from pipeline.calibration.masks import frame_marks
 from pipeline.calibration.masters import Masters, build_masters, overscan_mask
 from pipeline.calibration.params import CalibrationParams, PhotometryParams
 from pipeline.calibration.photometry import normalisation_factor, photometric_function
@@ -148,7 +148,7 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrationParam
     film = bool(frame.meta.extra.get("film", False))
     marks = frame_marks(raw, mask, film=film, params=cfg.masking, instrument=frame.meta.instrument, where=str(path))
     mask |= marks.mask
-    level = None if film else saturation_level(cfg.saturation_dn, frame.meta.dtype)  # a scan has no detector well
+    level = None if film else cfg.saturation_dn  # a scan has no detector well: its 255 is a tone
     saturated = np.zeros(raw.shape, bool) if level is None else (raw >= level) & ~marks.mask
     mask |= saturated
 

@@ -14,9 +14,11 @@ no metadata):
   ``tolerance``); a side whose outermost line is mostly that value has a border, whose width
   along the side is a straight line fitted robustly to the runs (a skewed scan); a band of
   median width under ``min_width_px``, or one that never ends, is image content. Each line
-  keeps its own run where it agrees with the line (exact, jagged edges) and the fitted width
-  where it does not (scene pixels that happen to equal the border value, a mark that cuts the
-  border); ``margin_px`` more pixels are masked for the scanner's soft edge.
+  keeps its own run where it agrees with the line (exact, jagged edges); where it does not
+  (scene pixels that happen to equal the border value, a mark that cuts the border) it takes
+  the fitted width if at least 90 % of the lines agree (a straight band), else its own run
+  up to the fit (sky beyond the limb, a fill of any shape: never more than its own pixels);
+  ``margin_px`` more pixels are masked for the scanner's soft edge.
 - :func:`fiducial_marks` / :func:`fiducial_mask`: for each polarity (dark and bright
   marks), the pixels that stand out from a morphological background (grey closing) by at
   least ``contrast`` of the way from that background to the darkest (brightest) level of
@@ -211,7 +213,11 @@ def scan_border(
             continue  # a line of one value, or a side that never ends: image content, not a border
         fit, sig = _robust_line(run)
         fit = np.clip(fit, 0.0, depth)
-        width = np.where(np.abs(run - fit) <= max(3.0 * sig, 1.5), run, fit)
+        agree = np.abs(run - fit) <= max(3.0 * sig, 1.5)
+        # a straight band (a scan border): lines that disagree take the fitted width; any other
+        # shape of one value (sky beyond the limb, a fill): exactly its own pixels
+        width = np.where(agree, run, fit) if agree.mean() >= 0.9 else np.minimum(run, fit + 1.5)
+        width = np.where(agree, run, width)
         d = np.arange(across) + 0.5  # pixel centres from the edge
         mview |= d[None, :] <= width[:, None] + margin_px
         values[side] = value

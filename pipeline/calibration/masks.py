@@ -33,7 +33,7 @@ from pipeline.errors import CalibrationError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FrameMarks", "frame_marks", "instrument_mask", "polygon_mask", "read_mask_png", "saturation_level"]
+__all__ = ["FrameMarks", "frame_marks", "instrument_mask", "polygon_mask", "read_mask_png"]
 
 
 @dataclass(frozen=True)
@@ -80,29 +80,6 @@ class FrameMarks:
                 "fiducial_pixels": int((self.notches | self.crosses).sum()),
                 "reseau_pixels_repaired": int(self.repair.sum()),
                 "instrument_mask_pixels": int(self.fixed.sum())}
-
-
-def saturation_level(saturation_dn: float | None, dtype: str | np.dtype | None) -> float | None:
-    """The raw DN at which a frame of ``dtype`` saturates.
-
-    ``saturation_dn`` (the configured detector level, e.g. 4095 for 12 bits) unless the
-    samples' integer type cannot reach it: then the type's largest value (255 for 8-bit
-    PNG/JPEG/TIFF and film scans), where such data clip.
-
-    Examples
-    --------
-    >>> saturation_level(4095.0, "uint8"), saturation_level(4095.0, "uint16"), saturation_level(None, "uint8")
-    (255.0, 4095.0, None)
-    """
-    if saturation_dn is None:
-        return None
-    try:
-        kind = np.dtype(dtype) if dtype is not None else None
-    except TypeError:
-        kind = None
-    if kind is not None and np.issubdtype(kind, np.integer):
-        return float(min(saturation_dn, np.iinfo(kind).max))
-    return float(saturation_dn)
 
 
 def polygon_mask(shape: tuple[int, int], polygons: Sequence[Sequence[Sequence[float]]]) -> np.ndarray:
@@ -232,8 +209,10 @@ def frame_marks(raw: np.ndarray, invalid: np.ndarray | None, *, film: bool, para
     none = np.zeros(shape, bool)
     border, values = none, {}
     if params.scan_border == "all" or (params.scan_border == "film" and film):
-        found = scan_border(raw, tolerance=params.border_tolerance_dn, margin_px=params.border_margin_px,
-                            max_fraction=params.border_max_fraction)
+        # the margin is for a scanner's soft edge; other frames' constant edges (a fill, the
+        # sky beyond the limb) end sharply, and a margin at the limb would cost foreshortened ground
+        found = scan_border(raw, tolerance=params.border_tolerance_dn,
+                            margin_px=params.border_margin_px if film else 0, max_fraction=params.border_max_fraction)
         border, values = found.mask, found.values
     notches = crosses = none
     polarity = None

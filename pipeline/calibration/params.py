@@ -49,15 +49,19 @@ class MaskingParams(Section):
     (:mod:`pipeline.calibration.masks`); masked before calibration, so they reach neither tie
     points nor the mosaic."""
 
-    scan_border: Literal["all", "film", "off"] = Field(
-        "all", description="mask the constant-valued scan border found along the frame edges: on every "
-        "frame (all), only on film scans (film), or never (off)"
+    scan_border: Literal["film", "all", "off"] = Field(
+        "film", description="mask the constant-valued scan border found along the frame edges: on film scans "
+        "(film), on every frame (all: also fills, and the sky beyond the limb, which costs ground near it), or "
+        "never (off)"
     )
     border_tolerance_dn: float = Field(
         0.0, ge=0, description="largest difference (raw DN) from a side's border value that still counts as "
         "border; 0: exactly constant (a scanner's black, a fill value)"
     )
-    border_margin_px: int = Field(2, ge=0, description="pixels also masked inward of the scan border (soft scan edge)")
+    border_margin_px: int = Field(
+        2, ge=0, description="pixels also masked inward of the scan border of film scans (the scanner's soft "
+        "edge); other frames' constant edges (fills, sky) are masked exactly"
+    )
     border_max_fraction: float = Field(
         0.25, gt=0, le=0.5, description="deepest scan border searched, fraction of the frame size across the side"
     )
@@ -118,8 +122,8 @@ class CalibrationParams(Section):
 
     enabled: bool = Field(True, description="False: frames pass through uncalibrated")
     saturation_dn: float | None = Field(
-        4095.0, description="raw DN at or above which pixels are masked (None: no saturation test); integer "
-        "data that cannot reach it (8-bit) saturate at their type's largest value (255)"
+        4095.0, description="raw DN at or above which pixels are masked (None: no saturation test; never on "
+        "film scans, whose 255 is a tone; 8-bit detector data: set 255)"
     )
     bias_dn: float | None = Field(
         None, description="constant bias (DN) used when no bias frames (and no overscan) are given"

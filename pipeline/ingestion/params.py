@@ -25,8 +25,8 @@ class IngestionParams(Section):
         "(+1 or -1), overriding the built-in table",
     )
     film: bool | None = Field(
-        None, description="every light frame is a film scan (true: fiducials masked, no cosmic-ray repair, "
-        "8-bit saturation) or none is (false); null: per frame, from the sidecar's film key, then "
+        None, description="every light frame is a film scan (true: fiducials removed, no cosmic-ray repair, "
+        "no saturation test) or none is (false); null: per frame, from the sidecar's film key, then "
         "film_instruments, then automatically (an 8-bit PNG/JPEG/TIFF without exposure duration)"
     )
     film_instruments: dict[str, bool] = Field(

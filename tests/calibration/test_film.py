@@ -105,8 +105,8 @@ def test_synthetic_skewed_border_widths_and_non_borders():
 
 
 def test_no_border_on_the_raw_detector_frames_of_the_sample():
-    """Every sample frame (PDS3, PDS4, FITS, TIFF, 16-bit raw DN) keeps all its pixels: this is
-    what keeps the pinned sample mosaic unchanged with ``calibration.masking.scan_border: all``."""
+    """Every sample frame (PDS3, PDS4, FITS, TIFF, 16-bit raw DN) is not film and has no border:
+    raw detector frames keep all their pixels even with ``calibration.masking.scan_border: all``."""
     found = ingest(ROOT / "sample_images")
     assert len(found.frames) == 18
     for frame in found.frames:

@@ -78,8 +78,8 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrationParam
         ``meta.exposure_s`` is required for every output but ``dn`` (relative DN: bias and
         flat removed, dark current only when the exposure is known); ``camera`` (with a Sun
         position) is needed for the Sun distance and for photometric normalisation;
-        ``meta.extra["film"]`` (set by ingest) marks a film scan: fiducials masked, no
-        cosmic-ray repair.
+        ``meta.extra["film"]`` (set by ingest) marks a film scan: scan border and edge
+        notches masked, reseau crosses repaired, no cosmic-ray repair, no saturation test.
     masters : Masters or None
         Calibration masters; ``None`` uses the documented fallbacks (see
         :func:`~pipeline.calibration.masters.build_masters`), with WARNINGs.
@@ -93,11 +93,12 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrationParam
     Frame
         ``data``: float32 ``(lines, samples)`` in the unit of ``cfg.output`` (values under
         the mask are finite but meaningless); ``mask``: True = invalid (input mask,
-        non-finite, saturated, overscan, scan border, fiducial marks, fixed instrument mask,
+        non-finite, saturated, overscan, scan border, edge notches, fixed instrument mask,
         repaired bad pixels and cosmic-ray hits, off body or beyond the angle limits); ``qa``
         gains ``median``, ``noise``, ``masked_fraction``, ``cosmic_rays`` (hits; 0 for film),
         ``cosmic_ray_pixels``, ``cold_pixels``, ``bad_pixels_repaired``, ``saturated``,
-        ``film``, ``scan_border_pixels``, ``fiducial_pixels``, ``instrument_mask_pixels``,
+        ``film``, ``scan_border_pixels``, ``fiducial_pixels``, ``reseau_pixels_repaired``,
+        ``instrument_mask_pixels``,
         ``units``, ``exposure_s``, ``sun_distance_au`` and ``photometry``.
 
     Raises

@@ -205,7 +205,7 @@ def ingest(path: str | Path, *, calibration: str | Path | None = None, config: I
     films = [f for f in result.frames if f.meta.extra.get("film")]
     if films:
         sources = sorted({f.meta.extra["film_source"] for f in films})
-        log.info("%d of %d light frames are film scans (fiducials masked, no cosmic-ray repair): %s",
+        log.info("%d of %d light frames are film scans (fiducial marks removed, no cosmic-ray repair): %s",
                  len(films), len(result.frames), "; ".join(sources))
     log.info("ingest %s: %s", path, result.summary())
     return result

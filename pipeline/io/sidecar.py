@@ -4,7 +4,7 @@ The sidecar is the ISD written by USGS ALE ``isd_generate`` for a frame camera
 (``"name_model": "USGS_ASTRO_FRAME_SENSOR_MODEL"``); for a label-less image (TIFF, PNG,
 JPEG) it may also carry ``exposure_duration`` (seconds), ``frame_type`` (LIGHT, BIAS,
 DARK, FLAT) and ``start_time`` (ISO 8601 UTC), and any sidecar may say ``film`` (true for a
-film scan: fiducials masked, no cosmic-ray repair; false to refuse the automatic guess). A
+film scan: fiducial marks removed, no cosmic-ray repair; false to refuse the automatic guess). A
 sidecar with only those keys (no ISD) is fine: the frame simply has no camera.
 
 This module only reads and checks the JSON; the camera is built by

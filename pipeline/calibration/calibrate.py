@@ -2,12 +2,15 @@
 
 :func:`calibrate_frame` chains the pure steps of this package on one frame (no dask):
 
-1. mask non-finite and saturated raw pixels (``raw >= calibration.saturation_dn``) and the
-   overscan strip;
+1. mask non-finite and saturated raw pixels (``raw >= calibration.saturation_dn``; no
+   saturation test on film scans), the overscan strip, the constant scan border, the
+   fiducial marks of film scans and the instrument's fixed mask
+   (:func:`~pipeline.calibration.masks.frame_marks`);
 2. ``(raw - bias - dark_rate * t) / flat`` (:func:`~pipeline.calibration.radiometry.remove_signature`);
-3. repair the master bad pixels from their neighbours;
+3. repair the master bad pixels and the reseau crosses of film scans from their neighbours;
 4. detect and repair cosmic-ray hits and cold pixels (:mod:`pipeline.calibration.cosmics`);
-   repaired pixels are flagged in the mask too (``calibration.mask_repaired``);
+   repaired pixels are flagged in the mask too (``calibration.mask_repaired``); never on film
+   scans (``frame.meta.extra["film"]``, set at ingest), which have no cosmic rays;
 5. DN/s, radiance, I/F (Sun distance from the camera), and photometric normalisation to
    the standard geometry, masking pixels off the body or beyond the angle limits.
 """
@@ -19,6 +22,7 @@ import logging
 import numpy as np
 
 from pipeline.calibration.cosmics import detect_outliers, residual_noise
+from pipeline.calibration.masks import frame_marks
 from pipeline.calibration.masters import Masters, build_masters, overscan_mask
 from pipeline.calibration.params import AUTO, CalibrationParams, PhotometryParams
 from pipeline.calibration.photometry import PhotometricFunction, normalisation_factor, photometric_function
@@ -129,7 +133,9 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrationParam
         Raw light frame with its pixels loaded (:func:`pipeline.io.load_frame`).
         ``meta.exposure_s`` is required for every output but ``dn`` (relative DN: bias and
         flat removed, dark current only when the exposure is known); ``camera`` (with a Sun
-        position) is needed for the Sun distance and for photometric normalisation.
+        position) is needed for the Sun distance and for photometric normalisation;
+        ``meta.extra["film"]`` (set by ingest) marks a film scan: scan border and edge
+        notches masked, reseau crosses repaired, no cosmic-ray repair, no saturation test.
     masters : Masters or None
         Calibration masters; ``None`` uses the documented fallbacks (see
         :func:`~pipeline.calibration.masters.build_masters`), with WARNINGs.
@@ -143,18 +149,20 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrationParam
     Frame
         ``data``: float32 ``(lines, samples)`` in the unit of ``cfg.output`` (values under
         the mask are finite but meaningless); ``mask``: True = invalid (input mask,
-        non-finite, saturated, overscan, repaired bad pixels and cosmic-ray hits, off body
-        or beyond the angle limits); ``qa`` gains ``median``, ``noise``,
-        ``masked_fraction``, ``cosmic_rays`` (hits), ``cosmic_ray_pixels``,
-        ``cold_pixels``, ``bad_pixels_repaired``, ``saturated``, ``units``,
-        ``exposure_s``, ``sun_distance_au`` and ``photometry``.
+        non-finite, saturated, overscan, scan border, edge notches, fixed instrument mask,
+        repaired bad pixels and cosmic-ray hits, off body or beyond the angle limits); ``qa``
+        gains ``median``, ``noise``, ``masked_fraction``, ``cosmic_rays`` (hits; 0 for film),
+        ``cosmic_ray_pixels``, ``cold_pixels``, ``bad_pixels_repaired``, ``saturated``,
+        ``film``, ``scan_border_pixels``, ``fiducial_pixels``, ``reseau_pixels_repaired``,
+        ``instrument_mask_pixels``,
+        ``units``, ``exposure_s``, ``sun_distance_au`` and ``photometry``.
 
     Raises
     ------
     BadFrame
         No usable exposure duration, or pixels that are not a 2-D image.
     CalibrationError
-        The masters do not match the frame's shape.
+        The masters (or the instrument's mask PNG) do not match the frame's shape.
 
     Examples
     --------
@@ -196,7 +204,11 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrationParam
 
     mask = np.zeros(raw.shape, bool) if frame.mask is None else np.array(frame.mask, dtype=bool)
     mask |= ~np.isfinite(raw) | overscan_mask(raw.shape, cfg.overscan_samples)
-    saturated = np.zeros(raw.shape, bool) if cfg.saturation_dn is None else raw >= cfg.saturation_dn
+    film = bool(frame.meta.extra.get("film", False))
+    marks = frame_marks(raw, mask, film=film, params=cfg.masking, instrument=frame.meta.instrument, where=str(path))
+    mask |= marks.mask
+    level = None if film else cfg.saturation_dn  # a scan has no detector well: its 255 is a tone
+    saturated = np.zeros(raw.shape, bool) if level is None else (raw >= level) & ~marks.mask
     mask |= saturated
 
     dn = remove_signature(
@@ -207,10 +219,11 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrationParam
         t if timed else 0.0,
     )
     bad = np.zeros(raw.shape, bool) if masters.bad is None else masters.bad != 0
-    dn = repair_pixels(dn, bad, avoid=mask)
+    reseau = marks.repair
+    dn = repair_pixels(dn, bad | reseau, avoid=mask)
 
     hits = cold = np.zeros(raw.shape, bool)
-    if cfg.cosmic_rays:
+    if cfg.cosmic_rays and not film:
         known = mask | bad
         noise = residual_noise(dn, known, cfg.gain_e_per_dn, cfg.read_noise_dn or masters.read_noise_dn)
         negative = (
@@ -229,13 +242,13 @@ def calibrate_frame(frame: Frame, masters: Masters | None, cfg: CalibrationParam
             psf_fwhm_px=cfg.cosmic_psf_fwhm_px,
         )
         dn = repair_pixels(dn, hits | cold, avoid=known)
-    repaired = bad | hits | cold
+    repaired = bad | reseau | hits | cold
     if cfg.mask_repaired:
         mask |= repaired
 
     value = to_dn_per_s(dn, t) if cfg.output != "dn" else dn
     qa: dict[str, object] = {"exposure_s": float(t) if timed else None, "units": UNITS[cfg.output],
-                             "photometry": "none"}
+                             "photometry": "none", "film": film, **marks.qa()}
     if cfg.output in ("radiance", "iof"):
         value = to_radiance(value, cfg.responsivity)
     if cfg.output == "iof":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -9,10 +11,13 @@ from pydantic import Field, field_validator
 from pipeline.calibration.photometry import PHOTOMETRIC_MODELS
 from pipeline.parameters import Section, check_choice
 
-__all__ = ["AUTO", "CalibrationParams", "PhotometryParams"]
+__all__ = ["AUTO", "CalibrationParams", "MaskingParams", "PhotometryParams"]
 
 AUTO = "auto"
 """``photometry.model`` that fits the law to the data after registration."""
+
+Polygon = list[tuple[float, float]]
+"""Vertices (line, sample) in image coordinates: first pixel centre at (0.5, 0.5)."""
 
 
 class PhotometryParams(Section):
@@ -44,12 +49,86 @@ class PhotometryParams(Section):
         return check_choice(value, (AUTO, *PHOTOMETRIC_MODELS), "photometric model")
 
 
+class MaskingParams(Section):
+    """Pixels that are not the surface: scan borders, fiducial marks, fixed per-instrument masks
+    (:mod:`pipeline.calibration.masks`); masked before calibration, so they reach neither tie
+    points nor the mosaic."""
+
+    scan_border: Literal["film", "all", "off"] = Field(
+        "film", description="mask the constant-valued scan border found along the frame edges: on film scans "
+        "(film), on every frame (all: also fills, and the sky beyond the limb, which costs ground near it), or "
+        "never (off)"
+    )
+    border_tolerance_dn: float = Field(
+        0.0, ge=0, description="largest difference (raw DN) from a side's border value that still counts as "
+        "border; 0: exactly constant (a scanner's black, a fill value)"
+    )
+    border_margin_px: int = Field(
+        2, ge=0, description="pixels also masked inward of the scan border of film scans (the scanner's soft "
+        "edge); other frames' constant edges (fills, sky) are masked exactly"
+    )
+    border_max_fraction: float = Field(
+        0.25, gt=0, le=0.5, description="deepest scan border searched, fraction of the frame size across the side"
+    )
+    fiducials: Literal["film", "all", "off"] = Field(
+        "film", description="mask fiducial marks (reseau crosses, edge notches) found in the image: on film "
+        "scans (film: ingestion.film, the sidecar's film key or an 8-bit raster without exposure), on every "
+        "frame (all), or never (off)"
+    )
+    reseau: Literal["repair", "mask"] = Field(
+        "repair", description="reseau crosses found: repair them from their neighbours and flag them as "
+        "repaired (masked too with calibration.mask_repaired; the tie points keep their surroundings), or mask "
+        "them; edge notches are always masked"
+    )
+    fiducial_polarity: Literal["auto", "both", "dark", "bright"] = Field(
+        "auto", description="marks darker or brighter than the scene; auto: the polarity that finds more "
+        "crosses (then notches) in the frame"
+    )
+    fiducial_line_width_px: int = Field(3, ge=1, description="widest arm of a reseau cross (px)")
+    fiducial_arm_px: int = Field(5, ge=2, description="shortest straight arm of a reseau cross, both directions (px)")
+    fiducial_notch_px: int | None = Field(
+        None, ge=3, description="widest edge notch (px); null: 12 % of the frame's smaller side"
+    )
+    fiducial_contrast: float = Field(
+        0.7, gt=0, le=1, description="a mark pixel lies at least this fraction of the way from its local "
+        "background to the frame's darkest (brightest) level"
+    )
+    fiducial_spread: float = Field(
+        0.15, gt=0, description="a mark is flat: robust spread of its values at most this fraction of its "
+        "depth below (above) the background"
+    )
+    fiducial_sigma: float = Field(6.0, gt=0, description="a mark differs from its background by more noise sigmas")
+    fiducial_margin_px: int = Field(1, ge=0, description="pixels masked around each mark found (soft edges)")
+    instruments: dict[str, str | list[Polygon]] = Field(
+        default_factory=dict,
+        description="fixed mask per instrument (FrameMeta.instrument; '*' for any): a PNG of the frame's size "
+        "whose non-zero pixels are masked, or a list of polygons of [line, sample] vertices (image "
+        "coordinates, first pixel centre at 0.5) whose inside is masked",
+    )
+
+    @field_validator("instruments")
+    @classmethod
+    def _check_instruments(cls, value: dict) -> dict:
+        for name, spec in value.items():
+            if isinstance(spec, str):
+                if not Path(spec).is_file():
+                    raise ValueError(f"instrument {name!r}: mask PNG {spec!r} not found (paths are relative to "
+                                     "the working directory)")
+                continue
+            for k, poly in enumerate(spec):
+                if len(poly) < 3 or not all(math.isfinite(c) for vertex in poly for c in vertex):
+                    raise ValueError(f"instrument {name!r}: polygon {k} needs at least 3 finite [line, sample] "
+                                     f"vertices, got {poly!r}")
+        return value
+
+
 class CalibrationParams(Section):
     """Radiometric calibration: bias, dark, flat, bad pixels, cosmic rays, DN/s, radiance, I/F."""
 
     enabled: bool = Field(True, description="False: frames pass through uncalibrated")
     saturation_dn: float | None = Field(
-        4095.0, description="raw DN at or above which pixels are masked (None: no saturation test)"
+        4095.0, description="raw DN at or above which pixels are masked (None: no saturation test; never on "
+        "film scans, whose 255 is a tone; 8-bit detector data: set 255)"
     )
     bias_dn: float | None = Field(
         None, description="constant bias (DN) used when no bias frames (and no overscan) are given"
@@ -76,7 +155,10 @@ class CalibrationParams(Section):
         False, description="also flag repaired bad pixels and cosmic-ray hits as invalid in the frame mask "
         "(they are always counted in the frame's QA); true leaves holes in the mosaic and the tie points"
     )
-    cosmic_rays: bool = Field(True, description="detect and repair cosmic-ray hits and single-pixel outliers")
+    cosmic_rays: bool = Field(
+        True, description="detect and repair cosmic-ray hits and single-pixel outliers (never on film scans: "
+        "see ingestion.film)"
+    )
     cosmic_sigma: float = Field(
         6.0, gt=0, description="cosmic-ray detection limit: residual over the local median, noise sigmas"
     )
@@ -116,4 +198,7 @@ class CalibrationParams(Section):
     )
     photometry: PhotometryParams | None = Field(
         PhotometryParams(), description="photometric normalisation of I/F; None disables it"
+    )
+    masking: MaskingParams = Field(
+        MaskingParams(), description="scan borders, fiducial marks and fixed masks, masked before calibration"
     )

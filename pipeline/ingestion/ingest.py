@@ -13,7 +13,10 @@ What it does, per folder:
   the image size, and its boresight must meet the body: a wrong look direction is rejected
   instead of landing on the far hemisphere);
 - flags exact duplicates (same content hash; the first in sorted order is kept);
-- gives each frame a unique id (its file stem, suffixed ``_2``, ``_3``... on clashes).
+- gives each frame a unique id (its file stem, suffixed ``_2``, ``_3``... on clashes);
+- decides which light frames are film scans (``meta.extra["film"]``,
+  :func:`pipeline.ingestion.film.film_decision`: the sidecar's ``film`` key,
+  ``film_instruments``, ``film``, or an 8-bit PNG/JPEG/TIFF without exposure duration).
 
 Every per-file problem becomes a :class:`~pipeline.frame.FrameFailure` with the reason;
 only a missing ``path`` raises. Pixels are read later (:func:`pipeline.io.load_frame`), on
@@ -31,6 +34,7 @@ from pathlib import Path
 from pipeline.errors import BadGeometry, FarsideError, GeometryError
 from pipeline.frame import Frame, FrameFailure, FrameMeta, FrameType
 from pipeline.geometry import load_camera
+from pipeline.ingestion.film import with_film_flag
 from pipeline.ingestion.params import IngestionParams
 from pipeline.ingestion.scan import scan_folder
 from pipeline.io import read_metas
@@ -121,6 +125,8 @@ def read_frames(path: Path, config: IngestionParams, frame_type: str | None = No
                        data_root=data_root)
     out: list[Frame | FrameFailure] = []
     for m in metas:
+        if m.frame_type == FrameType.LIGHT:
+            m = with_film_flag(m, config)
         try:
             out.append(Frame(meta=m, camera=_camera(m, config) if m.isd_path is not None else None))
         except _READ_ERRORS as exc:
@@ -150,7 +156,8 @@ def ingest(path: str | Path, *, calibration: str | Path | None = None, config: I
         sidecar does not give their type are typed from their file name (``BIAS_*``,
         ``DARK_*``, ``FLAT_*``).
     config : IngestionParams, optional
-        ``recursive``, ``band``, ``max_frame_bytes``, ``look_direction``.
+        ``recursive``, ``band``, ``max_frame_bytes``, ``look_direction``, ``film``,
+        ``film_instruments``.
 
     Returns
     -------
@@ -215,6 +222,11 @@ def ingest(path: str | Path, *, calibration: str | Path | None = None, config: I
                 result.frames.append(frame)
             else:
                 result.calibration.append(frame)
+    films = [f for f in result.frames if f.meta.extra.get("film")]
+    if films:
+        sources = sorted({f.meta.extra["film_source"] for f in films})
+        log.info("%d of %d light frames are film scans (fiducial marks removed, no cosmic-ray repair): %s",
+                 len(films), len(result.frames), "; ".join(sources))
     log.info("ingest %s: %s", path, result.summary())
     return result
 

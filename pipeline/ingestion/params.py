@@ -24,3 +24,13 @@ class IngestionParams(Section):
         description="per-instrument camera look direction along the instrument Z axis "
         "(+1 or -1), overriding the built-in table",
     )
+    film: bool | None = Field(
+        None, description="every light frame is a film scan (true: fiducials removed, no cosmic-ray repair, "
+        "no saturation test) or none is (false); null: per frame, from the sidecar's film key, then "
+        "film_instruments, then automatically (an 8-bit PNG/JPEG/TIFF without exposure duration)"
+    )
+    film_instruments: dict[str, bool] = Field(
+        default_factory=dict,
+        description="per-instrument film flag (FrameMeta.instrument: true or false), overriding ingestion.film "
+        "and the automatic guess; a sidecar's own film key overrides it",
+    )

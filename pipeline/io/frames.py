@@ -17,7 +17,7 @@ from pipeline.io.base import Described
 from pipeline.io.hashing import content_hash
 from pipeline.io.normalize import exposure_seconds, parse_frame_type, parse_utc
 from pipeline.io.registry import READERS, check_nonempty, detect_format
-from pipeline.io.sidecar import find_sidecar, read_sidecar
+from pipeline.io.sidecar import find_sidecar, read_sidecar, sidecar_facts
 from pipeline.io.wacframes import is_wac_edr, wac_metas
 
 log = logging.getLogger(__name__)
@@ -158,6 +158,7 @@ def read_meta(
     d.extra["bands"] = d.bands
     if info is not None:
         d.extra["sidecar"] = str(info.path)
+        d.extra.update(sidecar_facts(info))
         if info.image_shape is not None:
             d.extra["isd_shape"] = info.image_shape
     stem = (d.label_path or d.data_path).stem

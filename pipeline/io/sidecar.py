@@ -3,8 +3,9 @@
 The sidecar is the ISD written by USGS ALE ``isd_generate`` for a frame camera
 (``"name_model": "USGS_ASTRO_FRAME_SENSOR_MODEL"``); for a label-less image (TIFF, PNG,
 JPEG) it may also carry ``exposure_duration`` (seconds), ``frame_type`` (LIGHT, BIAS,
-DARK, FLAT) and ``start_time`` (ISO 8601 UTC). A sidecar with only those three keys (no
-ISD) is fine: the frame simply has no camera.
+DARK, FLAT) and ``start_time`` (ISO 8601 UTC), and any sidecar may say ``film`` (true for a
+film scan: fiducial marks removed, no cosmic-ray repair; false to refuse the automatic guess). A
+sidecar with only those keys (no ISD) is fine: the frame simply has no camera.
 
 This module only reads and checks the JSON; the camera is built by
 :meth:`pipeline.geometry.FrameCamera.from_isd`.
@@ -23,7 +24,7 @@ from pipeline.errors import BadFrame, BadGeometry
 from pipeline.frame import FrameType
 from pipeline.io.normalize import parse_frame_type, parse_utc
 
-__all__ = ["ISD_KEYS", "MAX_SIDECAR_BYTES", "SidecarInfo", "find_sidecar", "read_sidecar"]
+__all__ = ["ISD_KEYS", "MAX_SIDECAR_BYTES", "SidecarInfo", "find_sidecar", "read_sidecar", "sidecar_facts"]
 
 MAX_SIDECAR_BYTES = 64 * 1024**2
 """Refuse sidecars larger than this (an ALE ISD with long ephemerides is a few MB)."""
@@ -54,6 +55,8 @@ class SidecarInfo:
         ``instrument_id`` if given, else the ISD's ``name_sensor``.
     image_shape : (int, int) or None
         ``(image_lines, image_samples)`` of the ISD when both are positive integers.
+    film : bool or None
+        ``film``: the frame is (true) or is not (false) a film scan; None when not said.
     """
 
     path: Path
@@ -63,6 +66,7 @@ class SidecarInfo:
     time_utc: datetime | None = None
     instrument: str | None = None
     image_shape: tuple[int, int] | None = None
+    film: bool | None = None
 
     @property
     def has_isd(self) -> bool:
@@ -106,7 +110,7 @@ def read_sidecar(path: str | Path) -> SidecarInfo:
         Not readable, larger than :data:`MAX_SIDECAR_BYTES`, not JSON, not a JSON object.
     BadFrame
         ``exposure_duration`` not a finite non-negative number of seconds, unknown
-        ``frame_type``, ``start_time`` not a time.
+        ``frame_type``, ``start_time`` not a time, ``film`` not true or false.
     """
     path = Path(path)
     try:
@@ -149,13 +153,26 @@ def read_sidecar(path: str | Path) -> SidecarInfo:
             time_utc = parse_utc(doc["start_time"])
         except (ValueError, OverflowError) as exc:
             raise BadFrame(path, f"start_time: {exc}; use ISO 8601 UTC, e.g. 2031-03-14T06:00:00.000Z") from None
+    film = doc.get("film")
+    if film is not None and not isinstance(film, bool):
+        raise BadFrame(path, f"film must be true or false (JSON), got {film!r}")
     instrument = doc.get("instrument_id") or doc.get("name_sensor")
     shape = None
     lines, samples = doc.get("image_lines"), doc.get("image_samples")
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
            and float(v).is_integer() for v in (lines, samples)):
         shape = (int(lines), int(samples))
-    return SidecarInfo(path, doc, exposure, ftype, time_utc, str(instrument) if instrument else None, shape)
+    return SidecarInfo(path, doc, exposure, ftype, time_utc, str(instrument) if instrument else None, shape, film)
+
+
+def sidecar_facts(info: SidecarInfo) -> dict[str, Any]:
+    """The sidecar's frame facts that go to ``FrameMeta.extra``: ``sidecar_film`` (the
+    ``film`` key, when given; ingest turns it into ``extra["film"]``).
+
+    >>> sidecar_facts(SidecarInfo(Path("f.json"), {}, film=True))
+    {'sidecar_film': True}
+    """
+    return {} if info.film is None else {"sidecar_film": info.film}
 
 
 Sidecar = SidecarInfo

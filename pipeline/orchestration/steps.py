@@ -202,11 +202,13 @@ def crosscheck_step(frame: Frame | FrameFailure, others: Sequence[Frame | FrameF
                     calibration: CalibrationParams, params: CrosscheckingParams, dem_path: str | None,
                     cosmic: bool = True) -> Frame | FrameFailure:
     """The cross-frame check of one calibrated frame against its overlapping frames: cosmic
-    rays they reveal (when ``cosmic``), and a frame that agrees with none of them (correlation
-    below ``params.min_agreement`` with every usable overlap) becomes a :class:`FrameFailure`."""
+    rays they reveal (when ``cosmic``; never on film scans, which have none), and a frame that
+    agrees with none of them (correlation below ``params.min_agreement`` with every usable
+    overlap) becomes a :class:`FrameFailure`."""
     excluded = excluded_ids(registration)
     if isinstance(frame, FrameFailure) or frame.id in excluded:
         return frame
+    cosmic = cosmic and not frame.meta.extra.get("film")
     good = [o for o in others if isinstance(o, Frame) and o.id not in excluded]
     checked = crosscheck_frame(frame, good, cameras_of(registration), params, local_sigma=calibration.cosmic_sigma,
                                grow=calibration.cosmic_sigfrac, mask_repaired=calibration.mask_repaired,

@@ -505,4 +505,4 @@ def test_read_isis3_cube(tmp_path, tile, order):
 
 
 def test_registry_covers_formats():
-    assert set(READERS) == {"pds3", "pds4", "fits", "isis3", "tiff", "png", "jpeg"}
+    assert set(READERS) == {"pds3", "pds4", "fits", "isis3", "tiff", "png", "jpeg", "lrowac"}

@@ -15,7 +15,6 @@ from pipeline.registration.bundle import (
     write_adjusted_isds,
     write_control_network,
 )
-from pipeline.registration.bundle.problem import _Problem  # noqa: F401  (tests reach the problem here)
 
 __all__ = [
     "ROBUST_LOSSES",

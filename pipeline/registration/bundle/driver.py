@@ -25,9 +25,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
 from pipeline.errors import RegistrationError
 from pipeline.geometry.body import xyz_to_lonlat
-from pipeline.registration.bundle.problem import _initial_ground, _median_gsd, _Problem, _rms
+from pipeline.registration.bundle.blocks import BlockProblem
+from pipeline.registration.bundle.cameras import kind_of
+from pipeline.registration.bundle.points import initial_ground, radius_prior
+from pipeline.registration.bundle.problem import _median_gsd, _rms
+from pipeline.registration.bundle.reduced import resolve_linear_solver
+from pipeline.registration.bundle.report import camera_motion, convergence_notes, convergence_of
 from pipeline.registration.bundle.result import (
     EXCLUDED,
     PRIOR,
@@ -40,7 +48,6 @@ from pipeline.registration.bundle.result import (
     RegistrationStats,
 )
 from pipeline.registration.bundle.solve import _solve
-from pipeline.registration.overlap import connected_components
 from pipeline.registration.tracks import Tracks, build_tracks
 
 log = logging.getLogger(__name__)
@@ -73,9 +80,12 @@ class _Rounds:
     uv_xyz: np.ndarray  # (n_tracks, 3) adjusted ground points
     before: tuple | None  # residuals of the prior cameras (obs, gcp)
     act_idx: np.ndarray  # observations of the last solve
-    problem: _Problem | None
+    problem: BlockProblem | None
     rounds: int
     converged: bool
+    k: int = 1  # correction degree of the network (largest camera kind's)
+    solutions: list = None  # the solver's outcome per round
+    stopped_with_outliers: int = 0  # observations above the threshold when the rounds ran out
 
 
 def _inputs(cameras: Mapping, matches: Sequence, cfg, control: Sequence[GroundControl], excluded) -> _Inputs:
@@ -98,25 +108,59 @@ def _inputs(cameras: Mapping, matches: Sequence, cfg, control: Sequence[GroundCo
     return _Inputs(ids_all, ids, cams, excluded, tracks, gcp_frame, gcp_xy, gcp_xyz)
 
 
-def _solve_rounds(inp: _Inputs, cfg) -> _Rounds:
+def _frame_sigmas(cfg, k: int) -> tuple[list[float], list[float] | None]:
+    """Prior sigma of each rotation (rad) and position (m) coefficient, constant term first."""
+    rot = [math.radians(cfg.pointing_sigma_deg)] + [math.radians(cfg.pointing_drift_sigma_deg)] * (k - 1)
+    if cfg.position_sigma_m is None:
+        return rot, None
+    drift = cfg.position_drift_sigma_m if cfg.position_drift_sigma_m is not None else cfg.position_sigma_m
+    return rot, [cfg.position_sigma_m] + [drift] * (k - 1)
+
+
+def _starting_points(inp: _Inputs, cfg, dem):
+    """Starting ground points of every track and, for free points, their radius priors."""
+    cams, tr = inp.cams, inp.tracks
+    if not tr.n_tracks:
+        return np.zeros((0, 3)), None, None, None
+    free = cfg.points == "free"
+    p0 = initial_ground(cams, tr.frame, tr.track, tr.line_sample, tr.n_tracks, on_surface=not free or dem is None)
+    if not free:
+        return p0, None, None, None
+    radii = cams[0].radii_m
+    if dem is not None:  # cut the rays again at the DEM's height under the first guess
+        r_dem, _ = radius_prior(np.where(np.isfinite(p0), p0, radii[0]), radii, dem)
+        h = r_dem - np.linalg.norm(np.where(np.isfinite(p0), p0, 1.0), axis=1)
+        p0 = initial_ground(cams, tr.frame, tr.track, tr.line_sample, tr.n_tracks, height=h[tr.track],
+                            on_surface=False)
+    r_prior, fn = radius_prior(np.where(np.isfinite(p0), p0, radii[0]), radii, dem)
+    sigma = cfg.point_radius_sigma_m if dem is not None else cfg.point_radius_sigma_sphere_m
+    return p0, r_prior, sigma, fn
+
+
+def _solve_rounds(inp: _Inputs, cfg, dem=None) -> _Rounds:
     """Solve, reject observations above the outlier threshold, solve again (``max_iterations``)."""
     cams, gcp_frame, gcp_xy, gcp_xyz = inp.cams, inp.gcp_frame, inp.gcp_xy, inp.gcp_xyz
     obs_frame, obs_track, obs_xy = inp.tracks.frame, inp.tracks.track, inp.tracks.line_sample
     n_tracks = inp.tracks.n_tracks
-    sigma_rot = math.radians(cfg.pointing_sigma_deg)
-    sigma_pos = cfg.position_sigma_m
-    p0 = _initial_ground(cams, obs_frame, obs_track, obs_xy, n_tracks) if n_tracks else np.zeros((0, 3))
+    k = max((kind_of(c).degree for c in cams), default=1)
+    rot_sigma, pos_sigma = _frame_sigmas(cfg, k)
+    p0, r_prior, r_sigma, r_fn = _starting_points(inp, cfg, dem)
     bad_track = ~np.all(np.isfinite(p0), axis=1)
     active = ~bad_track[obs_track] if n_tracks else np.zeros(0, bool)
+    if cfg.solver == "schur":
+        resolve_linear_solver(cfg.linear_solver)  # fail early on a solver that is not installed
+    pts = {"points": cfg.points, "radius_sigma_m": r_sigma, "radius_fn": r_fn}
 
     gsd = _median_gsd(cams)
-    npf = 6 if sigma_pos is not None else 3
+    npf = 3 * k * (2 if pos_sigma is not None else 1)
     fp = np.zeros((len(cams), npf))
     uv_xyz = p0.copy()  # current ground points (xyz) per track
     before = None
     rounds = 0
     converged = False
     problem = None
+    solutions = []
+    n_bad = 0
     act_idx = np.zeros(0, int)
     # weights: 1 / tie_sigma_px (or the estimated precision); the outlier threshold always
     # follows the robust estimate of the tie precision
@@ -129,18 +173,20 @@ def _solve_rounds(inp: _Inputs, cfg) -> _Rounds:
         counts = np.bincount(obs_track[act_idx], minlength=n_tracks) if n_tracks else np.zeros(0, int)
         act_idx = act_idx[counts[obs_track[act_idx]] >= 2]
         used_tracks, t_inv = np.unique(obs_track[act_idx], return_inverse=True)
-        problem = _Problem(cams, obs_frame[act_idx], t_inv.ravel(), obs_xy[act_idx], uv_xyz[used_tracks],
-                           gcp_frame, gcp_xy, gcp_xyz, sigma_rot, sigma_pos, sigma_px)
-        x0 = np.concatenate([fp.ravel(), np.zeros(2 * problem.nt)])
+        problem = BlockProblem(cams, obs_frame[act_idx], t_inv.ravel(), obs_xy[act_idx], uv_xyz[used_tracks],
+                               gcp_frame, gcp_xy, gcp_xyz, rot_sigma, pos_sigma, sigma_px,
+                               radius_prior=None if r_prior is None else r_prior[used_tracks], **pts)
+        x0 = np.concatenate([fp.ravel(), np.zeros(problem.npp * problem.nt)])
         if before is None:
-            before = _Problem(
+            before = BlockProblem(
                 cams, obs_frame, obs_track, obs_xy, np.where(np.isfinite(p0), p0, 0.0),
-                gcp_frame, gcp_xy, gcp_xyz, sigma_rot, sigma_pos,
-            ).image_residuals(np.zeros(npf * len(cams) + 2 * n_tracks))
+                gcp_frame, gcp_xy, gcp_xyz, rot_sigma, pos_sigma, points=cfg.points,
+            ).image_residuals(np.zeros(npf * len(cams) + problem.npp * n_tracks))
         if problem.n_obs == 0 and problem.n_gcp == 0:
             break
         rounds += 1
         sol = _solve(problem, x0, cfg, gsd)
+        solutions.append(sol)
         if not np.all(np.isfinite(sol.x)):
             raise RegistrationError("bundle adjustment diverged (non-finite parameters)")
         x = sol.x
@@ -158,9 +204,11 @@ def _solve_rounds(inp: _Inputs, cfg) -> _Rounds:
             est_sigma = max(_SIGMA_FLOOR_PX, 1.4826 * float(np.median(np.abs(comps))))
         thresh = min(cfg.outlier_px, cfg.outlier_sigma * est_sigma)
         bad = ~(norm <= thresh)
+        n_bad = int(bad.sum())
         log.info(
-            "adjustment round %d: %d observations, rms %.3f px, tie precision %.3f px, %d above %.3f px (%s)",
-            rounds, problem.n_obs, _rms(r_obs), est_sigma, int(bad.sum()), thresh, f"{sol.message}, nfev {sol.nfev}",
+            "adjustment round %d: %d observations, rms %.3f px, tie precision %.3f px, %d above %.3f px "
+            "(%s, %d iterations, %.1f s)", rounds, problem.n_obs, _rms(r_obs), est_sigma, n_bad, thresh,
+            sol.message, sol.iterations, sol.seconds,
         )
         sigma_changed = abs(est_sigma - prev) > 0.1 * prev
         if estimate_sigma:
@@ -168,60 +216,73 @@ def _solve_rounds(inp: _Inputs, cfg) -> _Rounds:
         if (not bad.any() and not sigma_changed) or rounds >= cfg.max_iterations:
             break
         active[act_idx[bad]] = False
-    return _Rounds(fp, uv_xyz, before, act_idx, problem, rounds, converged)
+    return _Rounds(fp, uv_xyz, before, act_idx, problem, rounds, converged, k, solutions, n_bad)
 
 
-def _final_residuals(inp: _Inputs, rs: _Rounds, adjusted: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Residuals (pixels) of every observation and control point with the adjusted cameras."""
-    obs_frame, obs_track, obs_xy = inp.tracks.frame, inp.tracks.track, inp.tracks.line_sample
-    final_obs = np.full((len(obs_frame), 2), np.nan)
-    for k, fid in enumerate(inp.ids):
-        idx = np.flatnonzero(obs_frame == k)
-        if len(idx):
-            pts = rs.uv_xyz[obs_track[idx]]
-            ok = np.all(np.isfinite(pts), axis=1)
-            if ok.any():
-                line, sample = adjusted[fid].ground_to_image(pts[ok])
-                final_obs[idx[ok]] = np.stack([line, sample], 1) - obs_xy[idx[ok]]
-    final_gcp = np.full((len(inp.gcp_frame), 2), np.nan)
-    for k, fid in enumerate(inp.ids):
-        idx = np.flatnonzero(inp.gcp_frame == k)
-        if len(idx):
-            line, sample = adjusted[fid].ground_to_image(inp.gcp_xyz[idx])
-            final_gcp[idx] = np.stack([line, sample], 1) - inp.gcp_xy[idx]
+def _final_residuals(inp: _Inputs, rs: _Rounds, cfg) -> tuple[np.ndarray, np.ndarray]:
+    """Residuals (pixels) of every observation and control point with the adjusted cameras
+    (batched projections of the corrected cameras, one per camera group)."""
+    tr = inp.tracks
+    rot_sigma, pos_sigma = _frame_sigmas(cfg, rs.k)
+    pts = np.where(np.isfinite(rs.uv_xyz), rs.uv_xyz, 0.0)
+    prob = BlockProblem(inp.cams, tr.frame, tr.track, tr.line_sample, pts, inp.gcp_frame, inp.gcp_xy,
+                        inp.gcp_xyz, rot_sigma, pos_sigma)
+    final_obs = prob.project_obs(rs.fp, pts[tr.track]) - tr.line_sample if len(tr) else np.zeros((0, 2))
+    if len(tr):
+        final_obs[~np.all(np.isfinite(rs.uv_xyz[tr.track]), axis=1)] = np.nan
+    final_gcp = prob.project_gcp(rs.fp) - inp.gcp_xy if len(inp.gcp_frame) else np.zeros((0, 2))
     return final_obs, final_gcp
+
+
+def _per_frame_rms(frame: np.ndarray, r: np.ndarray, n: int) -> np.ndarray:
+    """RMS residual magnitude (n,) per frame of residual vectors ``r (m, 2)`` (NaN rows skipped)."""
+    ok = np.all(np.isfinite(r), axis=1)
+    cnt = np.bincount(frame[ok], minlength=n)
+    ss = np.bincount(frame[ok], np.sum(r[ok] ** 2, axis=1), minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(cnt > 0, np.sqrt(ss / np.maximum(cnt, 1)), math.nan)
+
+
+def _components(n: int, track: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """Component label (0..) of each of ``n`` frames in the graph of frames sharing a track."""
+    if not n:
+        return np.zeros(0, int)
+    order = np.lexsort((frame, track))
+    t, f = track[order], frame[order]
+    same = t[1:] == t[:-1]
+    graph = coo_matrix((np.ones(int(same.sum())), (f[:-1][same], f[1:][same])), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def _correction(fp_row: np.ndarray, k: int, solve_pos: bool) -> FrameCorrection:
+    rot = fp_row[: 3 * k].reshape(k, 3)
+    pos = fp_row[3 * k : 6 * k].reshape(k, 3) if solve_pos else np.zeros((k, 3))
+    coeffs = (tuple(tuple(map(float, r)) for r in rot), tuple(tuple(map(float, r)) for r in pos)) if k > 1 else ((), ())
+    return FrameCorrection(tuple(map(float, rot[0])), tuple(map(float, pos[0])), *coeffs)
 
 
 def _frame_statuses(inp: _Inputs, rs: _Rounds, cfg, adjusted: dict, final_obs: np.ndarray, used: np.ndarray):
     """Per-frame status, output cameras and corrections, and the tied components."""
     ids, cams = inp.ids, inp.cams
     obs_frame, obs_track = inp.tracks.frame, inp.tracks.track
-    npf = rs.fp.shape[1]
+    solve_pos = cfg.position_sigma_m is not None
     status: dict[str, FrameStatus] = {}
     n_tie = np.bincount(obs_frame[used], minlength=len(ids)) if len(ids) else np.zeros(0, int)
     n_gcp = np.bincount(inp.gcp_frame, minlength=len(ids)) if len(ids) else np.zeros(0, int)
-    edges = []
-    if used.any():
-        ut = obs_track[used]
-        uf = obs_frame[used]
-        order = np.lexsort((uf, ut))
-        ut, uf = ut[order], uf[order]
-        same = ut[1:] == ut[:-1]
-        edges = list(zip(uf[:-1][same], uf[1:][same]))
-    comp = connected_components(len(ids), edges) if ids else np.zeros(0, int)
+    comp = _components(len(ids), obs_track[used], obs_frame[used])
     tied_mask = (n_tie >= cfg.min_tie_points) | (n_gcp >= cfg.min_tie_points)
-    tied_comps = sorted({int(comp[k]) for k in range(len(ids)) if tied_mask[k]})
+    tied_comps = sorted({int(c) for c in np.unique(comp[tied_mask])}) if len(ids) else []
     comp_rank = {c: r for r, c in enumerate(tied_comps)}
+    rms_b = (_per_frame_rms(obs_frame[used], rs.before[0][used], len(ids)) if rs.before is not None
+             else np.full(len(ids), math.nan))
+    rms_a = _per_frame_rms(obs_frame[used], final_obs[used], len(ids))
     out_cams, corrections = {}, {}
     for k, fid in enumerate(ids):
-        sel = obs_frame == k
-        rb = _rms(rs.before[0][sel & used]) if rs.before is not None else math.nan
-        ra = _rms(final_obs[sel & used])
         if tied_mask[k]:
             out_cams[fid] = adjusted[fid]
-            corrections[fid] = FrameCorrection(tuple(map(float, rs.fp[k, :3])),
-                                               tuple(map(float, rs.fp[k, 3:6])) if npf == 6 else (0.0, 0.0, 0.0))
-            status[fid] = FrameStatus(TIED, "", int(n_tie[k]), int(n_gcp[k]), rb, ra, comp_rank[int(comp[k])])
+            corrections[fid] = _correction(rs.fp[k], rs.k, solve_pos)
+            status[fid] = FrameStatus(TIED, "", int(n_tie[k]), int(n_gcp[k]), float(rms_b[k]), float(rms_a[k]),
+                                      comp_rank[int(comp[k])])
         else:
             why = (f"only {int(n_tie[k])} tie points (< min_tie_points = {cfg.min_tie_points})"
                    if n_tie[k] else "no tie points with any overlapping frame")
@@ -288,6 +349,7 @@ def adjust(
     control: Sequence[GroundControl] = (),
     seed: int = 0,
     excluded: Mapping[str, str] | None = None,
+    dem=None,
 ) -> RegistrationResult:
     """Bundle-adjust camera pointing from pairwise tie points.
 
@@ -302,8 +364,10 @@ def adjust(
     cfg : RegisterConfig
         ``pointing_sigma_deg``, ``position_sigma_m``, ``tie_sigma_px``, ``robust_loss``,
         ``robust_scale_px``, ``outlier_px``, ``outlier_sigma``, ``solver``,
-        ``max_iterations``, ``max_nfev``, ``merge_radius_px``, ``track_tolerance_px``,
-        ``min_tie_points``, ``unmatched``.
+        ``linear_solver``, ``max_iterations``, ``max_nfev``, ``merge_radius_px``,
+        ``track_tolerance_px``, ``min_tie_points``, ``unmatched``, ``points``,
+        ``point_radius_sigma_m``, ``point_radius_sigma_sphere_m``,
+        ``pointing_drift_sigma_deg``, ``position_drift_sigma_m``, ``drift_sigma``.
     control : sequence of GroundControl, optional
         Ground control points (fixed ground coordinates), e.g. from
         :func:`~pipeline.registration.control.match_basemap`.
@@ -312,6 +376,10 @@ def adjust(
         the same seeding interface.
     excluded : mapping ``{frame id: reason}``, optional
         Frames already rejected upstream (listed with that reason).
+    dem : Dem, optional
+        Terrain (:class:`pipeline.geometry.dem.Dem`) for the radius prior of free points
+        (``points="free"``); without it the prior is the reference sphere with the loose
+        ``point_radius_sigma_sphere_m``. Unused for surface-bound points.
 
     Returns
     -------
@@ -327,6 +395,9 @@ def adjust(
     A rotation common to all frames is constrained only by the priors (and ground
     control): with ``N`` tied frames and prior sigma ``s`` it is known to about
     ``s / sqrt(N)`` per axis. ``stats.common_rotation_sigma_deg`` reports that number.
+    ``result.convergence`` says whether the solve converged and why it stopped, and warns
+    of drift (corrections well beyond the priors without ground control);
+    ``result.motion`` gives each tied camera's correction against its prior sigmas.
 
     Examples
     --------
@@ -340,12 +411,15 @@ def adjust(
         for m in matches
     ]
     inp = _inputs(cameras, matches, cfg, control, excluded)
-    rs = _solve_rounds(inp, cfg)
-    npf = rs.fp.shape[1]
+    rs = _solve_rounds(inp, cfg, dem)
     adjusted = {}
+    solve_pos = cfg.position_sigma_m is not None
     for k, fid in enumerate(inp.ids):
-        adjusted[fid] = inp.cams[k].with_pointing_correction(rs.fp[k, :3], rs.fp[k, 3:6] if npf == 6 else None)
-    final_obs, final_gcp = _final_residuals(inp, rs, adjusted)
+        kind = kind_of(inp.cams[k])
+        rot = rs.fp[k, : 3 * rs.k].reshape(rs.k, 3)[: kind.degree]
+        pos = rs.fp[k, 3 * rs.k : 6 * rs.k].reshape(rs.k, 3)[: kind.degree] if solve_pos else None
+        adjusted[fid] = kind.corrected(inp.cams[k], rot, pos)
+    final_obs, final_gcp = _final_residuals(inp, rs, cfg)
 
     # inlier set: observations used in the last solve
     obs_frame, obs_track = inp.tracks.frame, inp.tracks.track
@@ -359,6 +433,11 @@ def adjust(
     n_tied = int(tied_mask.sum())
     absolute = len(inp.gcp_frame) > 0
     notes, common_sigma = _notes(cfg, n_tied, absolute, len(tied_comps))
+    motion = camera_motion(corrections, cfg)
+    convergence = convergence_of(rs.solutions, rs.rounds, cfg, motion, absolute, rs.stopped_with_outliers)
+    for note in convergence_notes(convergence, cfg):
+        notes.append(note)
+        log.warning(note)
     before = rs.before
     stats = RegistrationStats(
         rms_before_px=_rms(np.concatenate([before[0][used], before[1]])) if before is not None else math.nan,
@@ -380,4 +459,5 @@ def adjust(
     )
     log.info("registration: %d/%d frames tied, %d tracks, rms %.3f -> %.3f px, %d outliers",
              n_tied, len(inp.ids_all), stats.n_tracks, stats.rms_before_px, stats.rms_after_px, stats.n_outliers)
-    return RegistrationResult(out_cams, corrections, status, network, stats, pair_info, notes)
+    return RegistrationResult(out_cams, corrections, status, network, stats, pair_info, notes, convergence, motion,
+                              rs.uv_xyz)

@@ -18,7 +18,9 @@ __all__ = [
     "EXCLUDED",
     "PRIOR",
     "TIED",
+    "CameraMotion",
     "ControlNetwork",
+    "Convergence",
     "FrameCorrection",
     "FrameStatus",
     "GroundControl",
@@ -58,11 +60,18 @@ class FrameCorrection:
     """Correction applied to one camera.
 
     ``rotvec_rad`` (3,) in the camera frame and ``position_offset_m`` (3,) body-fixed;
-    ``angle_deg`` is the rotation angle ``|rotvec|`` in degrees.
+    ``angle_deg`` is the rotation angle ``|rotvec|`` in degrees. For camera kinds whose
+    correction varies in time (degree ``k > 1``, see
+    :mod:`~pipeline.registration.bundle.cameras`) ``rot_coeffs_rad`` / ``position_coeffs_m``
+    hold all ``k`` coefficients ``c_j`` of ``rotvec(tau) = sum_j c_j tau^j`` (rows of 3);
+    ``rotvec_rad`` and ``position_offset_m`` are then the constant terms (the correction at
+    the image's centre time). Empty for ``k = 1``.
     """
 
     rotvec_rad: tuple[float, float, float]
     position_offset_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    rot_coeffs_rad: tuple[tuple[float, float, float], ...] = ()
+    position_coeffs_m: tuple[tuple[float, float, float], ...] = ()
 
     @property
     def angle_deg(self) -> float:
@@ -72,6 +81,63 @@ class FrameCorrection:
     def rotvec_deg(self) -> tuple[float, float, float]:
         """The rotation vector in degrees (camera frame)."""
         return tuple(math.degrees(v) for v in self.rotvec_rad)
+
+
+@dataclass(frozen=True)
+class CameraMotion:
+    """How far the adjustment moved one camera, against its prior.
+
+    ``rotation_deg`` is the angle of the (constant) rotation correction, ``position_m`` the
+    length of the position offset; ``rotation_sigmas`` / ``position_sigmas`` are the
+    corrections' RMS per axis in units of the prior sigma (``pointing_sigma_deg``,
+    ``position_sigma_m``): about 1 when the corrections are as large as the priors say
+    errors are, NaN for positions that were not solved.
+    """
+
+    rotation_deg: float
+    position_m: float
+    rotation_sigmas: float
+    position_sigmas: float = math.nan
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """How the adjustment ended, honestly.
+
+    Attributes
+    ----------
+    converged : bool
+        The last solve reached a minimum (cost or step criterion, or no further decrease)
+        and the outlier rejection settled before ``max_iterations`` rounds.
+    reason : str
+        Why it stopped (the solver's criterion, and the rejection rounds' state).
+    rounds : int
+        Solve / outlier-rejection rounds.
+    iterations : int
+        Solver iterations (linearisations) over all rounds.
+    final_cost : float
+        Robust cost ``0.5 sum rho(r^2)`` of the last solve (residuals in tie sigmas).
+    linear_solver : str
+        ``cholmod``, ``splu``, ``pcg`` (``solver="schur"``) or ``lsmr`` (``solver="scipy"``).
+    seconds : float
+        Wall time of the solves.
+    drift : bool
+        No ground control and the corrections are well beyond the priors (RMS over the
+        tied frames above ``drift_sigma`` prior sigmas): the network has probably drifted.
+    rms_rotation_sigmas, rms_position_sigmas : float
+        The RMS over tied frames of ``CameraMotion.rotation_sigmas`` / ``position_sigmas``.
+    """
+
+    converged: bool = False
+    reason: str = "not run"
+    rounds: int = 0
+    iterations: int = 0
+    final_cost: float = math.nan
+    linear_solver: str = ""
+    seconds: float = 0.0
+    drift: bool = False
+    rms_rotation_sigmas: float = math.nan
+    rms_position_sigmas: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -187,7 +253,15 @@ class RegistrationResult:
     pairs : list of dict
         Per matched pair: ``id_i``, ``id_j``, ``n`` tie points, ``score``, ``reason``.
     notes : list of str
-        Caveats for the report (e.g. absolute position limited by the priors).
+        Caveats for the report (e.g. absolute position limited by the priors, drift,
+        no convergence).
+    convergence : Convergence
+        Converged or not, iterations, final cost, why it stopped, drift.
+    motion : dict[str, CameraMotion]
+        Per tied frame: how far its camera moved against the prior sigmas.
+    points_xyz : ndarray of shape (n_tracks, 3)
+        Adjusted ground point of every track (body-fixed metres; NaN where unknown): on
+        the reference surface (``points="surface"``) or free in 3D (``points="free"``).
     """
 
     cameras: dict
@@ -197,6 +271,9 @@ class RegistrationResult:
     stats: RegistrationStats
     pairs: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    convergence: Convergence = field(default_factory=Convergence)
+    motion: dict[str, CameraMotion] = field(default_factory=dict)
+    points_xyz: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
 
     def frames_with(self, status: str) -> list[str]:
         """Frame ids whose status is ``status`` (``tied``, ``prior``, ``excluded``)."""

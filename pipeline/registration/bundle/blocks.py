@@ -20,10 +20,12 @@ Residuals (rows, in this order)
     - ``points="free"``: radius priors ``(|X_t| - r_prior_t) / sigma_r`` (``r_prior`` from
       a DEM under the point when one is given, else the reference sphere).
 Jacobians
-    By finite differences, **vectorised over all observations**: each frame unknown is
-    perturbed in every frame at once (an observation depends on one frame), each point
-    unknown in every point at once; each perturbation costs one batched projection per
-    camera group (one ``ground_to_image`` call for all frame cameras sharing intrinsics).
+    **Vectorised over all observations**, from each camera kind's
+    ``project_jacobian`` (:mod:`~pipeline.registration.bundle.cameras`): frame cameras by
+    the chain rule through one batched projection per intrinsics group (4
+    ``ground_to_image`` calls per linearisation for all frames), other kinds by forward
+    differences of their projection; ``d img / d point`` is ``d img / d X`` times the point
+    parametrisation's ``d X / d unknowns``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from pipeline.geometry.body import lonlat_to_xyz, xyz_to_lonlat
 from pipeline.registration.bundle.cameras import kind_of
 from pipeline.registration.overlap import tangent_basis
 
-__all__ = ["BlockJacobian", "BlockProblem", "sum_by"]
+__all__ = ["BlockJacobian", "BlockProblem", "camera_groups", "sum_by"]
 
 H_ROT = 1e-7  # rad
 H_POS = 1e-2  # m
@@ -49,6 +51,15 @@ def sum_by(index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     flat = values.reshape(len(index), -1)
     ind = sparse.csr_matrix((np.ones(len(index)), (index, np.arange(len(index)))), shape=(n, len(index)))
     return np.asarray(ind @ flat).reshape((n,) + values.shape[1:])
+
+
+def camera_groups(cams) -> list[tuple]:
+    """``[(kind, frame indices)]``: frames projected together (same kind and group key)."""
+    keys: dict = {}
+    for f, cam in enumerate(cams):
+        kind = kind_of(cam)
+        keys.setdefault((id(kind), kind.group_key(cam)), (kind, []))[1].append(f)
+    return [(kind, np.array(frames, int)) for kind, frames in keys.values()]
 
 
 class BlockJacobian:
@@ -94,18 +105,20 @@ class BlockProblem:
         Prior radius of each track's point (m) and its sigma (m). ``radius_fn`` (lon, lat
         radians -> radius m) re-evaluates the prior under the moving point (a DEM);
         None: ``radius_prior`` stays fixed.
+    groups : list, optional
+        :func:`camera_groups` of ``cams`` (computed here when not given).
     """
 
     def __init__(self, cams, obs_frame, obs_track, obs_xy, p0, gcp_frame, gcp_xy, gcp_xyz, rot_sigma,
                  pos_sigma, sigma_px: float = 1.0, *, points: str = "surface", radius_prior=None,
-                 radius_sigma_m: float | None = None, radius_fn=None):
+                 radius_sigma_m: float | None = None, radius_fn=None, groups=None):
         self.cams = list(cams)
         self.nf = len(self.cams)
-        self.kinds = [kind_of(c) for c in self.cams]
-        self.degree = np.array([k.degree for k in self.kinds], int)
+        self._groups = groups if groups is not None else camera_groups(self.cams)
         self.k = len(rot_sigma)
-        if self.nf and self.degree.max() > self.k:
-            raise ValueError(f"rot_sigma has {self.k} coefficients; a camera needs {self.degree.max()}")
+        need = max((kind.degree for kind, _ in self._groups), default=1)
+        if need > self.k:
+            raise ValueError(f"rot_sigma has {self.k} coefficients; a camera kind needs {need}")
         self.solve_pos = pos_sigma is not None
         self.npf = 3 * self.k * (2 if self.solve_pos else 1)
         sig = np.repeat(np.asarray(rot_sigma, float), 3)
@@ -133,7 +146,6 @@ class BlockProblem:
         self.radius_prior = None if radius_prior is None else np.asarray(radius_prior, float)
         self.radius_sigma = radius_sigma_m
         self.radius_fn = radius_fn
-        self._groups = self._make_groups()
         self._obs_groups = [self._split(g, self.obs_frame) for g in self._groups]
         self._gcp_groups = [self._split(g, self.gcp_frame) for g in self._groups]
 
@@ -157,12 +169,6 @@ class BlockProblem:
         rot = fp[:, :n].reshape(-1, self.k, 3)
         pos = fp[:, n : 2 * n].reshape(-1, self.k, 3) if self.solve_pos else None
         return rot, pos
-
-    def _make_groups(self) -> list[tuple]:
-        keys: dict = {}
-        for f, (cam, kind) in enumerate(zip(self.cams, self.kinds)):
-            keys.setdefault((id(kind), kind.group_key(cam)), (kind, []))[1].append(f)
-        return [(kind, np.array(frames, int)) for kind, frames in keys.values()]
 
     def _split(self, group, frame_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rows of ``frame_of`` in ``group`` and their frame index local to the group."""
@@ -230,38 +236,66 @@ class BlockProblem:
         return np.where(np.isfinite(res), res, 1e6)
 
     # -- Jacobian -------------------------------------------------------------------------
-    def blocks(self, x) -> BlockJacobian:
-        """Weighted residual blocks and their Jacobians at ``x`` (finite differences)."""
-        fp, pp = self.split(x)
-        xyz = self.ground(pp)
-        xo = xyz[self.obs_track]
-        base_o = self.project_obs(fp, xo) if self.n_obs else np.zeros((0, 2))
-        base_g = self.project_gcp(fp) if self.n_gcp else np.zeros((0, 2))
-        jc_o = np.zeros((self.n_obs, 2, self.npf))
-        jc_g = np.zeros((self.n_gcp, 2, self.npf))
+    def _jacobian_rows(self, fp, xyz, split):
+        """Image coordinates and their derivatives for the rows of one kind (obs or GCP)."""
+        rot, pos = self.coefficients(fp)
+        n = len(xyz)
+        img = np.full((n, 2), np.nan)
+        jc = np.zeros((n, 2, self.npf))
+        jx = np.zeros((n, 2, 3))
         n_rot = 3 * self.k
-        for c in range(self.npf):
-            h = H_ROT if c < n_rot else H_POS
-            fp2 = fp.copy()
-            fp2[:, c] += h
-            if self.n_obs:
-                jc_o[:, :, c] = (self.project_obs(fp2, xo) - base_o) * (self.w_img / h)
-            if self.n_gcp:
-                jc_g[:, :, c] = (self.project_gcp(fp2) - base_g) * (self.w_img / h)
-        jp_o = np.zeros((self.n_obs, 2, self.npp))
-        r_pp = self.point_priors(pp)
-        jp_pp = np.zeros((len(r_pp), self.npp))
+        for (kind, frames), (rows, local) in zip(self._groups, split):
+            if not len(rows):
+                continue
+            k = kind.degree
+            i, d_rot, d_pos, d_xyz = kind.project_jacobian(
+                [self.cams[f] for f in frames], local, rot[frames, :k], None if pos is None else pos[frames, :k],
+                xyz[rows], H_ROT, H_POS, H_PT)
+            img[rows] = i
+            jc[rows, :, : 3 * k] = d_rot
+            if d_pos is not None:
+                jc[rows, :, n_rot : n_rot + 3 * k] = d_pos
+            jx[rows] = d_xyz
+        return img, jc, jx
+
+    def ground_jacobian(self, pp) -> np.ndarray:
+        """``d X_t / d pp_t`` (nt, 3, npp): the local basis (free) or by differences (surface)."""
+        if self.points == "free":
+            return np.stack([self.east, self.north, self.up], axis=2)
+        base = self.ground(pp)
+        out = np.zeros((self.nt, 3, self.npp))
         for c in range(self.npp):
             pp2 = pp.copy()
             pp2[:, c] += H_PT
-            if self.n_obs:
-                jp_o[:, :, c] = (self.project_obs(fp, self.ground(pp2)[self.obs_track]) - base_o) * (self.w_img / H_PT)
-            if len(r_pp):
-                jp_pp[:, c] = (self.point_priors(pp2) - r_pp) / H_PT
+            out[:, :, c] = (self.ground(pp2) - base) / H_PT
+        return out
+
+    def blocks(self, x) -> BlockJacobian:
+        """Weighted residual blocks and their Jacobians at ``x``."""
+        fp, pp = self.split(x)
+        xyz = self.ground(pp)
+        if self.n_obs:
+            base_o, jc_o, jx_o = self._jacobian_rows(fp, xyz[self.obs_track], self._obs_groups)
+            jp_o = np.einsum("nka,nac->nkc", jx_o, self.ground_jacobian(pp)[self.obs_track])
+        else:
+            base_o, jc_o, jp_o = np.zeros((0, 2)), np.zeros((0, 2, self.npf)), np.zeros((0, 2, self.npp))
+        if self.n_gcp:
+            base_g, jc_g, _ = self._jacobian_rows(fp, self.gcp_xyz, self._gcp_groups)
+        else:
+            base_g, jc_g = np.zeros((0, 2)), np.zeros((0, 2, self.npf))
+        r_pp = self.point_priors(pp)
+        jp_pp = np.zeros((len(r_pp), self.npp))
+        for c in range(self.npp if len(r_pp) else 0):
+            pp2 = pp.copy()
+            pp2[:, c] += H_PT
+            jp_pp[:, c] = (self.point_priors(pp2) - r_pp) / H_PT
         r_obs = (base_o - self.obs_xy) * self.w_img
         r_gcp = (base_g - self.gcp_xy) * self.w_img
-        for a in (r_obs, r_gcp, jc_o, jc_g, jp_o, r_pp, jp_pp):
-            np.nan_to_num(a, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        jc_o *= self.w_img
+        jc_g *= self.w_img
+        jp_o *= self.w_img
+        for arr in (r_obs, r_gcp, jc_o, jc_g, jp_o, r_pp, jp_pp):
+            np.nan_to_num(arr, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
         return BlockJacobian(r_obs, r_gcp, jc_o, jc_g, jp_o, r_pp, jp_pp)
 
     def jacobian(self, x) -> sparse.csr_matrix:

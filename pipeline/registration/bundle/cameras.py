@@ -26,7 +26,6 @@ camera.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -90,6 +89,37 @@ class CameraKind:
                 out[idx, 0], out[idx, 1] = line, sample
         return out
 
+    def project_jacobian(self, cams, frame, rot_coeffs, pos_coeffs, xyz, h_rot: float, h_pos: float, h_xyz: float):
+        """:meth:`project` and its derivatives, by forward differences of :meth:`project`.
+
+        Returns
+        -------
+        img : (n, 2)
+        d_rot : (n, 2, 3k)   d img / d rotation coefficients (``c_0`` x, y, z, then ``c_1`` ...)
+        d_pos : (n, 2, 3k) or None
+        d_xyz : (n, 2, 3)    d img / d ground point (body-fixed m)
+        """
+        img = self.project(cams, frame, rot_coeffs, pos_coeffs, xyz)
+        k = rot_coeffs.shape[1]
+        d_rot = np.zeros((len(frame), 2, 3 * k))
+        for c in range(3 * k):
+            r2 = rot_coeffs.copy()
+            r2[:, c // 3, c % 3] += h_rot
+            d_rot[:, :, c] = (self.project(cams, frame, r2, pos_coeffs, xyz) - img) / h_rot
+        d_pos = None
+        if pos_coeffs is not None:
+            d_pos = np.zeros((len(frame), 2, 3 * k))
+            for c in range(3 * k):
+                p2 = pos_coeffs.copy()
+                p2[:, c // 3, c % 3] += h_pos
+                d_pos[:, :, c] = (self.project(cams, frame, rot_coeffs, p2, xyz) - img) / h_pos
+        d_xyz = np.zeros((len(frame), 2, 3))
+        for a in range(3):
+            x2 = xyz.copy()
+            x2[:, a] += h_xyz
+            d_xyz[:, :, a] = (self.project(cams, frame, rot_coeffs, pos_coeffs, x2) - img) / h_xyz
+        return img, d_rot, d_pos, d_xyz
+
     def intersect(self, cam, line: np.ndarray, sample: np.ndarray, height=0.0) -> tuple[np.ndarray, np.ndarray]:
         """Ground points ``(n, 3)`` (m) of image coordinates and whether the ray meets the body."""
         hit_fn = getattr(cam, "image_to_ground_hit", None)  # optional capability of a kind
@@ -108,35 +138,96 @@ class GenericKind(CameraKind):
 
 
 class FrameKind(CameraKind):
-    """``FrameCamera``: constant correction, batched projection per intrinsics group."""
+    """``FrameCamera``: constant correction, batched projection per intrinsics group.
+
+    Derivatives by the chain rule through the moved point ``X''``: ``d img / d X''`` (2 x 3:
+    the pinhole analytic, the distortion by differences in the focal plane) times
+    ``d X'' / d (w, d, X)``; one projection per linearisation whatever the unknowns.
+    """
 
     degree = 1
-    _EXTRINSIC = ("position", "rotation", "sun_position", "velocity", "time_s", "name_sensor", "name_platform",
-                  "image_identifier", "height_range_m", "source_isd")
+    _INTRINSIC = ("lines", "samples", "focal_length_mm", "focal2pixel_lines", "focal2pixel_samples",
+                  "detector_center", "radii", "distortion", "look_direction", "line_summing", "sample_summing",
+                  "starting_detector_line", "starting_detector_sample")
 
     def group_key(self, cam) -> object:
-        return dataclasses.replace(cam, **{k: _NEUTRAL[k] for k in self._EXTRINSIC})
+        return tuple(getattr(cam, k) for k in self._INTRINSIC)
 
-    def project(self, cams, frame, rot_coeffs, pos_coeffs, xyz) -> np.ndarray:
+    @staticmethod
+    def _setup(cams, rot_coeffs, pos_coeffs):
         rep = cams[0]
-        c_rep, p_rep = rep.cam_to_body, rep.position_m
         c_f = np.stack([c.cam_to_body for c in cams])  # (m, 3, 3)
         p_f = np.stack([c.position_m for c in cams])
         if pos_coeffs is not None:
             p_f = p_f + pos_coeffs[:, 0]
-        # M_f = C_rep R(w_f)^T C_f^T
-        m = np.einsum("ij,fkj,flk->fil", c_rep, rotvecs_to_matrices(rot_coeffs[:, 0]), c_f)
-        d = xyz - p_f[frame]
-        moved = np.empty_like(d)
-        for i in range(3):  # component-wise: no (n, 3, 3) temporary
-            moved[:, i] = p_rep[i] + m[frame, i, 0] * d[:, 0] + m[frame, i, 1] * d[:, 1] + m[frame, i, 2] * d[:, 2]
+        return rep, c_f, p_f
+
+    @staticmethod
+    def _matrices(rep, c_f, rotvec):
+        """``M_f = C_rep R(w_f)^T C_f^T`` (m, 3, 3)."""
+        return np.einsum("ij,fkj,flk->fil", rep.cam_to_body, rotvecs_to_matrices(rotvec), c_f)
+
+    @staticmethod
+    def _apply(m, frame, d):
+        """``M[frame] @ d`` row by row, component-wise (no (n, 3, 3) temporary)."""
+        out = np.empty_like(d)
+        for i in range(3):
+            out[:, i] = m[frame, i, 0] * d[:, 0] + m[frame, i, 1] * d[:, 1] + m[frame, i, 2] * d[:, 2]
+        return out
+
+    def project(self, cams, frame, rot_coeffs, pos_coeffs, xyz) -> np.ndarray:
+        rep, c_f, p_f = self._setup(cams, rot_coeffs, pos_coeffs)
+        moved = rep.position_m + self._apply(self._matrices(rep, c_f, rot_coeffs[:, 0]), frame, xyz - p_f[frame])
         line, sample = rep.ground_to_image(moved)
         return np.stack([line, sample], axis=1)
 
+    @staticmethod
+    def _image_jacobian(rep, moved: np.ndarray, h_xyz: float) -> tuple[np.ndarray, np.ndarray]:
+        """``rep.ground_to_image(moved)`` (n, 2) and its Jacobian (n, 2, 3): the pinhole part
+        analytic, the distortion by differences in the focal plane (mm), focal-plane to
+        image linear (``focal2pixel``, summing)."""
+        img = np.stack(rep.ground_to_image(moved), axis=1)
+        rot = rep.cam_to_body
+        q = (moved - rep.position_m) @ rot  # camera frame, = cam_to_body^T (X - P)
+        f = rep.focal_length_mm
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g = f / (q[:, 2] * rep.look_direction)
+            ux, uy = g * q[:, 0], g * q[:, 1]
+            # d(ux, uy) / d X, (n, 3) each: columns of cam_to_body are the camera axes in the body frame
+            dux = g[:, None] * rot[:, 0] - (ux / q[:, 2])[:, None] * rot[:, 2]
+            duy = g[:, None] * rot[:, 1] - (uy / q[:, 2])[:, None] * rot[:, 2]
+        dist = rep.distortion
+        h = 1e-6 * f  # mm
+        dx0, dy0 = dist.apply(ux, uy)
+        dxx, dyx = dist.apply(ux + h, uy)
+        dxy, dyy = dist.apply(ux, uy + h)
+        d = ((dxx - dx0) / h, (dxy - dx0) / h, (dyx - dy0) / h, (dyy - dy0) / h)  # d00, d01, d10, d11
+        fl, fs = rep.focal2pixel_lines, rep.focal2pixel_samples
+        m = ((fl[1] / rep.line_summing, fl[2] / rep.line_summing), (fs[1] / rep.sample_summing, fs[2] / rep.sample_summing))
+        j = np.empty((len(q), 2, 3))
+        for r in range(2):  # (F D)_r0 dux + (F D)_r1 duy
+            g0 = m[r][0] * d[0] + m[r][1] * d[2]
+            g1 = m[r][0] * d[1] + m[r][1] * d[3]
+            j[:, r, :] = g0[:, None] * dux + g1[:, None] * duy
+        return img, j
 
-_NEUTRAL = {"position": (0.0, 0.0, 0.0), "rotation": (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0),
-            "sun_position": None, "velocity": (0.0, 0.0, 0.0), "time_s": 0.0, "name_sensor": "",
-            "name_platform": "", "image_identifier": "", "height_range_m": (0.0, 0.0), "source_isd": None}
+    def project_jacobian(self, cams, frame, rot_coeffs, pos_coeffs, xyz, h_rot, h_pos, h_xyz):
+        rep, c_f, p_f = self._setup(cams, rot_coeffs, pos_coeffs)
+        m = self._matrices(rep, c_f, rot_coeffs[:, 0])
+        d = xyz - p_f[frame]
+        rel = self._apply(m, frame, d)
+        moved = rep.position_m + rel
+        img, j = self._image_jacobian(rep, moved, h_xyz)
+        d_rot = np.zeros((len(frame), 2, 3))
+        for c in range(3):
+            r2 = rot_coeffs[:, 0].copy()
+            r2[:, c] += h_rot
+            dm = (self._matrices(rep, c_f, r2) - m) / h_rot
+            d_rot[:, :, c] = np.einsum("nka,na->nk", j, self._apply(dm, frame, d))
+        jm = np.stack([self._apply(np.transpose(m, (0, 2, 1)), frame, j[:, k]) for k in range(2)], axis=1)
+        # jm = J @ M[frame]: d img / d X ; d img / d offset = -jm
+        return img, d_rot, (-jm if pos_coeffs is not None else None), jm
+
 
 CAMERA_KINDS: dict[type, CameraKind] = {FrameCamera: FrameKind()}
 """Adapters by exact camera class; other classes get :class:`GenericKind`."""

@@ -30,7 +30,7 @@ from scipy.sparse.csgraph import connected_components
 
 from pipeline.errors import RegistrationError
 from pipeline.geometry.body import xyz_to_lonlat
-from pipeline.registration.bundle.blocks import BlockProblem
+from pipeline.registration.bundle.blocks import BlockProblem, camera_groups
 from pipeline.registration.bundle.cameras import kind_of
 from pipeline.registration.bundle.points import initial_ground, radius_prior
 from pipeline.registration.bundle.problem import _median_gsd, _rms
@@ -47,7 +47,7 @@ from pipeline.registration.bundle.result import (
     RegistrationResult,
     RegistrationStats,
 )
-from pipeline.registration.bundle.solve import _solve
+from pipeline.registration.bundle.solve import LAMBDA_START, _solve
 from pipeline.registration.tracks import Tracks, build_tracks
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ class _Rounds:
     k: int = 1  # correction degree of the network (largest camera kind's)
     solutions: list = None  # the solver's outcome per round
     stopped_with_outliers: int = 0  # observations above the threshold when the rounds ran out
+    groups: list = None  # camera groups (blocks.camera_groups)
 
 
 def _inputs(cameras: Mapping, matches: Sequence, cfg, control: Sequence[GroundControl], excluded) -> _Inputs:
@@ -97,7 +98,8 @@ def _inputs(cameras: Mapping, matches: Sequence, cfg, control: Sequence[GroundCo
             excluded.setdefault(fid, "no camera geometry")
     ids = [fid for fid in ids_all if fid not in excluded]
     cams = [cams_all[fid] for fid in ids]
-    good_matches = [m for m in matches if len(m) and m.id_i in ids and m.id_j in ids]
+    id_set = set(ids)
+    good_matches = [m for m in matches if len(m) and m.id_i in id_set and m.id_j in id_set]
     tracks: Tracks = build_tracks(good_matches, ids, merge_radius_px=cfg.merge_radius_px,
                                   tolerance_px=cfg.track_tolerance_px)
     fidx = {fid: k for k, fid in enumerate(ids)}
@@ -149,7 +151,8 @@ def _solve_rounds(inp: _Inputs, cfg, dem=None) -> _Rounds:
     active = ~bad_track[obs_track] if n_tracks else np.zeros(0, bool)
     if cfg.solver == "schur":
         resolve_linear_solver(cfg.linear_solver)  # fail early on a solver that is not installed
-    pts = {"points": cfg.points, "radius_sigma_m": r_sigma, "radius_fn": r_fn}
+    groups = camera_groups(cams)
+    pts = {"points": cfg.points, "radius_sigma_m": r_sigma, "radius_fn": r_fn, "groups": groups}
 
     gsd = _median_gsd(cams)
     npf = 3 * k * (2 if pos_sigma is not None else 1)
@@ -180,12 +183,12 @@ def _solve_rounds(inp: _Inputs, cfg, dem=None) -> _Rounds:
         if before is None:
             before = BlockProblem(
                 cams, obs_frame, obs_track, obs_xy, np.where(np.isfinite(p0), p0, 0.0),
-                gcp_frame, gcp_xy, gcp_xyz, rot_sigma, pos_sigma, points=cfg.points,
+                gcp_frame, gcp_xy, gcp_xyz, rot_sigma, pos_sigma, points=cfg.points, groups=groups,
             ).image_residuals(np.zeros(npf * len(cams) + problem.npp * n_tracks))
         if problem.n_obs == 0 and problem.n_gcp == 0:
             break
         rounds += 1
-        sol = _solve(problem, x0, cfg, gsd)
+        sol = _solve(problem, x0, cfg, gsd, solutions[-1].lam if solutions else LAMBDA_START)
         solutions.append(sol)
         if not np.all(np.isfinite(sol.x)):
             raise RegistrationError("bundle adjustment diverged (non-finite parameters)")
@@ -216,7 +219,7 @@ def _solve_rounds(inp: _Inputs, cfg, dem=None) -> _Rounds:
         if (not bad.any() and not sigma_changed) or rounds >= cfg.max_iterations:
             break
         active[act_idx[bad]] = False
-    return _Rounds(fp, uv_xyz, before, act_idx, problem, rounds, converged, k, solutions, n_bad)
+    return _Rounds(fp, uv_xyz, before, act_idx, problem, rounds, converged, k, solutions, n_bad, groups)
 
 
 def _final_residuals(inp: _Inputs, rs: _Rounds, cfg) -> tuple[np.ndarray, np.ndarray]:
@@ -226,7 +229,7 @@ def _final_residuals(inp: _Inputs, rs: _Rounds, cfg) -> tuple[np.ndarray, np.nda
     rot_sigma, pos_sigma = _frame_sigmas(cfg, rs.k)
     pts = np.where(np.isfinite(rs.uv_xyz), rs.uv_xyz, 0.0)
     prob = BlockProblem(inp.cams, tr.frame, tr.track, tr.line_sample, pts, inp.gcp_frame, inp.gcp_xy,
-                        inp.gcp_xyz, rot_sigma, pos_sigma)
+                        inp.gcp_xyz, rot_sigma, pos_sigma, groups=rs.groups)
     final_obs = prob.project_obs(rs.fp, pts[tr.track]) - tr.line_sample if len(tr) else np.zeros((0, 2))
     if len(tr):
         final_obs[~np.all(np.isfinite(rs.uv_xyz[tr.track]), axis=1)] = np.nan

@@ -35,6 +35,10 @@ __all__: list[str] = []
 
 CONVERGED_COST = "converged: relative decrease of the cost below 1e-10"
 CONVERGED_STEP = "converged: largest camera update below 1e-12"
+CONVERGED_SIGMA = "converged: largest camera update below 1e-4 prior sigmas"
+LAMBDA_START = 1e-3  # Levenberg-Marquardt damping of the first round (relative to the diagonal)
+LAMBDA_DOWN = 5.0  # damping divided by this after a successful step
+_STEP_SIGMAS = 1e-4  # a camera update smaller than this many prior sigmas changes nothing that matters
 NO_DECREASE = "no further decrease of the cost (Levenberg-Marquardt damping reached 1e12)"
 MAX_ITER = "maximum number of iterations (max_nfev) reached"
 
@@ -48,13 +52,16 @@ class _Solution:
     iterations: int = 0
     cost: float = float("nan")
     seconds: float = 0.0
+    lam: float = LAMBDA_START  # the damping reached (the next round starts from it)
 
 
-def _solve(problem: BlockProblem, x0: np.ndarray, cfg, gsd: float) -> _Solution:
-    """Minimise the robust cost with the configured solver (``cfg.solver``)."""
+def _solve(problem: BlockProblem, x0: np.ndarray, cfg, gsd: float, lam: float = LAMBDA_START) -> _Solution:
+    """Minimise the robust cost with the configured solver (``cfg.solver``); ``lam`` is the
+    starting damping of the Levenberg-Marquardt solver (a later round starts where the
+    previous one ended)."""
     if cfg.solver == "scipy":
         return _solve_scipy(problem, x0, cfg, gsd)
-    return _solve_schur(problem, x0, cfg)
+    return _solve_schur(problem, x0, cfg, lam)
 
 
 def _solve_scipy(problem: BlockProblem, x0: np.ndarray, cfg, gsd: float) -> _Solution:
@@ -137,7 +144,7 @@ def _step(problem: BlockProblem, pattern: ReducedPattern, ne: _Normal, lam: floa
     return np.concatenate([dc.ravel(), dp.ravel()])
 
 
-def _solve_schur(problem: BlockProblem, x0: np.ndarray, cfg) -> _Solution:
+def _solve_schur(problem: BlockProblem, x0: np.ndarray, cfg, lam: float = LAMBDA_START) -> _Solution:
     """Levenberg-Marquardt on the sparse reduced camera system (see the module docstring)."""
     t0 = time.perf_counter()
     loss = _robust(cfg.robust_loss, problem.n_img)
@@ -153,7 +160,6 @@ def _solve_schur(problem: BlockProblem, x0: np.ndarray, cfg) -> _Solution:
 
     x = np.array(x0, dtype=float)
     cost = cost_of(problem.residuals(x))
-    lam = 1e-3
     nfev, iterations, message, success = 1, 0, MAX_ITER, False
     for _ in range(cfg.max_nfev):
         ne = _Normal(problem, x, loss, f_scale)
@@ -167,7 +173,7 @@ def _solve_schur(problem: BlockProblem, x0: np.ndarray, cfg) -> _Solution:
                 nfev += 1
                 if np.isfinite(new_cost) and new_cost <= cost:
                     improved = True
-                    lam = max(lam / 5.0, 1e-9)
+                    lam = max(lam / LAMBDA_DOWN, 1e-9)
                     break
             lam *= 10.0
         if not improved:
@@ -175,6 +181,8 @@ def _solve_schur(problem: BlockProblem, x0: np.ndarray, cfg) -> _Solution:
             break
         rel = (cost - new_cost) / max(cost, 1e-300)
         step = float(np.max(np.abs(dx[:nc]))) if nc else 0.0
+        log.debug("LM iteration %d: cost %.6g -> %.6g (rel %.2e), lambda %.1e, largest camera step %.2e",
+                  iterations, cost, new_cost, rel, lam, step)
         x, cost = x_new, new_cost
         if rel < 1e-10:
             message, success = CONVERGED_COST, True
@@ -182,4 +190,7 @@ def _solve_schur(problem: BlockProblem, x0: np.ndarray, cfg) -> _Solution:
         if step < 1e-12:
             message, success = CONVERGED_STEP, True
             break
-    return _Solution(x, success, message, nfev, iterations, cost, time.perf_counter() - t0)
+        if nc and float(np.max(np.abs(dx[:nc]) / np.tile(problem.frame_sigma, problem.nf))) < _STEP_SIGMAS:
+            message, success = CONVERGED_SIGMA, True
+            break
+    return _Solution(x, success, message, nfev, iterations, cost, time.perf_counter() - t0, lam)

@@ -257,9 +257,12 @@ def _components(n: int, track: np.ndarray, frame: np.ndarray) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
-def _correction(fp_row: np.ndarray, k: int, solve_pos: bool) -> FrameCorrection:
-    rot = fp_row[: 3 * k].reshape(k, 3)
-    pos = fp_row[3 * k : 6 * k].reshape(k, 3) if solve_pos else np.zeros((k, 3))
+def _correction(fp_row: np.ndarray, k_net: int, degree: int, solve_pos: bool) -> FrameCorrection:
+    """The correction of one frame from its row of unknowns (network layout ``k_net``, the
+    camera kind's ``degree`` coefficients used)."""
+    k = degree
+    rot = fp_row[: 3 * k_net].reshape(k_net, 3)[:k]
+    pos = fp_row[3 * k_net : 6 * k_net].reshape(k_net, 3)[:k] if solve_pos else np.zeros((k, 3))
     coeffs = (tuple(tuple(map(float, r)) for r in rot), tuple(tuple(map(float, r)) for r in pos)) if k > 1 else ((), ())
     return FrameCorrection(tuple(map(float, rot[0])), tuple(map(float, pos[0])), *coeffs)
 
@@ -283,7 +286,7 @@ def _frame_statuses(inp: _Inputs, rs: _Rounds, cfg, adjusted: dict, final_obs: n
     for k, fid in enumerate(ids):
         if tied_mask[k]:
             out_cams[fid] = adjusted[fid]
-            corrections[fid] = _correction(rs.fp[k], rs.k, solve_pos)
+            corrections[fid] = _correction(rs.fp[k], rs.k, kind_of(cams[k]).degree, solve_pos)
             status[fid] = FrameStatus(TIED, "", int(n_tie[k]), int(n_gcp[k]), float(rms_b[k]), float(rms_a[k]),
                                       comp_rank[int(comp[k])])
         else:

@@ -23,7 +23,9 @@ the network's common rotation (which only the priors fix).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import logging
 import math
 import subprocess
 import sys
@@ -32,6 +34,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 R_M = 1737400.0
 SIZE_PX = 1000
@@ -122,11 +126,11 @@ def make_network(n_images: int, *, seeds_per_image: int = 25, noise_px: float = 
     cuts = np.flatnonzero(np.r_[True, key[1:] != key[:-1], True])
     ids = [f"S{k // per:03d}_F{k % per:04d}" for k in range(n)]
     matches = []
-    for c0, c1 in zip(cuts[:-1], cuts[1:]):
-        fi, fj = int(f[a[c0]]), int(f[b[c0]])
+    for c0, c1 in itertools.pairwise(cuts):
+        fi, fj = f[a[c0]].item(), f[b[c0]].item()
         matches.append(PairMatches(fi, fj, xy[a[c0:c1]], xy[b[c0:c1]], 1.0, ids[fi], ids[fj]))
     return {"ids": ids, "true": dict(zip(ids, true)), "reported": dict(zip(ids, reported)), "errors": errors,
-            "matches": matches, "n_obs": int(len(t)), "n_tracks": int(len(np.unique(t))), "grid": (strips, per)}
+            "matches": matches, "n_obs": len(t), "n_tracks": len(np.unique(t)), "grid": (strips, per)}
 
 
 class _PeakRSS:
@@ -198,6 +202,7 @@ def run_scaling(sizes=(1000, 10_000, 60_000), *, linear_solver: str = "auto", ti
             rows.append({"images": n, "error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"})
             continue
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        log.info("adjust scaling: %s", rows[-1])
     return rows
 
 
@@ -211,6 +216,7 @@ def main(argv=None) -> int:
     if args.one:
         sys.stdout.write(json.dumps(run_one(args.one, linear_solver=args.linear_solver)) + "\n")
         return 0
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     rows = run_scaling([int(s) for s in args.sizes.split(",")], linear_solver=args.linear_solver)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=1))

@@ -75,7 +75,7 @@ __all__ = [
 ]
 
 
-def register(frames: Sequence, cfg, *, seed: int = 0) -> RegistrationResult:
+def register(frames: Sequence, cfg, *, seed: int = 0, dem=None) -> RegistrationResult:
     """Register frames to each other (and to a reference basemap when configured).
 
     Parameters
@@ -87,6 +87,8 @@ def register(frames: Sequence, cfg, *, seed: int = 0) -> RegistrationResult:
         The ``registration`` section of the configuration.
     seed : int
         The run seed (``run.seed``); per-pair seeds derive from it.
+    dem : Dem, optional
+        Terrain for the radius prior of free tie points (``cfg.points == "free"``).
 
     Returns
     -------
@@ -125,5 +127,5 @@ def register(frames: Sequence, cfg, *, seed: int = 0) -> RegistrationResult:
                  cfg.reference_basemap, len(control), len(usable))
     return adjust(
         {k: v for k, v in cameras.items() if k not in excluded}, matches, cfg,
-        control=control, seed=seed, excluded=excluded,
+        control=control, seed=seed, excluded=excluded, dem=dem,
     )

@@ -120,7 +120,7 @@ def test_a_constant_correction_cannot_follow_the_drift():
 
 
 def test_positions_with_degree_two():
-    reported, matches, control, truth = _network(seed=1)
+    reported, matches, control, _truth = _network(seed=1)
     cfg = CFG.model_copy(update={"position_sigma_m": 20.0, "position_drift_sigma_m": 10.0})
     result = adjust(reported, matches, cfg, control=control)
     assert result.convergence.converged

@@ -24,7 +24,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 

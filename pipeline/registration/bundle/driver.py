@@ -46,7 +46,7 @@ from pipeline.registration.bundle.result import (
     RegistrationResult,
     RegistrationStats,
 )
-from pipeline.registration.bundle.solve import LAMBDA_START, _solve
+from pipeline.registration.bundle.solve import LAMBDA_START, STEP_SIGMAS, STEP_SIGMAS_SCREEN, _solve
 from pipeline.registration.tracks import Tracks, build_tracks
 
 log = logging.getLogger(__name__)
@@ -138,6 +138,17 @@ def _starting_points(inp: _Inputs, cfg, dem):
     return p0, r_prior, sigma, fn
 
 
+def _screen(r_obs, r_gcp, cfg, est_sigma: float):
+    """Robust tie precision (px), outlier threshold (px) and the observations above it."""
+    norm = np.linalg.norm(r_obs, axis=1)
+    comps = np.concatenate([r_obs.ravel(), r_gcp.ravel()])
+    comps = comps[np.isfinite(comps)]
+    if comps.size >= 20:
+        est_sigma = max(_SIGMA_FLOOR_PX, 1.4826 * float(np.median(np.abs(comps))))
+    thresh = min(cfg.outlier_px, cfg.outlier_sigma * est_sigma)
+    return est_sigma, thresh, ~(norm <= thresh)
+
+
 def _solve_rounds(inp: _Inputs, cfg, dem=None) -> _Rounds:
     """Solve, reject observations above the outlier threshold, solve again (``max_iterations``)."""
     cams, gcp_frame, gcp_xy, gcp_xyz = inp.cams, inp.gcp_frame, inp.gcp_xy, inp.gcp_xyz
@@ -187,35 +198,40 @@ def _solve_rounds(inp: _Inputs, cfg, dem=None) -> _Rounds:
         if problem.n_obs == 0 and problem.n_gcp == 0:
             break
         rounds += 1
-        sol = _solve(problem, x0, cfg, gsd, solutions[-1].lam if solutions else LAMBDA_START)
+        # a round that may be followed by outlier rejection only screens (loose step criterion);
+        # the last round is polished to the strict criterion before it is returned
+        lam0 = solutions[-1].lam if solutions else LAMBDA_START
+        sol = _solve(problem, x0, cfg, gsd, lam0, STEP_SIGMAS_SCREEN)
         solutions.append(sol)
         if not np.all(np.isfinite(sol.x)):
             raise RegistrationError("bundle adjustment diverged (non-finite parameters)")
+        r_obs, r_gcp = problem.image_residuals(sol.x)
+        est_new, thresh, bad = _screen(r_obs, r_gcp, cfg, est_sigma)
+        sigma_changed = abs(est_new - est_sigma) > 0.1 * est_sigma
+        final = (not bad.any() and not sigma_changed) or rounds >= cfg.max_iterations
+        if final and sol.message.startswith("converged: largest camera update") and cfg.solver == "schur":
+            polish = _solve(problem, sol.x, cfg, gsd, sol.lam, STEP_SIGMAS)
+            polish.iterations += sol.iterations
+            polish.seconds += sol.seconds
+            solutions[-1] = sol = polish
+            r_obs, r_gcp = problem.image_residuals(sol.x)
+            est_new, thresh, bad = _screen(r_obs, r_gcp, cfg, est_sigma)
         x = sol.x
         converged = bool(sol.success)
         fp, uv = problem.split(x)
         fp = fp.copy()
         uv_xyz = uv_xyz.copy()
         uv_xyz[used_tracks] = problem.ground(uv)
-        r_obs, r_gcp = problem.image_residuals(x)
-        norm = np.linalg.norm(r_obs, axis=1)
-        comps = np.concatenate([r_obs.ravel(), r_gcp.ravel()])
-        comps = comps[np.isfinite(comps)]
-        prev = est_sigma
-        if comps.size >= 20:
-            est_sigma = max(_SIGMA_FLOOR_PX, 1.4826 * float(np.median(np.abs(comps))))
-        thresh = min(cfg.outlier_px, cfg.outlier_sigma * est_sigma)
-        bad = ~(norm <= thresh)
+        est_sigma = est_new
         n_bad = int(bad.sum())
         log.info(
             "adjustment round %d: %d observations, rms %.3f px, tie precision %.3f px, %d above %.3f px "
             "(%s, %d iterations, %.1f s)", rounds, problem.n_obs, _rms(r_obs), est_sigma, n_bad, thresh,
             sol.message, sol.iterations, sol.seconds,
         )
-        sigma_changed = abs(est_sigma - prev) > 0.1 * prev
         if estimate_sigma:
             sigma_px = est_sigma
-        if (not bad.any() and not sigma_changed) or rounds >= cfg.max_iterations:
+        if final:
             break
         active[act_idx[bad]] = False
     return _Rounds(fp, uv_xyz, before, act_idx, problem, rounds, converged, k, solutions, n_bad, groups)

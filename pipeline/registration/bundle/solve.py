@@ -35,10 +35,11 @@ __all__: list[str] = []
 
 CONVERGED_COST = "converged: relative decrease of the cost below 1e-10"
 CONVERGED_STEP = "converged: largest camera update below 1e-12"
-CONVERGED_SIGMA = "converged: largest camera update below 1e-4 prior sigmas"
+CONVERGED_SIGMA = "converged: largest camera update below {:g} prior sigmas"
 LAMBDA_START = 1e-3  # Levenberg-Marquardt damping of the first round (relative to the diagonal)
 LAMBDA_DOWN = 5.0  # damping divided by this after a successful step
-_STEP_SIGMAS = 1e-4  # a camera update smaller than this many prior sigmas changes nothing that matters
+STEP_SIGMAS = 1e-4  # a camera update smaller than this many prior sigmas changes nothing that matters
+STEP_SIGMAS_SCREEN = 1e-3  # enough for a round that only screens outliers (the last round is polished)
 NO_DECREASE = "no further decrease of the cost (Levenberg-Marquardt damping reached 1e12)"
 MAX_ITER = "maximum number of iterations (max_nfev) reached"
 
@@ -55,13 +56,14 @@ class _Solution:
     lam: float = LAMBDA_START  # the damping reached (the next round starts from it)
 
 
-def _solve(problem: BlockProblem, x0: np.ndarray, cfg, gsd: float, lam: float = LAMBDA_START) -> _Solution:
+def _solve(problem: BlockProblem, x0: np.ndarray, cfg, gsd: float, lam: float = LAMBDA_START,
+           step_sigmas: float = STEP_SIGMAS) -> _Solution:
     """Minimise the robust cost with the configured solver (``cfg.solver``); ``lam`` is the
     starting damping of the Levenberg-Marquardt solver (a later round starts where the
-    previous one ended)."""
+    previous one ended), ``step_sigmas`` its step criterion in prior sigmas."""
     if cfg.solver == "scipy":
         return _solve_scipy(problem, x0, cfg, gsd)
-    return _solve_schur(problem, x0, cfg, lam)
+    return _solve_schur(problem, x0, cfg, lam, step_sigmas)
 
 
 def _solve_scipy(problem: BlockProblem, x0: np.ndarray, cfg, gsd: float) -> _Solution:
@@ -144,7 +146,8 @@ def _step(problem: BlockProblem, pattern: ReducedPattern, ne: _Normal, lam: floa
     return np.concatenate([dc.ravel(), dp.ravel()])
 
 
-def _solve_schur(problem: BlockProblem, x0: np.ndarray, cfg, lam: float = LAMBDA_START) -> _Solution:
+def _solve_schur(problem: BlockProblem, x0: np.ndarray, cfg, lam: float = LAMBDA_START,
+                 step_sigmas: float = STEP_SIGMAS) -> _Solution:
     """Levenberg-Marquardt on the sparse reduced camera system (see the module docstring)."""
     t0 = time.perf_counter()
     loss = _robust(cfg.robust_loss, problem.n_img)
@@ -190,7 +193,7 @@ def _solve_schur(problem: BlockProblem, x0: np.ndarray, cfg, lam: float = LAMBDA
         if step < 1e-12:
             message, success = CONVERGED_STEP, True
             break
-        if nc and float(np.max(np.abs(dx[:nc]) / np.tile(problem.frame_sigma, problem.nf))) < _STEP_SIGMAS:
-            message, success = CONVERGED_SIGMA, True
+        if nc and float(np.max(np.abs(dx[:nc]) / np.tile(problem.frame_sigma, problem.nf))) < step_sigmas:
+            message, success = CONVERGED_SIGMA.format(step_sigmas), True
             break
     return _Solution(x, success, message, nfev, iterations, cost, time.perf_counter() - t0, lam)

@@ -18,8 +18,11 @@ network's generation is excluded from the time, not from the peak). Reported per
 images, observations, wall time (s) of ``adjust`` and of its solves, the process's CPU
 time during ``adjust`` (what the wall time is on an otherwise idle machine, the work being
 single-threaded numpy except CHOLMOD's BLAS), peak RSS (MB), rounds,
-solver iterations, convergence, residual RMS and the pointing error left after removing
-the network's common rotation (which only the priors fix).
+solver iterations, convergence, residual RMS, the pointing error left after removing
+the network's common rotation (the low-frequency modes of a block this size are fixed only
+by the priors, so it stays near a pixel), and the frame-to-frame misregistration p90: where
+two frames overlap, the distance between the ground points the two adjusted cameras give
+for the same true ground point (what a seam shows; :func:`_frame_to_frame_px`).
 """
 
 from __future__ import annotations
@@ -158,6 +161,45 @@ class _PeakRSS:
         self.peak = max(self.peak, self._proc.memory_info().rss)
 
 
+def _ground_by_frame(cams: dict, ids: list, frame: np.ndarray, line_sample: np.ndarray) -> np.ndarray:
+    """``image_to_ground`` of each row's image point in its frame (one call per frame)."""
+    out = np.full((len(frame), 3), np.nan)
+    order = np.argsort(frame, kind="stable")
+    bounds = np.searchsorted(frame[order], np.arange(len(ids) + 1))
+    for f, fid in enumerate(ids):
+        idx = order[bounds[f]:bounds[f + 1]]
+        if len(idx) and fid in cams:
+            out[idx] = cams[fid].image_to_ground(line_sample[idx, 0], line_sample[idx, 1])
+    return out
+
+
+def _frame_to_frame_px(net: dict, adjusted: dict, per_pair: int = 4) -> np.ndarray:
+    """Misregistration (px) where frames overlap: ground points under ``per_pair`` tie points of
+    every matched pair (true cameras), seen through the two *adjusted* cameras at their true image
+    positions; the distance between the two ground points in pixels. Free of any common motion."""
+    ids, true = net["ids"], net["true"]
+    index = {k: i for i, k in enumerate(ids)}
+    fi, fj, pts = [], [], []
+    for m in net["matches"]:
+        k = min(per_pair, len(m))
+        fi.append(np.full(k, index[m.id_i]))
+        fj.append(np.full(k, index[m.id_j]))
+        pts.append(m.img_i[:k])
+    fi, fj, pts = np.concatenate(fi), np.concatenate(fj), np.concatenate(pts)
+    ground = _ground_by_frame(true, ids, fi, pts)
+    pts_j = np.full_like(pts, np.nan)
+    order = np.argsort(fj, kind="stable")
+    bounds = np.searchsorted(fj[order], np.arange(len(ids) + 1))
+    for f, fid in enumerate(ids):
+        idx = order[bounds[f]:bounds[f + 1]]
+        if len(idx):
+            pts_j[idx] = np.stack(true[fid].ground_to_image(ground[idx]), axis=1)
+    a = _ground_by_frame(adjusted, ids, fi, pts)
+    b = _ground_by_frame(adjusted, ids, fj, pts_j)
+    d = np.linalg.norm(a - b, axis=1) / GSD_M
+    return d[np.isfinite(d)]
+
+
 def run_one(n_images: int, *, linear_solver: str = "auto", seed: int = 0) -> dict:
     """Generate one network and adjust it; returns the measured numbers (see the module docstring)."""
     from pipeline.config import RegisterConfig
@@ -174,6 +216,7 @@ def run_one(n_images: int, *, linear_solver: str = "auto", seed: int = 0) -> dic
     ids = net["ids"]
     corr = np.array([result.corrections[k].rotvec_rad if k in result.corrections else (np.nan,) * 3 for k in ids])
     left = corr + net["errors"]  # camera-frame rotation left (nadir cameras: same axes for all)
+    f2f_px = _frame_to_frame_px(net, result.cameras)
     left = left[np.all(np.isfinite(left), axis=1)]
     common = left.mean(axis=0)
     rel_px = np.linalg.norm(left - common, axis=1) * ALT_M / GSD_M  # radians -> pixels at nadir
@@ -186,6 +229,7 @@ def run_one(n_images: int, *, linear_solver: str = "auto", seed: int = 0) -> dic
         "linear_solver": conv.linear_solver, "n_tied": result.stats.n_tied, "n_outliers": result.stats.n_outliers,
         "rms_before_px": round(result.stats.rms_before_px, 3), "rms_after_px": round(result.stats.rms_after_px, 3),
         "pointing_error_left_p90_px": round(float(np.percentile(rel_px, 90)), 3),
+        "frame_to_frame_p90_px": round(float(np.percentile(f2f_px, 90)), 3),
         "common_rotation_deg": [round(math.degrees(v), 4) for v in common],
     }
 

@@ -276,7 +276,7 @@ class BlockProblem:
         xyz = self.ground(pp)
         if self.n_obs:
             base_o, jc_o, jx_o = self._jacobian_rows(fp, xyz[self.obs_track], self._obs_groups)
-            jp_o = np.einsum("nka,nac->nkc", jx_o, self.ground_jacobian(pp)[self.obs_track])
+            jp_o = np.matmul(jx_o, self.ground_jacobian(pp)[self.obs_track])
         else:
             base_o, jc_o, jp_o = np.zeros((0, 2)), np.zeros((0, 2, self.npf)), np.zeros((0, 2, self.npp))
         if self.n_gcp:

@@ -169,11 +169,16 @@ class FrameKind(CameraKind):
 
     @staticmethod
     def _apply(m, frame, d):
-        """``M[frame] @ d`` row by row, component-wise (no (n, 3, 3) temporary)."""
-        out = np.empty_like(d)
+        """``M[frame] @ d`` row by row (1-D gathers of each matrix entry, no (n, 3, 3) temporary)."""
+        mt = np.ascontiguousarray(np.transpose(m, (1, 2, 0)))
+        dt = np.ascontiguousarray(d.T)
+        out = np.empty((3, len(d)))
         for i in range(3):
-            out[:, i] = m[frame, i, 0] * d[:, 0] + m[frame, i, 1] * d[:, 1] + m[frame, i, 2] * d[:, 2]
-        return out
+            acc = mt[i, 0][frame] * dt[0]
+            acc += mt[i, 1][frame] * dt[1]
+            acc += mt[i, 2][frame] * dt[2]
+            out[i] = acc
+        return out.T
 
     def project(self, cams, frame, rot_coeffs, pos_coeffs, xyz) -> np.ndarray:
         rep, c_f, p_f = self._setup(cams, rot_coeffs, pos_coeffs)
@@ -188,27 +193,30 @@ class FrameKind(CameraKind):
         image linear (``focal2pixel``, summing)."""
         img = np.stack(rep.ground_to_image(moved), axis=1)
         rot = rep.cam_to_body
-        q = (moved - rep.position_m) @ rot  # camera frame, = cam_to_body^T (X - P)
+        qx, qy, qz = np.ascontiguousarray(((moved - rep.position_m) @ rot).T)  # camera frame, C^T (X - P)
         f = rep.focal_length_mm
         with np.errstate(invalid="ignore", divide="ignore"):
-            g = f / (q[:, 2] * rep.look_direction)
-            ux, uy = g * q[:, 0], g * q[:, 1]
-            # d(ux, uy) / d X, (n, 3) each: columns of cam_to_body are the camera axes in the body frame
-            dux = g[:, None] * rot[:, 0] - (ux / q[:, 2])[:, None] * rot[:, 2]
-            duy = g[:, None] * rot[:, 1] - (uy / q[:, 2])[:, None] * rot[:, 2]
+            g = f / (qz * rep.look_direction)
+            ux, uy = g * qx, g * qy
+            inv_z = 1.0 / qz
         dist = rep.distortion
         h = 1e-6 * f  # mm
         dx0, dy0 = dist.apply(ux, uy)
         dxx, dyx = dist.apply(ux + h, uy)
         dxy, dyy = dist.apply(ux, uy + h)
-        d = ((dxx - dx0) / h, (dxy - dx0) / h, (dyx - dy0) / h, (dyy - dy0) / h)  # d00, d01, d10, d11
+        d00, d01, d10, d11 = (dxx - dx0) / h, (dxy - dx0) / h, (dyx - dy0) / h, (dyy - dy0) / h
         fl, fs = rep.focal2pixel_lines, rep.focal2pixel_samples
         m = ((fl[1] / rep.line_summing, fl[2] / rep.line_summing), (fs[1] / rep.sample_summing, fs[2] / rep.sample_summing))
-        j = np.empty((len(q), 2, 3))
-        for r in range(2):  # (F D)_r0 dux + (F D)_r1 duy
-            g0 = m[r][0] * d[0] + m[r][1] * d[2]
-            g1 = m[r][0] * d[1] + m[r][1] * d[3]
-            j[:, r, :] = g0[:, None] * dux + g1[:, None] * duy
+        # d(ux, uy) / d X = g (C[:, 0] or C[:, 1]) - (ux or uy) / qz C[:, 2]; image row r = (F D)_r . (ux, uy)
+        jt = np.empty((2, 3, len(qx)))
+        for r in range(2):
+            g0 = m[r][0] * d00 + m[r][1] * d10  # (F D)_r0
+            g1 = m[r][0] * d01 + m[r][1] * d11  # (F D)_r1
+            a0, a1 = g * g0, g * g1
+            c2 = (g0 * ux + g1 * uy) * inv_z
+            for c in range(3):
+                jt[r, c] = a0 * rot[c, 0] + a1 * rot[c, 1] - c2 * rot[c, 2]
+        j = np.ascontiguousarray(jt.transpose(2, 0, 1))
         return img, j
 
     def project_jacobian(self, cams, frame, rot_coeffs, pos_coeffs, xyz, h_rot, h_pos, h_xyz):

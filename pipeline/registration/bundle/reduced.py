@@ -110,7 +110,7 @@ class ReducedPattern:
         off = np.zeros((len(self.slot_frames), npf, npf))
         for s in range(0, self.n_pairs, _PAIR_CHUNK):
             a, b = self.pair_a[s:s + _PAIR_CHUNK], self.pair_b[s:s + _PAIR_CHUNK]
-            blk = np.einsum("pik,pjk->pij", y[a], w[b])
+            blk = np.matmul(y[a], np.transpose(w[b], (0, 2, 1)))
             off -= sum_by(self.slot[s:s + _PAIR_CHUNK], blk, len(self.slot_frames))
         values = np.concatenate([diag.ravel(), off.ravel(), off.ravel()])  # lower entries mirror the upper
         mat = self._csc.copy()

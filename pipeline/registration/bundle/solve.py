@@ -117,7 +117,7 @@ class _Normal:
         if len(b.r_pp):
             self.v += np.einsum("ti,tj->tij", b.jp_pp, b.jp_pp)
             self.bp -= b.jp_pp * b.r_pp[:, None]
-        self.w = np.einsum("nki,nkj->nij", jc, jp)  # (n_obs, npf, npp)
+        self.w = np.matmul(np.transpose(jc, (0, 2, 1)), jp)  # (n_obs, npf, npp)
 
 
 def _step(problem: BlockProblem, pattern: ReducedPattern, ne: _Normal, lam: float, solver, state: dict):
@@ -132,8 +132,8 @@ def _step(problem: BlockProblem, pattern: ReducedPattern, ne: _Normal, lam: floa
         v_inv = np.linalg.inv(v_l) if p.nt else np.zeros((0, p.npp, p.npp))
     except np.linalg.LinAlgError:
         return None
-    y = np.einsum("nij,njk->nik", ne.w, v_inv[p.obs_track])  # W_o V_t^-1
-    diag = u_l - sum_by(p.obs_frame, np.einsum("nik,njk->nij", y, ne.w), p.nf)
+    y = np.matmul(ne.w, v_inv[p.obs_track])  # W_o V_t^-1 (matmul: 4x einsum on stacks of 3 x 2)
+    diag = u_l - sum_by(p.obs_frame, np.matmul(y, np.transpose(ne.w, (0, 2, 1))), p.nf)
     s_mat = pattern.assemble(diag, y, ne.w)
     rhs = ne.bc - sum_by(p.obs_frame, np.einsum("nik,nk->ni", y, ne.bp[p.obs_track]), p.nf)
     s_scaled, dsc = pattern.scaled(s_mat)

@@ -2,7 +2,8 @@
 
 :func:`named_grid` reads a grid definition (like an ISIS map template; satpy keeps named
 areas in ``areas.yaml`` the same way); :func:`read_grid` takes the CRS, transform and shape of
-an existing GeoTIFF or cube (``--like``), so a new mosaic can be snapped onto its pixels.
+an existing GeoTIFF or cube (``--like``), so a new mosaic can be snapped onto its pixels;
+:func:`read_basemap_on_grid` warps a reference basemap onto a grid (registration's ground control).
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import rasterio
 import yaml
-from rasterio.errors import RasterioError
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioError, RasterioIOError
+from rasterio.warp import reproject
 
 from pipeline.errors import ConfigError
-from pipeline.geometry.grid import MapGrid
+from pipeline.geometry.grid import MapGrid, resolve_crs
 
-__all__ = ["GRIDS_FILE", "NamedGrid", "load_grids", "named_grid", "read_grid"]
+__all__ = ["GRIDS_FILE", "NamedGrid", "load_grids", "named_grid", "read_basemap_on_grid", "read_grid"]
 
 GRIDS_FILE = Path(__file__).resolve().parents[2] / "configs" / "grids.yaml"
 """The named grids shipped with farside."""
@@ -145,3 +149,41 @@ def read_grid(path: str | Path) -> MapGrid:
             return MapGrid(wkt, ds.transform, (ds.height, ds.width))
     except (RasterioError, OSError) as exc:
         raise ConfigError(f"{path}: cannot open the map to snap to ({exc})") from exc
+
+
+def read_basemap_on_grid(path: str | Path, grid, band: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The basemap resampled onto ``grid`` (a :class:`MapGrid`): bilinear where the basemap is at least
+    as fine as ``0.75 grid.resolution``, else averaged; Moon to Moon, never through an Earth CRS.
+
+    Returns
+    -------
+    values : ndarray of float32, shape ``grid.shape``
+    valid : ndarray of bool, shape ``grid.shape``
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be opened, has no CRS, or its CRS is not on the Moon.
+    """
+    try:
+        src = rasterio.open(path)
+    except RasterioIOError as exc:
+        raise ConfigError(f"{path}: cannot open reference basemap ({exc})") from exc
+    with src:
+        if src.crs is None:
+            raise ConfigError(f"{path}: reference basemap has no CRS")
+        resolve_crs(src.crs.to_wkt())  # raises ConfigError unless lunar
+        if not 1 <= band <= src.count:
+            raise ConfigError(f"{path}: band {band} requested, the basemap has {src.count}")
+        src_res = min(abs(src.transform.a), abs(src.transform.e))
+        dst = np.full(grid.shape, np.nan, np.float32)
+        reproject(
+            source=rasterio.band(src, band),
+            destination=dst,
+            dst_transform=grid.transform,
+            dst_crs=grid.crs_wkt,
+            dst_nodata=np.nan,
+            resampling=Resampling.bilinear if src_res >= grid.resolution * 0.75 else Resampling.average,
+        )
+    valid = np.isfinite(dst)
+    return dst, valid

@@ -62,7 +62,7 @@ from pipeline.frame import Frame, FrameFailure, FrameMeta, FrameType
 from pipeline.geometry.cameras import CameraBase
 from pipeline.mosaicking.equalize import Equalization, OverlapStats
 from pipeline.registration import ControlNetwork, FrameStatus, RegistrationResult, RegistrationStats
-from pipeline.registration.adjust import FrameCorrection, GroundControl
+from pipeline.registration.bundle import CameraMotion, Convergence, FrameCorrection, GroundControl
 from pipeline.registration.pairs import PairMatches
 
 __all__ = [
@@ -354,8 +354,8 @@ register(Codec("camera", (CameraBase,), _encode_camera, _decode_camera))
 # ----------------------------------------------------------------------------------------
 register_enum(FrameType)
 for _cls in (FrameMeta, Frame, FrameFailure, Masters, PairMatches, GroundControl, FrameCorrection, FrameStatus,
-             RegistrationStats, ControlNetwork, RegistrationResult, OverlapStats, Equalization, HapkeParameters, Law,
-             PhotometricFit):
+             RegistrationStats, Convergence, CameraMotion, ControlNetwork, RegistrationResult, OverlapStats,
+             Equalization, HapkeParameters, Law, PhotometricFit):
     register_dataclass(_cls)
 
 

@@ -43,7 +43,7 @@ from pipeline.orchestration.plan import Plan
 from pipeline.orchestration.tempfiles import MARK
 from pipeline.orchestration.workdir import WorkDir
 from pipeline.registration import RegistrationResult
-from pipeline.registration.adjust import GroundControl
+from pipeline.registration.bundle import GroundControl
 from pipeline.registration.pairs import PairMatches
 
 __all__ = ["Graph", "build_graph"]

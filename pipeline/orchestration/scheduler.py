@@ -247,7 +247,7 @@ def start_engine(
 
 def _jobqueue_cluster(kind: str, cfg: SlurmParams, dashboard_address: str = DEFAULT_DASHBOARD) -> Any:
     try:
-        import dask_jobqueue
+        import dask_jobqueue  # deferred: only the slurm/pbs schedulers need it (imports distributed's cluster code)
     except ImportError as exc:  # pragma: no cover - dependency of the package
         raise ConfigError("the slurm/pbs schedulers need dask-jobqueue (pip install dask-jobqueue)") from exc
     cls = dask_jobqueue.SLURMCluster if kind == "slurm" else dask_jobqueue.PBSCluster

@@ -22,7 +22,7 @@ Example
 >>> write_adjusted_isds(result.cameras, "out/isd")  # doctest: +SKIP
 """
 
-from pipeline.registration.adjust import (
+from pipeline.registration.bundle import (
     ROBUST_LOSSES,
     ControlNetwork,
     FrameCorrection,

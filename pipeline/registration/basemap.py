@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import ConfigError, GeometryError, RegistrationError
-from pipeline.geometry.grid import resolve_crs
-from pipeline.registration.adjust import GroundControl
+from pipeline.io.grids import read_basemap_on_grid
+from pipeline.registration.bundle import GroundControl
 from pipeline.registration.features import match_images
 from pipeline.registration.pairs import (
     _orthorectify,
@@ -43,49 +43,7 @@ from pipeline.registration.pairs import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["match_basemap", "read_basemap_on_grid"]
-
-
-def read_basemap_on_grid(path: str | Path, grid, band: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """The basemap resampled onto ``grid`` (a :class:`MapGrid`).
-
-    Returns
-    -------
-    values : ndarray of float32, shape ``grid.shape``
-    valid : ndarray of bool, shape ``grid.shape``
-
-    Raises
-    ------
-    ConfigError
-        The file cannot be opened, has no CRS, or its CRS is not on the Moon.
-    """
-    import rasterio
-    from rasterio.enums import Resampling
-    from rasterio.errors import RasterioIOError
-    from rasterio.warp import reproject
-
-    try:
-        src = rasterio.open(path)
-    except RasterioIOError as exc:
-        raise ConfigError(f"{path}: cannot open reference basemap ({exc})") from exc
-    with src:
-        if src.crs is None:
-            raise ConfigError(f"{path}: reference basemap has no CRS")
-        resolve_crs(src.crs.to_wkt())  # raises ConfigError unless lunar
-        if not 1 <= band <= src.count:
-            raise ConfigError(f"{path}: band {band} requested, the basemap has {src.count}")
-        src_res = min(abs(src.transform.a), abs(src.transform.e))
-        dst = np.full(grid.shape, np.nan, np.float32)
-        reproject(
-            source=rasterio.band(src, band),
-            destination=dst,
-            dst_transform=grid.transform,
-            dst_crs=grid.crs_wkt,
-            dst_nodata=np.nan,
-            resampling=Resampling.bilinear if src_res >= grid.resolution * 0.75 else Resampling.average,
-        )
-    valid = np.isfinite(dst)
-    return dst, valid
+__all__ = ["match_basemap"]
 
 
 def match_basemap(frame, cfg, seed: int = 0, basemap: str | Path | None = None) -> GroundControl | None:

@@ -79,6 +79,35 @@ class RegistrationParams(Section):
         "schur", description="schur: Levenberg-Marquardt on the reduced camera system (exact steps); "
         "scipy: scipy.optimize.least_squares (trf, sparse Jacobian, LSMR steps)"
     )
+    linear_solver: Literal["auto", "cholmod", "splu", "pcg"] = Field(
+        "auto", description="solver of the sparse reduced camera system (solver: schur): cholmod (sparse Cholesky, "
+        "needs scikit-sparse), splu (scipy SuperLU), pcg (block-Jacobi conjugate gradients); auto: cholmod if "
+        "installed, else splu"
+    )
+    points: Literal["surface", "free"] = Field(
+        "surface", description="tie points held on the reference surface (2 unknowns each), or free 3D points "
+        "(latitude, longitude, radius) with a radius prior"
+    )
+    point_radius_sigma_m: float = Field(
+        100.0, gt=0, description="points: free with a DEM: prior sigma of each point's radius about the DEM (m), "
+        "as ISIS jigsaw's POINT_RADIUS_SIGMA"
+    )
+    point_radius_sigma_sphere_m: float = Field(
+        3000.0, gt=0, description="points: free without a DEM: prior sigma of each point's radius about the "
+        "reference sphere (m)"
+    )
+    pointing_drift_sigma_deg: float = Field(
+        0.05, gt=0, description="prior sigma of each higher pointing coefficient (deg at the image's start/end, "
+        "normalised time +-1) for camera kinds whose correction varies in time (line-scan)"
+    )
+    position_drift_sigma_m: float | None = Field(
+        None, gt=0, description="prior sigma of each higher position coefficient (m at normalised time +-1); "
+        "None: position_sigma_m"
+    )
+    drift_sigma: float = Field(
+        3.0, gt=0, description="warn of network drift when, without ground control, the corrections' RMS over the "
+        "tied frames exceeds this many prior sigmas"
+    )
     max_iterations: int = Field(5, ge=1, description="most solve / outlier-rejection rounds")
     max_nfev: int = Field(100, ge=1, description="most iterations (schur) or function evaluations (scipy) per solve")
     min_tie_points: int = Field(

@@ -137,8 +137,10 @@ def build_tracks(
     frame = np.concatenate(frames)
     pts = np.concatenate(points)
     links = [np.concatenate(partner)]
+    by_frame = np.argsort(frame, kind="stable")  # one sort, not one scan of all rows per frame
+    bounds = np.searchsorted(frame[by_frame], np.arange(len(frame_ids) + 1))
     for f in np.unique(frame):
-        idx = np.flatnonzero(frame == f)
+        idx = by_frame[bounds[f]:bounds[f + 1]]
         if merge_radius_px > 0 and len(idx) > 1:
             close = cKDTree(pts[idx]).query_pairs(merge_radius_px, output_type="ndarray")
             if len(close):

@@ -22,7 +22,7 @@ from pipeline.mosaicking.equalize import Equalization, OverlapStats
 from pipeline.orchestration import codecs, guards, outputs, tempfiles, workdir
 from pipeline.orchestration.codecs import dumps, loads
 from pipeline.registration import ControlNetwork, FrameStatus, RegistrationResult, RegistrationStats
-from pipeline.registration.adjust import FrameCorrection, GroundControl
+from pipeline.registration.bundle import FrameCorrection, GroundControl
 from pipeline.registration.pairs import PairMatches
 from tests.conftest import ROOT
 

@@ -210,16 +210,22 @@ def test_translation_only_misregistration_reported(survey, survey_matches, cfg):
 
 
 def test_fast_projection_equals_corrected_camera():
-    from pipeline.registration.adjust import _Problem
+    """The batched frame-camera projection (one ground_to_image for every frame sharing
+    intrinsics) equals each corrected camera's own ground_to_image."""
+    from pipeline.registration.bundle.cameras import FrameKind
 
-    cam = nadir_camera(180.2, 0.3, tilt_deg=(1.0, -0.5), yaw_deg=20, radial_k1=1e-3)
-    xyz = cam.image_to_ground(np.array([10.0, 100, 150]), np.array([20.0, 90, 180]))
-    z2, z3 = np.zeros((0, 2)), np.zeros((0, 3))
-    problem = _Problem([cam], np.zeros(3, int), np.arange(3), z2, xyz, np.zeros(0, int), z2, z3, 1e-3, 100.0)
-    w, d = np.array([0.003, -0.002, 0.004]), np.array([120.0, -80, 300])
-    got, _ = problem._project(0, np.r_[w, d], xyz, z3)
-    want = np.stack(cam.with_pointing_correction(w, d).ground_to_image(xyz), axis=1)
-    np.testing.assert_allclose(got, want, atol=1e-9)
+    cams = [nadir_camera(180.2, 0.3, tilt_deg=(1.0, -0.5), yaw_deg=20, radial_k1=1e-3),
+            nadir_camera(180.5, -0.2, tilt_deg=(-0.7, 0.2), yaw_deg=-10, radial_k1=1e-3)]
+    kind = FrameKind()
+    assert kind.group_key(cams[0]) == kind.group_key(cams[1])
+    xyz = np.concatenate([c.image_to_ground(np.array([10.0, 100, 150]), np.array([20.0, 90, 180])) for c in cams])
+    frame = np.repeat([0, 1], 3)
+    w = np.array([[[0.003, -0.002, 0.004]], [[-0.001, 0.002, 0.0005]]])
+    d = np.array([[[120.0, -80, 300]], [[-50.0, 20, -100]]])
+    got = kind.project(cams, frame, w, d, xyz)
+    for f, cam in enumerate(cams):
+        want = np.stack(cam.with_pointing_correction(w[f, 0], d[f, 0]).ground_to_image(xyz[frame == f]), axis=1)
+        np.testing.assert_allclose(got[frame == f], want, atol=1e-8)
 
 
 def test_scipy_solver_reaches_the_same_minimum(survey, survey_matches, cfg):

@@ -12,8 +12,8 @@ from affine import Affine
 from pipeline.api import register
 from pipeline.config import load_config
 from pipeline.errors import ConfigError
+from pipeline.io.grids import read_basemap_on_grid
 from pipeline.registration import adjust, match_basemap
-from pipeline.registration.basemap import read_basemap_on_grid
 from pipeline.registration.pairs import local_grid
 from pipeline.registration.params import RegistrationParams
 from tests.registration.helpers import (

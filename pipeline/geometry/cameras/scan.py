@@ -112,6 +112,9 @@ class ScanCamera(CameraBase, PicklesWithoutCache):
 
     kind: ClassVar[str] = "scan"
     name_model: ClassVar[str] = ""
+    #: Rows of the correction polynomial a bundle adjustment solves for (constant + linear
+    #: drift in normalised time: the pointing of a scan changes while it is taken).
+    correction_degree: ClassVar[int] = 2
 
     lines: int
     samples: int

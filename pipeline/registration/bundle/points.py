@@ -1,0 +1,79 @@
+"""Ground points of the tracks: their starting positions and radius priors.
+
+- :func:`initial_ground`: the mean of the observations' ray intersections per track (at
+  height 0, or at given heights above the reference ellipsoid, e.g. a DEM's), put on the
+  reference surface for surface-bound points;
+- :func:`radius_prior`: the prior radius of free 3D points, from a DEM under the point
+  when one is given (sigma ``point_radius_sigma_m``, ISIS jigsaw's ``POINT_RADIUS_SIGMA``),
+  else the reference surface with the loose ``point_radius_sigma_sphere_m``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.geometry.body import lonlat_to_xyz, surface_radius, xyz_to_lonlat
+from pipeline.registration.bundle.cameras import kind_of
+
+__all__ = ["frame_slices", "initial_ground", "radius_prior"]
+
+
+def frame_slices(frame: np.ndarray, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """``order, bounds``: rows of frame ``f`` are ``order[bounds[f]:bounds[f + 1]]`` (one sort)."""
+    order = np.argsort(frame, kind="stable")
+    return order, np.searchsorted(frame[order], np.arange(n_frames + 1))
+
+
+def initial_ground(cams: list, obs_frame: np.ndarray, obs_track: np.ndarray, obs_xy: np.ndarray,
+                   n_tracks: int, *, height=None, on_surface: bool = True) -> np.ndarray:
+    """Starting ground point (n_tracks, 3) of every track, body-fixed metres (NaN: no ray hit).
+
+    Parameters
+    ----------
+    height : ndarray (n_obs,), optional
+        Height (m) above the reference ellipsoid at which each observation's ray is cut
+        (default 0).
+    on_surface : bool
+        Put the mean on the reference surface (its direction kept); False keeps the mean
+        point (its radius) as it is.
+    """
+    xyz = np.full((len(obs_frame), 3), np.nan)
+    order, bounds = frame_slices(obs_frame, len(cams))
+    for f, cam in enumerate(cams):
+        idx = order[bounds[f]:bounds[f + 1]]
+        if len(idx):
+            h = 0.0 if height is None else height[idx]
+            pts, hit = kind_of(cam).intersect(cam, obs_xy[idx, 0], obs_xy[idx, 1], h)
+            xyz[idx] = np.where(np.asarray(hit)[:, None], pts, np.nan)
+    good = np.all(np.isfinite(xyz), axis=1)
+    sums = np.zeros((n_tracks, 3))
+    for c in range(3):
+        sums[:, c] = np.bincount(obs_track[good], xyz[good, c], minlength=n_tracks)
+    cnt = np.bincount(obs_track[good], minlength=n_tracks)
+    mean = sums / np.maximum(cnt, 1)[:, None]
+    if on_surface:
+        lon, lat = xyz_to_lonlat(mean)
+        mean = lonlat_to_xyz(lon, lat, 0.0, cams[0].radii_m)
+    mean[cnt == 0] = np.nan
+    return mean
+
+
+def radius_prior(xyz: np.ndarray, radii: tuple[float, float], dem=None):
+    """Prior radius (m) under points ``xyz (n, 3)`` and the function that re-evaluates it.
+
+    Returns ``(radius (n,), fn)`` with ``fn(lon_rad, lat_rad) -> radius m``: the DEM's radius
+    (``Dem.radius_m``; the reference surface where the DEM has no data) or the reference
+    surface.
+    """
+
+    def surface(lon, lat):
+        return surface_radius(lat, radii)
+
+    if dem is None:
+        fn = surface
+    else:
+        def fn(lon, lat):
+            r = np.asarray(dem.radius_m(lon, lat), float)
+            return np.where(np.isfinite(r), r, surface(lon, lat))
+    lon, lat = xyz_to_lonlat(xyz)
+    return fn(lon, lat), fn

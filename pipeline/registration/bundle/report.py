@@ -1,0 +1,113 @@
+"""Honest summaries of an adjustment: convergence, how far each camera moved, drift.
+
+ISIS jigsaw reports its iterations, sigma0 and each image's corrections with their
+sigmas; a user of farside needs the same three answers: did it converge (and why did it
+stop), how much did the cameras move against what the priors allow, and did the network
+drift (corrections well beyond the priors with nothing absolute to hold it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from pipeline.registration.bundle.reduced import resolve_linear_solver
+from pipeline.registration.bundle.result import CameraMotion, Convergence, FrameCorrection
+
+__all__ = ["camera_motion", "convergence_notes", "convergence_of"]
+
+
+def camera_motion(corrections: Mapping[str, FrameCorrection], cfg) -> dict[str, CameraMotion]:
+    """:class:`CameraMotion` of every corrected frame.
+
+    ``rotation_sigmas = |w| / (sqrt(3) sigma_w)`` (the RMS per axis of the constant rotation
+    correction in prior sigmas, ``sigma_w = pointing_sigma_deg``), likewise for positions
+    with ``position_sigma_m``.
+
+    >>> from types import SimpleNamespace
+    >>> cfg = SimpleNamespace(pointing_sigma_deg=0.3, position_sigma_m=None)
+    >>> w = math.radians(0.3) * math.sqrt(3)
+    >>> m = camera_motion({"a": FrameCorrection((w, 0.0, 0.0))}, cfg)["a"]
+    >>> round(m.rotation_deg, 4), round(m.rotation_sigmas, 6)
+    (0.5196, 1.0)
+    """
+    sig_w = math.radians(cfg.pointing_sigma_deg)
+    sig_d = cfg.position_sigma_m
+    out = {}
+    for fid, c in corrections.items():
+        w = float(np.linalg.norm(c.rotvec_rad))
+        d = float(np.linalg.norm(c.position_offset_m))
+        out[fid] = CameraMotion(
+            rotation_deg=math.degrees(w),
+            position_m=d,
+            rotation_sigmas=w / (math.sqrt(3.0) * sig_w),
+            position_sigmas=d / (math.sqrt(3.0) * sig_d) if sig_d is not None else math.nan,
+        )
+    return out
+
+
+def _rms(values) -> float:
+    v = np.asarray([x for x in values if math.isfinite(x)], float)
+    return float(np.sqrt(np.mean(v**2))) if len(v) else math.nan
+
+
+def convergence_of(solutions: Sequence, rounds: int, cfg, motion: Mapping[str, CameraMotion],
+                   absolute: bool, n_above: int) -> Convergence:
+    """The :class:`Convergence` record of the solve / reject rounds.
+
+    Parameters
+    ----------
+    solutions : sequence of the solver's outcomes (one per round)
+    rounds : int
+    cfg : RegistrationParams
+        ``solver``, ``linear_solver``, ``max_iterations``, ``drift_sigma``.
+    motion : mapping of CameraMotion
+    absolute : bool
+        Ground control points took part.
+    n_above : int
+        Observations still above the outlier threshold after the last round.
+    """
+    rot = _rms(m.rotation_sigmas for m in motion.values())
+    pos = _rms(m.position_sigmas for m in motion.values())
+    drift = (not absolute) and bool(motion) and (
+        (math.isfinite(rot) and rot > cfg.drift_sigma) or (math.isfinite(pos) and pos > cfg.drift_sigma)
+    )
+    if not solutions:
+        return Convergence(False, "nothing to adjust (no tie points or control points)", 0, 0, math.nan,
+                           "", 0.0, drift, rot, pos)
+    last = solutions[-1]
+    reason = f"round {rounds}: {last.message}"
+    if n_above and rounds >= cfg.max_iterations:
+        reason += (f"; outlier rejection stopped after max_iterations = {cfg.max_iterations} rounds with "
+                   f"{n_above} observations still above the threshold")
+    linear = "lsmr" if cfg.solver == "scipy" else resolve_linear_solver(cfg.linear_solver)
+    return Convergence(
+        converged=bool(last.success),
+        reason=reason,
+        rounds=rounds,
+        iterations=int(sum(s.iterations for s in solutions)),
+        final_cost=float(last.cost),
+        linear_solver=linear,
+        seconds=float(sum(s.seconds for s in solutions)),
+        drift=drift,
+        rms_rotation_sigmas=rot,
+        rms_position_sigmas=pos,
+    )
+
+
+def convergence_notes(conv: Convergence, cfg) -> list[str]:
+    """Warnings for the report: no convergence, drift."""
+    notes = []
+    if conv.rounds and not conv.converged:
+        notes.append(f"the bundle adjustment did NOT converge ({conv.reason}; {conv.iterations} iterations): "
+                     f"raise registration.max_nfev or check the tie points")
+    if conv.drift:
+        notes.append(
+            f"network drift: without ground control the corrections are {conv.rms_rotation_sigmas:.1f} "
+            f"(rotation) / {conv.rms_position_sigmas:.1f} (position) prior sigmas RMS, above drift_sigma = "
+            f"{cfg.drift_sigma:g}; the absolute position is doubtful: add ground control "
+            f"(registration.reference_basemap) or check pointing_sigma_deg / position_sigma_m"
+        )
+    return notes

@@ -25,7 +25,7 @@ scan_mix        2 x 4 frames of 320^2 + 2 line-scan strips (2000 x 512) + 1 push
 Cost (measured on this project's 2-core machine): ``small_128`` takes 34 s of CPU (about
 18 s wall on two lightly loaded cores), 9 s with ``supersample=1``; ``small_256`` 29 s of CPU. The
 relief presets spend about 1.3 s per 256^2 frame in ray marching plus 2-4 s per Sun for
-the cast-shadow map. A 2000 x 512 line-scan strip takes about 15 s to render on one core.
+the cast-shadow map. A 2000 x 512 line-scan strip takes about 8 s of CPU; ``linescan_strips`` 25 s of CPU in all.
 
 Examples
 --------

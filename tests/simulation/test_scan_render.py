@@ -56,7 +56,7 @@ def test_line_scan_spots_land_where_the_true_camera_says(jittery_strip):
 
 
 def test_line_scan_scene_angles_and_exposure_spread(jittery_strip):
-    _, strip, cam, _, scene = jittery_strip
+    _, _, cam, _, scene = jittery_strip
     assert scene.iof.shape == (240, 96) and scene.on_body.all()
     # nadir view: emission ~0 at the centre (jitter + a 96-px detector at 14 mm: < 2.5 deg at the edges)
     assert np.degrees(scene.emission[120, 48]) < 0.2

@@ -94,6 +94,8 @@ def test_truth_and_reported_isds_round_trip_through_load_camera(mixed):
             assert np.abs(a.image_to_ground(ll, ss) - b.image_to_ground(ll, ss)).max() < 1e-6
             again = load_camera(a.to_isd())
             assert np.abs(again.image_to_ground(ll, ss) - a.image_to_ground(ll, ss)).max() < 1e-6
+        planned = load_truth(truth.outdir, reported_from_sidecars=False).reported_cameras[sid]  # from the plan
+        assert np.abs(planned.image_to_ground(ll, ss) - rep_cam.image_to_ground(ll, ss)).max() < 1e-6
         if kind == "line-scan":  # ground -> image inverts image -> ground on the reported camera
             gl, gs = truth.reported_cameras[sid].ground_to_image(truth.reported_cameras[sid].image_to_ground(ll, ss))
             assert max(np.abs(gl - ll).max(), np.abs(gs - ss).max()) < 1e-6
@@ -145,6 +147,12 @@ def test_strip_side_overlap_and_geometry(mixed):
     # non-mirrored north-bound strip: lines advance north, samples go west
     lon, lat = xyz_to_lonlat_deg(ls.image_to_ground([0.5, 239.5, 120.0], [48.0, 48.0, 95.5]))
     assert lat[1] > lat[0] and ((lon[2] - lon[0] + 180) % 360 - 180) < 0
+    # the truth's correspondences between neighbouring strips (sphere): the east edge of LS_S0
+    # (low samples; LS_S0 is the western strip) is the west edge of LS_S1 (high samples)
+    ll, ss = np.meshgrid(np.arange(10.0, 240.0, 20.0), np.arange(0.5, 24.0, 4.0), indexing="ij")
+    lb, sb, ok = truth.true_correspondence("LS_S0", "LS_S1", ll, ss)
+    assert ok.sum() > 20 and np.all(sb[ok] > 56) and np.all(np.abs(lb[ok] - ll[ok]) < 3)
+    assert np.nanmax(truth.misregistration_px("LS_S0", ll[ok], ss[ok], "LS_S1", lb[ok], sb[ok])) < 1e-6
 
 
 def test_scan_detectors_are_per_column_and_per_framelet(mixed):

@@ -287,7 +287,8 @@ def inspect(mosaic_path, as_json):
 @click.option("--frames-per-strip", type=click.IntRange(min=1), default=None, help="Frames per strip [default: 6, or the preset's].")
 @click.option("--size", type=click.IntRange(min=16), default=None, help="Frame size in pixels (square) [default: 320, or the preset's].")
 @click.option("--preset", default=None, help="A named survey of pipeline.simulation.PRESETS (relief_strip, "
-              "oblique_relief, film, small_128, small_256); other options override it.")
+              "oblique_relief, film, small_128, small_256, linescan_strips, pushframe_strip, scan_mix); "
+              "other options override it.")
 @click.option("--law", default=None, help="Scattering law of the surface (pipeline.simulation.SCATTERING_LAWS).")
 @click.option("--law-param", multiple=True, metavar="KEY=VALUE", help="Parameter of --law, e.g. L=0.3 (repeatable).")
 @click.option("--relief", is_flag=True, help="Render through a synthetic DEM (truth/dem.tif).")
@@ -296,9 +297,12 @@ def inspect(mosaic_path, as_json):
 @click.option("--film-polarity", type=click.Choice(["dark", "bright"]), default=None, help="Fiducial marks.")
 @click.option("--overlap", type=float, default=None, help="Planned overlap along and across track (fraction).")
 @click.option("--max-wobble-shift", type=float, default=None, help="Largest wobble shift (fraction of a frame).")
+@click.option("--linescan", is_flag=True, help="Add line-scan strips (ALE ISD sidecars, pointing jitter).")
+@click.option("--pushframe", is_flag=True, help="Add a push-frame strip (framelets).")
+@click.option("--frames/--no-frames", default=None, help="Frame-camera frames [default: yes, or the preset's].")
 @click.option("--force", is_flag=True, help="Write into a non-empty OUTDIR.")
 def simulate(outdir, seed, strips, frames_per_strip, size, preset, law, law_param, relief, oblique, film,
-             film_polarity, overlap, max_wobble_shift, force):
+             film_polarity, overlap, max_wobble_shift, linescan, pushframe, frames, force):
     """Render a synthetic far-side survey (frames, calibration, truth) into OUTDIR.
 
     \b
@@ -312,7 +316,8 @@ def simulate(outdir, seed, strips, frames_per_strip, size, preset, law, law_para
         raise click.UsageError(f"{outdir} is not empty; pass --force to write into it")
     kw = survey_kwargs(preset=preset, strips=strips, frames_per_strip=frames_per_strip, size=size, law=law,
                        law_params=law_param, relief=relief, oblique=oblique, film=film, film_polarity=film_polarity,
-                       overlap=overlap, max_wobble_shift=max_wobble_shift)
+                       overlap=overlap, max_wobble_shift=max_wobble_shift, linescan=linescan, pushframe=pushframe,
+                       frames=frames)
     info = simulate_survey(outdir, seed=seed, **kw)
     click.echo(f"wrote {info} to {outdir}")
 

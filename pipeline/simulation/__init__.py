@@ -10,14 +10,17 @@ Options, each off by default (the default survey is unchanged byte for byte): ot
 scattering laws (:func:`scattering_law`, :data:`SCATTERING_LAWS`), relief rendered through
 a synthetic DEM (:class:`ReliefParams`, :class:`Relief`, :class:`Terrain`), oblique
 strips, film-like 8-bit PNG frames with scan borders and fiducials (:class:`FilmParams`),
-small frames held at their overlaps (``max_wobble_shift``), and named presets
+small frames held at their overlaps (``max_wobble_shift``), line-scan and push-frame strips
+with pointing jitter (:class:`LineScanParams`, :class:`PushFrameParams`), and named presets
 (:func:`survey_preset`).
 
 Modules: ``surface`` (albedo), ``relief``/``terrain``/``terrain_setup`` (topography),
 ``photometry`` (scattering laws), ``detector`` and ``sensor`` (forward model), ``film``,
 ``orbit`` (camera, attitude, Sun), ``survey`` and ``oblique`` (flight plan),
 ``coverage``, ``writers``, ``calibration_frames``, ``truthfiles``, ``simulate`` (the
-whole survey), ``truth`` (reading it back), ``presets`` and ``command`` (CLI).
+whole survey), ``truth`` (reading it back), ``presets`` and ``command`` (CLI); scanning
+cameras: ``scanparams``, ``jitter``, ``scanplan``, ``scanrender``, ``scandetector``,
+``scansurvey`` and ``scantruth``.
 
 Examples
 --------
@@ -31,6 +34,7 @@ from pipeline.simulation.command import main_simulate, survey_kwargs
 from pipeline.simulation.coverage import coverage_fraction, measure_overlaps, overlap_fraction
 from pipeline.simulation.detector import Detector, DetectorParams, Exposure, expose
 from pipeline.simulation.film import FilmFrame, FilmParams, film_frame
+from pipeline.simulation.jitter import PointingJitter
 from pipeline.simulation.orbit import CameraSpec, nadir_camera
 from pipeline.simulation.photometry import (
     LUNAR_LAMBERT_L,
@@ -43,6 +47,10 @@ from pipeline.simulation.photometry import (
 )
 from pipeline.simulation.presets import PRESETS, survey_preset
 from pipeline.simulation.relief import Relief, ReliefParams
+from pipeline.simulation.scanparams import LineScanParams, PushFrameParams
+from pipeline.simulation.scanplan import StripPlan, plan_strips, reported_scan_isd, true_scan_camera
+from pipeline.simulation.scanrender import render_scan_iof
+from pipeline.simulation.scantruth import pair_misregistration_px, pointing_error_rotvec, strip_ids
 from pipeline.simulation.sensor import Radiometry, RenderedFrame, Scene, camera_rays, render_frame, render_iof
 from pipeline.simulation.simulate import SurveyInfo, simulate_survey
 from pipeline.simulation.surface import DEFAULT_REGION_DEG, Surface, SurfaceParams
@@ -66,12 +74,16 @@ __all__ = [
     "FilmParams",
     "FrameLabel",
     "FramePlan",
+    "LineScanParams",
     "PhotometricLaw",
+    "PointingJitter",
+    "PushFrameParams",
     "Radiometry",
     "Relief",
     "ReliefParams",
     "RenderedFrame",
     "Scene",
+    "StripPlan",
     "Surface",
     "SurfaceParams",
     "SurveyInfo",
@@ -89,13 +101,20 @@ __all__ = [
     "measure_overlaps",
     "nadir_camera",
     "overlap_fraction",
+    "pair_misregistration_px",
+    "plan_strips",
     "plan_survey",
+    "pointing_error_rotvec",
     "render_frame",
     "render_iof",
+    "render_scan_iof",
+    "reported_scan_isd",
     "scattering_law",
     "simulate_survey",
+    "strip_ids",
     "survey_kwargs",
     "survey_preset",
+    "true_scan_camera",
     "write_frame",
     "write_sidecar",
 ]

@@ -50,6 +50,9 @@ def survey_kwargs(
     film_polarity: str | None = None,
     overlap: float | None = None,
     max_wobble_shift: float | None = None,
+    linescan: bool = False,
+    pushframe: bool = False,
+    frames: bool | None = None,
 ) -> dict[str, Any]:
     """``simulate_survey`` keyword arguments from command-line values (None: not given).
 
@@ -71,6 +74,11 @@ def survey_kwargs(
         Planned overlap, along and across track.
     max_wobble_shift : float, optional
         Largest wobble shift, fraction of a frame.
+    linescan, pushframe : bool
+        Add line-scan / push-frame strips with their default parameters (unless the preset
+        has some).
+    frames : bool, optional
+        Write the frame-camera frames (default: True, or the preset's).
 
     Examples
     --------
@@ -98,6 +106,11 @@ def survey_kwargs(
         kw["overlap_along"] = kw["overlap_across"] = float(overlap)
     if max_wobble_shift is not None:
         kw["max_wobble_shift"] = float(max_wobble_shift)
+    for key, flag in (("linescan", linescan), ("pushframe", pushframe)):
+        if flag:
+            kw.setdefault(key, True)
+    if frames is not None:
+        kw["frames"] = bool(frames)
     return kw
 
 
@@ -109,7 +122,8 @@ def main_simulate(argv: list[str] | None = None) -> int:
     ``--region LON0 LON1 LAT0 LAT1`` (degrees), ``--gsd M`` (180), ``--force``; and
     ``--preset NAME``, ``--law NAME`` with ``--law-param KEY=VALUE`` (repeatable),
     ``--relief``, ``--oblique MIN MAX`` (degrees), ``--film``, ``--film-polarity
-    dark|bright``, ``--overlap F``, ``--max-wobble-shift F`` (see :func:`survey_kwargs`).
+    dark|bright``, ``--overlap F``, ``--max-wobble-shift F``, ``--linescan``, ``--pushframe``,
+    ``--no-frames`` (see :func:`survey_kwargs`).
 
     Returns
     -------
@@ -136,6 +150,9 @@ def main_simulate(argv: list[str] | None = None) -> int:
     ap.add_argument("--film-polarity", choices=("dark", "bright"))
     ap.add_argument("--overlap", type=float)
     ap.add_argument("--max-wobble-shift", type=float)
+    ap.add_argument("--linescan", action="store_true", help="add line-scan strips (ALE ISD sidecars, jitter)")
+    ap.add_argument("--pushframe", action="store_true", help="add a push-frame strip (framelets)")
+    ap.add_argument("--frames", action=argparse.BooleanOptionalAction, default=None, help="frame-camera frames")
     ap.add_argument("--force", action="store_true", help="write into a non-empty OUTDIR")
     args = ap.parse_args(argv)
     if args.outdir.exists() and any(args.outdir.iterdir()) and not args.force:
@@ -146,6 +163,7 @@ def main_simulate(argv: list[str] | None = None) -> int:
             preset=args.preset, strips=args.strips, frames_per_strip=args.frames_per_strip, size=args.size,
             law=args.law, law_params=args.law_param, relief=args.relief, oblique=args.oblique, film=args.film,
             film_polarity=args.film_polarity, overlap=args.overlap, max_wobble_shift=args.max_wobble_shift,
+            linescan=args.linescan, pushframe=args.pushframe, frames=args.frames,
         )
     except ConfigError as exc:
         sys.stderr.write(f"farside simulate: {exc}\n")

@@ -121,7 +121,9 @@ def camera_rays(camera, line, sample) -> tuple[np.ndarray, np.ndarray]:
     rays = getattr(camera, "rays", None)
     if callable(rays):
         origins, directions = rays(line, sample)
-        return np.asarray(origins, dtype=np.float64), np.asarray(directions, dtype=np.float64).reshape(-1, 3)
+        origins = np.asarray(origins, dtype=np.float64)
+        return (origins.reshape(-1, 3) if origins.ndim > 1 else origins,
+                np.asarray(directions, dtype=np.float64).reshape(-1, 3))  # fmt: skip
     return camera.position_m, camera.look_vectors(line, sample).reshape(-1, 3)
 
 

@@ -32,11 +32,8 @@ Options (each off by default; the default survey is byte for byte that of earlie
 - ``max_wobble_shift``: a smaller off-nadir wobble, to hold small frames at their planned
   overlaps.
 
-Line-scan strips: the renderer takes any camera with ``lines``, ``samples``,
-``sun_position_m`` and either ``image_to_ground_hit``/``illumination_angles`` (sphere) or
-``rays(line, sample)`` (terrain, :func:`pipeline.simulation.sensor.camera_rays`); a
-line-scan survey needs a planner that builds such cameras per strip (``SurveyPlan``
-is frame-only today).
+- ``linescan`` / ``pushframe``: line-scan and push-frame strips over the region, after the
+  frames (``frames=False``: strips only); see :mod:`pipeline.simulation.scansurvey`.
 
 Everything is deterministic from the seed: running twice writes identical bytes.
 """
@@ -65,6 +62,8 @@ from pipeline.simulation.film import FilmParams, film_frame, film_truth, write_p
 from pipeline.simulation.orbit import MAX_WOBBLE_SHIFT, CameraSpec
 from pipeline.simulation.photometry import scattering_law
 from pipeline.simulation.relief import ReliefParams
+from pipeline.simulation.scanparams import LineScanParams, PushFrameParams
+from pipeline.simulation.scansurvey import plan_scan_survey
 from pipeline.simulation.sensor import Radiometry, render_frame, render_iof
 from pipeline.simulation.surface import Surface, SurfaceParams
 from pipeline.simulation.survey import SurveyPlan, plan_survey
@@ -219,6 +218,9 @@ def simulate_survey(
     oblique_deg: tuple[float, float] | None = None,
     oblique_side: str = "alternate",
     max_wobble_shift: float = MAX_WOBBLE_SHIFT,
+    linescan: LineScanParams | bool | None = None,
+    pushframe: PushFrameParams | bool | None = None,
+    frames: bool = True,
 ) -> SurveyInfo:
     """Render a synthetic far-side survey with known truth into ``outdir``.
 
@@ -272,6 +274,10 @@ def simulate_survey(
     max_wobble_shift : float
         Largest wobble shift, fraction of a frame (0.15; 0.02 keeps small frames at their
         planned overlaps).
+    linescan, pushframe : LineScanParams, PushFrameParams or True, optional
+        Also fly line-scan / push-frame strips (ALE ISD sidecars, jitter, truth).
+    frames : bool
+        Write the frame-camera frames (False: strips only; the frame plan still sets the region).
 
     Returns
     -------
@@ -321,8 +327,13 @@ def simulate_survey(
     )
     if film_p:
         plan.frames = [dataclasses.replace(f, format="png") for f in plan.frames]
+    ls_p, pf_p = _option(linescan, LineScanParams), _option(pushframe, PushFrameParams)
+    scans = None if not (ls_p or pf_p) else plan_scan_survey(
+        plan, seed=seed, linescan=ls_p, pushframe=pf_p, formats=formats, incidence_deg=incidence_deg,
+        radiometry=rad, surface_params=surface_params or SurfaceParams(), law=law_obj)
+    plan.frames = plan.frames if frames else []
     surface = Surface(seed, plan.region_deg, surface_params)
-    detector = None if film_p else Detector.from_seed(seed, size, dparams)
+    detector = None if film_p or not plan.frames else Detector.from_seed(seed, size, dparams)
     outdir.mkdir(parents=True, exist_ok=True)
     _clean_previous(outdir)
     truth_dir = outdir / TRUTH_DIR
@@ -332,12 +343,15 @@ def simulate_survey(
     reported = {f.id: plan.reported_camera(f) for f in plan.frames}
     relief_model = terrain = None
     if relief_p:
-        relief_model, terrain = prepare_terrain(surface, relief_p, true_cams.values(), plan.gsd_m)
+        cams = [*true_cams.values(), *(scans.true_cameras.values() if scans else ())]
+        relief_model, terrain = prepare_terrain(surface, relief_p, cams, plan.gsd_m)
         heights = tuple(round(v, 3) for v in terrain.height_range_m)
         true_cams = {k: dataclasses.replace(c, height_range_m=heights) for k, c in true_cams.items()}
         reported = {k: dataclasses.replace(c, height_range_m=heights) for k, c in reported.items()}
+        if scans:
+            scans.with_height_range(heights)
         if relief_p.shadows:
-            for sun in sorted({tuple(c.sun_position_m.tolist()) for c in true_cams.values()}):
+            for sun in sorted({tuple(c.sun_position_m.tolist()) for c in cams}):
                 terrain.shadow_map(sun)  # once per Sun, before the threads
     shadows = bool(relief_p and relief_p.shadows)
 
@@ -398,10 +412,19 @@ def simulate_survey(
 
     cal_truth: dict[str, Any] = {}
     cal_files: dict[str, list[str]] = {}
-    if calibration:
-        cal_files, cal_truth = write_calibration_frames(outdir, seed=seed, formats=formats, detector=detector,
+    if scans:
+        sc_out = scans.render_and_write(outdir, surface, radiometry=rad, detector_params=dparams, law=law_obj,
+                                        frame_area=size[0] * size[1], supersample=supersample, terrain=terrain,
+                                        shadows=shadows, calibration=calibration, formats=formats, workers=n_workers)
+        files.update(sc_out.files), frame_truth.update(sc_out.truth)
+        written += sc_out.written
+    if calibration and detector is not None:
+        cal_files, cal_frames = write_calibration_frames(outdir, seed=seed, formats=formats, detector=detector,
                                                         instrument_id=plan.camera.instrument_id)
         written += [rel for rels in cal_files.values() for rel in rels]
+        cal_truth.update(cal_frames)
+    if scans:
+        cal_files.update(sc_out.calibration_files), cal_truth.update(sc_out.calibration_truth)
 
     along, across = measure_overlaps(plan, true_cams)
     coverage = coverage_fraction(true_cams.values(), plan.region_deg)
@@ -427,11 +450,11 @@ def simulate_survey(
     written += truth_files
     info = SurveyInfo(
         outdir=outdir,
-        frame_ids=[f.id for f in plan.frames],
+        frame_ids=[f.id for f in plan.frames] + ([s.id for s in scans.strips] if scans else []),
         files=files,
         calibration_files=cal_files,
         truth_files=truth_files,
-        formats=dict(Counter(f.format for f in plan.frames)),
+        formats=dict(Counter(f.format for f in [*plan.frames, *(scans.strips if scans else ())])),
         size=size,
         gsd_m=_r(plan.gsd_m, 3),
         altitude_m=_r(plan.altitude_m, 3),
@@ -440,8 +463,8 @@ def simulate_survey(
         overlap_across=(_r(min(across), 4), _r(max(across), 4)) if across else (1.0, 1.0),
         coverage=_r(coverage, 4),
         seed=int(seed),
-        n_strips=n_strips,
-        frames_per_strip=frames_per_strip,
+        n_strips=n_strips if plan.frames else 0,
+        frames_per_strip=frames_per_strip if plan.frames else 0,
     )
     survey = {
         "generator": f"farside {__version__} pipeline.simulation",
@@ -464,7 +487,7 @@ def simulate_survey(
         "calibration": cal_truth,
     }
     wobble = None if max_wobble_shift == MAX_WOBBLE_SHIFT else max_wobble_shift
-    survey.update(option_blocks(plan, relief_model, terrain, film_p, wobble))
+    survey.update(option_blocks(plan, relief_model, terrain, film_p, wobble), **(sc_out.block if scans else {}))
     survey[MANIFEST_KEY] = sorted(written)
     (truth_dir / "survey.json").write_text(dump_json(survey), encoding="utf-8", newline="\n")
     log.info("simulated survey in %s: %s", outdir, info)

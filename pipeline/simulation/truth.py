@@ -20,9 +20,11 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import ConfigError, FarsideError
-from pipeline.geometry import FrameCamera
+from pipeline.geometry import FrameCamera, load_camera
 from pipeline.geometry.dem import Dem
 from pipeline.simulation.photometry import PhotometricLaw, default_law, scattering_law
+from pipeline.simulation.scanrender import render_scan_iof
+from pipeline.simulation.scantruth import ground_to_image_near
 from pipeline.simulation.sensor import Detector, DetectorParams, Radiometry, Scene, camera_rays, render_iof
 from pipeline.simulation.surface import Surface
 from pipeline.simulation.terrain import Terrain
@@ -100,7 +102,7 @@ class Truth:
     def cosmic_mask(self, frame_id: str) -> np.ndarray:
         """Bool mask (lines, samples) of the pixels hit by cosmic rays in a frame."""
         src = self.frames.get(frame_id) or self.calibration[frame_id]
-        mask = np.zeros(self.detector.shape, bool)
+        mask = np.zeros(tuple(src.get("shape") or self.detector.shape), bool)
         for hit in src["defects"]["cosmic_rays"]:
             for a, b in hit["pixels"]:
                 mask[a, b] = True
@@ -129,8 +131,14 @@ class Truth:
         law = self.law if "law" in self.photometry else None
         if "law" in self.photometry and law is None:
             raise ConfigError(f"{self.outdir}: rendered with a user scattering law; pass it as load_truth(..., law=)")
-        return render_iof(
-            self.true_cameras[frame_id], self.surface, supersample=ss,
+        cam, f = self.true_cameras[frame_id], self.frames[frame_id]
+        render, extra = render_iof, {}
+        if "kind" in f:  # a line-scan or push-frame strip
+            render, extra = render_scan_iof, {"exposure_s": f["exposure_s"], "line_period_s": f["period_s"],
+                                              "smear_samples": self.survey["scan"][f["kind"]]["params"].get(
+                                                  "smear_samples", 1)}  # fmt: skip
+        return render(
+            cam, self.surface, supersample=ss, **extra,
             psf_sigma_px=float(self.photometry["psf_sigma_px"]), radiometry=self.radiometry,
             law=law, terrain=self.terrain, shadows=bool(self.relief.get("params", {}).get("shadows", True)),
         )
@@ -202,11 +210,13 @@ class Truth:
         The true ground seen at ``(line_b, sample_b)`` in B is projected into A through A's
         true camera; the result is its distance from ``(line_a, sample_a)``. Measured on the
         true surface (the truth DEM over relief), so it is what a tie point or a mosaic
-        pixel pair really misses by. NaN where B's pixel sees no ground.
+        pixel pair really misses by. NaN where B's pixel sees no ground. Any camera kinds; a
+        push-frame A is measured in the framelet of ``line_a`` (where framelets overlap, the
+        same ground has one position per framelet).
         """
         xyz, hit = self.true_ground(frame_b, line_b, sample_b)
         cam_a = self.true_cameras[frame_a]
-        la, sa = cam_a.ground_to_image(np.where(hit[..., None], xyz, cam_a.radii_m[0]))
+        la, sa = ground_to_image_near(cam_a, np.where(hit[..., None], xyz, cam_a.radii_m[0]), line_a)
         d = np.hypot(la - np.asarray(line_a, dtype=float), sa - np.asarray(sample_a, dtype=float))
         return np.where(hit, d, np.nan)
 
@@ -273,7 +283,8 @@ def load_truth(outdir: str | Path, *, reported_from_sidecars: bool = True, law=N
     try:
         survey = json.loads((tdir / "survey.json").read_text())
         surface_doc = json.loads((tdir / "surface.json").read_text())
-        det_doc = json.loads((tdir / "detector.json").read_text()) if "film" not in survey else None
+        frame_cams = "film" not in survey and any("kind" not in f for f in survey["frames"].values())
+        det_doc = json.loads((tdir / "detector.json").read_text()) if frame_cams else None
     except OSError as exc:
         raise FarsideError(f"{outdir}: no simulated survey truth ({exc.strerror}: {exc.filename})") from exc
     surface = Surface.from_dict(surface_doc)
@@ -288,9 +299,9 @@ def load_truth(outdir: str | Path, *, reported_from_sidecars: bool = True, law=N
     rad_doc = survey["plan"]["radiometry"]
     radiometry = Radiometry(**rad_doc)
     frames = survey["frames"]
-    true_cams = {fid: FrameCamera.from_file(tdir / f"{fid}.json") for fid in frames}
+    true_cams = {fid: load_camera(tdir / f"{fid}.json") for fid in frames}
     if reported_from_sidecars:
-        reported = {fid: FrameCamera.from_file(outdir / f"{fid}.json") for fid in frames}
+        reported = {fid: load_camera(outdir / f"{fid}.json") for fid in frames}
     else:
         reported = {
             fid: true_cams[fid].with_pointing_correction(

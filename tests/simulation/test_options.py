@@ -49,7 +49,8 @@ def test_default_kwargs_are_the_old_ones():
         survey_kwargs(law="lunar_lambert", law_params=["L"])
     with pytest.raises(ConfigError, match="unknown survey preset"):
         survey_preset("tiny")
-    assert set(PRESETS) == {"relief_strip", "oblique_relief", "film", "small_128", "small_256"}
+    assert set(PRESETS) == {"relief_strip", "oblique_relief", "film", "small_128", "small_256", "linescan_strips",
+                            "pushframe_strip", "scan_mix"}
 
 
 def test_click_cli_takes_the_new_options(tmp_path):

@@ -18,7 +18,7 @@ from pipeline.orchestration import run
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_PIXELS_SHA256 = "c0c052905f4a1bfc20ebba5c12f4c28217d7172261bc7cf62f0292ac3bc762d5"
+SAMPLE_PIXELS_SHA256 = "7e07993e54150f8980a12916f27b332bae33b449d3a0a6d9720efb82d5e72035"
 """sha256 over every band's pixels (rasterio ``read(b).tobytes()``, bands in order) of the mosaic of
 ``sample_images/`` with ``configs/default.yaml`` (1309 x 738 px, bands iof + count)."""
 

@@ -55,7 +55,12 @@ __all__ = ["AreaMatches", "PairMap", "match_frames_area", "search_radius_px"]
 _OUTSIDE = -1.0e6  # lattice value where the search frame does not see the ground
 _COARSE_MAX_PX = 256  # the coarse correlation works on a pyramid level at most this large
 _MIN_CELL_PX = 4  # patch centres at least this far apart
-_MIN_SPREAD_PX = 4.0  # points spread less across their main direction: a similarity, not an affine model
+_MIN_SPREAD_PX = 4.0
+_CROP_MARGIN_PX = 12  # of the search frame read around what the working window maps onto
+_COARSE_MIN = 0.2  # weakest coarse correlation peak accepted
+_COARSE_CLEAR = 0.4  # a weaker peak of the whole overlap is checked by the blocks' vote
+_COARSE_BLOCKS = 12  # the coarse correlation votes over about this many blocks of the overlap
+_COARSE_BLOCK_PX = 24  # of at least this side (pyramid-level pixels)  # points spread less across their main direction: a similarity, not an affine model
 
 
 @dataclass(frozen=True, eq=False)
@@ -184,11 +189,23 @@ def search_radius_px(cam, pointing_sigma_deg: float) -> int:
     return math.ceil(math.sqrt(2.0) * math.tan(math.radians(3.0 * pointing_sigma_deg)) * focal_px) + 3
 
 
-def _valid(frame) -> np.ndarray:
-    ok = np.isfinite(frame.data)
+def _valid(frame, window=(slice(None), slice(None))) -> np.ndarray:
+    """Valid pixels of a frame (finite, not masked) in ``window`` (a pair of slices)."""
+    ok = np.isfinite(frame.data[window])
     if frame.mask is not None:
-        ok &= ~np.asarray(frame.mask, bool)
+        ok &= ~np.asarray(frame.mask[window], bool)
     return ok
+
+
+def _flat(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Pixels of constant neighbourhoods (no variance over 5 x 5): fill values, scan borders,
+    saturated areas. They hold nothing to correlate, but their edges would pull a correlation
+    towards aligning the two frames' borders instead of their ground."""
+    x = np.where(valid, image, 0.0).astype(np.float32)
+    mean = cv2.boxFilter(x, cv2.CV_32F, (5, 5), borderType=cv2.BORDER_REPLICATE)
+    sq = cv2.boxFilter(x * x, cv2.CV_32F, (5, 5), borderType=cv2.BORDER_REPLICATE)
+    scale = float(np.abs(x[valid]).max()) if valid.any() else 0.0
+    return (sq - mean * mean) <= (1e-9 * scale) ** 2 + 1e-30
 
 
 def _downsample(image: np.ndarray, valid: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
@@ -225,20 +242,56 @@ def _shifted(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
 
 def _pick(admissible: np.ndarray, texture: np.ndarray, n_target: int) -> np.ndarray:
     """Indices ``(row, col)`` of the most textured admissible pixel of each cell of a grid
-    sized so that about ``n_target`` cells hold admissible pixels."""
-    ys, xs = np.nonzero(admissible)
-    if ys.size == 0:
+    sized so that about ``n_target`` cells hold admissible pixels (at most ``n_target``
+    points, the most textured first; ties broken by position)."""
+    n_adm = int(np.count_nonzero(admissible))
+    if n_adm == 0:
         return np.zeros((0, 2), np.int64)
-    cell = max(_MIN_CELL_PX, math.floor(math.sqrt(ys.size / max(n_target, 1))))
-    ncols = admissible.shape[1] // cell + 1
-    key = (ys // cell) * ncols + xs // cell
-    score = texture[ys, xs]
-    order = np.lexsort((-score, key))
-    _, first = np.unique(key[order], return_index=True)
-    chosen = order[first]
-    chosen = chosen[np.argsort(-score[chosen], kind="stable")[:n_target]]
-    chosen.sort()
-    return np.stack([ys[chosen], xs[chosen]], axis=1)
+    cell = max(_MIN_CELL_PX, math.floor(math.sqrt(n_adm / max(n_target, 1))))
+    rows, cols = admissible.shape
+    nr, nc = -(-rows // cell), -(-cols // cell)
+    score = np.full((nr * cell, nc * cell), -np.inf, np.float32)
+    score[:rows, :cols] = np.where(admissible, texture, -np.inf)
+    blocks = score.reshape(nr, cell, nc, cell).transpose(0, 2, 1, 3).reshape(nr, nc, cell * cell)
+    best = np.argmax(blocks, axis=2)  # first maximum: deterministic
+    value = np.take_along_axis(blocks, best[..., None], axis=2)[..., 0]
+    br, bc = np.nonzero(np.isfinite(value))
+    k = best[br, bc]
+    ys, xs = br * cell + k // cell, bc * cell + k % cell
+    order = np.argsort(-value[br, bc], kind="stable")[:n_target]
+    order.sort()
+    return np.stack([ys[order], xs[order]], axis=1).astype(np.int64)
+
+
+def _coarse_shift(tmpl, tmpl_v, img, img_v, radius: int):
+    """The common shift of a template inside an image ``2 * radius`` larger (valid mode):
+    the overlap is cut into blocks, every block correlated over every shift (one batched
+    masked NCC) and the shift kept where the blocks agree best (the median of their NCC
+    surfaces), so artefacts that fill a few blocks (scan borders, reseau marks, saturated
+    patches) cannot carry the result."""
+    rows, cols = tmpl.shape
+    side = max(_COARSE_BLOCK_PX, math.ceil(math.sqrt(rows * cols / _COARSE_BLOCKS)))
+    nr, nc = max(1, rows // side), max(1, cols // side)
+    br, bc = rows // nr, cols // nc
+    k = 2 * radius + 1
+    r0 = np.repeat(np.arange(nr) * br, nc)
+    c0 = np.tile(np.arange(nc) * bc, nr)
+    t = sliding_window_view(tmpl, (br, bc))[r0, c0]
+    tv = sliding_window_view(tmpl_v, (br, bc))[r0, c0]
+    im = sliding_window_view(img, (br + k - 1, bc + k - 1))[r0, c0]
+    iv = sliding_window_view(img_v, (br + k - 1, bc + k - 1))[r0, c0]
+    use = tv.sum(axis=(1, 2)) >= 0.25 * br * bc
+    if not use.any():
+        use[:] = True
+    surf, cnt = masked_ncc(t[use], im[use], tv[use], iv[use], min_overlap=0.0)
+    surf = np.where(cnt >= 0.5 * cnt.max(axis=(1, 2), keepdims=True), surf, np.nan)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            consensus = np.nanmedian(surf, axis=0)
+    return ncc_peaks(np.where(np.isfinite(consensus), consensus, -np.inf)[None])
 
 
 def _windows(largest: int) -> list[int]:
@@ -327,27 +380,40 @@ def _match(fr, fs, params, seed: int, gsd_fine: float, gsd_r: float) -> AreaMatc
     H, W = (y1 - y0) + 2 * big, (x1 - x0) + 2 * big
 
     # the reference frame on the working window (invalid outside the image)
-    r_data = np.asarray(fr.data, np.float32)
-    r_ok = _valid(fr)
     T = np.zeros((H, W), np.float32)
     Tv = np.zeros((H, W), bool)
     sy0, sy1, sx0, sx1 = max(Y0, 0), min(Y0 + H, cam_r.lines), max(X0, 0), min(X0 + W, cam_r.samples)
-    T[sy0 - Y0 : sy1 - Y0, sx0 - X0 : sx1 - X0] = np.where(r_ok[sy0:sy1, sx0:sx1], r_data[sy0:sy1, sx0:sx1], 0.0)
-    Tv[sy0 - Y0 : sy1 - Y0, sx0 - X0 : sx1 - X0] = r_ok[sy0:sy1, sx0:sx1]
+    crop_ok = _valid(fr, (slice(sy0, sy1), slice(sx0, sx1)))
+    T[sy0 - Y0 : sy1 - Y0, sx0 - X0 : sx1 - X0] = np.where(crop_ok, fr.data[sy0:sy1, sx0:sx1], 0.0)
+    Tv[sy0 - Y0 : sy1 - Y0, sx0 - X0 : sx1 - X0] = crop_ok
+    Tv &= ~_flat(T, Tv)
 
-    # the search frame resampled onto the same window through the pair map
-    s_ok = _valid(fs)
-    s_img = np.where(s_ok, np.asarray(fs.data, np.float32), 0.0).astype(np.float32)
+    # the search frame resampled onto the same window through the pair map; only the part of
+    # it the window maps onto is read (plus a margin for the interpolation kernels)
+    ml, ms = pmap.dense(Y0 + np.arange(H) + 0.5, X0 + np.arange(W) + 0.5)
+    seen = (ml > -8.0) & (ml < ls + 8.0) & (ms > -8.0) & (ms < ss + 8.0)
+    if not seen.any():
+        return AreaMatches.empty("the frames' images do not overlap (a-priori cameras)", **kw)
+    oy = max(math.floor(float(ml[seen].min())) - _CROP_MARGIN_PX, 0)
+    oy1 = min(math.ceil(float(ml[seen].max())) + _CROP_MARGIN_PX, ls)
+    ox = max(math.floor(float(ms[seen].min())) - _CROP_MARGIN_PX, 0)
+    ox1 = min(math.ceil(float(ms[seen].max())) + _CROP_MARGIN_PX, ss)
+    if oy1 <= oy or ox1 <= ox:
+        return AreaMatches.empty("the frames' images do not overlap (a-priori cameras)", **kw)
+    crop = (slice(oy, oy1), slice(ox, ox1))
+    s_ok = _valid(fs, crop)
+    s_img = np.where(s_ok, fs.data[crop], 0.0).astype(np.float32)
+    s_ok &= ~_flat(s_img, s_ok)
     scale = gsd_r / gsd_fine if fs.camera.gsd_m() < gsd_r else 1.0
     if scale > 1.25:  # s is finer: low-pass before sampling it at r's spacing
         sigma = 0.5 * math.sqrt(scale * scale - 1.0)
         s_img = cv2.GaussianBlur(s_img, (0, 0), sigma)
     s_bad = (~s_ok).astype(np.float32)
     s_bad_cubic = cv2.dilate(s_bad, np.ones((3, 3), np.uint8))  # the bicubic kernel reaches 1 px further
-    ml, ms = pmap.dense(Y0 + np.arange(H) + 0.5, X0 + np.arange(W) + 0.5)
-    mx, my = (ms - 0.5).astype(np.float32), (ml - 0.5).astype(np.float32)
-    np.clip(mx, -8.0, ss + 8.0, out=mx)
-    np.clip(my, -8.0, ls + 8.0, out=my)
+    crop_l, crop_s = oy1 - oy, ox1 - ox
+    mx, my = (ms - (0.5 + ox)).astype(np.float32), (ml - (0.5 + oy)).astype(np.float32)
+    np.clip(mx, -8.0, crop_s + 8.0, out=mx)
+    np.clip(my, -8.0, crop_l + 8.0, out=my)
     S = cv2.remap(s_img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
     Sv = cv2.remap(s_bad, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=1.0) <= 1e-6
     common = Tv & Sv
@@ -363,13 +429,19 @@ def _match(fr, fs, params, seed: int, gsd_fine: float, gsd_r: float) -> AreaMatc
     off = m0 - rl
     img, img_v = Sl[off : off + tmpl.shape[0] + 2 * rl, off : off + tmpl.shape[1] + 2 * rl], \
         Slv[off : off + tmpl.shape[0] + 2 * rl, off : off + tmpl.shape[1] + 2 * rl]
+    # the whole overlap at once; where that finds no clear peak (artefacts such as scan
+    # borders or reseau marks can outweigh the ground), the blocks of the overlap vote
     surf, cnt = masked_ncc(tmpl[None], img[None], tmpl_v[None], img_v[None], min_overlap=0.0)
-    surf = np.where(cnt >= 0.5 * cnt.max(), surf, -np.inf)
-    peak = ncc_peaks(surf)
+    peak = ncc_peaks(np.where(cnt >= 0.5 * cnt.max(), surf, -np.inf))
+    if peak.on_edge[0] or not peak.score[0] >= _COARSE_CLEAR:
+        vote = _coarse_shift(tmpl, tmpl_v, img, img_v, rl)
+        if not vote.on_edge[0] and vote.score[0] >= _COARSE_MIN:
+            peak = vote
+            info["coarse_by"] = "blocks"
     coarse_score = float(peak.score[0])
     t = (peak.shift[0] - rl) * f  # (row, col) in r pixels
     info.update(level=level, coarse_ncc=round(coarse_score, 3), coarse_shift_px=[round(float(v), 2) for v in t])
-    if not np.isfinite(coarse_score) or coarse_score < 0.2:
+    if not np.isfinite(coarse_score) or coarse_score < _COARSE_MIN:
         return AreaMatches.empty(f"no correlation peak within {radius} px of the a-priori position "
                                  f"(best NCC {coarse_score:.2f})", coarse=info, **kw)
     if peak.on_edge[0]:
@@ -433,20 +505,28 @@ def _match(fr, fs, params, seed: int, gsd_fine: float, gsd_r: float) -> AreaMatc
         dl = jac[:, 0, 0, None, None] * gy + jac[:, 0, 1, None, None] * gx
         ds = jac[:, 1, 0, None, None] * gy + jac[:, 1, 1, None, None] * gx
 
-        def maps(shift):
+        def maps(shift, deform):
             cl, cs = pmap.at(centre[:, 0] + shift[:, 0], centre[:, 1] + shift[:, 1])
-            mxx = ((cs - 0.5)[:, None, None] + ds).reshape(n * (w + 2), w + 2).astype(np.float32)
-            myy = ((cl - 0.5)[:, None, None] + dl).reshape(n * (w + 2), w + 2).astype(np.float32)
-            np.clip(mxx, -8.0, ss + 8.0, out=mxx)
-            np.clip(myy, -8.0, ls + 8.0, out=myy)
+            if deform is None:
+                el, es = dl, ds
+            else:  # the template's offsets deformed, then through the map's Jacobian
+                ey = deform[:, 0, 0, None, None] * gy + deform[:, 0, 1, None, None] * gx
+                ex = deform[:, 1, 0, None, None] * gy + deform[:, 1, 1, None, None] * gx
+                el = jac[:, 0, 0, None, None] * ey + jac[:, 0, 1, None, None] * ex
+                es = jac[:, 1, 0, None, None] * ey + jac[:, 1, 1, None, None] * ex
+            mxx = ((cs - (0.5 + ox))[:, None, None] + es).reshape(n * (w + 2), w + 2).astype(np.float32)
+            myy = ((cl - (0.5 + oy))[:, None, None] + el).reshape(n * (w + 2), w + 2).astype(np.float32)
+            np.clip(mxx, -8.0, crop_s + 8.0, out=mxx)
+            np.clip(myy, -8.0, crop_l + 8.0, out=myy)
             return mxx, myy
 
-        def sample(shift):
-            vals = cv2.remap(s_img, *maps(shift), cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+        def sample(shift, deform):
+            vals = cv2.remap(s_img, *maps(shift, deform), cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT,
+                             borderValue=0.0)
             return vals.reshape(n, w + 2, w + 2)
 
-        def valid(shift):
-            bad = cv2.remap(s_bad_cubic, *maps(shift), cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+        def valid(shift, deform):
+            bad = cv2.remap(s_bad_cubic, *maps(shift, deform), cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                             borderValue=1.0)
             return bad.reshape(n, -1).max(axis=1) <= 1e-6
 

@@ -277,63 +277,84 @@ class Refined:
 
 def lsm_refine(
     templates: np.ndarray,
-    sample: Callable[[np.ndarray], np.ndarray],
+    sample: Callable[[np.ndarray, np.ndarray | None], np.ndarray],
     start: np.ndarray,
     *,
-    valid: Callable[[np.ndarray], np.ndarray] | None = None,
+    valid: Callable[[np.ndarray, np.ndarray | None], np.ndarray] | None = None,
+    affine: bool = False,
     iterations: int = 6,
     tol_px: float = 0.01,
     max_move_px: float = 1.5,
+    max_deform: float = 0.3,
 ) -> Refined:
-    """Least-squares matching (Gauss-Newton on shift, gain and offset), all points at once.
+    """Least-squares matching (Gauss-Newton on the patch geometry, gain and offset), all
+    points at once.
 
-    For each point ``k`` find the shift ``d`` minimising
-    ``sum (templates[k] - a * S_k(d) - b)^2`` where ``S_k(d)`` is the search image resampled
-    at the template's pixel positions moved by ``d`` (translation-only Lucas-Kanade with a
-    linear radiometric model, as in Gruen's adaptive least squares correlation).
+    For each point ``k`` find the shift ``d`` (and with ``affine`` a 2 x 2 deformation ``D``,
+    starting from the identity) minimising ``sum_u (templates[k][u] - a * S_k(d + D u) - b)^2``
+    over the template's pixel offsets ``u`` from its centre, where ``S_k`` is the search image
+    around point ``k``: translation-only Lucas-Kanade, or with ``affine`` Gruen's adaptive
+    least squares correlation (six geometric and two radiometric parameters), which follows
+    the scale and shear that terrain seen from two directions puts between the patches.
 
     Parameters
     ----------
     templates : ndarray of shape (n, w, w)
         Template patches (any units).
     sample : callable
-        ``sample(shift)`` with ``shift`` of shape (n, 2) (``(row, col)`` pixels) returns the
-        search image resampled on a ``(w + 2) x (w + 2)`` grid centred on each template moved
-        by ``shift`` (one pixel of border for the gradients), shape (n, w + 2, w + 2).
+        ``sample(shift, deform)`` with ``shift`` of shape (n, 2) (``(row, col)`` pixels) and
+        ``deform`` of shape (n, 2, 2) (or None: the identity) returns the search image
+        resampled at ``shift + deform @ u`` for the offsets ``u`` of a ``(w + 2) x (w + 2)``
+        grid centred on the template (one pixel of border for the gradients), shape
+        (n, w + 2, w + 2).
     start : ndarray of shape (n, 2)
         Initial shifts (e.g. integer NCC peak plus parabola).
     valid : callable, optional
-        ``valid(shift)``: bool array (n,), True where the patch at ``shift`` lies on valid
-        pixels; checked once, at the final shifts.
+        ``valid(shift, deform)``: bool array (n,), True where the patch lies on valid pixels;
+        checked once, at the final parameters.
+    affine : bool
+        Also solve the deformation ``D`` (default: translation only, ``D`` = identity).
     iterations : int
         Most Gauss-Newton steps.
     tol_px : float
-        A point has converged when its last step is shorter than this (OpenCV's remap
-        quantises positions to 1/32 pixel, so do not ask for much less than 0.01).
+        A point has converged when its last step moves no pixel of the patch by more than
+        this (OpenCV's remap quantises positions to 1/32 pixel, so do not ask for much less
+        than 0.01).
     max_move_px : float
         Points that move farther than this from ``start`` are dropped (diverged).
+    max_deform : float
+        Points whose deformation departs from the identity by more than this (largest
+        entry of ``D - I``) are dropped.
 
     Returns
     -------
     Refined
     """
     t = np.asarray(templates, np.float64)
-    n, _w, _ = t.shape
+    n, w, _ = t.shape
+    h = w // 2
     d = np.array(start, np.float64, copy=True).reshape(n, 2)
     d0 = d.copy()
+    deform = np.repeat(np.eye(2)[None], n, axis=0) if affine else None
     ok = np.ones(n, bool)
     active = np.ones(n, bool)
     gain = np.ones(n)
     offset = np.zeros(n)
     tf = t.reshape(n, -1)
+    uu, vv = (g.ravel() for g in np.meshgrid(np.arange(-h, h + 1.0), np.arange(-h, h + 1.0), indexing="ij"))
     first = True
+    last = None
     for _ in range(iterations):
         if not active.any():
             break
-        patches = np.asarray(sample(d), np.float64)
+        patches = np.asarray(sample(d, deform), np.float64)
         s0 = patches[:, 1:-1, 1:-1].reshape(n, -1)
         gy = 0.5 * (patches[:, 2:, 1:-1] - patches[:, :-2, 1:-1]).reshape(n, -1)
         gx = 0.5 * (patches[:, 1:-1, 2:] - patches[:, 1:-1, :-2]).reshape(n, -1)
+        if affine:  # the patch grid is deformed: gradients along the patch's axes -> along rows/cols
+            inv = np.linalg.inv(deform)
+            gy, gx = (gy * inv[:, 0, 0, None] + gx * inv[:, 1, 0, None],
+                      gy * inv[:, 0, 1, None] + gx * inv[:, 1, 1, None])
         if first:  # radiometric start: regression of the template on the patch
             sm, tm = s0.mean(axis=1), tf.mean(axis=1)
             cov = ((s0 - sm[:, None]) * (tf - tm[:, None])).mean(axis=1)
@@ -342,34 +363,40 @@ def lsm_refine(
             offset = tm - gain * sm
             first = False
         resid = tf - gain[:, None] * s0 - offset[:, None]
-        ja, jb = gain[:, None] * gy, gain[:, None] * gx  # Jacobian columns: ja, jb, s0, 1
-        cols = (ja, jb, s0)
-        normal = np.empty((n, 4, 4))
-        for p in range(3):
-            for q in range(p, 3):
-                normal[:, p, q] = normal[:, q, p] = np.einsum("nm,nm->n", cols[p], cols[q])
-            normal[:, p, 3] = normal[:, 3, p] = cols[p].sum(axis=1)
-        normal[:, 3, 3] = s0.shape[1]
-        rhs = np.stack([np.einsum("nm,nm->n", c, resid) for c in cols] + [resid.sum(axis=1)], axis=1)
-        normal += np.eye(4)[None] * (1e-9 * np.trace(normal, axis1=1, axis2=2))[:, None, None] + np.eye(4) * _EPS
+        ja, jb = gain[:, None] * gy, gain[:, None] * gx
+        cols = [ja, jb]
+        if affine:
+            cols += [ja * uu, ja * vv, jb * uu, jb * vv]
+        cols += [s0, np.ones_like(s0)]
+        jac = np.stack(cols, axis=2)  # (n, m, k)
+        normal = np.matmul(jac.transpose(0, 2, 1), jac)
+        rhs = np.matmul(jac.transpose(0, 2, 1), resid[..., None])[..., 0]
+        k = jac.shape[2]
+        normal += np.eye(k)[None] * (1e-9 * np.trace(normal, axis1=1, axis2=2))[:, None, None] + np.eye(k) * _EPS
         step = np.linalg.solve(normal, rhs[..., None])[..., 0]
         ok &= np.all(np.isfinite(step), axis=1)
         step = np.where(np.isfinite(step), step, 0.0)
-        last_normal, last_resid = normal, resid
+        last = (normal, resid)
         upd = active & ok
         d[upd] += step[upd, :2]
-        gain[upd] += step[upd, 2]
-        offset[upd] += step[upd, 3]
-        moved = np.hypot(*(d - d0).T)
-        ok &= moved <= max_move_px
-        active &= ok & (np.hypot(step[:, 0], step[:, 1]) >= tol_px)
+        move = np.hypot(step[:, 0], step[:, 1])
+        if affine:
+            dd = step[:, 2:6].reshape(n, 2, 2)
+            deform[upd] += dd[upd]
+            move = move + h * np.abs(dd).max(axis=(1, 2))  # the patch corners move by this much more
+            ok &= np.abs(deform - np.eye(2)).max(axis=(1, 2)) <= max_deform
+        gain[upd] += step[upd, -2]
+        offset[upd] += step[upd, -1]
+        ok &= np.hypot(*(d - d0).T) <= max_move_px
+        active &= ok & (move >= tol_px)
     ok &= ~active  # converged
     if valid is not None:
-        ok &= np.asarray(valid(d), bool)
-    score = ncc(t, np.asarray(sample(d), np.float64)[:, 1:-1, 1:-1])
+        ok &= np.asarray(valid(d, deform), bool)
+    score = ncc(t, np.asarray(sample(d, deform), np.float64)[:, 1:-1, 1:-1])
     # precision: residual variance times the shift block of the inverse normal matrix
-    dof = max(last_resid.shape[1] - 4, 1)
-    cov = np.linalg.inv(last_normal)[:, :2, :2] * ((last_resid**2).sum(axis=1) / dof)[:, None, None]
+    normal, resid = last if last is not None else (np.repeat(np.eye(4)[None], n, axis=0), np.zeros((n, 5)))
+    dof = max(resid.shape[1] - normal.shape[1], 1)
+    cov = np.linalg.inv(normal)[:, :2, :2] * ((resid**2).sum(axis=1) / dof)[:, None, None]
     tr, det = cov[:, 0, 0] + cov[:, 1, 1], cov[:, 0, 0] * cov[:, 1, 1] - cov[:, 0, 1] ** 2
     sigma = np.sqrt(np.maximum(0.5 * tr + np.sqrt(np.maximum(0.25 * tr * tr - det, 0.0)), 0.0))
     return Refined(d, score, np.where(ok, sigma, np.inf), ok)

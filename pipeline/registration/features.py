@@ -181,11 +181,11 @@ def _refine_all(a, valid_a, b, valid_b, xa: np.ndarray, xb_pred: np.ndarray, win
     eroded = _erode_valid(valid_b, window + 6)
     coef = ndimage.spline_filter(np.asarray(b, np.float64), order=3, mode="mirror")
 
-    def sample(pos):
+    def sample(pos, _deform):
         patches, _inside = spline_patches(coef, pos - (h + 1), window + 2)
         return patches
 
-    def valid(pos):
+    def valid(pos, _deform):
         yy, xx = np.rint(pos[:, 0]).astype(np.int64), np.rint(pos[:, 1]).astype(np.int64)
         inside = (yy >= 0) & (xx >= 0) & (yy < b.shape[0]) & (xx < b.shape[1])
         out = np.zeros(len(pos), bool)

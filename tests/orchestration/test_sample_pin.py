@@ -18,7 +18,7 @@ from pipeline.orchestration import run
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_PIXELS_SHA256 = "7e07993e54150f8980a12916f27b332bae33b449d3a0a6d9720efb82d5e72035"
+SAMPLE_PIXELS_SHA256 = "4db6a3e06d9320baf2725ab27d49c57b5da344ff59a04d08940ed02314afd1c2"
 """sha256 over every band's pixels (rasterio ``read(b).tobytes()``, bands in order) of the mosaic of
 ``sample_images/`` with ``configs/default.yaml`` (1309 x 738 px, bands iof + count)."""
 

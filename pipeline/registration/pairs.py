@@ -84,19 +84,21 @@ class PairMatches:
         ``(line, sample)`` of each tie point in frame ``i`` and in frame ``j`` (CSM image
         coordinates: first pixel centre at ``(0.5, 0.5)``).
     score : float
-        Quality of the pair in 0..1: the fraction of ratio-test matches that are inliers of
-        the robust model, times the median NCC peak (0 when there are no matches).
+        Quality of the pair in 0..1: the fraction of candidates (ratio-test matches; for the
+        ``area`` matcher, correlated patches) that are inliers of the robust model, times
+        the median NCC peak (0 when there are no matches).
     id_i, id_j : str or None
         Frame ids.
     ncc : ndarray of shape (n,)
         NCC peak of each tie point (NaN without sub-pixel refinement).
     offset_px : tuple of float
-        Median ``(row, col)`` offset of ``j`` relative to ``i`` on the local grid, pixels of
-        ``resolution_m``: the misregistration of the two frames before adjustment.
+        Median ``(row, col)`` offset of ``j`` relative to ``i`` on the local grid (``area``:
+        on the reference frame's pixels), pixels of ``resolution_m``: the misregistration of
+        the two frames before adjustment.
     resolution_m : float
-        Pixel size of the local grid.
+        Pixel size of the local grid (``area``: the reference frame's ground sample distance).
     n_candidates, n_inliers : int
-        Ratio-test matches and robust-model inliers.
+        Ratio-test matches (``area``: patches correlated) and robust-model inliers.
     reason : str
         Empty on success, else why the pair has no tie points.
     """

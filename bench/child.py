@@ -51,7 +51,8 @@ def grid_from_dict(d: dict[str, Any]):
 def _registration_summary(reg) -> dict[str, Any]:
     out: dict[str, Any] = {}
     stats = getattr(reg, "stats", None)
-    for name in ("rms_before_px", "rms_after_px", "n_tie_points", "n_observations"):
+    for name in ("rms_before_px", "rms_after_px", "n_tie_points", "n_observations", "n_tied", "n_components",
+                 "n_pairs", "n_pairs_matched"):
         if stats is not None and hasattr(stats, name):
             out[name] = getattr(stats, name)
     status = getattr(reg, "status", None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bench.growth import GROWTH_HEADERS, growth_rows
+
 DASH = "–"
 
 
@@ -48,7 +50,7 @@ def markdown_table(headers: list[str], rows: list[list[Any]], align: str | None 
 
 
 MAIN_HEADERS = [
-    "survey", "method", "status", "wall s", "Mpx/s", "peak MB", "plan", "calibrate", "register",
+    "survey", "method", "status", "wall s", "× stitcher", "× floor", "Mpx/s", "peak MB", "plan", "calibrate", "register",
     "equalize", "mosaic", "write", "after", "geoloc common px", "geoloc f2f px", "corr", "seam ratio", "coverage %", "busy cores", "others' cores",
 ]
 
@@ -64,12 +66,16 @@ def main_rows(doc: dict[str, Any]) -> list[list[Any]]:
     rows = []
     for name, s in doc.get("surveys", {}).items():
         label = f"{name} ({s.get('n_frames', '?')}×{s.get('frame_px', '?')}², {fmt(s.get('input_mpx'))} Mpx)"
+        stitcher, floor = reference_walls(s)
         for m in s.get("methods", []):
             acc = m.get("accuracy") or {}
             geo = acc.get("geolocation_adjusted") or {}
             st = m.get("stages")
+            mine = m.get("wall_s") if m["method"].startswith("farside") else None
             rows.append([
-                label, m["method"], m.get("status", DASH), fmt(m.get("wall_s")), fmt(m.get("mpx_per_s"), 2),
+                label, m["method"], m.get("status", DASH), fmt(m.get("wall_s")),
+                fmt(mine / stitcher if mine and stitcher else None, 2), fmt(mine / floor if mine and floor else None, 1),
+                fmt(m.get("mpx_per_s"), 2),
                 fmt(m.get("peak_mb"), 0),
                 *(fmt(_stage(st, k)) for k in ("plan", "calibrate", "register", "equalize", "mosaic", "write", "after")),
                 fmt(geo.get("common_px"), 2), fmt(geo.get("frame_to_frame_rms_px"), 2),
@@ -77,6 +83,15 @@ def main_rows(doc: dict[str, Any]) -> list[list[Any]]:
                 fmt(m.get("cpu_util"), 2), fmt(m.get("others_cores"), 2),
             ])
     return rows
+
+
+def reference_walls(survey: dict[str, Any]) -> tuple[float | None, float | None]:
+    """``(fastest successful cv2.Stitcher wall s, floor wall s)`` of one survey's methods, the
+    denominators of the table's ``× stitcher`` and ``× floor`` columns (None when missing)."""
+    stitch = [m["wall_s"] for m in survey.get("methods", []) if m["method"].startswith("cv2.Stitcher")
+              and m.get("wall_s") and str(m.get("status", "")).startswith("OK")]
+    floor = [m["wall_s"] for m in survey.get("methods", []) if m["method"].startswith("floor") and m.get("wall_s")]
+    return (min(stitch) if stitch else None), (floor[0] if floor else None)
 
 
 SCALING_HEADERS = ["survey", "run", "scheduler", "workers", "output px", "wall s", "Mpx/s", "speed-up", "peak MB",
@@ -109,6 +124,9 @@ def render(doc: dict[str, Any]) -> str:
         markdown_table(MAIN_HEADERS, main_rows(doc), "ll" + "l" + "r" * (len(MAIN_HEADERS) - 3)),
         "",
     ]
+    if doc.get("growth"):
+        parts += ["## Growth: the same survey at 64, 256 and 1,024 frames", "",
+                  markdown_table(GROWTH_HEADERS, growth_rows(doc, fmt), "lrrl" + "r" * (len(GROWTH_HEADERS) - 4)), ""]
     if doc.get("scaling"):
         parts += ["## Scaling and memory", "", markdown_table(SCALING_HEADERS, scaling_rows(doc), "lll" + "r" * 8), ""]
     if doc.get("notes"):

@@ -28,11 +28,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from bench import report
+from bench.growth import bench_growth, growth_names
 from bench.machine import machine_info
 from bench.memory import Measured, run_measured
+from bench.stitchinputs import (  # stretch_to_8bit: re-exported, it used to live here
+    calibrated_frames_by_api,
+    calibrated_frames_from_workdir,
+    stretch_to_8bit,  # noqa: F401
+    write_stitch_inputs,
+)
 from bench.surveys import SIZES, ensure_survey, with_seed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,73 +129,6 @@ def run_pipeline(survey: Path, run_dir: Path, label: str, *, scheduler: str, wor
     if not keep_workdir and work.exists():
         shutil.rmtree(work, ignore_errors=True)
     return row
-
-
-# ----------------------------------------------------------------------------------------
-# stitcher inputs
-# ----------------------------------------------------------------------------------------
-def stretch_to_8bit(frames: list[tuple[str, np.ndarray, np.ndarray | None]], lo_pct: float = 0.5,
-                    hi_pct: float = 99.5) -> dict[str, np.ndarray]:
-    """One common linear stretch of calibrated frames to uint8 (1..255; invalid -> 0), from
-    the ``lo_pct``/``hi_pct`` percentiles of a sample of all valid pixels."""
-    rng = np.random.default_rng(0)
-    pool = []
-    for _, data, mask in frames:
-        ok = np.isfinite(data) if mask is None else (np.isfinite(data) & ~mask)
-        vals = data[ok]
-        if vals.size:
-            pool.append(rng.choice(vals, size=min(vals.size, 20000), replace=False))
-    if not pool:
-        raise ValueError("no valid pixels to stretch")
-    allv = np.concatenate(pool)
-    lo, hi = np.percentile(allv, [lo_pct, hi_pct])
-    scale = 254.0 / max(hi - lo, 1e-12)
-    out = {}
-    for fid, data, mask in frames:
-        bad = ~np.isfinite(data) if mask is None else (~np.isfinite(data) | mask)
-        v = np.clip((np.nan_to_num(data, nan=lo) - lo) * scale + 1.0, 1, 255)
-        v[bad] = 0
-        out[fid] = v.astype(np.uint8)
-    return out
-
-
-def calibrated_frames_from_workdir(work: Path) -> list[tuple[str, np.ndarray, np.ndarray | None]]:
-    """The calibrated frames the pipeline cached in its work directory (``calibrated/``)."""
-    from pipeline.frame import Frame
-    from pipeline.orchestration.workdir import WorkDir
-
-    frames = []
-    for _key, f in WorkDir(work).products("calibrated"):  # verified products, never unpickled
-        if isinstance(f, Frame) and f.data is not None:
-            frames.append((f.id, np.asarray(f.data, np.float32), None if f.mask is None else np.asarray(f.mask, bool)))
-    return sorted(frames, key=lambda t: t[0])
-
-
-def calibrated_frames_by_api(survey: Path) -> list[tuple[str, np.ndarray, np.ndarray | None]]:
-    """Fallback: calibrate with the public API (serially)."""
-    from pipeline import api
-    from pipeline.config import load_config
-    from pipeline.frame import Frame
-
-    cal_cfg = survey / "truth" / "calibration_config.yaml"
-    cfg = load_config(cal_cfg if cal_cfg.is_file() else None)
-    found = api.ingest(survey, calibration=survey / "calibration", config=cfg)
-    out = api.calibrate(found.frames, found.calibration, cfg)
-    return sorted([(f.id, f.data, f.mask) for f in out if isinstance(f, Frame)], key=lambda t: t[0])
-
-
-def write_stitch_inputs(frames, folder: Path) -> list[str]:
-    import cv2
-
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    paths = []
-    for fid, img in stretch_to_8bit(frames).items():
-        p = folder / f"{fid}.png"
-        cv2.imwrite(str(p), img)
-        paths.append(str(p))
-    return sorted(paths)
 
 
 # ----------------------------------------------------------------------------------------
@@ -409,7 +347,10 @@ def profile_run(name: str, survey_doc: dict[str, Any], run_root: Path, out_dir: 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="small,medium", help="comma-separated: small, medium, large")
+    ap.add_argument("--sizes", default="small,medium", help="comma-separated: small, medium, large (or none)")
+    ap.add_argument("--growth", default="64,256,1024",
+                    help="growth surveys (128² frames, 25 %% overlap) to run end to end: comma-separated frame counts "
+                         "of 64, 256, 1024, or none")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     ap.add_argument("--data", type=Path, default=ROOT / "bench" / "data", help="surveys and run outputs")
     ap.add_argument("--seed", type=int, default=7, help="survey seed (surveys are reused by seed)")
@@ -441,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         md = _save(json.loads((args.out / "latest.json").read_text()), args.out)
         sys.stdout.write(md + "\n")
         return 0
-    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    sizes = [s.strip() for s in args.sizes.split(",") if s.strip() and s.strip() != "none"]
+    growth = growth_names(args.growth)
     unknown = [s for s in sizes if s not in SIZES]
     if unknown:
         sys.stderr.write(f"unknown size(s) {unknown}; choose from {sorted(SIZES)}\n")
@@ -454,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     doc: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine_info(),
-        "settings": {"sizes": sizes, "seed": args.seed, "workers": args.workers, "scheduler": "threads",
+        "settings": {"sizes": sizes, "growth": growth, "seed": args.seed, "workers": args.workers, "scheduler": "threads",
                      "stitch_timeout_s": args.stitch_timeout, "pipeline_timeout_s": args.pipeline_timeout,
                      "scaling": args.scaling, "tile_size": 512},
         "surveys": {}, "scaling": [], "notes": notes,
@@ -488,9 +430,12 @@ def main(argv: list[str] | None = None) -> int:
         for name in sizes:
             doc["surveys"][name] = bench_survey(name, surveys[name], run_root, args, notes)
             _save(doc, args.out)
+    if growth and not args.scaling_only:
+        doc["growth"] = bench_growth(growth, args.data / "surveys", run_root, args, run_pipeline, say, notes)
+        _save(doc, args.out)
     if args.scaling != "none":
         run_scaling(doc, surveys, run_root, args, deadline, notes)
-    if args.profile:
+    if args.profile and sizes:
         say(f"profiling a synchronous run of {sizes[0]}")
         doc["profile"] = profile_run(sizes[0], surveys[sizes[0]], run_root, args.out, args)
     doc["bench_s"] = round(time.perf_counter() - t_bench, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -23,6 +24,11 @@ class SurveySpec:
     position errors (500 m) and sensor effects (bias, dark, flat, defects, noise, cosmic
     rays), and bias/dark/flat calibration frames. ``supersample=1`` (one ray per pixel,
     the PSF blur is still applied) keeps generation of the larger surveys to minutes.
+
+    The growth surveys (:data:`GROWTH`) set the rest like the simulator's ``small_128``
+    preset: ``overlap`` along and across track, ``max_wobble_shift`` to hold small frames at
+    that overlap, TIFF frames only and no calibration frames (``formats``, ``calibration``).
+    ``None`` keeps the generator's default.
     """
 
     name: str
@@ -31,6 +37,10 @@ class SurveySpec:
     size: int
     seed: int = 7
     supersample: int = 1
+    overlap: float | None = None
+    max_wobble_shift: float | None = None
+    formats: tuple[str, ...] | None = None
+    calibration: bool = True
 
     @property
     def n_frames(self) -> int:
@@ -41,18 +51,42 @@ class SurveySpec:
         return self.n_frames * self.size * self.size / 1e6
 
     def simulate_kwargs(self) -> dict[str, Any]:
-        return {
+        kw: dict[str, Any] = {
             "seed": self.seed,
             "n_strips": self.n_strips,
             "frames_per_strip": self.frames_per_strip,
             "size": (self.size, self.size),
             "supersample": self.supersample,
-            "calibration": True,
+            "calibration": self.calibration,
         }
+        if self.overlap is not None:
+            kw["overlap_along"] = kw["overlap_across"] = self.overlap
+        if self.max_wobble_shift is not None:
+            kw["max_wobble_shift"] = self.max_wobble_shift
+        if self.formats is not None:
+            kw["formats"] = tuple(self.formats)
+        return kw
+
+    def marker_params(self) -> dict[str, Any]:
+        """The parameters a generated survey's marker records: the fields that differ from
+        their defaults beyond the original six (so surveys generated before those fields
+        existed are still reused)."""
+        d = asdict(self)
+        for name, default in _LATER_DEFAULTS.items():
+            if d.get(name) == default:
+                d.pop(name)
+        if d.get("formats") is not None:
+            d["formats"] = list(d["formats"])
+        return d
 
     def dirname(self) -> str:
-        return f"{self.name}-{self.n_strips}x{self.frames_per_strip}-{self.size}px-seed{self.seed}-ss{self.supersample}"
+        base = f"{self.name}-{self.n_strips}x{self.frames_per_strip}-{self.size}px-seed{self.seed}-ss{self.supersample}"
+        if self.overlap is not None:
+            base += f"-ov{round(100 * self.overlap)}"
+        return base
 
+
+_LATER_DEFAULTS = {"overlap": None, "max_wobble_shift": None, "formats": None, "calibration": True}
 
 SIZES: dict[str, SurveySpec] = {
     "small": SurveySpec("small", 4, 5, 512),      # 20 frames of 512²  (5.2 Mpx)
@@ -61,8 +95,17 @@ SIZES: dict[str, SurveySpec] = {
 }
 
 
+GROWTH: dict[str, SurveySpec] = {
+    f"growth-{n * n}": SurveySpec(f"growth-{n * n}", n, n, 128, overlap=0.25, max_wobble_shift=0.02,
+                                  formats=("tiff",), calibration=False)
+    for n in (8, 16, 32)
+}
+"""Surveys of 64, 256 and 1,024 frames of 128² at 25 % overlap (constant overlap density): the
+simulator's ``small_128`` preset (256 frames) at three sizes, for the per-frame cost."""
+
+
 def with_seed(spec: SurveySpec, seed: int) -> SurveySpec:
-    return SurveySpec(spec.name, spec.n_strips, spec.frames_per_strip, spec.size, seed, spec.supersample)
+    return dataclasses.replace(spec, seed=seed)
 
 
 def ensure_survey(spec: SurveySpec, data_dir: str | Path, *, workers: int | None = None) -> dict[str, Any]:
@@ -74,7 +117,7 @@ def ensure_survey(spec: SurveySpec, data_dir: str | Path, *, workers: int | None
 
     folder = Path(data_dir) / spec.dirname()
     marker = folder / MARKER
-    params = asdict(spec)
+    params = spec.marker_params()
     if marker.is_file():
         try:
             doc = json.loads(marker.read_text())

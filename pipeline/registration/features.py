@@ -19,12 +19,15 @@ Steps
 3. A 2-D affine model is fitted with MAGSAC++ (``cv2.USAC_MAGSAC``, seeded with
    ``cv2.setRNGSeed``); its inliers are kept.
 4. The inliers are thinned to at most ``max_points``, spread over a grid of cells.
-5. Optionally each point is refined to sub-pixel precision: a ``window`` x ``window``
-   template centred on the nearest pixel centre of ``a`` is searched for in ``b`` within
-   ``search`` pixels of the model's prediction by normalised cross-correlation
-   (``cv2.matchTemplate``, ``TM_CCOEFF_NORMED``); the peak is located by a parabola
-   through its neighbours in each axis. Points whose peak is weak (``min_ncc``), on the
-   edge of the search window or disagreeing with the model are dropped.
+5. Optionally every point is refined to sub-pixel precision at once: a ``window`` x
+   ``window`` template centred on the nearest pixel centre of ``a`` is searched for in ``b``
+   within ``search`` pixels of the model's prediction by one batched normalised
+   cross-correlation (FFT, :func:`~pipeline.registration.correlate.masked_ncc`), then
+   least-squares matching (shift, gain, offset) with exact cubic B-spline resampling of ``b``
+   (:func:`~pipeline.registration.correlate.lsm_refine`) removes the parabola's bias
+   towards whole pixels. Points whose peak is weak (``min_ncc``), on the edge of the search
+   window, that do not converge or that disagree with the model are dropped. No Python
+   loop runs per point.
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
+from pipeline.registration.correlate import lsm_refine, masked_ncc, ncc_peaks, spline_patches
 from pipeline.registration.detectors import DETECTORS, check_detector
 from pipeline.registration.params import RegistrationParams
 
@@ -141,63 +146,76 @@ def _thin(points: np.ndarray, quality: np.ndarray, shape: tuple[int, int], max_p
     return np.sort(chosen)
 
 
-def _parabola(cm1: float, c0: float, cp1: float) -> float:
-    den = cm1 - 2.0 * c0 + cp1
-    if den >= 0:  # not a maximum
-        return 0.0
-    return float(np.clip(0.5 * (cm1 - cp1) / den, -0.5, 0.5))
+def _refine_all(a, valid_a, b, valid_b, xa: np.ndarray, xb_pred: np.ndarray, window: int, search: int,
+                min_ncc: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sub-pixel NCC refinement of every point at once.
 
-
-def _refine(a, valid_a, b, valid_b, xa, xb_pred, window: int, search: int, min_ncc: float):
-    """NCC refinement of one point. ``xa`` integer (x, y) in ``a``; ``xb_pred`` float (x, y) in b.
-
-    Returns ``(x_b, y_b, ncc)`` or ``None``.
+    ``xa`` integer ``(x, y)`` array indices in ``a`` (template centres), ``xb_pred`` float
+    ``(x, y)`` predictions in ``b``. Returns ``(keep, xb, ncc)``: which points survive, their
+    refined ``(x, y)`` in ``b`` and NCC peak. Integer peak of a batched NCC over
+    ``+-search`` pixels (:func:`~pipeline.registration.correlate.masked_ncc`), then
+    least-squares matching with exact cubic B-spline resampling of ``b``
+    (:func:`~pipeline.registration.correlate.lsm_refine`). Points whose template touches an
+    invalid pixel of ``a``, whose search window touches one of ``b``, whose peak is below
+    ``min_ncc`` or on the edge of the search window are dropped.
     """
     h = window // 2
-    x0, y0 = int(xa[0]), int(xa[1])
-    rows, cols = a.shape
-    if x0 - h < 0 or y0 - h < 0 or x0 + h + 1 > cols or y0 + h + 1 > rows:
-        return None
-    tmpl_valid = valid_a[y0 - h : y0 + h + 1, x0 - h : x0 + h + 1]
-    if not tmpl_valid.all():
-        return None
-    tmpl = a[y0 - h : y0 + h + 1, x0 - h : x0 + h + 1]
-    if float(tmpl.std()) <= 1e-12:
-        return None
-    bx, by = round(xb_pred[0]), round(xb_pred[1])
     r = h + search
-    rows_b, cols_b = b.shape
-    if bx - r < 0 or by - r < 0 or bx + r + 1 > cols_b or by + r + 1 > rows_b:
-        return None
-    if not valid_b[by - r : by + r + 1, bx - r : bx + r + 1].all():
-        return None
-    region = b[by - r : by + r + 1, bx - r : bx + r + 1]
-    score = cv2.matchTemplate(region, tmpl, cv2.TM_CCOEFF_NORMED)  # (2*search+1)^2
-    iy, ix = np.unravel_index(int(np.argmax(score)), score.shape)
-    peak = float(score[iy, ix])
-    if not np.isfinite(peak) or peak < min_ncc:
-        return None
-    if ix in (0, score.shape[1] - 1) or iy in (0, score.shape[0] - 1):
-        return None  # peak on the edge of the search window: the true peak may lie outside
-    dx = _parabola(score[iy, ix - 1], peak, score[iy, ix + 1])
-    dy = _parabola(score[iy - 1, ix], peak, score[iy + 1, ix])
-    # The parabola is biased towards whole pixels ("pixel locking"); remove the bias by
-    # resampling b at the current estimate (cubic spline) and fitting again around 0.
-    cx, cy = bx - search + ix + dx, by - search + iy + dy
-    spline = ndimage.spline_filter(region.astype(np.float64), order=3, mode="mirror")
-    for _ in range(4):
-        gy, gx = np.mgrid[-h - 1 : h + 2, -h - 1 : h + 2].astype(np.float64)
-        coords = [gy + (cy - (by - r)), gx + (cx - (bx - r))]
-        if min(c.min() for c in coords) < 0 or coords[0].max() > 2 * r or coords[1].max() > 2 * r:
-            return None
-        patch = ndimage.map_coordinates(spline, coords, order=3, mode="mirror", prefilter=False)
-        s3 = cv2.matchTemplate(patch.astype(np.float32), tmpl, cv2.TM_CCOEFF_NORMED)
-        ddx = _parabola(s3[1, 0], s3[1, 1], s3[1, 2])
-        ddy = _parabola(s3[0, 1], s3[1, 1], s3[2, 1])
-        cx, cy, peak = cx + ddx, cy + ddy, float(s3[1, 1])
-        if abs(ddx) < 2e-3 and abs(ddy) < 2e-3:
-            break
-    return cx, cy, peak
+    n = len(xa)
+    x0, y0 = xa[:, 0].astype(np.int64), xa[:, 1].astype(np.int64)
+    bx, by = np.rint(xb_pred[:, 0]).astype(np.int64), np.rint(xb_pred[:, 1]).astype(np.int64)
+    ok_a = _window_valid(valid_a, y0, x0, window)
+    ok_b = _window_valid(valid_b, by, bx, 2 * r + 1)
+    keep = ok_a & ok_b
+    none = (np.zeros(n, bool), np.zeros((n, 2)), np.zeros(n))
+    if not keep.any():
+        return none
+    k = np.flatnonzero(keep)
+    tmpl = sliding_window_view(a, (window, window))[y0[k] - h, x0[k] - h]
+    region = sliding_window_view(b, (2 * r + 1, 2 * r + 1))[by[k] - r, bx[k] - r]
+    surf, _ = masked_ncc(tmpl, region, min_overlap=0.9)
+    peaks = ncc_peaks(surf)
+    good = ~peaks.on_edge & (peaks.score >= min_ncc)
+    # (row, col) array position in b of each template centre
+    start = np.stack([by[k] - search, bx[k] - search], axis=1) + peaks.shift
+    eroded = _erode_valid(valid_b, window + 6)
+    coef = ndimage.spline_filter(np.asarray(b, np.float64), order=3, mode="mirror")
+
+    def sample(pos, _deform):
+        patches, _inside = spline_patches(coef, pos - (h + 1), window + 2)
+        return patches
+
+    def valid(pos, _deform):
+        yy, xx = np.rint(pos[:, 0]).astype(np.int64), np.rint(pos[:, 1]).astype(np.int64)
+        inside = (yy >= 0) & (xx >= 0) & (yy < b.shape[0]) & (xx < b.shape[1])
+        out = np.zeros(len(pos), bool)
+        out[inside] = eroded[yy[inside], xx[inside]]
+        return out
+
+    ref = lsm_refine(tmpl, sample, start, valid=valid)
+    good &= ref.ok & (ref.score >= min_ncc)
+    keep[k] = good
+    xb = np.zeros((n, 2))
+    xb[k] = ref.shift[:, ::-1]
+    ncc = np.zeros(n)
+    ncc[k] = ref.score
+    return keep, xb, ncc
+
+
+def _erode_valid(valid: np.ndarray, size: int) -> np.ndarray:
+    kernel = np.ones((size, size), np.uint8)
+    return cv2.erode(valid.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+
+
+def _window_valid(valid: np.ndarray, yc: np.ndarray, xc: np.ndarray, size: int) -> np.ndarray:
+    """True where the ``size`` x ``size`` window centred on ``(yc, xc)`` lies inside and valid."""
+    h = size // 2
+    rows, cols = valid.shape
+    inside = (yc - h >= 0) & (xc - h >= 0) & (yc + h < rows) & (xc + h < cols)
+    out = np.zeros(len(yc), bool)
+    if inside.any():
+        out[inside] = _erode_valid(valid, size)[yc[inside], xc[inside]]
+    return out
 
 
 def match_images(
@@ -286,24 +304,14 @@ def match_images(
     src, dst = src[keep].astype(float), dst[keep].astype(float)
 
     if params.subpixel:
-        out_a, out_b, ncc = [], [], []
-        seen = set()
-        for xa in src:
-            xa_int = np.round(xa)
-            key = (int(xa_int[0]), int(xa_int[1]))
-            if key in seen:
-                continue
-            seen.add(key)
-            pred = model[:, :2] @ xa_int + model[:, 2]
-            res = _refine(a, valid_a, b, valid_b, xa_int, pred, params.ncc_window_px, params.ncc_search_px, params.min_ncc)
-            if res is None:
-                continue
-            xb = np.array(res[:2])
-            if np.hypot(*(xb - pred)) > max(params.ransac_threshold_px, 1.0) * 2:
-                continue
-            out_a.append(xa_int)
-            out_b.append(xb)
-            ncc.append(res[2])
+        src_int = np.round(src)
+        _, first = np.unique(src_int, axis=0, return_index=True)
+        src_int = src_int[np.sort(first)]  # one template per pixel, in the thinned order
+        pred = src_int @ model[:, :2].T + model[:, 2]
+        keep, xb, ncc = _refine_all(a, valid_a, b, valid_b, src_int, pred, params.ncc_window_px,
+                                    params.ncc_search_px, params.min_ncc)
+        keep &= np.hypot(*(xb - pred).T) <= max(params.ransac_threshold_px, 1.0) * 2
+        out_a, out_b, ncc = src_int[keep], xb[keep], ncc[keep]
         if len(out_a) < params.min_matches:
             return ImageMatches.empty(
                 f"too few points survive sub-pixel refinement: {len(out_a)} < {params.min_matches}",

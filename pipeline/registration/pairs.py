@@ -1,23 +1,36 @@
-"""Tie points between two overlapping frames, found in map space.
+"""Tie points between two overlapping frames: one task of the registration graph per pair.
 
-``match_pair(frame_i, frame_j, pair, cfg, seed)`` is one task of the registration graph
-(one per overlapping pair; pure, picklable inputs and output):
+``match_pair(frame_i, frame_j, pair, cfg, seed)`` (pure, picklable inputs and output) runs
+the matcher that ``cfg.matcher`` names in :data:`MATCHERS`:
 
-1. A **local map grid** is laid over the overlap: a Lambert azimuthal equal-area CRS on
-   the Moon sphere centred on the overlap, pixel size the coarser frame's ground sample
-   distance times ``match_resolution_factor``, extent the overlap polygon plus a margin
-   for the pointing uncertainty (capped at ``max_match_size_px`` per side by coarsening).
-2. Both frames are **orthorectified** onto it with their current cameras
-   (:func:`pipeline.geometry.warp.orthorectify`), which removes the scale,
-   rotation and perspective differences between them: what is left is the small offset
-   caused by pointing errors.
-3. :func:`~pipeline.registration.imagematch.match_images` finds features, keeps ratio-test
-   matches consistent with a MAGSAC++ affine model and refines them to sub-pixel precision
-   by normalised cross-correlation.
-4. Each match goes back to **image coordinates of both frames**: local grid (row, col) ->
-   projected (x, y) -> lon/lat -> body-fixed xyz on the reference surface -> each camera's
-   ``ground_to_image``. Because both frames were resampled with the same cameras, the
-   surface height used does not bias the tie points.
+``area`` (default)
+    Camera-guided area correlation in the frames' own pixels
+    (:func:`pipeline.registration.areamatch.match_frames_area`): the a-priori cameras
+    predict where each point of one frame lies in the other, one masked NCC of the whole
+    overlap finds the common shift, a grid of patches is correlated around it in one
+    batched call, an affine MAGSAC++ model removes wrong peaks and least-squares matching
+    refines all points at once. Nothing is resampled but the overlap of one frame, and the
+    cost grows with the overlap, not with the frames.
+``features``
+    The frames orthorectified onto a local map grid over their overlap, features
+    (``cfg.detector``) matched by descriptor, MAGSAC++ and sub-pixel NCC refinement
+    (:func:`pipeline.registration.features.match_images`):
+
+    1. A **local map grid** is laid over the overlap: a Lambert azimuthal equal-area CRS on
+       the Moon sphere centred on the overlap, pixel size the coarser frame's ground sample
+       distance times ``match_resolution_factor``, extent the overlap polygon plus a margin
+       for the pointing uncertainty (capped at ``max_match_size_px`` per side by coarsening).
+    2. Both frames are **orthorectified** onto it with their current cameras
+       (:func:`pipeline.geometry.warp.orthorectify`), which removes the scale,
+       rotation and perspective differences between them: what is left is the small offset
+       caused by pointing errors.
+    3. :func:`~pipeline.registration.features.match_images` finds features, keeps ratio-test
+       matches consistent with a MAGSAC++ affine model and refines them to sub-pixel precision
+       by normalised cross-correlation.
+    4. Each match goes back to **image coordinates of both frames**: local grid (row, col) ->
+       projected (x, y) -> lon/lat -> body-fixed xyz on the reference surface -> each camera's
+       ``ground_to_image``. Because both frames were resampled with the same cameras, the
+       surface height used does not bias the tie points.
 
 A pair that yields too few matches is not an error: the result is an empty
 :class:`PairMatches` whose ``reason`` says why.
@@ -41,6 +54,7 @@ from pipeline.geometry.footprint import footprint, overlap_polygon
 from pipeline.geometry.grid import MOON_GEOGRAPHIC, MapGrid
 from pipeline.geometry.overlap import Pair
 from pipeline.geometry.warp import orthorectify
+from pipeline.registration.areamatch import match_frames_area
 from pipeline.registration.detectors import DETECTORS, available_detectors, check_detector
 from pipeline.registration.features import ImageMatches, match_images
 
@@ -48,6 +62,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "DETECTORS",
+    "MATCHERS",
     "PairMatches",
     "available_detectors",
     "check_detector",
@@ -69,19 +84,21 @@ class PairMatches:
         ``(line, sample)`` of each tie point in frame ``i`` and in frame ``j`` (CSM image
         coordinates: first pixel centre at ``(0.5, 0.5)``).
     score : float
-        Quality of the pair in 0..1: the fraction of ratio-test matches that are inliers of
-        the robust model, times the median NCC peak (0 when there are no matches).
+        Quality of the pair in 0..1: the fraction of candidates (ratio-test matches; for the
+        ``area`` matcher, correlated patches) that are inliers of the robust model, times
+        the median NCC peak (0 when there are no matches).
     id_i, id_j : str or None
         Frame ids.
     ncc : ndarray of shape (n,)
         NCC peak of each tie point (NaN without sub-pixel refinement).
     offset_px : tuple of float
-        Median ``(row, col)`` offset of ``j`` relative to ``i`` on the local grid, pixels of
-        ``resolution_m``: the misregistration of the two frames before adjustment.
+        Median ``(row, col)`` offset of ``j`` relative to ``i`` on the local grid (``area``:
+        on the reference frame's pixels), pixels of ``resolution_m``: the misregistration of
+        the two frames before adjustment.
     resolution_m : float
-        Pixel size of the local grid.
+        Pixel size of the local grid (``area``: the reference frame's ground sample distance).
     n_candidates, n_inliers : int
-        Ratio-test matches and robust-model inliers.
+        Ratio-test matches (``area``: patches correlated) and robust-model inliers.
     reason : str
         Empty on success, else why the pair has no tie points.
     """
@@ -200,10 +217,11 @@ def match_pair(frame_i, frame_j, pair: Pair, cfg, seed: int = 0) -> PairMatches:
     pair : Pair
         From :func:`~pipeline.geometry.overlap.overlap_pairs`; gives the indices.
     cfg : RegistrationParams
-        Detector and thresholds (``detector``, ``max_features``, ``ratio``,
+        ``matcher`` (a key of :data:`MATCHERS`) and its thresholds: both matchers use
         ``ransac_threshold_px``, ``min_matches``, ``max_matches_per_pair``, ``subpixel``,
-        ``ncc_window_px``, ``ncc_search_px``, ``min_ncc``, ``match_resolution_factor``,
-        ``max_match_size_px``, ``pointing_sigma_deg``).
+        ``ncc_window_px``, ``ncc_search_px``, ``min_ncc`` and ``pointing_sigma_deg``;
+        ``features`` also ``detector``, ``max_features``, ``ratio``,
+        ``match_resolution_factor`` and ``max_match_size_px``.
     seed : int
         Run seed (``run.seed``); the pair's own seed is derived from it and ``(i, j)``.
 
@@ -227,13 +245,29 @@ def match_pair(frame_i, frame_j, pair: Pair, cfg, seed: int = 0) -> PairMatches:
         if f.data is None:
             return PairMatches.empty(i, j, f"frame {f.id} has no pixels loaded", **ids)
     try:
-        return _match_pair(frame_i, frame_j, pair, cfg, seed, ids)
+        return MATCHERS[cfg.matcher](frame_i, frame_j, pair, cfg, seed, ids)
     except GeometryError as exc:  # e.g. a frame whose centre misses the body: a value, not a crash
         log.warning("pair %s-%s: %s", ids["id_i"], ids["id_j"], exc)
         return PairMatches.empty(i, j, f"geometry: {exc}", **ids)
 
 
-def _match_pair(frame_i, frame_j, pair: Pair, cfg, seed: int, ids: dict) -> PairMatches:
+def _match_pair_area(frame_i, frame_j, pair: Pair, cfg, seed: int, ids: dict) -> PairMatches:
+    i, j = pair.i, pair.j
+    m = match_frames_area(frame_i, frame_j, cfg, seed=pair_seed(seed, i, j))
+    info = {"resolution_m": m.resolution_m, "n_candidates": m.n_candidates, "n_inliers": m.n_inliers, **ids}
+    if not len(m):
+        log.info("pair %s-%s: %s", ids["id_i"], ids["id_j"], m.reason)
+        return PairMatches.empty(i, j, m.reason, **info)
+    ok = _usable(frame_i, m.img_i[:, 0], m.img_i[:, 1]) & _usable(frame_j, m.img_j[:, 0], m.img_j[:, 1])
+    n = int(ok.sum())
+    if n < cfg.min_matches:
+        return PairMatches.empty(i, j, f"too few tie points inside both images: {n} < {cfg.min_matches}", **info)
+    ncc = m.ncc[ok]
+    score = float(np.clip(m.n_inliers / max(m.n_candidates, 1) * float(np.median(ncc)), 0.0, 1.0))
+    return PairMatches(i, j, m.img_i[ok], m.img_j[ok], score, ncc=ncc, offset_px=m.offset_px, **info)
+
+
+def _match_pair_features(frame_i, frame_j, pair: Pair, cfg, seed: int, ids: dict) -> PairMatches:
     i, j = pair.i, pair.j
     cam_i, cam_j = frame_i.camera, frame_j.camera
     # margin: the shift pointing errors can cause (3 sigma), plus the NCC template
@@ -282,3 +316,11 @@ def _match_pair(frame_i, frame_j, pair: Pair, cfg, seed: int, ids: dict) -> Pair
         n_inliers=m.n_inliers,
         **ids,
     )
+
+
+MATCHERS = {
+    "area": _match_pair_area,
+    "features": _match_pair_features,
+}
+"""Pair matchers by name (``registration.matcher``), all ``(frame_i, frame_j, pair, cfg, seed,
+ids) -> PairMatches``; ``area`` is the default."""

@@ -28,6 +28,10 @@ class RegistrationParams(Section):
         0.02, ge=0, le=1, description="ignore pairs overlapping less than this fraction of the smaller footprint"
     )
     # -- matching
+    matcher: Literal["area", "features"] = Field(
+        "area", description="pair matcher, a key of pipeline.registration.pairs.MATCHERS: area (camera-guided "
+        "area correlation in the frames' own pixels) or features (local ortho grid, detector + descriptors)"
+    )
     detector: str = Field(
         "sift", description="feature detector, a key of pipeline.registration.DETECTORS (sift, orb, akaze)"
     )

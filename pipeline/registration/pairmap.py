@@ -1,0 +1,99 @@
+"""The a-priori map between two frames' image coordinates, from their cameras.
+
+:class:`PairMap` projects a lattice of the reference frame's image points through the ground
+(the cameras' reference ellipsoid) into the other frame; bilinear interpolation of that
+lattice is the map everywhere (:meth:`PairMap.at`, :meth:`PairMap.dense`). The area matcher
+(:mod:`pipeline.registration.areamatch`) resamples the other frame through it and reports its
+tie points through it, so the map's own small interpolation error cannot bias them.
+
+Coordinates are CSM image coordinates ``(line, sample)``, first pixel centre at ``(0.5, 0.5)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["OUTSIDE", "PairMap"]
+
+OUTSIDE = -1.0e6
+"""Lattice value where the other frame does not see the ground (interpolation then lands far
+outside its image)."""
+
+
+@dataclass(frozen=True, eq=False)
+class PairMap:
+    """A-priori map from the reference frame's image coordinates to the search frame's.
+
+    Attributes
+    ----------
+    origin : (float, float)
+        CSM ``(line, sample)`` of lattice node ``[0, 0]``.
+    step : (float, float)
+        Node spacing along lines and samples, reference pixels.
+    line, sample : ndarray of float64, shape (a, b)
+        Search-frame coordinates of each node; ``-1e6`` where the search frame does not
+        see the ground under the node (interpolation then lands far outside the image).
+    """
+
+    origin: tuple[float, float]
+    step: tuple[float, float]
+    line: np.ndarray
+    sample: np.ndarray
+
+    @classmethod
+    def from_cameras(cls, cam_r, cam_s, *, margin_px: float = 0.0, nodes: int = 64) -> PairMap:
+        """Lattice over ``cam_r``'s image grown by ``margin_px``, about ``nodes`` per side."""
+        lines, samples = cam_r.lines, cam_r.samples
+        ext_l, ext_s = lines + 2 * margin_px, samples + 2 * margin_px
+        g = max(4.0, max(ext_l, ext_s) / nodes)
+        na, nb = max(2, math.ceil(ext_l / g) + 1), max(2, math.ceil(ext_s / g) + 1)
+        step = (ext_l / (na - 1), ext_s / (nb - 1))
+        origin = (-margin_px, -margin_px)
+        ll, ss = np.meshgrid(origin[0] + step[0] * np.arange(na), origin[1] + step[1] * np.arange(nb), indexing="ij")
+        xyz, hit = cam_r.image_to_ground_hit(ll, ss)
+        line, sample = cam_s.ground_to_image(xyz)
+        seen = hit & cam_s.visible(xyz) & np.isfinite(line) & np.isfinite(sample)
+        return cls(origin, step, np.where(seen, line, OUTSIDE), np.where(seen, sample, OUTSIDE))
+
+    def _weights(self, coord: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+        n = self.line.shape[axis]
+        u = (np.asarray(coord, np.float64) - self.origin[axis]) / self.step[axis]
+        k = np.clip(np.floor(u).astype(np.int64), 0, n - 2)
+        return k, u - k  # linear extrapolation beyond the lattice
+
+    def at(self, line, sample) -> tuple[np.ndarray, np.ndarray]:
+        """Search-frame ``(line, sample)`` of reference coordinates (any matching shapes)."""
+        a, fa = self._weights(line, 0)
+        b, fb = self._weights(sample, 1)
+        out = []
+        for lat in (self.line, self.sample):
+            v00, v01 = lat[a, b], lat[a, b + 1]
+            v10, v11 = lat[a + 1, b], lat[a + 1, b + 1]
+            out.append((v00 * (1 - fb) + v01 * fb) * (1 - fa) + (v10 * (1 - fb) + v11 * fb) * fa)
+        return out[0], out[1]
+
+    def dense(self, lines: np.ndarray, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The map on the grid ``lines x samples`` (1-D CSM coordinates): arrays of shape
+        ``(len(lines), len(samples))`` (separable bilinear: rows first, then columns)."""
+        a, fa = self._weights(lines, 0)
+        b, fb = self._weights(samples, 1)
+        out = []
+        for lat in (self.line, self.sample):
+            rows = lat[a] * (1 - fa)[:, None] + lat[a + 1] * fa[:, None]
+            out.append(rows[:, b] * (1 - fb) + rows[:, b + 1] * fb)
+        return out[0], out[1]
+
+    def jacobian(self, line, sample, eps: float = 0.5) -> np.ndarray:
+        """Derivatives of the map at points, shape (..., 2, 2): ``[[dl/dl, dl/ds], [ds/dl, ds/ds]]``
+        (central differences over ``eps`` reference pixels)."""
+        line, sample = np.asarray(line, np.float64), np.asarray(sample, np.float64)
+        lp, sp = self.at(line + eps, sample)
+        lm, sm = self.at(line - eps, sample)
+        lq, sq = self.at(line, sample + eps)
+        ln, sn = self.at(line, sample - eps)
+        col_l = np.stack([lp - lm, sp - sm], axis=-1) / (2 * eps)
+        col_s = np.stack([lq - ln, sq - sn], axis=-1) / (2 * eps)
+        return np.stack([col_l, col_s], axis=-1)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pipeline.calibration.photometric_diagnostics import overlap_residual
 from pipeline.calibration.photometric_laws import MCEWEN_LAW, Law, hapke_law, lunar_lambert_law
 from pipeline.calibration.photometric_observations import Observations, prepare_observations
 from pipeline.calibration.photometric_problem import (
@@ -48,6 +49,9 @@ from pipeline.calibration.photometry import PhotometricModel
 from pipeline.errors import PhotometricModelError
 
 log = logging.getLogger(__name__)
+
+DEFAULT_SYSTEMATIC = 1e-3
+"""Default systematic floor of :func:`fit_photometry`: 0.1 % of the brightness."""
 
 _MIN_SPREAD = np.radians(0.5)
 """Below this standard deviation of incidence, emission and phase the law is not fitted."""
@@ -68,8 +72,10 @@ class PhotometricFit:
         The fitted family (evaluate with :meth:`photometric_function`).
     parameter_names : tuple of str
     parameters, uncertainties : ndarray of shape (p,)
-        Fitted values and their 1-sigma uncertainties (radians for ``theta``).
+        Fitted values and their 1-sigma uncertainties, statistical and systematic
+        (radians for ``theta``).
     covariance : ndarray of shape (p, p)
+        Of the parameters, systematic floor included.
     gains, offsets : ndarray of shape (n_frames,)
         ``I/F = gain * A * F + offset``: divide ``I/F - offset`` by ``gain`` to equalise.
         Offsets in I/F units. Frames without shared cells keep 1 and 0.
@@ -89,6 +95,15 @@ class PhotometricFit:
         Observations and cells used (after validation and subsampling).
     candidates : tuple of (str, float, bool)
         Every law tried: its label, BIC and whether it was constrained.
+    statistical_uncertainties : ndarray of shape (p,)
+        The part of ``uncertainties`` from the observations' scatter alone (``uncertainties``
+        and ``covariance`` add the systematic floor).
+    systematic : float
+        The systematic floor used: relative brightness error (fraction, RMS).
+    incidence_profile : ndarray of shape (4, bins)
+        Normalised brightness relative to its cell's mean against incidence, in bins: bin
+        centre (radians), mean before (McEwen L(phase), no equalisation), mean after (the
+        fit), observations per bin (cells seen at least twice; NaN for empty bins).
     """
 
     model: str
@@ -109,6 +124,9 @@ class PhotometricFit:
     n_observations: int
     n_cells: int
     candidates: tuple[tuple[str, float, bool], ...] = field(default=())
+    statistical_uncertainties: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    systematic: float = 0.0
+    incidence_profile: np.ndarray = field(default_factory=lambda: np.zeros((4, 0)))
 
     def photometric_function(self) -> PhotometricModel:
         """The fitted law as a registry-style model: ``f(incidence, emission, phase)``."""
@@ -117,14 +135,14 @@ class PhotometricFit:
     def lunar_lambert_l(self, phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fitted ``L(phase)`` and its 1-sigma uncertainty (lunar-Lambert models; radians).
 
-        The uncertainty propagates the coefficients' covariance; the fallback's is 0.
+        The uncertainty propagates the node values' covariance (systematic floor included);
+        the fallback's is 0.
         """
         phase = np.asarray(phase, dtype=np.float64)
         ell = self.law.lunar_lambert_weight(self.parameters, phase)
         if not self.parameter_names:
             return ell, np.zeros_like(ell)
-        x = (phase - self.law.phase0) / self.law.phase_scale
-        basis = np.stack([x**j for j in range(len(self.parameters))], axis=-1)
+        basis = self.law.lunar_lambert_basis(phase)
         var = np.einsum("...i,ij,...j->...", basis, self.covariance, basis)
         return ell, np.sqrt(np.maximum(var, 0.0))
 
@@ -146,33 +164,49 @@ class PhotometricFit:
         return np.where(good, eq * std / np.where(good, actual, 1.0), np.nan)
 
 
-# ---------------------------------------------------------------- diagnostics
+def _constrained(law: Law, cov_theta: np.ndarray, phase: np.ndarray) -> tuple[bool, str]:
+    """Whether the law's parameters are within their ``max_uncertainty``, and why not.
 
-
-def _overlap_diagnostics(
-    obs: Observations, factor: np.ndarray, gains: np.ndarray, offsets: np.ndarray
-) -> tuple[float, float]:
-    """RMS relative disagreement within cells, and the slope against incidence (% per 10 deg).
-
-    Normalised brightness ``n_k = (I/F_k - O_f) / (G_f F_k)``; over cells seen at least
-    twice, ``d_k = n_k / mean_c(n) - 1``; the slope regresses ``d_k`` on the incidence minus
-    its cell mean.
+    Lunar-Lambert ``L(phase)`` of order >= 1: the uncertainty of ``L`` itself, RMS over the
+    observations' phases (the end nodes alone see few observations); otherwise each parameter.
     """
-    counts = np.bincount(obs.cell)
-    m = counts[obs.cell] >= 2
-    cell = np.unique(obs.cell[m], return_inverse=True)[1]
-    fr = obs.frame[m]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        n = (obs.iof[m] - offsets[fr]) / (gains[fr] * factor[m])
-    ok = np.isfinite(n)
-    n, cell, inc = n[ok], cell[ok], obs.incidence[m][ok]
-    nc = np.bincount(cell).astype(np.float64)
-    safe = np.maximum(nc, 1.0)
-    d = n / (np.bincount(cell, n) / safe)[cell] - 1.0
-    di = inc - (np.bincount(cell, inc) / safe)[cell]
-    rms = float(np.sqrt(np.mean(d**2)))
-    slope = float(np.sum(di * d) / np.sum(di * di)) if np.sum(di * di) > 0 else 0.0
-    return rms, slope * np.radians(10.0) * 100.0
+    sig = np.sqrt(np.diag(cov_theta))
+    limits = np.asarray(law.max_uncertainty)
+    if not np.all(np.isfinite(sig)):
+        return False, "singular normal equations"
+    if law.name == "lunar_lambert" and sig.size > 1:
+        basis = law.lunar_lambert_basis(phase)
+        spread = float(np.sqrt(np.mean(np.einsum("ni,ij,nj->n", basis, cov_theta, basis))))
+        if spread <= limits[0]:
+            return True, ""
+        return False, (f"uncertainty of L(phase) +- {spread:.3g} (RMS over the observed phases) above the "
+                       f"limit {limits[0]:.3g}")
+    if np.all(sig <= limits):
+        return True, ""
+    return False, ("uncertainty " + ", ".join(f"{n} +- {v:.3g}" for n, v in zip(law.parameter_names, sig, strict=True))
+                   + " above the limits " + ", ".join(f"{m:.3g}" for m in limits))
+
+
+def _systematic_inflation(problem, x: np.ndarray, sigma2: float, systematic: float) -> float:
+    """Factor on the statistical covariance of ``theta`` that adds a systematic floor.
+
+    A relative brightness error of ``systematic`` RMS that does not average out from view
+    to view (a flat-field residual, the pointing's common error, stray light) can mimic
+    a change of the law: at worst it lies along the law's own signature, and then shifts
+    ``theta`` by ``N s^2 (J^T J)^-1`` (``N`` overlap rows, ``s`` the error in the rows'
+    weighted units), whatever the number of observations. The statistical covariance is
+    ``sigma^2 (J^T J)^-1``, so the total is the statistical one times
+    ``1 + N s^2 / sigma^2``. Its square root is ``systematic`` divided by the RMS change of
+    the relative brightness pattern (what gains and offsets cannot absorb) per unit of a
+    parameter: a law that barely changes the pattern is not constrained, however many
+    observations there are.
+    """
+    if systematic <= 0:
+        return 1.0
+    m = problem.multi
+    model = model_brightness(problem, x)[m] / problem.scale
+    s = systematic * float(np.sqrt(np.mean(problem.obs.weight[m] * model**2)))
+    return 1.0 + m.size * s * s / max(sigma2, 1e-300)
 
 
 @dataclass(frozen=True)
@@ -180,7 +214,8 @@ class _Candidate:
     law: Law
     x: np.ndarray
     problem: object
-    cov: np.ndarray
+    cov: np.ndarray  # statistical covariance of (theta, u, o)
+    inflation: float  # (statistical + systematic) / statistical variance of theta
     bic: float
     constrained: bool
     why: str
@@ -194,6 +229,7 @@ def _fit_law(
     incidence_weight: float,
     loss: str,
     max_nfev: int,
+    systematic: float = 0.0,
 ) -> _Candidate:
     """Fit one law in two passes: overlaps only, then with the incidence-slope rows.
 
@@ -213,26 +249,14 @@ def _fit_law(
             obs2, law, standard, fit_offsets=fit_offsets, slope_frames=frames, slope_weight=weights
         )
         x = solve(problem, x[: x.size - problem.n_cells], loss=loss, max_nfev=max_nfev)
-    cov, _, r = covariance(problem, x)
+    cov, sigma2, r = covariance(problem, x)
     p = len(law.parameter_names)
-    cov_theta = cov[:p, :p]
-    sig = np.sqrt(np.diag(cov_theta)) if p else np.zeros(0)
-    constrained = bool(np.all(np.isfinite(sig)) and np.all(sig <= np.asarray(law.max_uncertainty)))
-    why = (
-        ""
-        if constrained
-        else (
-            "singular normal equations"
-            if not np.all(np.isfinite(sig))
-            else "uncertainty "
-            + ", ".join(f"{n} +- {s:.3g}" for n, s in zip(law.parameter_names, sig, strict=True))
-            + " above the limits "
-            + ", ".join(f"{m:.3g}" for m in law.max_uncertainty)
-        )
-    )
+    inflation = _systematic_inflation(problem, x, sigma2, systematic) if p else 1.0
+    cov_theta = cov[:p, :p] * inflation
+    constrained, why = _constrained(law, cov_theta, problem.obs.phase)
     n_rows = r.size
     bic = float(n_rows * np.log(max(np.sum(r**2), 1e-300) / n_rows) + p * np.log(n_rows))
-    return _Candidate(law, x, problem, cov, bic, constrained, why)
+    return _Candidate(law, x, problem, cov, inflation, bic, constrained, why)
 
 
 def _laws(model: str | Law, obs: Observations, max_order: int, hapke_free: tuple[str, ...]) -> list[Law]:
@@ -269,6 +293,7 @@ def fit_photometry(
     seed: int = 0,
     loss: str = "linear",
     max_nfev: int = 100,
+    systematic: float = DEFAULT_SYSTEMATIC,
 ) -> PhotometricFit:
     """Fit the photometric law and the per-frame gain and offset to overlapping observations.
 
@@ -300,6 +325,12 @@ def fit_photometry(
     loss : str
         scipy ``least_squares`` loss (``linear``; ``soft_l1`` for outliers, then the
         uncertainties are approximate).
+    systematic : float
+        Relative brightness error (fraction, RMS) that does not average out between views:
+        flat-field residuals, the pointing's common error. The reported uncertainties add
+        the parameter change such an error could mimic (see :func:`_systematic_inflation`);
+        a law it leaves above its ``max_uncertainty`` is not constrained. 0: statistical
+        uncertainties only.
 
     Returns
     -------
@@ -336,7 +367,7 @@ def fit_photometry(
         reason = f"the angles barely vary (largest spread {np.degrees(spread):.2f} deg)"
     else:
         for law in laws:
-            tried.append(_fit_law(obs, law, standard, fit_offsets, incidence_weight, loss, max_nfev))
+            tried.append(_fit_law(obs, law, standard, fit_offsets, incidence_weight, loss, max_nfev, systematic))
             log.debug(
                 "photometric fit %s: BIC %.1f constrained %s", law.label, tried[-1].bic, tried[-1].constrained
             )
@@ -357,10 +388,11 @@ def fit_photometry(
             if laws
             else "McEwen's L(phase) with the equalisation fitted"
         )
-    return _result(obs, best, tried, standard, message, bool(good))
+    return _result(obs, best, tried, standard, message, bool(good), systematic)
 
 
-def _result(obs, best: _Candidate, tried, standard, message: str, constrained: bool) -> PhotometricFit:
+def _result(obs, best: _Candidate, tried, standard, message: str, constrained: bool,
+            systematic: float) -> PhotometricFit:
     problem = best.problem
     law = best.law
     p = len(law.parameter_names)
@@ -369,25 +401,37 @@ def _result(obs, best: _Candidate, tried, standard, message: str, constrained: b
     offsets = o * problem.scale
     cov = best.cov[:p, :p]
     mcewen = MCEWEN_LAW.factor((), obs.incidence, obs.emission, obs.phase, standard)
-    before = _overlap_diagnostics(obs, mcewen, np.ones_like(gains), np.zeros_like(offsets))
-    after = _overlap_diagnostics(obs, problem.factor(theta), gains, offsets)
+    args = (obs.iof, obs.incidence, obs.frame, obs.cell)
+    before = overlap_residual(*args, mcewen, np.ones_like(gains), np.zeros_like(offsets))
+    after = overlap_residual(*args, problem.factor(theta), gains, offsets,
+                             edges=_bin_edges(before.profile[0]))
+    profile = np.stack([before.profile[0], before.profile[1], after.profile[1], after.profile[2]])
     return PhotometricFit(
         model="lunar_lambert_mcewen" if law is MCEWEN_LAW else law.name,
         law=law,
         parameter_names=law.parameter_names,
         parameters=np.asarray(theta, dtype=np.float64).copy(),
-        uncertainties=np.sqrt(np.diag(cov)) if p else np.zeros(0),
-        covariance=cov,
+        uncertainties=np.sqrt(np.diag(cov) * best.inflation) if p else np.zeros(0),
+        covariance=cov * best.inflation,
         gains=gains,
         offsets=offsets,
         constrained=constrained,
         message=message,
-        overlap_rms_before=before[0],
-        overlap_rms_after=after[0],
-        incidence_slope_before=before[1],
-        incidence_slope_after=after[1],
+        overlap_rms_before=before.rms,
+        overlap_rms_after=after.rms,
+        incidence_slope_before=before.slope_pct_per_10deg,
+        incidence_slope_after=after.slope_pct_per_10deg,
         standard=standard,
         n_observations=int(obs.iof.size),
         n_cells=int(np.unique(obs.cell).size),
         candidates=tuple((c.law.label, c.bic, c.constrained) for c in tried),
+        statistical_uncertainties=np.sqrt(np.diag(cov)) if p else np.zeros(0),
+        systematic=float(systematic),
+        incidence_profile=profile,
     )
+
+
+def _bin_edges(centres: np.ndarray) -> np.ndarray:
+    """Bin edges from equal-width bin centres."""
+    half = 0.5 * (centres[1] - centres[0]) if centres.size > 1 else np.radians(0.5)
+    return np.append(centres - half, centres[-1] + half)

@@ -35,6 +35,7 @@ def _constant_l(weight):
 
 
 def _fit(s, **kw):
+    kw.setdefault("systematic", 0.0)  # statistical uncertainties (no systematic floor: test_photometric_floor.py)
     return fit_photometry(s.iof, s.incidence, s.emission, s.phase, s.frame, s.cell, **kw)
 
 

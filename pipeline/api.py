@@ -120,9 +120,9 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
     grid = output_grid([cams.get(f.id, f.camera) for f in good], cfg, like=read_grid(cfg.like) if cfg.like else None)
     cal = steps.effective_calibration(good, config.calibration)
     if steps.auto_photometry(cal) and any(f.qa.get("photometry") == PENDING for f in good):
-        fit = steps.photometry_step(good, registration, grid, cal, str(cfg.dem) if cfg.dem else None,
-                                    config.run.seed)
-        good = [steps.normalise_step(f, fit, cal) for f in good]
+        dem = str(cfg.dem) if cfg.dem else None
+        fit = steps.photometry_step(good, registration, grid, cal, dem, config.run.seed)
+        good = [steps.normalise_step(f, fit, cal, registration, dem) for f in good]
     equalization = steps.equalize_step(good, registration, grid, cfg) if cfg.equalize and len(good) > 1 else None
     boxes = [footprint_bbox_xy(cams.get(f.id, f.camera), grid.crs) for f in good]
 

@@ -245,8 +245,8 @@ class _Builder:
                         cal, dem, self.cfg.run.seed,
                         key_parts=([c.key for c in calibrated], registration.key, self.plan.grid,
                                    _section_token(cal), dem, self.cfg.run.seed))
-        out = [self.task("normalised", f"normalise-{i}", steps.normalise_step, c, fit, cal,
-                         key_parts=(c.key, fit.key, _section_token(cal)))
+        out = [self.task("normalised", f"normalise-{i}", steps.normalise_step, c, fit, cal, registration, dem,
+                         key_parts=(c.key, fit.key, _section_token(cal), registration.key, dem))
                for i, c in enumerate(calibrated)]
         return out, fit
 

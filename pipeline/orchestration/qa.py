@@ -188,5 +188,5 @@ def report_data(result: RunResult) -> ReportData:
         overlap_diff_after=eq.differences(corrected=True) if eq is not None else None,
         provenance=provenance, timings_s=timings, notes=notes,
         tie_observations=tie_observations(reg.network, cams, dem) if len(reg.network) else None,
-        pixel_size_m=plan.grid.resolution,
+        pixel_size_m=plan.grid.resolution, photometry=product.get("photometry"),
     )

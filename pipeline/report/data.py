@@ -24,7 +24,7 @@ from pipeline.geometry.body import xyz_to_lonlat_deg
 __all__ = ["SECTION_IDS", "FrameRow", "ReportData", "ReportDataError", "TieObservations",
            "default_report_path"]
 
-SECTION_IDS = ("summary", "mosaic", "coverage", "frames", "registration", "seams", "equalisation",
+SECTION_IDS = ("summary", "mosaic", "coverage", "frames", "registration", "seams", "photometry", "equalisation",
                "provenance")
 """The ``id`` of every ``<section>`` of the page, in order."""
 
@@ -157,6 +157,11 @@ class ReportData:
     pixel_size_m : float or None
         Metres per pixel of the misregistration numbers "in pixels" (the output grid's
         resolution); ``None``: the mosaic file's pixel size.
+    photometry : dict or None
+        The photometric fit (``calibration.photometry.model: auto``) as
+        :func:`pipeline.calibration.photometric_summary.photometry_report` gives it: law,
+        parameters with uncertainties, overlap residual and incidence slope before/after,
+        brightness against incidence. ``None``: not fitted.
     """
 
     mosaic_path: Path
@@ -171,6 +176,7 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     tie_observations: TieObservations | None = None
     pixel_size_m: float | None = None
+    photometry: dict[str, Any] | None = None
 
 
 def default_report_path(mosaic_path: str | Path) -> Path:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.calibration import Masters
+from pipeline.calibration import DetectorMasters, Masters, MasterSet
 from pipeline.calibration.calibrate import PENDING
 from pipeline.config import Config, load_config
 from pipeline.frame import Frame, FrameFailure
@@ -45,19 +45,24 @@ def ingest(path: str | Path, *, calibration: str | Path | None = None, config: C
     return _ingest(path, calibration=calibration, config=config.ingestion)
 
 
-def calibrate(frames: Frame | Sequence[Frame], calibration_frames: Sequence[Frame] | Masters = (),
+def calibrate(frames: Frame | Sequence[Frame], calibration_frames: Sequence[Frame] | MasterSet | Masters = (),
               config: Config | None = None) -> Frame | FrameFailure | list[Frame | FrameFailure]:
     """Calibrate one frame (returns a ``Frame`` or a ``FrameFailure``) or a list (returns a list).
 
-    ``calibration_frames`` are BIAS/DARK/FLAT frames, or an already built
-    ``pipeline.calibration.Masters``. Output units follow ``calibration.output`` (I/F by
+    ``calibration_frames`` are BIAS/DARK/FLAT frames (of any number of detectors: each light
+    frame gets its own detector's masters, :mod:`pipeline.calibration.masterset`), or already
+    built ``pipeline.calibration.MasterSet`` or ``Masters`` (one detector). Output units follow ``calibration.output`` (I/F by
     default, photometrically normalised when ``calibration.photometry`` is set).
     """
     config = config or load_config()
     light = [frames] if isinstance(frames, Frame) else list(frames)
     cal, max_bytes = steps.effective_calibration(light, config.calibration), config.ingestion.max_frame_bytes
-    masters = calibration_frames if isinstance(calibration_frames, Masters) else \
-        steps.masters_step(list(calibration_frames), cal, max_bytes)
+    if isinstance(calibration_frames, Masters):
+        masters = MasterSet((DetectorMasters("", calibration_frames),))
+    elif isinstance(calibration_frames, MasterSet):
+        masters = calibration_frames
+    else:
+        masters = steps.masters_step(list(calibration_frames), cal, max_bytes)
     if isinstance(frames, Frame):
         return steps.calibrate_step(frames, masters, cal, max_bytes)
     return [steps.calibrate_step(f, masters, cal, max_bytes) for f in light]

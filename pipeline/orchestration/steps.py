@@ -38,6 +38,7 @@ from pipeline.geometry.grid import MapGrid, Tile
 from pipeline.geometry.overlap import Pair
 from pipeline.io import load_frame
 from pipeline.io.geotiff import CogWriter, software_versions
+from pipeline.io.paths import printable
 from pipeline.io.quicklook import write_quicklook
 from pipeline.io.stac import write_stac_item
 from pipeline.mosaicking import equalize_frames, mosaic_tile_frames
@@ -319,7 +320,7 @@ def provenance_tags(frames: Sequence[Frame], config, failures: Sequence[FrameFai
     library versions and the rejected files."""
     return {
         "farside_version": __version__,
-        "farside_inputs": json.dumps([str(f.meta.path) for f in frames]),
+        "farside_inputs": json.dumps([printable(f.meta.path) for f in frames]),
         "farside_input_hashes": json.dumps([f.meta.content_hash for f in frames]),
         "farside_config": config.model_dump_json(),
         "farside_software": json.dumps(software_versions()),

@@ -15,6 +15,8 @@ same products.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from pipeline.io.grids import read_grid
 from pipeline.mosaicking import footprint_bbox_xy, frames_touching
 from pipeline.mosaicking.gridspec import output_grid
 from pipeline.orchestration import steps
+from pipeline.orchestration.outputs import OutputSet
 from pipeline.registration import RegistrationResult
 
 __all__ = ["calibrate", "crosscheck", "ingest", "mosaic", "register"]
@@ -107,9 +110,12 @@ def crosscheck(frames: Sequence[Frame | FrameFailure], registration: Registratio
 
 
 def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
-           registration: RegistrationResult | None = None, config: Config | None = None) -> Path:
+           registration: RegistrationResult | None = None, config: Config | None = None,
+           overwrite: bool = False) -> Path:
     """Equalise and blend calibrated frames into a COG at ``out``, with the same side files
-    (quicklook, STAC item) and provenance tags as :func:`pipeline.run`.
+    (quicklook, STAC item) and provenance tags as :func:`pipeline.run`, written as one set as
+    :func:`pipeline.run` writes it (staged, renamed together; an existing product is an
+    :class:`~pipeline.errors.OutputExists` unless ``overwrite``).
 
     Runs tile by tile in this thread. ``registration`` (e.g. ``register(...)``) gives the
     adjusted cameras; default the frames' own. With ``calibration.photometry.model: auto`` the
@@ -117,6 +123,12 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
     """
     config = config or load_config()
     cfg = config.mosaicking
+    out = Path(out)
+    request = hashlib.sha256(json.dumps(
+        [sorted(f.meta.content_hash for f in frames if isinstance(f, Frame)), config.model_dump(mode="json"),
+         str(out.resolve())], sort_keys=True, default=str).encode()).hexdigest()
+    outputs = OutputSet.for_run(out, quicklook=cfg.quicklook, stac=cfg.stac, report=False, request=request)
+    outputs.prepare(overwrite)
     good = [f for f in frames if isinstance(f, Frame) and f.camera is not None]
     if not good:
         raise steps.nothing_to_mosaic(len(frames), [f for f in frames if isinstance(f, FrameFailure)])
@@ -137,10 +149,14 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
             if order:
                 yield steps.tile_step(tile, grid, [good[i] for i in order], order, registration, equalization, cfg)
 
-    out = Path(out)
     failures = [f for f in frames if isinstance(f, FrameFailure)]
     datetimes = sorted(f.meta.time_utc for f in good if f.meta.time_utc is not None)
     band = steps.mosaic_band(cal)
-    steps.write_products(tiles(), grid, out, [band, *cfg.extra_bands], steps.provenance_tags(good, config, failures),
-                         cfg, datetimes, num_threads=config.run.workers)
+    try:
+        steps.write_products(tiles(), grid, outputs.stage(), [band, *cfg.extra_bands],
+                             steps.provenance_tags(good, config, failures), cfg, datetimes,
+                             num_threads=config.run.workers)
+        outputs.commit()
+    finally:
+        outputs.discard()
     return out

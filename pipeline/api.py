@@ -1,13 +1,14 @@
 """The public Python API: each stage callable on its own, in the calling thread, without dask.
 
 >>> from pipeline import ingest, calibrate, register, crosscheck, mosaic, load_config  # doctest: +SKIP
->>> cfg = load_config()
->>> found = ingest("sample_images", calibration="sample_images/calibration")
->>> frames = calibrate(found.frames, found.calibration, cfg)
->>> reg = register(frames, cfg)
->>> frames = crosscheck(frames, reg, cfg)       # hits that the overlaps reveal
->>> mosaic(frames, "out/by_hand.tif", registration=reg, config=cfg)
+>>> cfg = load_config()  # doctest: +SKIP
+>>> found = ingest("sample_images", calibration="sample_images/calibration")  # doctest: +SKIP
+>>> frames = calibrate(found.frames, found.calibration, cfg)  # doctest: +SKIP
+>>> reg = register(frames, cfg)  # doctest: +SKIP
+>>> frames = crosscheck(frames, reg, cfg)  # doctest: +SKIP
+>>> mosaic(frames, "out/by_hand.tif", registration=reg, config=cfg)  # doctest: +SKIP
 
+(the README's walk-through; ``tests/orchestration/test_end_to_end.py`` runs it.)
 :func:`pipeline.run` does the same through the dask graph (any scheduler, resume, tiles in
 parallel). Both run the same steps (:mod:`pipeline.orchestration.steps`), so they make the
 same products.

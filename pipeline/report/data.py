@@ -162,6 +162,9 @@ class ReportData:
         :func:`pipeline.calibration.photometric_summary.photometry_report` gives it: law,
         parameters with uncertainties, overlap residual and incidence slope before/after,
         brightness against incidence. ``None``: not fitted.
+    mosaic_file : Path or None
+        Where the mosaic is read from when that is not yet ``mosaic_path`` (a run renders
+        its report from the staged GeoTIFF before renaming its outputs); ``None``: ``mosaic_path``.
     """
 
     mosaic_path: Path
@@ -177,6 +180,7 @@ class ReportData:
     tie_observations: TieObservations | None = None
     pixel_size_m: float | None = None
     photometry: dict[str, Any] | None = None
+    mosaic_file: Path | None = None
 
 
 def default_report_path(mosaic_path: str | Path) -> Path:

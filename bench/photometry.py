@@ -116,7 +116,7 @@ def run_survey(src: str | Path, out: str | Path, config: Config | None = None) -
     runs = {}
     for name, f in (("auto", fit), ("mcewen", None)):
         t0 = time.perf_counter()
-        normalised = [steps.normalise_step(fr, f, cal) for fr in good]
+        normalised = [steps.normalise_step(fr, f, cal, reg, dem) for fr in good]
         path = api.mosaic(normalised, out / f"{name}.tif", registration=reg, config=cfg)
         runs[name] = LawRun(path, normalised)
         t[f"normalise+mosaic ({name})"] = time.perf_counter() - t0

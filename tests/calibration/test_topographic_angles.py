@@ -6,14 +6,12 @@ the Sun and camera vectors by hand), and a flat DEM (the angles must be the sphe
 
 from __future__ import annotations
 
-import doctest
 import warnings
 
 import numpy as np
 import pytest
 from affine import Affine
 
-from pipeline.calibration import topography
 from pipeline.calibration.topography import (
     camera_topographic_angles,
     dem_slopes,
@@ -107,7 +105,3 @@ def test_point_angles_fall_back_to_the_sphere_off_the_dem():
     assert np.allclose(inc, i0) and np.allclose(emi, e0) and np.allclose(pha, g0)
     assert np.allclose(np.degrees(xyz_to_lonlat(xyz)[0]) % 360, [180.0, 180.05])
 
-
-def test_docstring_examples_run():
-    failed, tried = doctest.testmod(topography)
-    assert tried > 0 and failed == 0

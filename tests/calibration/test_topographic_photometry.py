@@ -1,11 +1,11 @@
-"""Topographic photometry end to end (``calibration.photometry.topographic``) on the relief preset.
+"""Topographic photometry (``calibration.photometry.topographic``) on the relief preset.
 
 The ``relief_strip`` survey is rendered through its truth DEM (3 km of basin wall and craters)
 with the local surface normal in the scattering law. Normalised with the sphere's angles the
 frames keep the terrain's shading: brightness / true normal albedo correlates with the
-shading ratio ``cos i_local / cos i_sphere`` (slopes facing the Sun brighter). With
-``topographic: true`` and ``mosaicking.dem`` = the truth DEM the angles come from the DEM's
-facets and that correlation must go. Truth: the simulator's albedo, cameras and terrain.
+shading ratio ``cos i_local / cos i_sphere`` (slopes facing the Sun brighter). Normalised with
+the DEM's facet angles (the truth DEM, the frames' true cameras, the fixed default law) that
+correlation must go. Truth: the simulator's albedo, cameras and terrain.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def test_topographic_normalisation_removes_the_slope_shading(relief):
     """The hook itself: the same frames normalised through their true cameras, sphere vs DEM."""
     src, truth, frames, cfg = relief
     dem = Dem.from_file(src / "truth" / "dem.tif")
-    func = photometric_function("lunar_lambert")  # the law the preset renders with (McEwen's L(phase))
+    func = photometric_function("lunar_lambert")  # the fixed default (McEwen's L(phase)); the preset renders L = 0.5
     p = cfg.calibration.photometry
     sphere = [normalise_frame(f, func, p, "sphere", None, truth.true_cameras[f.id]) for f in frames]
     topo = [normalise_frame(f, func, p, "dem", dem, truth.true_cameras[f.id]) for f in frames]

@@ -14,8 +14,8 @@ import pytest
 
 pytest.importorskip("pipeline.simulation")
 
-from bench import photometry as bench  # noqa: E402
-from pipeline.simulation.truth import load_truth  # noqa: E402
+from bench import photometry as bench
+from pipeline.simulation.truth import load_truth
 
 pytestmark = pytest.mark.slow
 

@@ -15,14 +15,14 @@ import pytest
 
 pytest.importorskip("pipeline.simulation")
 
-from pipeline import api  # noqa: E402
-from pipeline.calibration.calibrate import normalise_frame  # noqa: E402
-from pipeline.calibration.photometry import photometric_function  # noqa: E402
-from pipeline.config import load_config  # noqa: E402
-from pipeline.geometry.dem import Dem  # noqa: E402
-from pipeline.geometry.body import xyz_to_lonlat  # noqa: E402
-from pipeline.simulation import simulate_survey, survey_preset  # noqa: E402
-from pipeline.simulation.truth import load_truth  # noqa: E402
+from pipeline import api
+from pipeline.calibration.calibrate import normalise_frame
+from pipeline.calibration.photometry import photometric_function
+from pipeline.config import load_config
+from pipeline.geometry.body import xyz_to_lonlat
+from pipeline.geometry.dem import Dem
+from pipeline.simulation import simulate_survey, survey_preset
+from pipeline.simulation.truth import load_truth
 
 pytestmark = pytest.mark.slow
 

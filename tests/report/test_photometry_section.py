@@ -17,7 +17,15 @@ from pipeline.calibration.photometric_fit import fit_photometry
 from pipeline.calibration.photometric_summary import photometry_report
 from pipeline.calibration.photometry import lunar_lambert
 from pipeline.report import SECTION_IDS, write_report
-from tests.report.helpers import decode_png, eqc_grid, footprints, parse_html, png_pixels, report_data, write_mosaic
+from tests.report.helpers import (
+    decode_png,
+    eqc_grid,
+    footprints,
+    parse_html,
+    png_pixels,
+    report_data,
+    write_mosaic,
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +51,7 @@ def _page(tmp_path, summary):
 
 
 def _section(text: str) -> str:
-    return re.search(r'<section id="photometry".*?</section>', text, re.S).group(0)
+    return re.search(r'<section id="photometry".*?</section>', text, re.DOTALL).group(0)
 
 
 def test_section_shows_the_fit_its_residuals_and_the_incidence_plot(tmp_path, fit):

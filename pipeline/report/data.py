@@ -157,6 +157,9 @@ class ReportData:
     pixel_size_m : float or None
         Metres per pixel of the misregistration numbers "in pixels" (the output grid's
         resolution); ``None``: the mosaic file's pixel size.
+    mosaic_file : Path or None
+        Where the mosaic is read from when that is not yet ``mosaic_path`` (a run renders
+        its report from the staged GeoTIFF before renaming its outputs); ``None``: ``mosaic_path``.
     """
 
     mosaic_path: Path
@@ -171,6 +174,7 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     tie_observations: TieObservations | None = None
     pixel_size_m: float | None = None
+    mosaic_file: Path | None = None
 
 
 def default_report_path(mosaic_path: str | Path) -> Path:

@@ -117,6 +117,10 @@ def target_rows(doc: dict[str, Any]) -> list[list[Any]]:
     rows.append(["growth: ms/frame at the largest survey vs 64 frames", "≤ 1.15×",
                  fmt(last.get("per_frame_vs_first") if last else None, 2),
                  _verdict(last.get("per_frame_vs_first") if last else None, 1.15)])
+    cpu = [g["ms_per_frame"] * g["cpu_util"] for g in growth if g.get("cpu_util")] if last else []
+    ratio = cpu[-1] / cpu[0] if cpu and len(cpu) == len(growth) and cpu[0] else None
+    rows.append(["growth: CPU ms/frame at the largest survey vs 64 frames", "≤ 1.15×", fmt(ratio, 2),
+                 _verdict(ratio, 1.15)])
     big = next((g for g in doc.get("growth", []) if g.get("n_frames") == 1024), None)
     rows.append(["growth: peak memory at 1,024 frames", "≤ 2048 MB", fmt(big.get("peak_mb") if big else None, 0),
                  _verdict(big.get("peak_mb") if big else None, 2048)])

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from dask.base import tokenize
-from dask.delayed import Delayed, delayed
+from dask.delayed import Delayed
+from dask.task_spec import TaskRef
 from rasterio.errors import RasterioError
 
 from pipeline.calibration import MasterSet
@@ -40,6 +41,7 @@ from pipeline.geometry.overlap import neighbours
 from pipeline.mosaicking.equalize import Equalization
 from pipeline.orchestration import steps
 from pipeline.orchestration.plan import Plan
+from pipeline.orchestration.taskgraph import TaskGraph
 from pipeline.orchestration.tempfiles import MARK
 from pipeline.orchestration.workdir import WorkDir
 from pipeline.registration import RegistrationResult
@@ -153,13 +155,13 @@ class _Builder:
         self.cfg = plan.config
         self.workdir = plan.workdir
         self.products: list[tuple[str, str]] = []
+        self.graph = TaskGraph()  # built in time linear in the tasks (dask.delayed is not)
 
-    def task(self, stage: str, name: str, step: Callable[..., Any], *args: Any, key_parts: tuple) -> Delayed:
+    def task(self, stage: str, name: str, step: Callable[..., Any], *args: Any, key_parts: tuple) -> TaskRef:
         """One cached step: its key hashes ``key_parts`` (the step's inputs and settings)."""
         key = tokenize(stage, *key_parts)
         self.products.append((stage, key))
-        return delayed(_cached_step, pure=True)(self.workdir, stage, key, step, *args,
-                                                dask_key_name=f"{name}-{key}")
+        return self.graph.add(f"{name}-{key}", _cached_step, self.workdir, stage, key, step, *args)
 
     def build(self) -> Graph:
         p, cfg = self.plan, self.cfg
@@ -201,19 +203,20 @@ class _Builder:
             key = tokenize("tiles", tile, p.grid, [calibrated[i].key for i in order], registration.key,
                            equalization.key if equalization is not None else None, _section_token(mos))
             self.products.append(("tiles", key))
-            tiles.append(delayed(_tile_task, pure=True)(
+            tiles.append(self.graph.add(
+                f"tile-{tile.index[0]}-{tile.index[1]}-{key}", _tile_task,
                 self.workdir, key, tile, p.grid, [calibrated[i] for i in order], order, registration,
-                equalization, mos, dask_key_name=f"tile-{tile.index[0]}-{tile.index[1]}-{key}"))
-        summaries = [delayed(_summary_task, pure=True)(c) for c in calibrated]
+                equalization, mos))
+        summaries = [self.graph.add(f"_summary_task-{tokenize(c.key)}", _summary_task, c) for c in calibrated]
         datetimes = sorted(f.meta.time_utc for f in p.frames if f.meta.time_utc is not None)
-        result = delayed(_write_task, pure=True)(
+        result = self.graph.add(
+            f"write-{tokenize(p.out, [t.key for t in tiles])}", _write_task,
             self.workdir, tiles, p.grid, self.out, p.bands, steps.provenance_tags(p.frames, cfg, p.failures), summaries,
             masters, registration, equalization, photometry, mos, datetimes, cfg.run.workers,
-            dask_key_name=f"write-{tokenize(p.out, [t.key for t in tiles])}",
         )
-        return Graph(result, self.products)
+        return Graph(self.graph.delayed(result), self.products)
 
-    def crosschecked(self, calibrated: list[Delayed], registration: Delayed) -> list[Delayed]:
+    def crosschecked(self, calibrated: list[TaskRef], registration: TaskRef) -> list[TaskRef]:
         """Per frame, after registration: the cross-frame check against the frames of its
         overlapping pairs (frames in no pair are passed on as they are)."""
         cal, cc = self.cfg.calibration, self.cfg.crosschecking
@@ -234,7 +237,7 @@ class _Builder:
         return out
 
 
-    def normalised(self, calibrated: list[Delayed], registration: Delayed) -> tuple[list[Delayed], Delayed | None]:
+    def normalised(self, calibrated: list[TaskRef], registration: TaskRef) -> tuple[list[TaskRef], TaskRef | None]:
         """With ``calibration.photometry.model: auto``: one task fits the law to the registered
         frames' overlaps, then one task per frame normalises it with the fitted law."""
         cal = self.cfg.calibration

@@ -29,6 +29,7 @@ from pipeline.io.grids import read_grid
 from pipeline.mosaicking import footprint_bbox_xy, frames_touching
 from pipeline.mosaicking.gridspec import output_grid
 from pipeline.orchestration import steps
+from pipeline.orchestration.reliefstep import relief_active, relief_step
 from pipeline.registration import RegistrationResult
 
 __all__ = ["calibrate", "crosscheck", "ingest", "mosaic", "register"]
@@ -77,7 +78,8 @@ def register(frames: Sequence[Frame | FrameFailure], config: Config | None = Non
         matches = [steps.match_step(good[p.i], good[p.j], p, reg, seed) for p in pairs]
         if reg.reference_basemap is not None:
             controls = [steps.control_step(f, reg, seed) for f in good]
-    return steps.adjust_step(cameras, matches, controls, reg, seed)
+    return steps.adjust_step(cameras, matches, controls, reg, seed,
+                             str(config.mosaicking.dem) if config.mosaicking.dem else None)
 
 
 def crosscheck(frames: Sequence[Frame | FrameFailure], registration: RegistrationResult | None = None,
@@ -96,15 +98,29 @@ def crosscheck(frames: Sequence[Frame | FrameFailure], registration: Registratio
     near = neighbours(len(good), pairs)
     cal = config.calibration
     cosmic = cal.enabled and cal.cosmic_rays
+    relief = _relief(good, registration, config)
     checked = {f.id: steps.crosscheck_step(f, [good[j] for j in near[k]], registration, cal,
-                                           config.crosschecking, dem, cosmic) for k, f in enumerate(good)}
+                                           config.crosschecking, dem, cosmic, relief) for k, f in enumerate(good)}
     return [checked.get(f.id, f) if isinstance(f, Frame) else f for f in frames]
+
+
+def _relief(good: Sequence[Frame], registration: RegistrationResult, config: Config, grid=None):
+    """The relief model of a registration (None without one, or with ``mosaicking.dem`` or
+    ``relief: sphere``), over ``grid`` (default the mosaic's grid of the adjusted cameras)."""
+    cfg, reg = config.mosaicking, config.registration
+    if not relief_active(cfg, reg.enabled) or not registration.corrections:
+        return None
+    if grid is None:
+        cams = steps.cameras_of(registration)
+        grid = output_grid([cams.get(f.id, f.camera) for f in good], cfg,
+                           like=read_grid(cfg.like) if cfg.like else None)
+    return relief_step(registration, grid, cfg, reg.points == "free")
 
 
 def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
            registration: RegistrationResult | None = None, config: Config | None = None) -> Path:
     """Equalise and blend calibrated frames into a COG at ``out``, with the same side files
-    (quicklook, STAC item) and provenance tags as :func:`pipeline.run`.
+    (quicklook, STAC item, ``OUT.relief.tif``) and provenance tags as :func:`pipeline.run`.
 
     Runs tile by tile in this thread. ``registration`` (e.g. ``register(...)``) gives the
     adjusted cameras; default the frames' own. With ``calibration.photometry.model: auto`` the
@@ -119,9 +135,10 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
     cams = steps.cameras_of(registration)
     grid = output_grid([cams.get(f.id, f.camera) for f in good], cfg, like=read_grid(cfg.like) if cfg.like else None)
     cal = steps.effective_calibration(good, config.calibration)
+    relief = _relief(good, registration, config, grid)
     if steps.auto_photometry(cal) and any(f.qa.get("photometry") == PENDING for f in good):
         fit = steps.photometry_step(good, registration, grid, cal, str(cfg.dem) if cfg.dem else None,
-                                    config.run.seed)
+                                    config.run.seed, relief)
         good = [steps.normalise_step(f, fit, cal) for f in good]
     equalization = steps.equalize_step(good, registration, grid, cfg) if cfg.equalize and len(good) > 1 else None
     boxes = [footprint_bbox_xy(cams.get(f.id, f.camera), grid.crs) for f in good]
@@ -130,12 +147,13 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
         for tile in grid.tiles(cfg.tile_size, cfg.halo):
             order = frames_touching(grid[tile.outer], boxes)
             if order:
-                yield steps.tile_step(tile, grid, [good[i] for i in order], order, registration, equalization, cfg)
+                yield steps.tile_step(tile, grid, [good[i] for i in order], order, registration, equalization, cfg,
+                                      relief)
 
     out = Path(out)
     failures = [f for f in frames if isinstance(f, FrameFailure)]
     datetimes = sorted(f.meta.time_utc for f in good if f.meta.time_utc is not None)
     band = steps.mosaic_band(cal)
     steps.write_products(tiles(), grid, out, [band, *cfg.extra_bands], steps.provenance_tags(good, config, failures),
-                         cfg, datetimes, num_threads=config.run.workers)
+                         cfg, datetimes, num_threads=config.run.workers, relief=relief)
     return out

@@ -10,8 +10,13 @@ Tasks (one per frame / pair / tile, so a cluster is useful)::
     masters ─┐
     frame_i ─┴─ calibrate_i ──┬── match_ij ──┐
                               │              ├── adjust ── crosscheck_i ──┬── equalize ──┐
+                              │              │     └── relief ──(crosscheck, photometry, tile_t, write)
                               │              │                            │              ├── tile_t ── write
                               └──────────────┴────────────────────────────┴──────────────┘
+
+``relief`` (:mod:`~pipeline.orchestration.reliefstep`, without ``mosaicking.dem`` and with
+``mosaicking.relief: model``) builds the relief model from the adjusted tie points; the
+steps that take a DEM use it.
 
 Pixels are read inside the calibrate tasks, on the workers, from shared storage; tiles are
 written to the work directory by their tasks and assembled window by window by the single
@@ -37,8 +42,9 @@ from pipeline.errors import MosaicError, explain_os_error
 from pipeline.frame import Frame, FrameFailure
 from pipeline.geometry.grid import MapGrid
 from pipeline.geometry.overlap import neighbours
+from pipeline.geometry.relief import ReliefModel
 from pipeline.mosaicking.equalize import Equalization
-from pipeline.orchestration import steps
+from pipeline.orchestration import reliefstep, steps
 from pipeline.orchestration.plan import Plan
 from pipeline.orchestration.tempfiles import MARK
 from pipeline.orchestration.workdir import WorkDir
@@ -58,6 +64,7 @@ PRODUCT_TYPES: dict[str, tuple[type, ...]] = {
     "matches": (PairMatches, type(None)),
     "control": (GroundControl, type(None)),
     "adjusted": (RegistrationResult,),
+    "relief": (ReliefModel,),
     "crosschecked": (Frame, FrameFailure),
     "equalize": (Equalization, type(None)),
     "photometry": (PhotometricFit, type(None)),
@@ -87,7 +94,7 @@ def _summary_task(frame) -> dict[str, Any]:
 
 def _write_task(workdir: WorkDir, tiles: list[tuple[Path, bool]], grid: MapGrid, out: Path, bands: list[str],
                 tags: dict, summaries: list[dict], masters, registration, equalization, photometry, params,
-                datetimes, num_threads: int | None = None) -> dict[str, Any]:
+                datetimes, num_threads: int | None = None, relief: ReliefModel | None = None) -> dict[str, Any]:
     """The single writer: assemble tiles window by window into the COG and its side files;
     with no pixel to write, an error naming why every frame went (and no output at all)."""
     t0 = time.perf_counter()
@@ -96,7 +103,7 @@ def _write_task(workdir: WorkDir, tiles: list[tuple[Path, bool]], grid: MapGrid,
         raise steps.nothing_to_mosaic(len(summaries), failures)
     try:
         products = (workdir.load(p, expect=PRODUCT_TYPES["tiles"]) for p, has_data in tiles if has_data)
-        written = steps.write_products(products, grid, out, bands, tags, params, datetimes, num_threads)
+        written = steps.write_products(products, grid, out, bands, tags, params, datetimes, num_threads, relief)
     except (RasterioError, OSError) as exc:
         raise MosaicError(_write_failure(Path(out), exc)) from exc
     return {
@@ -108,6 +115,7 @@ def _write_task(workdir: WorkDir, tiles: list[tuple[Path, bool]], grid: MapGrid,
         "registration": registration,
         "equalization": equalization,
         "photometry": steps.photometry_summary(photometry),
+        "relief": relief,
     }
 
 
@@ -153,6 +161,7 @@ class _Builder:
         self.cfg = plan.config
         self.workdir = plan.workdir
         self.products: list[tuple[str, str]] = []
+        self.relief: Delayed | None = None
 
     def task(self, stage: str, name: str, step: Callable[..., Any], *args: Any, key_parts: tuple) -> Delayed:
         """One cached step: its key hashes ``key_parts`` (the step's inputs and settings)."""
@@ -183,9 +192,16 @@ class _Builder:
                       key_parts=(c.key, _section_token(reg), seed))
             for k, c in enumerate(calibrated)
         ] if reg.enabled and reg.reference_basemap is not None else []
-        registration = self.task("adjusted", "adjust", steps.adjust_step, cameras, matches, controls, reg, seed,
+        dem = str(mos.dem) if mos.dem else None
+        registration = self.task("adjusted", "adjust", steps.adjust_step, cameras, matches, controls, reg, seed, dem,
                                  key_parts=(cameras, [m.key for m in matches], [c.key for c in controls],
-                                            _section_token(reg), seed))
+                                            _section_token(reg), seed, dem))
+        self.relief = None
+        if reliefstep.relief_active(mos, reg.enabled):
+            self.relief = self.task("relief", "relief", reliefstep.relief_step, registration, p.grid, mos,
+                                    reg.points == "free", key_parts=(registration.key, p.grid, _section_token(mos),
+                                                                     reg.points))
+        relief, relief_key = self.relief, (self.relief.key if self.relief is not None else None)
         calibrated = self.crosschecked(calibrated, registration)
         calibrated, photometry = self.normalised(calibrated, registration)
         equalization = None
@@ -199,19 +215,22 @@ class _Builder:
             if not order:
                 continue
             key = tokenize("tiles", tile, p.grid, [calibrated[i].key for i in order], registration.key,
-                           equalization.key if equalization is not None else None, _section_token(mos))
+                           equalization.key if equalization is not None else None, _section_token(mos), relief_key)
             self.products.append(("tiles", key))
             tiles.append(delayed(_tile_task, pure=True)(
                 self.workdir, key, tile, p.grid, [calibrated[i] for i in order], order, registration,
-                equalization, mos, dask_key_name=f"tile-{tile.index[0]}-{tile.index[1]}-{key}"))
+                equalization, mos, relief, dask_key_name=f"tile-{tile.index[0]}-{tile.index[1]}-{key}"))
         summaries = [delayed(_summary_task, pure=True)(c) for c in calibrated]
         datetimes = sorted(f.meta.time_utc for f in p.frames if f.meta.time_utc is not None)
         result = delayed(_write_task, pure=True)(
             self.workdir, tiles, p.grid, self.out, p.bands, steps.provenance_tags(p.frames, cfg, p.failures), summaries,
-            masters, registration, equalization, photometry, mos, datetimes, cfg.run.workers,
-            dask_key_name=f"write-{tokenize(p.out, [t.key for t in tiles])}",
+            masters, registration, equalization, photometry, mos, datetimes, cfg.run.workers, relief,
+            dask_key_name=f"write-{tokenize(p.out, [t.key for t in tiles], relief_key)}",
         )
         return Graph(result, self.products)
+
+    def _relief_key(self) -> str | None:
+        return self.relief.key if self.relief is not None else None
 
     def crosschecked(self, calibrated: list[Delayed], registration: Delayed) -> list[Delayed]:
         """Per frame, after registration: the cross-frame check against the frames of its
@@ -227,9 +246,9 @@ class _Builder:
                 continue
             out[i] = self.task(
                 "crosschecked", f"crosscheck-{i}", steps.crosscheck_step, calibrated[i],
-                [calibrated[j] for j in others], registration, cal, cc, dem, cosmic,
+                [calibrated[j] for j in others], registration, cal, cc, dem, cosmic, self.relief,
                 key_parts=(calibrated[i].key, [calibrated[j].key for j in others], registration.key,
-                           _section_token(cal), _section_token(cc), dem, cosmic),
+                           _section_token(cal), _section_token(cc), dem, cosmic, self._relief_key()),
             )
         return out
 
@@ -242,9 +261,9 @@ class _Builder:
             return calibrated, None
         dem = str(self.cfg.mosaicking.dem) if self.cfg.mosaicking.dem else None
         fit = self.task("photometry", "photometry", steps.photometry_step, calibrated, registration, self.plan.grid,
-                        cal, dem, self.cfg.run.seed,
+                        cal, dem, self.cfg.run.seed, self.relief,
                         key_parts=([c.key for c in calibrated], registration.key, self.plan.grid,
-                                   _section_token(cal), dem, self.cfg.run.seed))
+                                   _section_token(cal), dem, self.cfg.run.seed, self._relief_key()))
         out = [self.task("normalised", f"normalise-{i}", steps.normalise_step, c, fit, cal,
                          key_parts=(c.key, fit.key, _section_token(cal)))
                for i, c in enumerate(calibrated)]

@@ -89,16 +89,16 @@ class RegistrationParams(Section):
         "installed, else splu"
     )
     points: Literal["surface", "free"] = Field(
-        "surface", description="tie points held on the reference surface (2 unknowns each), or free 3D points "
-        "(latitude, longitude, radius) with a radius prior"
+        "free", description="free 3D tie points (latitude, longitude, radius) with a radius prior, or points held on "
+        "the reference surface (2 unknowns each; biased over relief)"
     )
     point_radius_sigma_m: float = Field(
         100.0, gt=0, description="points: free with a DEM: prior sigma of each point's radius about the DEM (m), "
         "as ISIS jigsaw's POINT_RADIUS_SIGMA"
     )
     point_radius_sigma_sphere_m: float = Field(
-        3000.0, gt=0, description="points: free without a DEM: prior sigma of each point's radius about the "
-        "reference sphere (m)"
+        3000.0, gt=0, description="points: free without a DEM: prior sigma of a point's radius about the reference "
+        "sphere (m), for the points whose rays fix their radius worse than this (nearly parallel views)"
     )
     pointing_drift_sigma_deg: float = Field(
         0.05, gt=0, description="prior sigma of each higher pointing coefficient (deg at the image's start/end, "

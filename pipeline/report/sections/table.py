@@ -12,6 +12,7 @@ from pipeline.report.sections.frames import frames_section
 from pipeline.report.sections.overview import coverage_section, mosaic_section, summary_section
 from pipeline.report.sections.provenance import provenance_section
 from pipeline.report.sections.registration import registration_section
+from pipeline.report.sections.relief import relief_section
 from pipeline.report.sections.seams import seams_section
 
 __all__ = ["SECTIONS", "Section"]
@@ -36,6 +37,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("coverage", _fixed("Coverage"), coverage_section),
     Section("frames", lambda data: f"Frames ({len(data.frames)})", frames_section),
     Section("registration", _fixed("Registration"), registration_section),
+    Section("relief", _fixed("Relief model"), relief_section),
     Section("seams", _fixed("Seams and misregistration"), seams_section),
     Section("equalisation", _fixed("Equalisation"), equalisation_section),
     Section("provenance", _fixed("Provenance and timings"), provenance_section),

@@ -130,6 +130,7 @@ class ReliefModel:
         return {"points": int(self.n_points), "outliers": int(self.n_outliers), "scatter_m": float(self.scatter_m),
                 "terrain_sigma_m": float(self.terrain_sigma_m), "dense_fraction": float(self.dense_fraction),
                 "offset_m": float(self.offset_m), "base": self.base, "post_m": float(self.post_m),
+                "min_points": int(self.min_points),
                 "shape": tuple(int(n) for n in self.heights_m.shape),
                 "height_range_m": (float(np.min(self.heights_m)), float(np.max(self.heights_m)))}
 
@@ -232,7 +233,7 @@ def relief_model(lon_rad, lat_rad, height_m, sigma_m, grid: MapGrid, *, post_m: 
     outlier_sigmas : float
         Points farther than this many robust sigmas from the surface are left out.
     iterations : int
-        Reweighting iterations.
+        Reweighting iterations (0: plain weighted least squares, no outlier rejection).
 
     Returns
     -------
@@ -299,7 +300,8 @@ def relief_model(lon_rad, lat_rad, height_m, sigma_m, grid: MapGrid, *, post_m: 
         u = r / np.sqrt(s**2 + tau**2)
         scale = max(_robust_sigma(u), 1.0)  # never tighter than the points' stated precision
         w_robust = 1.0 / (1.0 + (u / (_CAUCHY_C * scale)) ** 2)
-    keep = np.abs(u) <= outlier_sigmas * scale
+    if iterations:
+        keep = np.abs(u) <= outlier_sigmas * scale
     z = solve()
     heights = z.reshape(rows, cols)
     resid = (b @ z - h)[keep]

@@ -3,8 +3,8 @@
 Two float32 bands on the model's posts (the mosaic's CRS): ``height`` (metres above the
 datum sphere, whose radius is the ``farside_datum_radius_m`` tag) and ``points`` (inlier
 tie points in each post's cell: the model's point density). Tags record how the model was
-built (points, outliers, scatter, dense fraction, base surface). It reads back as a DEM:
-``Dem.from_file(path)`` (band 1, heights).
+built (points, outliers, scatter, dense fraction, base surface). It reads back as a DEM
+(``Dem.from_file(path)``, band 1: heights) or as the model itself (:func:`read_relief`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+import rasterio
 
+from pipeline.errors import MosaicError
+from pipeline.geometry.relief import ReliefModel
 from pipeline.io.geotiff import write_cog
 
-__all__ = ["RELIEF_BANDS", "default_relief_path", "write_relief"]
+__all__ = ["RELIEF_BANDS", "default_relief_path", "read_relief", "write_relief"]
 
 RELIEF_BANDS = ("height", "points")
 """Band names of ``OUT.relief.tif``."""
@@ -54,3 +57,31 @@ def write_relief(path: str | Path, model, *, tags: dict[str, str] | None = None,
     arrays = {"height": np.asarray(model.heights_m, np.float32), "points": np.asarray(model.points, np.float32)}
     return write_cog(path, model.grid, arrays, bands=RELIEF_BANDS, tags={**(tags or {}), **info}, overviews=False,
                      num_threads=num_threads)
+
+
+def read_relief(path: str | Path):
+    """Read ``OUT.relief.tif`` back as a :class:`~pipeline.geometry.relief.ReliefModel`
+    (heights, point density, grid and the summary numbers of its tags).
+
+    Raises
+    ------
+    MosaicError
+        The file is not a farside relief model (its bands or tags are missing).
+    """
+    with rasterio.open(path) as ds:
+        if tuple(ds.descriptions) != RELIEF_BANDS:
+            raise MosaicError(f"{path} is not a farside relief model (bands {ds.descriptions}, expected "
+                              f"{RELIEF_BANDS}); write one with mosaicking.relief: model")
+        heights, points = ds.read(1).astype(float), ds.read(2)
+        tags = ds.tags()
+        transform, crs_wkt = ds.transform, tags.get("farside_crs_wkt2") or ds.crs.to_wkt()
+
+    def tag(name, default):
+        raw = tags.get(f"farside_relief_{name}")
+        return json.loads(raw) if raw is not None else default
+
+    return ReliefModel(heights, points.astype(np.float32), tuple(transform)[:6], crs_wkt,
+                       float(tags.get("farside_datum_radius_m", "nan")), int(tag("points", 0)),
+                       int(tag("outliers", 0)), float(tag("scatter_m", "nan")), float(tag("terrain_sigma_m", "nan")),
+                       float(tag("dense_fraction", 0.0)), float(tag("offset_m", 0.0)), str(tag("base", "sphere")),
+                       float(tag("post_m", "nan")), int(tag("min_points", 3)))

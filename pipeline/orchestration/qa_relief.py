@@ -23,5 +23,5 @@ def relief_data(model) -> dict[str, Any] | None:
     if model is None:
         return None
     xmin, ymin, xmax, ymax = model.grid.bounds
-    return {**model.summary(), "min_points": int(model.min_points), "heights_m": model.heights_m,
+    return {**model.summary(), "heights_m": model.heights_m,
             "points_per_post": model.points, "extent_m": (xmin, xmax, ymin, ymax)}

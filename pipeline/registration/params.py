@@ -97,8 +97,9 @@ class RegistrationParams(Section):
         "as ISIS jigsaw's POINT_RADIUS_SIGMA"
     )
     point_radius_sigma_sphere_m: float = Field(
-        3000.0, gt=0, description="points: free without a DEM: prior sigma of a point's radius about the reference "
-        "sphere (m), for the points whose rays fix their radius worse than this (nearly parallel views)"
+        3000.0, gt=0, description="points: free without a DEM: prior sigma (m) about the reference sphere of the "
+        "radius of each point whose rays fix it worse than this (nearly parallel views), and of the network's mean "
+        "radius"
     )
     pointing_drift_sigma_deg: float = Field(
         0.05, gt=0, description="prior sigma of each higher pointing coefficient (deg at the image's start/end, "

@@ -136,12 +136,13 @@ def _starting_points(inp: _Inputs, cfg, dem):
     r_prior, fn = radius_prior(np.where(np.isfinite(p0), p0, radii[0]), radii, dem)
     if dem is not None:
         return p0, r_prior, np.full(tr.n_tracks, cfg.point_radius_sigma_m), fn
-    # the sphere holds only the points whose rays cannot fix their radius better than it: a
-    # prior on every point would pull the whole network's relief towards the sphere
+    # the sphere holds each point whose rays cannot fix its radius better than it; the others
+    # only hold the network's mean radius to that sigma (sigma * sqrt(n) each): a prior of
+    # that sigma on every point would pull the whole network's relief towards the sphere
     sphere = cfg.point_radius_sigma_sphere_m
     rays = ray_radius_sigma(cams, tr.frame, tr.track, tr.line_sample, tr.n_tracks,
                             (cfg.tie_sigma_px or _SIGMA_START_PX) * _median_gsd(cams))
-    return p0, r_prior, np.where(rays > sphere, sphere, np.inf), fn
+    return p0, r_prior, np.where(rays > sphere, sphere, sphere * math.sqrt(tr.n_tracks)), fn
 
 
 def _screen(r_obs, r_gcp, cfg, est_sigma: float):

@@ -1,13 +1,14 @@
 """The public Python API: each stage callable on its own, in the calling thread, without dask.
 
 >>> from pipeline import ingest, calibrate, register, crosscheck, mosaic, load_config  # doctest: +SKIP
->>> cfg = load_config()
->>> found = ingest("sample_images", calibration="sample_images/calibration")
->>> frames = calibrate(found.frames, found.calibration, cfg)
->>> reg = register(frames, cfg)
->>> frames = crosscheck(frames, reg, cfg)       # hits that the overlaps reveal
->>> mosaic(frames, "out/by_hand.tif", registration=reg, config=cfg)
+>>> cfg = load_config()  # doctest: +SKIP
+>>> found = ingest("sample_images", calibration="sample_images/calibration")  # doctest: +SKIP
+>>> frames = calibrate(found.frames, found.calibration, cfg)  # doctest: +SKIP
+>>> reg = register(frames, cfg)  # doctest: +SKIP
+>>> frames = crosscheck(frames, reg, cfg)  # doctest: +SKIP
+>>> mosaic(frames, "out/by_hand.tif", registration=reg, config=cfg)  # doctest: +SKIP
 
+(the README's walk-through; ``tests/orchestration/test_end_to_end.py`` runs it.)
 :func:`pipeline.run` does the same through the dask graph (any scheduler, resume, tiles in
 parallel). Both run the same steps (:mod:`pipeline.orchestration.steps`), so they make the
 same products.
@@ -15,10 +16,12 @@ same products.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.calibration import Masters
+from pipeline.calibration import DetectorMasters, Masters, MasterSet
 from pipeline.calibration.calibrate import PENDING
 from pipeline.config import Config, load_config
 from pipeline.frame import Frame, FrameFailure
@@ -29,6 +32,7 @@ from pipeline.io.grids import read_grid
 from pipeline.mosaicking import footprint_bbox_xy, frames_touching
 from pipeline.mosaicking.gridspec import output_grid
 from pipeline.orchestration import steps
+from pipeline.orchestration.outputs import OutputSet
 from pipeline.orchestration.reliefstep import relief_active, relief_step
 from pipeline.registration import RegistrationResult
 
@@ -46,19 +50,24 @@ def ingest(path: str | Path, *, calibration: str | Path | None = None, config: C
     return _ingest(path, calibration=calibration, config=config.ingestion)
 
 
-def calibrate(frames: Frame | Sequence[Frame], calibration_frames: Sequence[Frame] | Masters = (),
+def calibrate(frames: Frame | Sequence[Frame], calibration_frames: Sequence[Frame] | MasterSet | Masters = (),
               config: Config | None = None) -> Frame | FrameFailure | list[Frame | FrameFailure]:
     """Calibrate one frame (returns a ``Frame`` or a ``FrameFailure``) or a list (returns a list).
 
-    ``calibration_frames`` are BIAS/DARK/FLAT frames, or an already built
-    ``pipeline.calibration.Masters``. Output units follow ``calibration.output`` (I/F by
+    ``calibration_frames`` are BIAS/DARK/FLAT frames (of any number of detectors: each light
+    frame gets its own detector's masters, :mod:`pipeline.calibration.masterset`), or already
+    built ``pipeline.calibration.MasterSet`` or ``Masters`` (one detector). Output units follow ``calibration.output`` (I/F by
     default, photometrically normalised when ``calibration.photometry`` is set).
     """
     config = config or load_config()
     light = [frames] if isinstance(frames, Frame) else list(frames)
     cal, max_bytes = steps.effective_calibration(light, config.calibration), config.ingestion.max_frame_bytes
-    masters = calibration_frames if isinstance(calibration_frames, Masters) else \
-        steps.masters_step(list(calibration_frames), cal, max_bytes)
+    if isinstance(calibration_frames, Masters):
+        masters = MasterSet((DetectorMasters("", calibration_frames),))
+    elif isinstance(calibration_frames, MasterSet):
+        masters = calibration_frames
+    else:
+        masters = steps.masters_step(list(calibration_frames), cal, max_bytes)
     if isinstance(frames, Frame):
         return steps.calibrate_step(frames, masters, cal, max_bytes)
     return [steps.calibrate_step(f, masters, cal, max_bytes) for f in light]
@@ -118,9 +127,12 @@ def _relief(good: Sequence[Frame], registration: RegistrationResult, config: Con
 
 
 def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
-           registration: RegistrationResult | None = None, config: Config | None = None) -> Path:
+           registration: RegistrationResult | None = None, config: Config | None = None,
+           overwrite: bool = False) -> Path:
     """Equalise and blend calibrated frames into a COG at ``out``, with the same side files
-    (quicklook, STAC item, ``OUT.relief.tif``) and provenance tags as :func:`pipeline.run`.
+    (quicklook, STAC item, ``OUT.relief.tif``) and provenance tags as :func:`pipeline.run`, written
+    as one set as :func:`pipeline.run` writes it (staged, renamed together; an existing product
+    is an :class:`~pipeline.errors.OutputExists` unless ``overwrite``).
 
     Runs tile by tile in this thread. ``registration`` (e.g. ``register(...)``) gives the
     adjusted cameras; default the frames' own. With ``calibration.photometry.model: auto`` the
@@ -128,6 +140,15 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
     """
     config = config or load_config()
     cfg = config.mosaicking
+    out = Path(out)
+    request = hashlib.sha256(json.dumps(
+        [sorted(f.meta.content_hash for f in frames if isinstance(f, Frame)), config.model_dump(mode="json"),
+         str(out.resolve())], sort_keys=True, default=str).encode()).hexdigest()
+    with_relief = (relief_active(cfg, config.registration.enabled) and registration is not None
+                   and bool(registration.corrections))
+    outputs = OutputSet.for_run(out, quicklook=cfg.quicklook, stac=cfg.stac, report=False, request=request,
+                                relief=with_relief)
+    outputs.prepare(overwrite)
     good = [f for f in frames if isinstance(f, Frame) and f.camera is not None]
     if not good:
         raise steps.nothing_to_mosaic(len(frames), [f for f in frames if isinstance(f, FrameFailure)])
@@ -135,7 +156,7 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
     cams = steps.cameras_of(registration)
     grid = output_grid([cams.get(f.id, f.camera) for f in good], cfg, like=read_grid(cfg.like) if cfg.like else None)
     cal = steps.effective_calibration(good, config.calibration)
-    relief = _relief(good, registration, config, grid)
+    relief = _relief(good, registration, config, grid) if with_relief else None
     if steps.auto_photometry(cal) and any(f.qa.get("photometry") == PENDING for f in good):
         fit = steps.photometry_step(good, registration, grid, cal, str(cfg.dem) if cfg.dem else None,
                                     config.run.seed, relief)
@@ -150,10 +171,14 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
                 yield steps.tile_step(tile, grid, [good[i] for i in order], order, registration, equalization, cfg,
                                       relief)
 
-    out = Path(out)
     failures = [f for f in frames if isinstance(f, FrameFailure)]
     datetimes = sorted(f.meta.time_utc for f in good if f.meta.time_utc is not None)
     band = steps.mosaic_band(cal)
-    steps.write_products(tiles(), grid, out, [band, *cfg.extra_bands], steps.provenance_tags(good, config, failures),
-                         cfg, datetimes, num_threads=config.run.workers, relief=relief)
+    try:
+        steps.write_products(tiles(), grid, outputs.stage(), [band, *cfg.extra_bands],
+                             steps.provenance_tags(good, config, failures), cfg, datetimes,
+                             num_threads=config.run.workers, relief=relief)
+        outputs.commit()
+    finally:
+        outputs.discard()
     return out

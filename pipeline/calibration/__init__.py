@@ -14,6 +14,7 @@ from pipeline.calibration.badpixels import BadPixel, find_dead, find_hot, find_n
 from pipeline.calibration.calibrate import UNITS, calibrate_frame
 from pipeline.calibration.cosmics import detect_cosmics, detect_outliers, residual_noise
 from pipeline.calibration.masters import Masters, build_masters, build_masters_from_frames
+from pipeline.calibration.masterset import DetectorMasters, MasterSet, build_master_set
 from pipeline.calibration.params import CalibrationParams, PhotometryParams
 from pipeline.calibration.photometry import (
     PHOTOMETRIC_MODELS,
@@ -36,8 +37,11 @@ __all__ = [
     "UNITS",
     "BadPixel",
     "CalibrationParams",
+    "DetectorMasters",
+    "MasterSet",
     "Masters",
     "PhotometryParams",
+    "build_master_set",
     "build_masters",
     "build_masters_from_frames",
     "calibrate_frame",

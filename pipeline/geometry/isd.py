@@ -70,7 +70,9 @@ def _norm_name(name: str) -> str:
 
 
 class IsdReader:
-    """Validating accessors over one ISD dictionary; errors name ``source``."""
+    """Validating accessors over one ISD dictionary; errors name ``source`` and ``kind``."""
+
+    kind = "frame-camera"
 
     def __init__(self, isd: Any, source: str | Path | None):
         self.source = Path(source) if source is not None else Path("<in-memory ISD>")
@@ -99,8 +101,7 @@ class IsdReader:
                     return default
                 where = ".".join(keys[: i + 1])
                 raise self.fail(
-                    f"missing key {where!r}; the frame-camera ISD needs it "
-                    f"(regenerate the sidecar with ALE isd_generate)"
+                    f"missing key {where!r}; a {self.kind} ISD needs it (regenerate the sidecar with ALE isd_generate)"
                 )
             node = node[k]
         return node

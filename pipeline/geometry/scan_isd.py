@@ -48,20 +48,6 @@ _MISSING = _isd._MISSING  # the sentinel IsdReader's accessors pass down
 
 
 class _ScanReader(IsdReader):
-    def get(self, *keys: str, default: Any = _MISSING) -> Any:
-        node: Any = self.isd
-        for i, k in enumerate(keys):
-            if not isinstance(node, Mapping) or k not in node:
-                if default is not _MISSING:
-                    return default
-                where = ".".join(keys[: i + 1])
-                raise self.fail(
-                    f"missing key {where!r}; a {self.kind} ISD needs it (regenerate the sidecar with "
-                    f"ALE isd_generate)"
-                )
-            node = node[k]
-        return node
-
     kind = "line-scan / push-frame"
 
 

@@ -152,7 +152,8 @@ def ingest(path: str | Path, *, calibration: str | Path | None = None, config: I
     path : str or Path
         Folder of frames (or a single frame file).
     calibration : str or Path, optional
-        Folder of calibration frames (bias, dark, flat). Frames there whose label or
+        Folder of calibration frames (bias, dark, flat), searched with its sub-folders (one
+        per detector is usual; :mod:`pipeline.calibration.masterset`). Frames there whose label or
         sidecar does not give their type are typed from their file name (``BIAS_*``,
         ``DARK_*``, ``FLAT_*``).
     config : IngestionParams, optional
@@ -186,7 +187,7 @@ def ingest(path: str | Path, *, calibration: str | Path | None = None, config: I
         if not cal_dir.is_dir():
             result.failures.append(FrameFailure(cal_dir, STAGE, "calibration folder does not exist"))
         else:
-            candidates, fails = scan_folder(cal_dir, recursive=config.recursive)
+            candidates, fails = scan_folder(cal_dir, recursive=True)  # a sub-folder per detector is usual
             result.failures.extend(fails)
             sources.extend((c, "calibration", cal_dir) for c in candidates)
 

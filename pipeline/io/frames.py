@@ -16,6 +16,7 @@ from pipeline.frame import Frame, FrameMeta, FrameType
 from pipeline.io.base import Described
 from pipeline.io.hashing import content_hash
 from pipeline.io.normalize import exposure_seconds, parse_frame_type, parse_utc
+from pipeline.io.paths import printable
 from pipeline.io.registry import READERS, check_nonempty, detect_format
 from pipeline.io.sidecar import find_sidecar, read_sidecar, sidecar_facts
 from pipeline.io.wacframes import is_wac_edr, wac_metas
@@ -161,7 +162,7 @@ def read_meta(
         d.extra.update(sidecar_facts(info))
         if info.image_shape is not None:
             d.extra["isd_shape"] = info.image_shape
-    stem = (d.label_path or d.data_path).stem
+    stem = printable((d.label_path or d.data_path).stem)  # an id is text in every output
     return FrameMeta(
         id=stem,
         path=d.data_path,

@@ -67,11 +67,14 @@ def open_raster(path: str | Path, drivers: Sequence[str], what: str, where: Path
     where = Path(where or path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.Env(**GDAL_OPTIONS):
+        with rasterio.Env(**GDAL_OPTIONS), contextlib.ExitStack() as stack:
+            source = _gdal_source(Path(path), stack)
             ds, error = None, None
             for driver in drivers:  # rasterio takes one allowed driver at a time
                 try:
-                    ds = rasterio.open(str(path), driver=driver)
+                    if not isinstance(source, str):
+                        source.seek(0)
+                    ds = rasterio.open(source, driver=driver)
                     break
                 except (RasterioError, OSError, ValueError) as exc:
                     error = error or exc
@@ -81,6 +84,17 @@ def open_raster(path: str | Path, drivers: Sequence[str], what: str, where: Path
                 yield ds
             finally:
                 ds.close()
+
+
+def _gdal_source(path: Path, stack: contextlib.ExitStack):
+    """What rasterio opens: the path, or for a file name that is not valid UTF-8 (GDAL takes
+    UTF-8 names only; the OS allows any bytes) the open file, which rasterio reads into memory."""
+    name = str(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return stack.enter_context(path.open("rb"))
+    return name
 
 
 def _first_line(exc: BaseException) -> str:

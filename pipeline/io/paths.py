@@ -5,6 +5,11 @@ ISIS ``^Core``); :func:`pipeline.io.pds3.resolve_file` already refuses absolute 
 ``..``. A *symbolic link* of the right name can still point anywhere; :func:`check_inside`
 resolves it and refuses it unless its target lies inside the data root: the folder of
 frames being ingested, or by default the label's own folder.
+
+File names are bytes to the OS and need not be valid UTF-8; Python keeps the invalid bytes
+as lone surrogates (``surrogateescape``), which no UTF-8 output (HTML, JSON, GeoTIFF tags,
+fonts) can hold. :func:`printable` is how such a name appears in every output: each invalid
+byte written ``\\xNN``.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from pathlib import Path
 
 from pipeline.errors import UnreadableFrame
 
-__all__ = ["check_inside"]
+__all__ = ["check_inside", "printable"]
 
 
 def check_inside(found: Path, root: str | Path, where: Path, name: str) -> Path:
@@ -62,3 +67,17 @@ def check_inside(found: Path, root: str | Path, where: Path, name: str) -> Path:
             "inside the frames folder: copy the file there (or give its folder as the data root)"
         )
     return found
+
+
+def printable(text: object) -> str:
+    r"""``str(text)`` with every byte of a non-UTF-8 file name written ``\xNN``.
+
+    Examples
+    --------
+    >>> import os
+    >>> printable(os.fsdecode(b"FS_\xe9t\xe9.fits"))
+    'FS_\\xe9t\\xe9.fits'
+    >>> printable("crat\u00e8re.img")
+    'cratère.img'
+    """
+    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -199,7 +199,7 @@ def required_halo(blend: str, levels: int = 5) -> int:
     multiband support radius, 0 for the pointwise blends.
 
     >>> required_halo("feather"), required_halo("multiband", 3)
-    (0, 16)
+    (0, 12)
     """
     return multiband_radius(int(levels)) if blend == "multiband" else 0
 

@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.calibration import Masters
+from pipeline.calibration import DetectorMasters, Masters, MasterSet
 from pipeline.calibration.hapke import HapkeParameters
 from pipeline.calibration.photometric_fit import PhotometricFit
 from pipeline.calibration.photometric_laws import Law
@@ -354,7 +354,7 @@ register(Codec("camera", (CameraBase,), _encode_camera, _decode_camera))
 # the products of the stages
 # ----------------------------------------------------------------------------------------
 register_enum(FrameType)
-for _cls in (FrameMeta, Frame, FrameFailure, Masters, PairMatches, GroundControl, FrameCorrection, FrameStatus,
+for _cls in (FrameMeta, Frame, FrameFailure, Masters, DetectorMasters, MasterSet, PairMatches, GroundControl, FrameCorrection, FrameStatus,
              RegistrationStats, Convergence, CameraMotion, ControlNetwork, RegistrationResult, OverlapStats,
              Equalization, HapkeParameters, Law, PhotometricFit, ReliefModel):
     register_dataclass(_cls)

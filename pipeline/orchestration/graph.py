@@ -36,7 +36,7 @@ from dask.base import tokenize
 from dask.delayed import Delayed, delayed
 from rasterio.errors import RasterioError
 
-from pipeline.calibration import Masters
+from pipeline.calibration import MasterSet
 from pipeline.calibration.photometric_fit import PhotometricFit
 from pipeline.errors import MosaicError, explain_os_error
 from pipeline.frame import Frame, FrameFailure
@@ -59,7 +59,7 @@ __all__ = ["Graph", "build_graph"]
 # tasks: module-level, picklable, pure apart from the work-directory cache
 # ----------------------------------------------------------------------------------------
 PRODUCT_TYPES: dict[str, tuple[type, ...]] = {
-    "masters": (Masters,),
+    "masters": (MasterSet,),
     "calibrated": (Frame, FrameFailure),
     "matches": (PairMatches, type(None)),
     "control": (GroundControl, type(None)),

@@ -9,9 +9,9 @@ Commit protocol
 ---------------
 1. A journal ``.OUT.tif.farside-set.json`` is written: the products of the set and a hash of
    the request (inputs, config, output) that makes them.
-2. The GeoTIFF is renamed into place, the report rendered from it into the staging folder
-   (the report shows and reads the mosaic's final path), then the quicklook, STAC item and
-   report are renamed.
+2. The report is rendered into the staging folder from the staged GeoTIFF (it shows the
+   mosaic's final path); then the GeoTIFF, quicklook, STAC item and report are renamed. A
+   report that cannot be rendered stops the run before anything is renamed.
 3. The journal and the staging folder are removed.
 
 A run killed between 1 and 3 leaves the journal: the next run of the same request reports
@@ -194,10 +194,11 @@ class OutputSet:
         self.staging = staging
         return self.staged("mosaic")
 
-    def commit(self, render_report: Callable[[Path], object] | None = None) -> None:
+    def commit(self, render_report: Callable[[Path, Path], object] | None = None) -> None:
         """Rename the staged products onto their final names (module docstring, steps 1-3).
 
-        ``render_report(path)`` writes the report to ``path`` once the GeoTIFF is in place.
+        ``render_report(path, mosaic)`` writes the report to ``path`` from the staged GeoTIFF
+        ``mosaic``, before any product is renamed.
 
         Raises
         ------
@@ -208,14 +209,14 @@ class OutputSet:
         names = [p.name for p in self.products.values()]
         done: list[str] = []
         try:
+            if "report" in self.products:
+                if render_report is None:
+                    raise MosaicError("no report renderer given")
+                render_report(self.staged("report"), self.staged("mosaic"))
             atomic_write_bytes(self.journal, json.dumps(
                 {"format": JOURNAL_FORMAT, "request": self.request, "products": names}).encode())
             for kind in self.products:
                 staged = self.staged(kind)
-                if kind == "report":
-                    if render_report is None:
-                        raise MosaicError("no report renderer given")
-                    render_report(staged)
                 if not staged.exists():
                     raise MosaicError(f"the run did not produce {staged.name}")
                 os.replace(staged, self.products[kind])

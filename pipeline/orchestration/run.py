@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -113,7 +114,8 @@ def run(frames_dir: str | Path, out: str | Path, *, calibration: str | Path | No
                        "side_files": {k: str(outputs.products[k]) for k in product["side_files"]}}
             result = RunResult(out, p, product, time.time() - t0, count_reused(p.workdir, t0, graph.products),
                                stages)
-            outputs.commit(lambda path: write_report(report_data(result), path) if report else None)
+            outputs.commit(lambda path, mosaic: write_report(
+                dataclasses.replace(report_data(result), mosaic_file=mosaic), path) if report else None)
         finally:
             outputs.discard()
     if report:

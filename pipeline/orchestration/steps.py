@@ -18,10 +18,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import rasterio
 
 from pipeline import __version__
-from pipeline.calibration import UNITS, Masters, build_masters_from_frames, calibrate_frame
+from pipeline.calibration import UNITS, MasterSet, build_master_set, calibrate_frame
 from pipeline.calibration.calibrate import needs_exposure, normalise_frame
 from pipeline.calibration.params import AUTO, CalibrationParams
 from pipeline.calibration.photometric_fit import PhotometricFit, fit_photometry
@@ -37,6 +38,7 @@ from pipeline.geometry.grid import MapGrid, Tile
 from pipeline.geometry.overlap import Pair
 from pipeline.io import load_frame
 from pipeline.io.geotiff import CogWriter, software_versions
+from pipeline.io.paths import printable
 from pipeline.io.quicklook import write_quicklook
 from pipeline.io.reliefmap import default_relief_path, write_relief
 from pipeline.io.stac import write_stac_item
@@ -69,11 +71,11 @@ __all__ = [
     "load_dem",
     "masters_step",
     "match_step",
+    "mosaic_band",
     "normalise_step",
     "nothing_to_mosaic",
     "photometry_step",
     "photometry_summary",
-    "mosaic_band",
     "provenance_tags",
     "terrain",
     "tile_step",
@@ -128,12 +130,13 @@ def mosaic_band(params: CalibrationParams) -> str:
     return params.output if params.enabled else "dn"
 
 
-def masters_step(cal_frames: Sequence[Frame], params: CalibrationParams, max_bytes: int | None) -> Masters:
-    """Calibration masters from the calibration frames (pixels read here). A frame that cannot
-    be read or cannot serve is listed in ``Masters.rejected`` and the masters come from the
-    rest; with calibration disabled nothing is read (and nothing is said)."""
+def masters_step(cal_frames: Sequence[Frame], params: CalibrationParams, max_bytes: int | None) -> MasterSet:
+    """Calibration masters of every detector from the calibration frames (pixels read here;
+    :mod:`pipeline.calibration.masterset`). A frame that cannot be read or cannot serve is
+    listed in ``MasterSet.rejected`` and the masters come from the rest; with calibration
+    disabled nothing is read (and nothing is said)."""
     if not params.enabled:
-        return Masters()
+        return MasterSet()
     loaded, unreadable = [], []
     for f in cal_frames:
         try:
@@ -141,20 +144,21 @@ def masters_step(cal_frames: Sequence[Frame], params: CalibrationParams, max_byt
         except FarsideError as exc:
             log.warning("calibration frame %s left out: %s", f.meta.path, _reason(exc))
             unreadable.append(FrameFailure(f.meta.path, "calibrate", _reason(exc)))
-    masters = build_masters_from_frames(loaded, params)
+    masters = build_master_set(loaded, params)
     return dataclasses.replace(masters, rejected=(*unreadable, *masters.rejected))
 
 
-def calibrate_step(frame: Frame, masters: Masters | None, params: CalibrationParams,
+def calibrate_step(frame: Frame, masters: MasterSet, params: CalibrationParams,
                    max_bytes: int | None) -> Frame | FrameFailure:
-    """Read and calibrate one light frame; a bad frame (unreadable, no picture — constant,
-    nearly all zero or saturated —, or not calibratable) becomes a :class:`FrameFailure`."""
+    """Read and calibrate one light frame with its detector's masters; a bad frame (unreadable,
+    no picture — constant, nearly all zero or saturated —, no masters of its detector, or not
+    calibratable) becomes a :class:`FrameFailure`."""
     try:
         loaded = load_frame(frame, max_bytes)
         defect = frame_defect(loaded.data, loaded.mask, params.saturation_dn if params.enabled else None)
         if defect is not None:
             raise BadFrame(frame.meta.path, f"{defect}: not a picture of the surface")
-        return calibrate_frame(loaded, masters, params) if params.enabled else loaded
+        return calibrate_frame(loaded, masters.for_frame(loaded), params) if params.enabled else loaded
     except FarsideError as exc:
         log.warning("%s: calibration failed: %s", frame.id, _reason(exc))
         return FrameFailure(frame.meta.path, "calibrate", _reason(exc))
@@ -251,6 +255,10 @@ def photometry_step(frames: Sequence[Frame | FrameFailure], registration, grid: 
     if not len(obs):
         log.warning("no frame has a camera with a Sun position: no photometric fit, McEwen's L(phase) used")
         return None
+    if np.bincount(obs.cell).max() < 2:
+        log.warning("photometry: no ground is seen by two frames (%d frames): nothing to fit, McEwen's L(phase) "
+                    "used", len(good))
+        return None
     p = calibration.photometry
     fit = fit_photometry(obs.iof, obs.incidence, obs.emission, obs.phase, obs.frame, obs.cell, model=AUTO,
                          standard_deg=(p.standard_incidence_deg, p.standard_emission_deg, p.standard_phase_deg),
@@ -325,7 +333,7 @@ def provenance_tags(frames: Sequence[Frame], config, failures: Sequence[FrameFai
     library versions and the rejected files."""
     return {
         "farside_version": __version__,
-        "farside_inputs": json.dumps([str(f.meta.path) for f in frames]),
+        "farside_inputs": json.dumps([printable(f.meta.path) for f in frames]),
         "farside_input_hashes": json.dumps([f.meta.content_hash for f in frames]),
         "farside_config": config.model_dump_json(),
         "farside_software": json.dumps(software_versions()),

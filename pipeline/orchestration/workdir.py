@@ -15,7 +15,9 @@ Layout and guarantees (docs/reliability.md, docs/cluster.md for the trust model)
 
 Both are written to temporaries and renamed, the product first. On load the entry must
 exist and name this stage and key, the file must have its size and hash and decode into the
-type it names; otherwise the product is recomputed (and rewritten) with a warning naming it.
+type it names, and it must have been written by this farside version (another version's
+code may compute it differently); otherwise the product is recomputed (and rewritten) with a
+warning naming it.
 Files of earlier farside versions (``*.pkl``) are never loaded; :meth:`WorkDir.clean` removes
 them with the temporaries of killed runs.
 """
@@ -132,6 +134,8 @@ class WorkDir:
             raise ProductError("manifest entry of an unknown format")
         if entry.get("stage") != stage or entry.get("key") != key or entry.get("file") != path.name:
             raise ProductError("manifest entry names another product")
+        if entry.get("farside") != __version__:  # another version's code made it: not this run's result
+            raise ProductError(f"written by farside {str(entry.get('farside'))[:20]}, this is {__version__}")
         try:
             data = path.read_bytes()
         except OSError as exc:

@@ -48,7 +48,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from pipeline.registration.correlate import lsm_refine, masked_ncc, ncc_peaks
 from pipeline.registration.features import _thin
-from pipeline.registration.pairmap import PairMap
+from pipeline.registration.pairmap import ExactPairMap, PairMap, pair_map
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +276,7 @@ def _match(fr, fs, params, seed: int, gsd_fine: float, gsd_r: float) -> AreaMatc
     info = {"search_radius_px": radius}
     kw = {"resolution_m": gsd_r}
 
-    pmap = PairMap.from_cameras(cam_r, cam_s, margin_px=2 * radius + w + 8)
+    pmap = pair_map(cam_r, cam_s, margin_px=2 * radius + w + 8)
     # the predicted overlap in r: lattice nodes that land inside s (and inside r)
     ls, ss = cam_s.lines, cam_s.samples
     nl = pmap.origin[0] + pmap.step[0] * np.arange(pmap.line.shape[0])
@@ -419,7 +419,9 @@ def _match(fr, fs, params, seed: int, gsd_fine: float, gsd_r: float) -> AreaMatc
     # 6. sub-pixel: least squares through the pair map, bicubic, all points at once
     if params.subpixel:
         # the map is affine over a patch: its value at the patch centre (exactly as the tie
-        # point is computed) plus the Jacobian there times the pixel offset
+        # point is computed) plus the Jacobian there times the pixel offset; an exact map (a
+        # push frame's, which jumps at framelet boundaries) is evaluated at every patch pixel
+        exact = isinstance(pmap, ExactPairMap)
         grid = np.arange(-h - 1, h + 2, dtype=np.float64)
         gy, gx = np.meshgrid(grid, grid, indexing="ij")
         n = len(centre)
@@ -428,16 +430,25 @@ def _match(fr, fs, params, seed: int, gsd_fine: float, gsd_r: float) -> AreaMatc
         ds = jac[:, 1, 0, None, None] * gy + jac[:, 1, 1, None, None] * gx
 
         def maps(shift, deform):
-            cl, cs = pmap.at(centre[:, 0] + shift[:, 0], centre[:, 1] + shift[:, 1])
             if deform is None:
-                el, es = dl, ds
-            else:  # the template's offsets deformed, then through the map's Jacobian
+                ey, ex = gy, gx
+            else:
                 ey = deform[:, 0, 0, None, None] * gy + deform[:, 0, 1, None, None] * gx
                 ex = deform[:, 1, 0, None, None] * gy + deform[:, 1, 1, None, None] * gx
-                el = jac[:, 0, 0, None, None] * ey + jac[:, 0, 1, None, None] * ex
-                es = jac[:, 1, 0, None, None] * ey + jac[:, 1, 1, None, None] * ex
-            mxx = ((cs - (0.5 + ox))[:, None, None] + es).reshape(n * (w + 2), w + 2).astype(np.float32)
-            myy = ((cl - (0.5 + oy))[:, None, None] + el).reshape(n * (w + 2), w + 2).astype(np.float32)
+            if exact:  # the map jumps inside a patch (framelet boundaries): every pixel through it
+                cl = cs = 0.0
+                el, es = pmap.at(centre[:, 0, None, None] + shift[:, 0, None, None] + ey,
+                                 centre[:, 1, None, None] + shift[:, 1, None, None] + ex)
+            else:
+                cl, cs = pmap.at(centre[:, 0] + shift[:, 0], centre[:, 1] + shift[:, 1])
+                cl, cs = cl[:, None, None], cs[:, None, None]
+                if deform is None:
+                    el, es = dl, ds
+                else:  # the template's offsets deformed, then through the map's Jacobian
+                    el = jac[:, 0, 0, None, None] * ey + jac[:, 0, 1, None, None] * ex
+                    es = jac[:, 1, 0, None, None] * ey + jac[:, 1, 1, None, None] * ex
+            mxx = (cs - (0.5 + ox) + es).reshape(n * (w + 2), w + 2).astype(np.float32)
+            myy = (cl - (0.5 + oy) + el).reshape(n * (w + 2), w + 2).astype(np.float32)
             np.clip(mxx, -8.0, crop_s + 8.0, out=mxx)
             np.clip(myy, -8.0, crop_l + 8.0, out=myy)
             return mxx, myy

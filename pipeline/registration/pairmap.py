@@ -2,7 +2,10 @@
 
 :class:`PairMap` projects a lattice of the reference frame's image points through the ground
 (the cameras' reference ellipsoid) into the other frame; bilinear interpolation of that
-lattice is the map everywhere (:meth:`PairMap.at`, :meth:`PairMap.dense`). The area matcher
+lattice is the map everywhere (:meth:`PairMap.at`, :meth:`PairMap.dense`). A push-frame image
+is a stack of framelets whose ground overlaps by a few lines at every framelet boundary, so
+its map to another frame jumps there: :class:`ExactPairMap` evaluates the cameras at every
+point instead (:func:`pair_map` chooses). The area matcher
 (:mod:`pipeline.registration.areamatch`) resamples the other frame through it and reports its
 tie points through it, so the map's own small interpolation error cannot bias them.
 
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["OUTSIDE", "PairMap"]
+__all__ = ["OUTSIDE", "ExactPairMap", "PairMap", "pair_map"]
 
 OUTSIDE = -1.0e6
 """Lattice value where the other frame does not see the ground (interpolation then lands far
@@ -97,3 +100,38 @@ class PairMap:
         col_l = np.stack([lp - lm, sp - sm], axis=-1) / (2 * eps)
         col_s = np.stack([lq - ln, sq - sn], axis=-1) / (2 * eps)
         return np.stack([col_l, col_s], axis=-1)
+
+
+@dataclass(frozen=True, eq=False)
+class ExactPairMap(PairMap):
+    """:class:`PairMap` evaluated through the cameras at every point (no interpolation).
+
+    The lattice (``line``, ``sample``) is kept for the overlap's extent; :meth:`at` and
+    :meth:`dense` send each point to the ground by ``cam_r`` and back by ``cam_s``.
+    """
+
+    cam_r: object = None
+    cam_s: object = None
+
+    @classmethod
+    def from_cameras(cls, cam_r, cam_s, *, margin_px: float = 0.0, nodes: int = 64) -> ExactPairMap:
+        lattice = PairMap.from_cameras(cam_r, cam_s, margin_px=margin_px, nodes=nodes)
+        return cls(lattice.origin, lattice.step, lattice.line, lattice.sample, cam_r, cam_s)
+
+    def at(self, line, sample) -> tuple[np.ndarray, np.ndarray]:
+        line, sample = np.broadcast_arrays(np.asarray(line, np.float64), np.asarray(sample, np.float64))
+        xyz, hit = self.cam_r.image_to_ground_hit(line.ravel(), sample.ravel())
+        sl, ss = self.cam_s.ground_to_image(xyz)
+        seen = hit & self.cam_s.visible(xyz) & np.isfinite(sl) & np.isfinite(ss)
+        return (np.where(seen, sl, OUTSIDE).reshape(line.shape), np.where(seen, ss, OUTSIDE).reshape(line.shape))
+
+    def dense(self, lines: np.ndarray, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ll, ss = np.meshgrid(np.asarray(lines, np.float64), np.asarray(samples, np.float64), indexing="ij")
+        return self.at(ll, ss)
+
+
+def pair_map(cam_r, cam_s, *, margin_px: float = 0.0) -> PairMap:
+    """The map of a pair: exact when either camera is a push frame (its map jumps at framelet
+    boundaries), else the interpolated lattice."""
+    push = "push-frame" in (getattr(cam_r, "kind", ""), getattr(cam_s, "kind", ""))
+    return (ExactPairMap if push else PairMap).from_cameras(cam_r, cam_s, margin_px=margin_px)

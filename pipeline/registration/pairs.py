@@ -38,6 +38,7 @@ A pair that yields too few matches is not an error: the result is an empty
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass, field
@@ -245,10 +246,25 @@ def match_pair(frame_i, frame_j, pair: Pair, cfg, seed: int = 0) -> PairMatches:
         if f.data is None:
             return PairMatches.empty(i, j, f"frame {f.id} has no pixels loaded", **ids)
     try:
-        return MATCHERS[cfg.matcher](frame_i, frame_j, pair, cfg, seed, ids)
+        return _canonical(MATCHERS[cfg.matcher](frame_i, frame_j, pair, cfg, seed, ids), frame_i, frame_j)
     except GeometryError as exc:  # e.g. a frame whose centre misses the body: a value, not a crash
         log.warning("pair %s-%s: %s", ids["id_i"], ids["id_j"], exc)
         return PairMatches.empty(i, j, f"geometry: {exc}", **ids)
+
+
+def _canonical(m: PairMatches, frame_i, frame_j) -> PairMatches:
+    """Tie points of a push frame moved into the framelet its camera's ``ground_to_image``
+    picks where framelets see the same ground (``canonical_image_points``), so the adjustment
+    projects each observation into the framelet it was measured in."""
+    if not len(m):
+        return m
+    out = {}
+    for name, f in (("img_i", frame_i), ("img_j", frame_j)):
+        canon = getattr(f.camera, "canonical_image_points", None)  # a capability of push frames
+        if canon is not None:
+            pts = getattr(m, name)
+            out[name] = np.stack(canon(pts[:, 0], pts[:, 1]), axis=1)
+    return dataclasses.replace(m, **out) if out else m
 
 
 def _match_pair_area(frame_i, frame_j, pair: Pair, cfg, seed: int, ids: dict) -> PairMatches:

@@ -110,7 +110,7 @@ def build_context(data: ReportData) -> PageContext:
     """Read the mosaic named by ``data`` and compute what the sections share."""
     frames = list(data.frames)
     n_rej = sum(f.rejected for f in frames)
-    raster, proj, error = _open_mosaic(data.mosaic_path)
+    raster, proj, error = _open_mosaic(data.mosaic_file or data.mosaic_path)
     rings = footprint_rings(frames, proj) if proj is not None else []
     rings_used = [(f, c) for f, c in rings if not f.rejected]
     cov = compute_coverage(raster, proj, rings_used) if raster is not None and proj is not None else None

@@ -171,6 +171,9 @@ class ReportData:
     surface : str or None
         What the mosaic was orthorectified onto when there is no relief model (a DEM, the
         sphere), in words.
+    mosaic_file : Path or None
+        Where the mosaic is read from when that is not yet ``mosaic_path`` (a run renders
+        its report from the staged GeoTIFF before renaming its outputs); ``None``: ``mosaic_path``.
     """
 
     mosaic_path: Path
@@ -188,6 +191,7 @@ class ReportData:
     adjustment: dict[str, Any] | None = None
     relief: dict[str, Any] | None = None
     surface: str | None = None
+    mosaic_file: Path | None = None
 
 
 def default_report_path(mosaic_path: str | Path) -> Path:

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from pipeline.io.paths import printable
+
 __all__ = [
     "dump_config",
     "esc",
@@ -43,8 +45,9 @@ __all__ = [
 
 
 def esc(value: Any) -> str:
-    """``str(value)`` escaped for HTML text and attribute values."""
-    return html.escape(str(value), quote=True)
+    """``str(value)`` escaped for HTML text and attribute values (bytes of a non-UTF-8 file
+    name as ``\\xNN``, :func:`pipeline.io.paths.printable`)."""
+    return html.escape(printable(value), quote=True)
 
 
 def num(v: float | None, spec: str = ".3g") -> str:

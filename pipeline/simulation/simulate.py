@@ -135,13 +135,16 @@ class SurveyInfo:
     def __str__(self) -> str:
         fmts = ", ".join(f"{k} {v}" for k, v in self.formats.items())
         lon0, lon1, lat0, lat1 = self.region_deg
-        return (
-            f"{len(self.frame_ids)} light frames ({fmts}; {self.n_strips} strips x {self.frames_per_strip}) "
-            f"+ {len(self.calibration_files)} calibration frames, {self.size[0]}x{self.size[1]} px, "
-            f"GSD {self.gsd_m:.0f} m, region lon {lon0:.2f}..{lon1:.2f} E, lat {lat0:.2f}..{lat1:.2f}, "
-            f"overlap along {self.overlap_along[0]:.0%}-{self.overlap_along[1]:.0%}, "
-            f"across {self.overlap_across[0]:.0%}-{self.overlap_across[1]:.0%}, seed {self.seed}"
-        )
+        strips = [i for i in self.frame_ids if i.startswith(("LS_", "PF_"))]
+        parts = [f"{len(self.frame_ids)} light images ({fmts})"]
+        if self.n_strips:
+            parts.append(f"{self.n_strips} strips x {self.frames_per_strip} frames of {self.size[0]}x{self.size[1]} px "
+                         f"at GSD {self.gsd_m:.0f} m, overlap along {self.overlap_along[0]:.0%}-"
+                         f"{self.overlap_along[1]:.0%}, across {self.overlap_across[0]:.0%}-{self.overlap_across[1]:.0%}")
+        if strips:
+            parts.append(f"scan strips {', '.join(strips)}")
+        return (f"{'; '.join(parts)}; + {len(self.calibration_files)} calibration frames, region lon {lon0:.2f}.."
+                f"{lon1:.2f} E, lat {lat0:.2f}..{lat1:.2f}, seed {self.seed}")
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as JSON-serialisable values (paths as strings)."""

@@ -6,6 +6,7 @@ import pytest
 
 from pipeline.calibration import (
     Masters,
+    MasterSet,
     build_masters,
     calibrate_frame,
     lunar_lambert,
@@ -194,7 +195,7 @@ def test_errors_become_failures_in_a_batch(caplog):
         calibrate_frame(no_time, Masters(), EXACT)
     with pytest.raises(CalibrationError, match="masters are"):
         calibrate_frame(good, Masters(bias=np.zeros((8, 8))), EXACT)
-    out = [calibrate_step(f, Masters(), EXACT, None) for f in (good, no_time)]
+    out = [calibrate_step(f, MasterSet(), EXACT, None) for f in (good, no_time)]
     assert out[0].qa["units"] == "DN/s"
     assert isinstance(out[1], FrameFailure) and out[1].stage == "calibrate" and "exposure" in out[1].reason
     assert "calibration.output: dn" in out[1].reason  # the fix is named

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.calibration import CalibrationParams, Masters
+from pipeline.calibration import CalibrationParams, MasterSet
 from pipeline.errors import BadFrame, BadGeometry, LabelTooLarge, UnreadableFrame, UnsupportedFormat
 from pipeline.frame import FrameFailure
 from pipeline.ingestion import ingest
@@ -193,7 +193,7 @@ def test_constant_frame_is_read_then_rejected_by_calibration(tmp_path, value, wh
     path = write_pds3(tmp_path, "Z", np.full((6, 5), value, ">u2"), "MSB_UNSIGNED_INTEGER")
     result = ingest(tmp_path)
     assert len(result.frames) == 1 and not result.failures  # a valid product ...
-    out = calibrate_step(result.frames[0], Masters(), CalibrationParams(), None)
+    out = calibrate_step(result.frames[0], MasterSet(), CalibrationParams(), None)
     assert isinstance(out, FrameFailure) and why in out.reason  # ... that is no picture
     assert path.exists()
 

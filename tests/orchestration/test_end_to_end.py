@@ -16,6 +16,7 @@ import rasterio
 from rio_cogeo.cogeo import cog_validate
 
 from bench.accuracy import coverage_percent, footprint_rowcol, mosaic_accuracy, polygon_union
+from pipeline.errors import OutputExists
 from pipeline.orchestration import run
 from pipeline.simulation import load_truth
 from tests.conftest import small_config
@@ -106,3 +107,9 @@ def test_stage_functions_from_python_make_a_true_mosaic(survey, tmp_path):
     assert out.with_suffix(".png").exists() and out.with_suffix(".stac.json").exists()
     acc = mosaic_accuracy(out, load_truth(survey), dict(reg.cameras), samples=20_000)
     assert acc["pearson"] >= 0.95 and acc["geolocation_adjusted"]["relative_p90_px"] <= 0.5, acc
+    # the same output set protection as run(): nothing replaced without overwrite
+    with pytest.raises(OutputExists):
+        mosaic(frames, out, registration=reg, config=cfg)
+    assert mosaic(frames, out, registration=reg, config=cfg, overwrite=True) == out
+    assert sorted(p.name for p in out.parent.iterdir() if p.name.startswith("by_hand")) == [
+        "by_hand.png", "by_hand.stac.json", "by_hand.tif"]

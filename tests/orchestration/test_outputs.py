@@ -29,7 +29,7 @@ def test_commit_puts_the_whole_set_in_place_and_leaves_nothing_else(tmp_path):
     s = _set(tmp_path)
     s.prepare(overwrite=False)
     _stage_all(s)
-    s.commit(lambda path: path.write_text("report"))
+    s.commit(lambda path, mosaic: path.write_text("report"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.png", "m.report.html", "m.stac.json", "m.tif"]
 
 
@@ -42,15 +42,33 @@ def test_any_existing_product_needs_overwrite(tmp_path):
         (tmp_path / name).unlink()
 
 
-def test_an_interrupted_commit_is_completed_by_the_same_request_only(tmp_path):
+def test_a_report_that_cannot_be_rendered_leaves_nothing(tmp_path):
     s = _set(tmp_path)
     _stage_all(s)
 
-    def killed(path):
-        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+    def broken(path, mosaic):
+        assert mosaic.read_text() == "mosaic"  # rendered from the staged GeoTIFF
+        raise MosaicError("the report failed")
 
+    with pytest.raises(MosaicError, match=r"written nothing; missing m\.tif, m\.png, m\.stac\.json, m\.report\.html"):
+        s.commit(broken)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_commit_is_completed_by_the_same_request_only(tmp_path, monkeypatch):
+    s = _set(tmp_path)
+    _stage_all(s)
+    real_replace = os.replace
+
+    def disk_full_at_the_report(src, dst):
+        if str(dst).endswith(".report.html"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr("pipeline.orchestration.outputs.os.replace", disk_full_at_the_report)
     with pytest.raises(MosaicError, match=r"written m\.tif, m\.png, m\.stac\.json; missing m\.report\.html; rerun"):
-        s.commit(killed)
+        s.commit(lambda path, mosaic: path.write_text("report"))
+    monkeypatch.setattr("pipeline.orchestration.outputs.os.replace", real_replace)
     assert s.journal.exists() and not [p for p in tmp_path.iterdir() if tempfiles.MARK in p.name]
     with pytest.raises(OutputExists):  # another request may not replace what it left
         _set(tmp_path, "r2").prepare(overwrite=False)
@@ -58,7 +76,7 @@ def test_an_interrupted_commit_is_completed_by_the_same_request_only(tmp_path):
     again.prepare(overwrite=False)  # the same request may
     assert sorted(p.name for p in again.interrupted) == ["m.png", "m.stac.json", "m.tif"]
     _stage_all(again)
-    again.commit(lambda path: path.write_text("report"))
+    again.commit(lambda path, mosaic: path.write_text("report"))
     assert not again.journal.exists() and (tmp_path / "m.report.html").read_text() == "report"
 
 
@@ -89,9 +107,17 @@ def test_an_unwritable_output_folder_is_refused_up_front(tmp_path, monkeypatch):
         _set(tmp_path).prepare(overwrite=False)
 
 
-def test_the_journal_names_the_set(tmp_path):
+def test_the_journal_names_the_set(tmp_path, monkeypatch):
     s = _set(tmp_path)
     _stage_all(s)
     seen = {}
-    s.commit(lambda path: seen.update(json.loads(s.journal.read_text())) or path.write_text("r"))
+    real_replace = os.replace
+
+    def replace(src, dst):  # the journal is in place while the products are renamed
+        real_replace(src, dst)
+        if s.journal.exists():
+            seen.update(json.loads(s.journal.read_text()))
+
+    monkeypatch.setattr("pipeline.orchestration.outputs.os.replace", replace)
+    s.commit(lambda path, mosaic: path.write_text("r"))
     assert seen["products"] == ["m.tif", "m.png", "m.stac.json", "m.report.html"] and seen["request"] == "r1"

@@ -153,3 +153,17 @@ def test_stale_temporaries_are_removed_live_ones_kept(tmp_path):
     assert tempfiles.is_stale(live.name) is False and tempfiles.is_stale(stale.name) is True
     WorkDir(tmp_path / "w").clean(["tiles"])
     assert live.exists() and not stale.exists()
+
+
+def test_a_product_of_another_farside_version_is_recomputed(tmp_path, caplog):
+    wd = WorkDir(tmp_path / "w")
+    wd.cached("tiles", "k", _value)
+    entry_path = wd.path("tiles", "k", ".json")
+    entry = json.loads(entry_path.read_text())
+    entry["farside"] = "0.0.1"
+    entry_path.write_text(json.dumps(entry))
+    calls = []
+    with caplog.at_level(logging.WARNING):
+        value = wd.cached("tiles", "k", lambda: calls.append(1) or {"x": np.zeros(2), "name": "new"})
+    assert calls == [1] and value["name"] == "new"
+    assert "written by farside 0.0.1" in caplog.text and str(wd.path("tiles", "k")) in caplog.text

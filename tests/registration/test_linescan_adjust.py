@@ -15,13 +15,13 @@ import dataclasses
 import math
 
 import numpy as np
-from tests.registration.network_helpers import nadir
-from pipeline.registration.pairs import PairMatches
-from tests.registration.pushbroom import Pushbroom, north_south_strip
 
-from pipeline.registration.params import RegistrationParams
 from pipeline.registration import GroundControl, adjust
 from pipeline.registration.bundle.cameras import FrameKind, GenericKind, kind_of
+from pipeline.registration.pairs import PairMatches
+from pipeline.registration.params import RegistrationParams
+from tests.registration.network_helpers import nadir
+from tests.registration.pushbroom import Pushbroom, north_south_strip
 
 # a world on the sphere: points on it (the default, free, floats on flat networks: conftest.cfg)
 CFG = RegistrationParams(pointing_sigma_deg=0.1, pointing_drift_sigma_deg=0.05, points="surface")

@@ -54,7 +54,7 @@ def test_layout_and_formats(small_survey):
     for name in ("survey.json", "surface.json", "detector.json", "detector.npz", "calibration_config.yaml"):
         assert (out / "truth" / name).is_file()
     assert info.coverage >= 0.99
-    assert "light frames" in str(info)
+    assert "light images" in str(info) and "strips x" in str(info)
 
 
 def test_every_frame_opens_with_its_reader(small_survey):
@@ -148,7 +148,7 @@ def test_main_simulate_small(tmp_path, capsys):
     rc = main_simulate([str(tmp_path / "s"), "--seed", "1", "--strips", "1", "--frames-per-strip", "2", "--size",
                         "48", "--formats", "tiff", "--no-calibration"])
     assert rc == 0
-    assert "2 light frames" in capsys.readouterr().out
+    assert "2 light images" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "s").glob("*.tif")) == ["FS_S0_F00.tif", "FS_S0_F01.tif"]
 
 

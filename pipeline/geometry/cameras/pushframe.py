@@ -136,6 +136,30 @@ class PushFrameCamera(ScanCamera):
         h = 0.5 * self.n_framelets * self.interframe_delay
         return h if h > 0 else 1.0
 
+    def canonical_image_points(self, line, sample) -> tuple[np.ndarray, np.ndarray]:
+        """The same ground in the framelet :meth:`ground_to_image` picks.
+
+        Consecutive framelets see a few lines of the same ground; an image point in the copy
+        ``ground_to_image`` does not pick projects back several lines away from itself, so a tie
+        point measured there would look like a gross error to an adjustment that projects with
+        ``ground_to_image``. Points whose round trip (at height 0) moves them by more than
+        half a line are replaced by their round trip; the others are returned as given.
+
+        Parameters
+        ----------
+        line, sample : array_like
+            CSM image coordinates (first pixel centre at 0.5).
+
+        Returns
+        -------
+        line, sample : ndarray of float
+        """
+        line, sample = np.asarray(line, float), np.asarray(sample, float)
+        xyz, hit = self.image_to_ground_hit(line, sample)
+        back_l, back_s = self.ground_to_image(xyz)
+        moved = hit & np.isfinite(back_l) & np.isfinite(back_s) & (np.abs(back_l - line) > 0.5)
+        return np.where(moved, back_l, line), np.where(moved, back_s, sample)
+
     # -- ground to image ------------------------------------------------------------------
     def _framelet_view(self, framelet: np.ndarray, xyz: np.ndarray):
         """:meth:`detector_view` from image framelet ``framelet`` (integers ``0 .. n``; ``n``

@@ -62,7 +62,7 @@ def run_survey(survey: Path, out: Path, overrides: dict | None = None, registrat
     frames = calibrate(found.frames, found.calibration, cfg)
     reg = registration if registration is not None else register(frames, cfg)
     frames = crosscheck(frames, reg, cfg)
-    mosaic(frames, out, registration=reg, config=cfg)
+    mosaic(frames, out, registration=reg, config=cfg, overwrite=True)
     rel = default_relief_path(out)
     return ReliefRun(cfg, frames, reg, out, read_relief(rel) if rel.exists() else None, load_truth(survey))
 

@@ -36,7 +36,7 @@ def adjustment_html(adj: Mapping[str, Any] | None) -> str:
     >>> html = adjustment_html({"converged": False, "reason": "round 5: max_nfev", "rounds": 5, "iterations": 100,
     ...                         "final_cost": 3.5, "linear_solver": "splu", "drift": True,
     ...                         "rms_rotation_sigmas": 4.2, "rms_position_sigmas": float("nan"), "motion": {}})
-    >>> "did NOT converge" in html and "network drift" in html
+    >>> "did NOT converge" in html and "Network drift" in html
     True
     """
     if not adj or not adj.get("rounds"):

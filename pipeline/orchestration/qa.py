@@ -19,8 +19,8 @@ import numpy as np
 from pipeline.errors import GeometryError
 from pipeline.geometry.body import lonlat_to_xyz_deg
 from pipeline.io.geotiff import software_versions
-from pipeline.orchestration.result import RunResult
 from pipeline.orchestration.qa_relief import adjustment_data, relief_data
+from pipeline.orchestration.result import RunResult
 from pipeline.orchestration.steps import terrain
 from pipeline.report import FrameRow, ReportData, TieObservations
 

@@ -36,8 +36,8 @@ def adjustment_lines(reg) -> list[str]:
     if not conv.rounds:
         return [f"adjustment: not run ({conv.reason})"]
     state = "converged" if conv.converged else "did NOT converge"
-    lines = [f"adjustment: {state} in {conv.rounds} rounds, {conv.iterations} iterations, final cost "
-             f"{_num(conv.final_cost, '.4g')} ({conv.reason})"]
+    lines = [(f"adjustment: {state} in {conv.rounds} rounds, {conv.iterations} iterations, final cost "
+              f"{_num(conv.final_cost, '.4g')} ({conv.reason})")]
     motion = list(getattr(reg, "motion", {}).values())
     if motion:
         rot = max(m.rotation_deg for m in motion)

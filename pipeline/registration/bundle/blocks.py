@@ -34,8 +34,8 @@ import numpy as np
 from scipy import sparse
 
 from pipeline.geometry.body import lonlat_to_xyz, xyz_to_lonlat
-from pipeline.registration.bundle.cameras import kind_of
 from pipeline.geometry.footprint import tangent_basis
+from pipeline.registration.bundle.cameras import kind_of
 
 __all__ = ["BlockJacobian", "BlockProblem", "camera_groups", "sum_by"]
 

@@ -38,7 +38,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run --page
 
 docs: $(STAMP)
 	$(BIN)/python -m pipeline.config docs/configuration.md

@@ -24,7 +24,7 @@ __all__ = ["GROWTH_HEADERS", "bench_growth", "growth_names", "growth_rows"]
 
 GROWTH_HEADERS = [
     "survey", "frames", "pairs", "status", "wall s", "ms/frame", "× 64's", "peak MB", "plan", "calibrate",
-    "register", "equalize", "mosaic", "write", "tied", "networks", "busy cores", "others' cores",
+    "register", "equalize", "mosaic", "write", "tied", "networks", "busy cores", "others' cores", "CPU ms/frame",
 ]
 
 
@@ -80,6 +80,13 @@ def _stage(row: dict[str, Any], name: str) -> Any:
     return (row.get("stages") or {}).get("wall_s", {}).get(name)
 
 
+def _cpu_ms_per_frame(row: dict[str, Any]) -> float | None:
+    """CPU milliseconds per frame (wall ms/frame x busy cores): comparable across runs on a
+    machine shared with others, where wall time is not."""
+    ms, util = row.get("ms_per_frame"), row.get("cpu_util")
+    return ms * util if ms and util else None
+
+
 def growth_rows(doc: dict[str, Any], fmt: Callable[..., str]) -> list[list[Any]]:
     """Table rows of ``doc["growth"]`` (see :data:`GROWTH_HEADERS`)."""
     out = []
@@ -91,5 +98,6 @@ def growth_rows(doc: dict[str, Any], fmt: Callable[..., str]) -> list[list[Any]]
             *(fmt(_stage(r, k)) for k in ("plan", "calibrate", "register", "equalize", "mosaic", "write")),
             f"{r.get('n_tied')}/{r.get('n_frames')}" if r.get("n_tied") is not None else "–",
             fmt(r.get("n_components")), fmt(r.get("cpu_util"), 2), fmt(r.get("others_cores"), 2),
+            fmt(_cpu_ms_per_frame(r), 0),
         ])
     return out

@@ -29,9 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
+from bench.adjust_scaling import run_scaling as run_adjust_scaling
 from bench.growth import bench_growth, growth_names
 from bench.machine import machine_info
 from bench.memory import Measured, run_measured
+from bench.page import write_page
 from bench.stitchinputs import (  # stretch_to_8bit: re-exported, it used to live here
     calibrated_frames_by_api,
     calibrated_frames_from_workdir,
@@ -351,6 +353,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--growth", default="64,256,1024",
                     help="growth surveys (128² frames, 25 %% overlap) to run end to end: comma-separated frame counts "
                          "of 64, 256, 1024, or none")
+    ap.add_argument("--adjust-sizes", default="1000,10000,60000",
+                    help="bundle adjustment alone on synthetic networks of these many images (bench.adjust_scaling), "
+                         "or none")
+    ap.add_argument("--adjust-timeout", type=float, default=7200.0, help="seconds per adjustment network")
+    ap.add_argument("--page", action="store_true",
+                    help="also write docs/benchmarks.md and its data docs/benchmarks.json (make bench does)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     ap.add_argument("--data", type=Path, default=ROOT / "bench" / "data", help="surveys and run outputs")
     ap.add_argument("--seed", type=int, default=7, help="survey seed (surveys are reused by seed)")
@@ -384,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip() and s.strip() != "none"]
     growth = growth_names(args.growth)
+    adjust = [int(n) for n in args.adjust_sizes.split(",") if n.strip() and n.strip() != "none"]
     unknown = [s for s in sizes if s not in SIZES]
     if unknown:
         sys.stderr.write(f"unknown size(s) {unknown}; choose from {sorted(SIZES)}\n")
@@ -412,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         doc["scaling"] = old.get("scaling", [])
         doc["date"] = old.get("date", doc["date"]) + f"; scaling {doc['date']}"
         notes.extend(n for n in old.get("notes", []) if not n.startswith(("benchmark ", "scaling")))
-        for key in ("profile", "generation_s"):
+        for key in ("profile", "generation_s", "growth", "adjust_scaling"):
             if key in old:
                 doc[key] = old[key]
     surveys = {}
@@ -433,6 +442,10 @@ def main(argv: list[str] | None = None) -> int:
     if growth and not args.scaling_only:
         doc["growth"] = bench_growth(growth, args.data / "surveys", run_root, args, run_pipeline, say, notes)
         _save(doc, args.out)
+    if adjust and not args.scaling_only:
+        say(f"bundle adjustment alone on {adjust} images")
+        doc["adjust_scaling"] = run_adjust_scaling(adjust, timeout_s=args.adjust_timeout)
+        _save(doc, args.out)
     if args.scaling != "none":
         run_scaling(doc, surveys, run_root, args, deadline, notes)
     if args.profile and sizes:
@@ -449,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
         "peak MB = largest sum of RSS over the process tree, sampled every 50 ms."
     )
     md = _save(doc, args.out)
+    if args.page:
+        write_page(doc)
     sys.stdout.write(md + "\n")
     return 0
 

@@ -158,9 +158,9 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
     cal = steps.effective_calibration(good, config.calibration)
     relief = _relief(good, registration, config, grid) if with_relief else None
     if steps.auto_photometry(cal) and any(f.qa.get("photometry") == PENDING for f in good):
-        fit = steps.photometry_step(good, registration, grid, cal, str(cfg.dem) if cfg.dem else None,
-                                    config.run.seed, relief)
-        good = [steps.normalise_step(f, fit, cal) for f in good]
+        dem = str(cfg.dem) if cfg.dem else None
+        fit = steps.photometry_step(good, registration, grid, cal, dem, config.run.seed, relief)
+        good = [steps.normalise_step(f, fit, cal, registration, dem) for f in good]
     equalization = steps.equalize_step(good, registration, grid, cfg) if cfg.equalize and len(good) > 1 else None
     boxes = [footprint_bbox_xy(cams.get(f.id, f.camera), grid.crs) for f in good]
 

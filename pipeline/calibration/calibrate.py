@@ -33,6 +33,7 @@ from pipeline.calibration.radiometry import (
     to_iof,
     to_radiance,
 )
+from pipeline.calibration.topography import topographic_pixel_angles
 from pipeline.errors import BadFrame, CalibrationError
 from pipeline.frame import Frame
 from pipeline.geometry.illumination import pixel_angles
@@ -55,11 +56,16 @@ def needs_exposure(output: str) -> bool:
 
 
 def normalise_photometry(value: np.ndarray, camera: object, pcfg: PhotometryParams,
-                         func: PhotometricFunction | None = None) -> tuple[np.ndarray, np.ndarray]:
+                         func: PhotometricFunction | None = None, dem=None) -> tuple[np.ndarray, np.ndarray]:
     """Values (I/F or relative DN) normalised to the standard geometry with the photometric
     function ``func`` (default: ``pcfg.model``'s), and the pixels that cannot be normalised
-    (off the body, beyond the incidence or emission limits, unlit)."""
-    incidence, emission, phase, hit = pixel_angles(camera, value.shape, pcfg.angle_grid_step)
+    (off the body, beyond the incidence or emission limits, unlit). With a ``dem`` (Dem-like),
+    incidence and emission come from its local surface normal at every pixel
+    (:func:`~pipeline.calibration.topography.topographic_pixel_angles`)."""
+    if dem is not None:
+        incidence, emission, phase, hit = topographic_pixel_angles(camera, value.shape, dem)
+    else:
+        incidence, emission, phase, hit = pixel_angles(camera, value.shape, pcfg.angle_grid_step)
     func = func or photometric_function(pcfg.model, pcfg.lunar_lambert_l)
     standard = (pcfg.standard_incidence_deg, pcfg.standard_emission_deg, pcfg.standard_phase_deg)
     with np.errstate(invalid="ignore"):
@@ -73,10 +79,13 @@ def normalise_photometry(value: np.ndarray, camera: object, pcfg: PhotometryPara
     return np.where(beyond, value, value * np.where(beyond, 1.0, factor)), beyond
 
 
-def normalise_frame(frame: Frame, func: PhotometricFunction, pcfg: PhotometryParams, label: str) -> Frame:
+def normalise_frame(frame: Frame, func: PhotometricFunction, pcfg: PhotometryParams, label: str,
+                    dem=None, camera=None) -> Frame:
     """A calibrated frame normalised to the standard geometry with the photometric function
-    ``func`` (e.g. the law fitted to the overlaps), its QA ``photometry`` set to ``label``."""
-    value, beyond = normalise_photometry(frame.data, frame.camera, pcfg, func)
+    ``func`` (e.g. the law fitted to the overlaps), its QA ``photometry`` set to ``label``;
+    the angles through ``camera`` (default the frame's own, e.g. the registered one) and, with
+    a ``dem``, from its surface normal (see :func:`normalise_photometry`)."""
+    value, beyond = normalise_photometry(frame.data, camera or frame.camera, pcfg, func, dem)
     mask = frame.mask | beyond
     data = np.where(mask, 0.0, value).astype(np.float32)
     return frame.replace(data=data, mask=mask, qa={**frame.qa, "photometry": label})

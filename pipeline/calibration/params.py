@@ -42,6 +42,17 @@ class PhotometryParams(Section):
     angle_grid_step: int = Field(
         8, ge=1, description="compute angles every N pixels and interpolate bilinearly (1 = every pixel)"
     )
+    topographic: bool = Field(
+        False, description="with model auto: incidence and emission from the local surface normal of "
+        "mosaicking.dem (its slopes at each pixel) in the photometric fit and the normalisation, instead of the "
+        "sphere's; needs mosaicking.dem (computed at every pixel)"
+    )
+    fit_systematic_pct: float = Field(
+        0.1, ge=0, le=10, description="with model auto: relative brightness error (%, RMS) that calibration "
+        "errors common to many views could leave (flat field, pointing); a fitted law is preferred over a "
+        "simpler one (McEwen's L(phase) the simplest) only if it fits the overlaps better than that, and it "
+        "bounds the parameters' systematic uncertainty; 0: lowest BIC"
+    )
 
     @field_validator("model")
     @classmethod

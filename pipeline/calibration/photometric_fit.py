@@ -19,9 +19,14 @@ standard geometry, ``F = f(i, e, g) / f(standard)``, every observation ``k`` is 
 with the gauge fixed per group of frames linked by shared cells (geometric-mean gain 1,
 mean offset 0, as :mod:`pipeline.mosaicking.equalize`). Uncertainties come from the
 Jacobian at the solution (the Schur complement over the cells, scaled by the residual
-variance). When the angles do not constrain the law (a parameter's uncertainty above its
-``max_uncertainty``, or a singular system, e.g. every frame at one geometry), the result
-falls back to McEwen's ``L(phase)`` with the equalisation still fitted, and says so.
+variance). Each candidate law's parameters are bounded to their physical range (lunar-Lambert
+``L`` in [0, 1]). The law chosen has the lowest BIC among those whose parameters the data
+determine (uncertainty within ``max_uncertainty``), unless a simpler law fits the overlaps
+as well within a systematic floor (a relative brightness error of 0.1 % by default, which
+calibration errors common to many views could leave): then the simpler one, McEwen's fixed
+``L(phase)`` first. When the angles do not constrain any law (e.g. every frame at one
+geometry, or a narrow line-scan survey whose laws all agree within the floor) the result is
+McEwen's ``L(phase)`` with the equalisation still fitted, and the message says why.
 
 Inputs are plain 1-D arrays (collected from orthorectified frames by the caller); nothing
 here knows about frames, files or configuration. Angles in radians.
@@ -34,20 +39,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pipeline.calibration.photometric_candidates import Candidate, choose, fit_candidate
+from pipeline.calibration.photometric_diagnostics import overlap_residual
+from pipeline.calibration.photometric_jackknife import frame_jackknife
 from pipeline.calibration.photometric_laws import MCEWEN_LAW, Law, hapke_law, lunar_lambert_law
 from pipeline.calibration.photometric_observations import Observations, prepare_observations
-from pipeline.calibration.photometric_problem import (
-    build_problem,
-    covariance,
-    initial_parameters,
-    model_brightness,
-    slope_rows,
-    solve,
-)
 from pipeline.calibration.photometry import PhotometricModel
 from pipeline.errors import PhotometricModelError
 
 log = logging.getLogger(__name__)
+
+DEFAULT_SYSTEMATIC = 1e-3
+"""Default systematic floor of :func:`fit_photometry`: 0.1 % of the brightness."""
 
 _MIN_SPREAD = np.radians(0.5)
 """Below this standard deviation of incidence, emission and phase the law is not fitted."""
@@ -68,13 +71,17 @@ class PhotometricFit:
         The fitted family (evaluate with :meth:`photometric_function`).
     parameter_names : tuple of str
     parameters, uncertainties : ndarray of shape (p,)
-        Fitted values and their 1-sigma uncertainties (radians for ``theta``).
+        Fitted values and their 1-sigma uncertainties (radians for ``theta``): the larger of
+        the statistical and the frame-jackknife uncertainty of each.
     covariance : ndarray of shape (p, p)
+        The statistical covariance with each parameter scaled to ``uncertainties``.
     gains, offsets : ndarray of shape (n_frames,)
         ``I/F = gain * A * F + offset``: divide ``I/F - offset`` by ``gain`` to equalise.
         Offsets in I/F units. Frames without shared cells keep 1 and 0.
     constrained : bool
-        Whether the angles constrained the law (False: the McEwen fallback was used).
+        Whether a law was fitted (False: McEwen's fixed ``L(phase)``, because the angles do
+        not constrain the law or because it fits the overlaps as well within the systematic
+        floor).
     message : str
         What was fitted, chosen or why it fell back, in words.
     overlap_rms_before, overlap_rms_after : float
@@ -87,8 +94,30 @@ class PhotometricFit:
         Standard incidence, emission, phase (radians) of the normalisation.
     n_observations, n_cells : int
         Observations and cells used (after validation and subsampling).
-    candidates : tuple of (str, float, bool)
-        Every law tried: its label, BIC and whether it was constrained.
+    candidates : tuple of (str, float, bool, float)
+        Every law tried: its label, BIC, whether its parameters were constrained, and the
+        RMS relative misfit of the overlapping views (fraction).
+    statistical_uncertainties : ndarray of shape (p,)
+        From the observations' scatter alone, as if every view's error were independent.
+    jackknife_uncertainties : ndarray of shape (p,)
+        From refits with groups of frames left out
+        (:func:`~pipeline.calibration.photometric_jackknife.frame_jackknife`): what errors
+        shared by a frame's views (bias drift, flat field, pointing) leave; NaN when not
+        computed (fewer than 3 frames, or ``jackknife=False``).
+    systematic_uncertainties : ndarray of shape (p,)
+        Worst-case bound on each parameter from the systematic floor: how far a relative brightness
+        error of ``systematic`` RMS along the law's own signature could move it.
+    systematic_covariance : ndarray of shape (p, p)
+        The same bound as a covariance (``systematic_uncertainties`` on its diagonal).
+    systematic : float
+        The systematic floor used: relative brightness error (fraction, RMS).
+    incidence_profile : ndarray of shape (4, bins)
+        Normalised brightness relative to its cell's mean against incidence, in bins: bin
+        centre (radians), mean before (McEwen L(phase), no equalisation), mean after (the
+        fit), observations per bin (cells seen at least twice; NaN for empty bins).
+    angles : str
+        What incidence and emission were measured from: ``sphere`` (the reference body) or
+        ``dem`` (the local surface normal of a DEM; set by the caller that collected them).
     """
 
     model: str
@@ -108,24 +137,32 @@ class PhotometricFit:
     standard: tuple[float, float, float]
     n_observations: int
     n_cells: int
-    candidates: tuple[tuple[str, float, bool], ...] = field(default=())
+    candidates: tuple[tuple[str, float, bool, float], ...] = field(default=())
+    statistical_uncertainties: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    jackknife_uncertainties: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    systematic_uncertainties: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    systematic_covariance: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    systematic: float = 0.0
+    incidence_profile: np.ndarray = field(default_factory=lambda: np.zeros((4, 0)))
+    angles: str = "sphere"
 
     def photometric_function(self) -> PhotometricModel:
         """The fitted law as a registry-style model: ``f(incidence, emission, phase)``."""
         return self.law.model(self.parameters)
 
-    def lunar_lambert_l(self, phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def lunar_lambert_l(self, phase: np.ndarray, systematic: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Fitted ``L(phase)`` and its 1-sigma uncertainty (lunar-Lambert models; radians).
 
-        The uncertainty propagates the coefficients' covariance; the fallback's is 0.
+        The uncertainty propagates the node values' statistical covariance (with
+        ``systematic``: the systematic bound instead); the fallback's is 0.
         """
         phase = np.asarray(phase, dtype=np.float64)
         ell = self.law.lunar_lambert_weight(self.parameters, phase)
         if not self.parameter_names:
             return ell, np.zeros_like(ell)
-        x = (phase - self.law.phase0) / self.law.phase_scale
-        basis = np.stack([x**j for j in range(len(self.parameters))], axis=-1)
-        var = np.einsum("...i,ij,...j->...", basis, self.covariance, basis)
+        basis = self.law.lunar_lambert_basis(phase)
+        cov = self.systematic_covariance if systematic else self.covariance
+        var = np.einsum("...i,ij,...j->...", basis, cov, basis)
         return ell, np.sqrt(np.maximum(var, 0.0))
 
     def normalise(
@@ -144,95 +181,6 @@ class PhotometricFit:
         frame = np.asarray(frame)
         eq = (np.asarray(iof, dtype=np.float64) - self.offsets[frame]) / self.gains[frame]
         return np.where(good, eq * std / np.where(good, actual, 1.0), np.nan)
-
-
-# ---------------------------------------------------------------- diagnostics
-
-
-def _overlap_diagnostics(
-    obs: Observations, factor: np.ndarray, gains: np.ndarray, offsets: np.ndarray
-) -> tuple[float, float]:
-    """RMS relative disagreement within cells, and the slope against incidence (% per 10 deg).
-
-    Normalised brightness ``n_k = (I/F_k - O_f) / (G_f F_k)``; over cells seen at least
-    twice, ``d_k = n_k / mean_c(n) - 1``; the slope regresses ``d_k`` on the incidence minus
-    its cell mean.
-    """
-    counts = np.bincount(obs.cell)
-    m = counts[obs.cell] >= 2
-    cell = np.unique(obs.cell[m], return_inverse=True)[1]
-    fr = obs.frame[m]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        n = (obs.iof[m] - offsets[fr]) / (gains[fr] * factor[m])
-    ok = np.isfinite(n)
-    n, cell, inc = n[ok], cell[ok], obs.incidence[m][ok]
-    nc = np.bincount(cell).astype(np.float64)
-    safe = np.maximum(nc, 1.0)
-    d = n / (np.bincount(cell, n) / safe)[cell] - 1.0
-    di = inc - (np.bincount(cell, inc) / safe)[cell]
-    rms = float(np.sqrt(np.mean(d**2)))
-    slope = float(np.sum(di * d) / np.sum(di * di)) if np.sum(di * di) > 0 else 0.0
-    return rms, slope * np.radians(10.0) * 100.0
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    law: Law
-    x: np.ndarray
-    problem: object
-    cov: np.ndarray
-    bic: float
-    constrained: bool
-    why: str
-
-
-def _fit_law(
-    obs: Observations,
-    law: Law,
-    standard: tuple[float, float, float],
-    fit_offsets: bool,
-    incidence_weight: float,
-    loss: str,
-    max_nfev: int,
-) -> _Candidate:
-    """Fit one law in two passes: overlaps only, then with the incidence-slope rows.
-
-    With relative weights the second pass also reweights every view by the first pass's
-    model brightness (one step of iteratively reweighted least squares: weights from the
-    noise-free model, not from the noisy cell means).
-    """
-    problem = build_problem(obs, law, standard, fit_offsets=fit_offsets)
-    t0 = initial_parameters(problem, np.asarray(law.initial, dtype=np.float64))
-    x = solve(problem, t0, loss=loss, max_nfev=max_nfev)
-    obs2 = obs.reweighted(model_brightness(problem, x))
-    frames, weights = slope_rows(
-        build_problem(obs2, law, standard, fit_offsets=fit_offsets), x, incidence_weight
-    )
-    if frames.size or obs2 is not obs:
-        problem = build_problem(
-            obs2, law, standard, fit_offsets=fit_offsets, slope_frames=frames, slope_weight=weights
-        )
-        x = solve(problem, x[: x.size - problem.n_cells], loss=loss, max_nfev=max_nfev)
-    cov, _, r = covariance(problem, x)
-    p = len(law.parameter_names)
-    cov_theta = cov[:p, :p]
-    sig = np.sqrt(np.diag(cov_theta)) if p else np.zeros(0)
-    constrained = bool(np.all(np.isfinite(sig)) and np.all(sig <= np.asarray(law.max_uncertainty)))
-    why = (
-        ""
-        if constrained
-        else (
-            "singular normal equations"
-            if not np.all(np.isfinite(sig))
-            else "uncertainty "
-            + ", ".join(f"{n} +- {s:.3g}" for n, s in zip(law.parameter_names, sig, strict=True))
-            + " above the limits "
-            + ", ".join(f"{m:.3g}" for m in law.max_uncertainty)
-        )
-    )
-    n_rows = r.size
-    bic = float(n_rows * np.log(max(np.sum(r**2), 1e-300) / n_rows) + p * np.log(n_rows))
-    return _Candidate(law, x, problem, cov, bic, constrained, why)
 
 
 def _laws(model: str | Law, obs: Observations, max_order: int, hapke_free: tuple[str, ...]) -> list[Law]:
@@ -265,10 +213,12 @@ def fit_photometry(
     fit_offsets: bool = True,
     incidence_weight: float = 1.0,
     standard_deg: tuple[float, float, float] = (30.0, 0.0, 30.0),
-    max_observations: int = 60_000,
+    max_observations: int = 20_000,
     seed: int = 0,
     loss: str = "linear",
     max_nfev: int = 100,
+    systematic: float = DEFAULT_SYSTEMATIC,
+    jackknife: bool = True,
 ) -> PhotometricFit:
     """Fit the photometric law and the per-frame gain and offset to overlapping observations.
 
@@ -300,6 +250,17 @@ def fit_photometry(
     loss : str
         scipy ``least_squares`` loss (``linear``; ``soft_l1`` for outliers, then the
         uncertainties are approximate).
+    systematic : float
+        Relative brightness error (fraction, RMS) that does not average out between views:
+        flat-field residuals, the pointing's common error. A law is preferred over a simpler
+        one (McEwen's fixed ``L(phase)`` the simplest) only if it fits the overlaps better by
+        more than this (:func:`~pipeline.calibration.photometric_candidates.choose`), and
+        ``systematic_uncertainties`` bound how far such an error could move the parameters.
+        0: the lowest BIC.
+    jackknife : bool
+        Also refit the chosen law with groups of frames left out
+        (:func:`~pipeline.calibration.photometric_jackknife.frame_jackknife`, up to 8 refits)
+        and report the larger of that and the statistical uncertainty.
 
     Returns
     -------
@@ -331,46 +292,53 @@ def fit_photometry(
     standard = tuple(float(v) for v in np.radians(np.asarray(standard_deg, dtype=np.float64)))
     laws = _laws(model, obs, max_order, hapke_free)
     spread = max(float(np.std(a)) for a in (obs.incidence, obs.emission, obs.phase))
-    tried: list[_Candidate] = []
+    kw = {"fit_offsets": fit_offsets, "loss": loss, "max_nfev": max_nfev, "systematic": systematic}
+    fallback = fit_candidate(obs, MCEWEN_LAW, standard, incidence_weight=0.0, **kw)
+    tried: list[Candidate] = []
     if laws and spread < _MIN_SPREAD:
         reason = f"the angles barely vary (largest spread {np.degrees(spread):.2f} deg)"
     else:
         for law in laws:
-            tried.append(_fit_law(obs, law, standard, fit_offsets, incidence_weight, loss, max_nfev))
-            log.debug(
-                "photometric fit %s: BIC %.1f constrained %s", law.label, tried[-1].bic, tried[-1].constrained
-            )
-        reason = "; ".join(f"{c.law.label}: {c.why}" for c in tried if not c.constrained) or "no law to fit"
-    good = [c for c in tried if c.constrained]
-    if good:
-        best = min(good, key=lambda c: c.bic)
-        message = (
-            f"fitted {best.law.label}: {best.law.describe(tuple(best.x[: len(best.law.parameter_names)]))}"
-        )
-        if len(tried) > 1:
-            message += f" (lowest BIC of {len(tried)} laws tried)"
+            tried.append(fit_candidate(obs, law, standard, incidence_weight=incidence_weight, **kw))
+            c = tried[-1]
+            log.debug("photometric fit %s: BIC %.1f, misfit %.3g, constrained %s %s", law.label, c.bic, c.misfit,
+                      c.constrained, c.why)
+        loose = [c for c in tried if not c.constrained]
+        reason = f"{loose[0].law.label}: {loose[0].why}; {len(tried)} laws tried" if loose else "no law to fit"
+    best, why = choose(fallback, tried, systematic)
+    jack = None
+    if jackknife and best is not fallback:
+        jack = frame_jackknife(obs, best, standard, incidence_weight=incidence_weight, **kw)
+    if best is not fallback:
+        message = f"fitted {best.law.label}: {best.law.describe(tuple(best.theta))}" + (f" ({why})" if why else "")
+    elif why:
+        message = f"McEwen's L(phase) is used with the equalisation fitted: {why}"
+    elif laws:
+        message = ("the angles do not constrain the photometric law, so McEwen's L(phase) is used "
+                   f"with the equalisation fitted ({reason})")
     else:
-        best = _fit_law(obs, MCEWEN_LAW, standard, fit_offsets, 0.0, loss, max_nfev)
-        message = (
-            "the angles do not constrain the photometric law, so McEwen's L(phase) is used "
-            f"with the equalisation fitted ({reason})"
-            if laws
-            else "McEwen's L(phase) with the equalisation fitted"
-        )
-    return _result(obs, best, tried, standard, message, bool(good))
+        message = "McEwen's L(phase) with the equalisation fitted"
+    return _result(obs, best, tried, standard, message, best is not fallback, systematic, jack)
 
 
-def _result(obs, best: _Candidate, tried, standard, message: str, constrained: bool) -> PhotometricFit:
+def _result(obs, best: Candidate, tried, standard, message: str, constrained: bool,
+            systematic: float, jack: np.ndarray | None) -> PhotometricFit:
     problem = best.problem
     law = best.law
     p = len(law.parameter_names)
     theta, u, o, _ = problem.split(best.x)
     gains = np.exp(u)
     offsets = o * problem.scale
-    cov = best.cov[:p, :p]
+    stat = best.cov[:p, :p]
+    jsig = np.sqrt(np.diag(jack)) if jack is not None else np.full(p, np.nan)
+    scale = np.sqrt(np.maximum(1.0, np.nan_to_num(np.diag(jack) / np.diag(stat)))) if jack is not None else np.ones(p)
+    cov = stat * np.outer(scale, scale)
     mcewen = MCEWEN_LAW.factor((), obs.incidence, obs.emission, obs.phase, standard)
-    before = _overlap_diagnostics(obs, mcewen, np.ones_like(gains), np.zeros_like(offsets))
-    after = _overlap_diagnostics(obs, problem.factor(theta), gains, offsets)
+    args = (obs.iof, obs.incidence, obs.frame, obs.cell)
+    before = overlap_residual(*args, mcewen, np.ones_like(gains), np.zeros_like(offsets))
+    after = overlap_residual(*args, problem.factor(theta), gains, offsets,
+                             edges=_bin_edges(before.profile[0]))
+    profile = np.stack([before.profile[0], before.profile[1], after.profile[1], after.profile[2]])
     return PhotometricFit(
         model="lunar_lambert_mcewen" if law is MCEWEN_LAW else law.name,
         law=law,
@@ -382,12 +350,24 @@ def _result(obs, best: _Candidate, tried, standard, message: str, constrained: b
         offsets=offsets,
         constrained=constrained,
         message=message,
-        overlap_rms_before=before[0],
-        overlap_rms_after=after[0],
-        incidence_slope_before=before[1],
-        incidence_slope_after=after[1],
+        overlap_rms_before=before.rms,
+        overlap_rms_after=after.rms,
+        incidence_slope_before=before.slope_pct_per_10deg,
+        incidence_slope_after=after.slope_pct_per_10deg,
         standard=standard,
         n_observations=int(obs.iof.size),
         n_cells=int(np.unique(obs.cell).size),
-        candidates=tuple((c.law.label, c.bic, c.constrained) for c in tried),
+        candidates=tuple((c.law.label, c.bic, c.constrained, float(np.sqrt(max(c.misfit, 0.0)))) for c in tried),
+        statistical_uncertainties=np.sqrt(np.diag(stat)),
+        jackknife_uncertainties=jsig,
+        systematic_uncertainties=np.sqrt(np.diag(best.systematic_cov)) if p else np.zeros(0),
+        systematic_covariance=best.systematic_cov if p else np.zeros((0, 0)),
+        systematic=float(systematic),
+        incidence_profile=profile,
     )
+
+
+def _bin_edges(centres: np.ndarray) -> np.ndarray:
+    """Bin edges from equal-width bin centres."""
+    half = 0.5 * (centres[1] - centres[0]) if centres.size > 1 else np.radians(0.5)
+    return np.append(centres - half, centres[-1] + half)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.calibration.topography import camera_topographic_angles
 from pipeline.errors import GeometryError
 from pipeline.frame import Frame
 from pipeline.geometry.dem import Dem
@@ -65,6 +66,7 @@ def map_observations(
     factor: float = 4.0,
     max_px: int = 1024,
     dem: Dem | None = None,
+    topographic: bool = False,
 ) -> MapObservations:
     """Observations of ``grid`` coarsened by ``factor`` (and further, so that neither side
     exceeds ``max_px``) by every frame that has pixels, a camera and a Sun position.
@@ -79,6 +81,10 @@ def map_observations(
         The output grid.
     dem : Dem, optional
         Terrain for the cells' ground points; default the reference body.
+    topographic : bool
+        With a ``dem``: incidence and emission from its surface normal at each cell, the
+        slopes taken over the cell's size
+        (:func:`~pipeline.calibration.topography.camera_topographic_angles`).
 
     Returns
     -------
@@ -107,7 +113,10 @@ def map_observations(
         if not valid.any():
             continue
         ground = GroundGrid.from_grid(sub, dem, radii=cam.radii_m)
-        inc, emi, pha = cam.illumination_angles(ground.xyz[valid])
+        if topographic and dem is not None:
+            inc, emi, pha = camera_topographic_angles(cam, ground.xyz[valid], dem, coarse.resolution)
+        else:
+            inc, emi, pha = cam.illumination_angles(ground.xyz[valid])
         rows, cs = np.nonzero(valid)
         cell = (rows + win[0].start) * cols + (cs + win[1].start)
         parts.append((values[valid].astype(np.float64), inc, emi, pha, np.full(len(cell), len(ids)), cell))

@@ -59,7 +59,7 @@ def prepare_observations(
     cell: np.ndarray,
     weight: np.ndarray | None = None,
     *,
-    max_observations: int = 60_000,
+    max_observations: int = 20_000,
     max_incidence: float = np.radians(85.0),
     max_emission: float = np.radians(75.0),
     seed: int = 0,

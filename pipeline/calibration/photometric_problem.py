@@ -130,6 +130,8 @@ class Problem:
         base_slope = self._slope_part(F, o) if self.slope_frames.size else None
         for j in range(p):
             h = 1e-6 * max(1.0, abs(theta[j]))
+            if theta[j] + h > self.law.upper[j]:  # at the upper bound: difference inwards
+                h = -h
             t2 = theta.copy()
             t2[j] += h
             F2 = self.factor(t2)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipeline.geometry.body import xyz_to_lonlat
+
 
 def enu_basis(xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unit east, north and up vectors at body-fixed points (planetocentric, sphere).
@@ -129,3 +131,104 @@ def grid_slopes(height_m: np.ndarray, pixel_x_m: float, pixel_y_m: float) -> tup
     z = np.asarray(height_m, dtype=np.float64)
     d_row, d_col = np.gradient(z)
     return d_col / pixel_x_m, -d_row / pixel_y_m
+
+
+# --------------------------------------------------------------------------- from a DEM
+def dem_slopes(dem, lon_rad: np.ndarray, lat_rad: np.ndarray, step_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """``dz/de`` and ``dz/dn`` (m/m) of a DEM at planetocentric points, by central differences.
+
+    Any CRS the DEM has: the heights are looked up ``step_m`` east, west, north and south of
+    each point along the sphere (``dem.height_m``), so no grid convergence or
+    ``cos(latitude)`` needs handling. A point whose neighbours fall off the DEM gets NaN.
+
+    Parameters
+    ----------
+    dem : Dem-like
+        Anything with ``height_m(lon_rad, lat_rad)`` (metres above ``datum_radius_m``) and
+        ``datum_radius_m``, e.g. :class:`~pipeline.geometry.dem.Dem`.
+    lon_rad, lat_rad : ndarray
+        Points, radians (not at a pole).
+    step_m : float
+        Half the baseline of the differences, metres: the scale of the slope (about the
+        DEM's pixel, or the size of the ground a brightness value averages).
+
+    Examples
+    --------
+    >>> class Ramp:  # heights rising 0.1 m per m towards the east
+    ...     datum_radius_m = 1737400.0
+    ...     def height_m(self, lon, lat):
+    ...         return 0.1 * self.datum_radius_m * np.cos(lat) * lon
+    >>> de, dn = dem_slopes(Ramp(), np.array([0.01]), np.array([0.0]), 50.0)
+    >>> round(float(de[0]), 6), round(float(dn[0]), 6)
+    (0.1, 0.0)
+    """
+    lon = np.asarray(lon_rad, dtype=np.float64)
+    lat = np.asarray(lat_rad, dtype=np.float64)
+    r = float(dem.datum_radius_m)
+    dlat = step_m / r
+    dlon = step_m / (r * np.maximum(np.cos(lat), 1e-6))
+    de = (dem.height_m(lon + dlon, lat) - dem.height_m(lon - dlon, lat)) / (2.0 * step_m)
+    dn = (dem.height_m(lon, lat + dlat) - dem.height_m(lon, lat - dlat)) / (2.0 * step_m)
+    return de, dn
+
+
+def camera_topographic_angles(camera, xyz: np.ndarray, dem, step_m: float) -> tuple[np.ndarray, np.ndarray,
+                                                                                       np.ndarray]:
+    """Incidence, emission and phase (radians) at ground points ``xyz`` seen by ``camera``,
+    from the DEM's local surface normal (:func:`dem_slopes`, :func:`topographic_angles`).
+
+    The observer is where the camera was when it imaged each point
+    (``camera.observer_position``); the Sun is ``camera.sun_position_m`` (for a line-scan
+    camera, where it stood at the image centre: it moves by well under 0.01 deg over a
+    strip). Where the DEM has no slope (off its grid), the sphere's angles
+    (``camera.illumination_angles``).
+    """
+    xyz = np.asarray(xyz, dtype=np.float64)
+    lon, lat = xyz_to_lonlat(xyz)
+    de, dn = dem_slopes(dem, lon, lat, step_m)
+    flat = ~(np.isfinite(de) & np.isfinite(dn))
+    inc, emi, pha = topographic_angles(xyz, camera.sun_position_m, camera.observer_position(xyz),
+                                       np.where(flat, 0.0, de), np.where(flat, 0.0, dn))
+    if flat.any():
+        i0, e0, _ = camera.illumination_angles(xyz[flat])
+        inc[flat], emi[flat] = i0, e0
+    return inc, emi, pha
+
+
+def topographic_pixel_angles(camera, shape: tuple[int, int], dem, step_m: float | None = None) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Incidence, emission and phase at every pixel centre from the DEM's surface normal.
+
+    Each pixel centre ``(i + 0.5, j + 0.5)`` is traced to the terrain
+    (``camera.image_to_ground_hit(..., dem=dem)``) and its angles measured from the local
+    facet normal (:func:`camera_topographic_angles`), at every pixel: the normal changes at
+    the DEM's own scale, so the sphere's interpolated angle grid
+    (:func:`pipeline.geometry.illumination.pixel_angles`) does not apply.
+
+    Parameters
+    ----------
+    camera : Camera
+    shape : (int, int)
+        ``(lines, samples)`` of the frame.
+    dem : Dem-like
+        ``height_m(lon_rad, lat_rad)``, ``datum_radius_m``, and what the camera's ray/terrain
+        intersection needs (a :class:`~pipeline.geometry.dem.Dem`).
+    step_m : float, optional
+        Scale of the slopes (half the difference baseline), metres; default the camera's
+        ground sample distance.
+
+    Returns
+    -------
+    incidence, emission, phase : ndarray of shape (lines, samples), float64
+        Radians; NaN where the ray misses.
+    hit : ndarray of bool, shape (lines, samples)
+    """
+    lines, samples = shape
+    ll, ss = np.meshgrid(np.arange(lines) + 0.5, np.arange(samples) + 0.5, indexing="ij")
+    xyz, hit = camera.image_to_ground_hit(ll, ss, dem=dem)
+    hit = np.asarray(hit, dtype=bool)
+    out = np.full((3, lines, samples), np.nan)
+    if hit.any():
+        step = float(step_m) if step_m else float(camera.gsd_m())
+        out[:, hit] = camera_topographic_angles(camera, np.asarray(xyz)[hit], dem, step)
+    return out[0], out[1], out[2], hit

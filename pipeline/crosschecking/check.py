@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -53,7 +54,36 @@ MIN_OVERLAP_PX = 256
 """Fewer common pixels than this and an overlapping frame is not used."""
 
 
-def frame_coordinates(camera, other, dem: Dem | None = None, step: int = 8) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class FrameGround:
+    """The ground under one frame's coordinate grid (:func:`frame_ground`): computed once
+    per frame and reused for every frame it is compared with.
+
+    ``gl``, ``gs``: the grid's lines and samples (pixel indices; their centres are at +0.5);
+    ``xyz``: body-fixed metres, shape ``(len(gl), len(gs), 3)`` (the camera centre where
+    nothing is hit); ``seen``: where the ray hit the body (or DEM)."""
+
+    gl: np.ndarray
+    gs: np.ndarray
+    xyz: np.ndarray
+    seen: np.ndarray
+
+
+def frame_ground(camera, dem: Dem | None = None, step: int = 8) -> FrameGround:
+    """Cast ``camera``'s pixel centres on every ``step``-th line and sample (plus the last)
+    onto the reference body (or ``dem``); see :func:`frame_coordinates`."""
+    lines, samples = camera.shape
+    gl = np.unique(np.append(np.arange(0, lines, step), lines - 1))
+    gs = np.unique(np.append(np.arange(0, samples, step), samples - 1))
+    ll, ss = np.meshgrid(gl + 0.5, gs + 0.5, indexing="ij")
+    xyz, hit = camera.image_to_ground_hit(ll, ss, dem=dem)
+    seen = np.asarray(hit, bool) & np.all(np.isfinite(xyz), axis=-1)
+    xyz = np.where(seen[..., None], xyz, camera.position_m)  # placeholder, masked below
+    return FrameGround(gl, gs, xyz, seen)
+
+
+def frame_coordinates(camera, other, dem: Dem | None = None, step: int = 8, *,
+                      ground: FrameGround | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Image coordinates in ``other`` of every pixel centre of ``camera``'s frame.
 
     ``camera``'s pixel centres ``(i + 0.5, j + 0.5)`` are cast onto the reference body (or
@@ -70,6 +100,9 @@ def frame_coordinates(camera, other, dem: Dem | None = None, step: int = 8) -> t
         Terrain to cast the pixels onto; default the reference body.
     step : int
         Grid spacing in pixels (1: every pixel exactly).
+    ground : FrameGround, optional
+        ``frame_ground(camera, dem, step)`` computed before (the same result, without
+        casting the frame's grid onto the ground again for every ``other``).
 
     Returns
     -------
@@ -79,12 +112,8 @@ def frame_coordinates(camera, other, dem: Dem | None = None, step: int = 8) -> t
         cell with such a corner; coordinates just outside the image are kept.
     """
     lines, samples = camera.shape
-    gl = np.unique(np.append(np.arange(0, lines, step), lines - 1))
-    gs = np.unique(np.append(np.arange(0, samples, step), samples - 1))
-    ll, ss = np.meshgrid(gl + 0.5, gs + 0.5, indexing="ij")
-    xyz, hit = camera.image_to_ground_hit(ll, ss, dem=dem)
-    seen = np.asarray(hit, bool) & np.all(np.isfinite(xyz), axis=-1)
-    xyz = np.where(seen[..., None], xyz, camera.position_m)  # placeholder, masked below
+    g = ground if ground is not None else frame_ground(camera, dem, step)
+    gl, gs, xyz, seen = g.gl, g.gs, g.xyz, g.seen
     line, sample = other.ground_to_image(xyz)
     # nodes far outside ``other`` are dropped: between two of them the interpolation could
     # pass through its image although the ground there is nowhere near it
@@ -249,11 +278,13 @@ def crosscheck_frame(
     camera = cameras.get(frame.id, frame.camera)
     flagged = _flagged(frame)
     blots = []
+    ground = None  # the frame's grid on the ground: once, for all the frames it is compared with
     for other in others:
         other_camera = cameras.get(other.id, other.camera)
         if other.id == frame.id or other.data is None or other_camera is None:
             continue
-        coords = frame_coordinates(camera, other_camera, dem)
+        ground = ground if ground is not None else frame_ground(camera, dem)
+        coords = frame_coordinates(camera, other_camera, dem, ground=ground)
         ortho = warp_frame(other.data, _flagged(other), other_camera, coords=coords, resampling="cubic")
         if ortho.valid.any():
             blots.append((ortho.values, ortho.valid))

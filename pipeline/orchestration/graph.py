@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from dask.base import tokenize
-from dask.delayed import Delayed, delayed
+from dask.delayed import Delayed
+from dask.task_spec import TaskRef
 from rasterio.errors import RasterioError
 
 from pipeline.calibration import MasterSet
@@ -46,6 +47,7 @@ from pipeline.geometry.relief import ReliefModel
 from pipeline.mosaicking.equalize import Equalization
 from pipeline.orchestration import reliefstep, steps
 from pipeline.orchestration.plan import Plan
+from pipeline.orchestration.taskgraph import TaskGraph
 from pipeline.orchestration.tempfiles import MARK
 from pipeline.orchestration.workdir import WorkDir
 from pipeline.registration import RegistrationResult
@@ -161,14 +163,14 @@ class _Builder:
         self.cfg = plan.config
         self.workdir = plan.workdir
         self.products: list[tuple[str, str]] = []
-        self.relief: Delayed | None = None
+        self.relief: TaskRef | None = None
+        self.graph = TaskGraph()  # built in time linear in the tasks (dask.delayed is not)
 
-    def task(self, stage: str, name: str, step: Callable[..., Any], *args: Any, key_parts: tuple) -> Delayed:
+    def task(self, stage: str, name: str, step: Callable[..., Any], *args: Any, key_parts: tuple) -> TaskRef:
         """One cached step: its key hashes ``key_parts`` (the step's inputs and settings)."""
         key = tokenize(stage, *key_parts)
         self.products.append((stage, key))
-        return delayed(_cached_step, pure=True)(self.workdir, stage, key, step, *args,
-                                                dask_key_name=f"{name}-{key}")
+        return self.graph.add(f"{name}-{key}", _cached_step, self.workdir, stage, key, step, *args)
 
     def build(self) -> Graph:
         p, cfg = self.plan, self.cfg
@@ -217,22 +219,23 @@ class _Builder:
             key = tokenize("tiles", tile, p.grid, [calibrated[i].key for i in order], registration.key,
                            equalization.key if equalization is not None else None, _section_token(mos), relief_key)
             self.products.append(("tiles", key))
-            tiles.append(delayed(_tile_task, pure=True)(
+            tiles.append(self.graph.add(
+                f"tile-{tile.index[0]}-{tile.index[1]}-{key}", _tile_task,
                 self.workdir, key, tile, p.grid, [calibrated[i] for i in order], order, registration,
-                equalization, mos, relief, dask_key_name=f"tile-{tile.index[0]}-{tile.index[1]}-{key}"))
-        summaries = [delayed(_summary_task, pure=True)(c) for c in calibrated]
+                equalization, mos, relief))
+        summaries = [self.graph.add(f"_summary_task-{tokenize(c.key)}", _summary_task, c) for c in calibrated]
         datetimes = sorted(f.meta.time_utc for f in p.frames if f.meta.time_utc is not None)
-        result = delayed(_write_task, pure=True)(
+        result = self.graph.add(
+            f"write-{tokenize(p.out, [t.key for t in tiles])}", _write_task,
             self.workdir, tiles, p.grid, self.out, p.bands, steps.provenance_tags(p.frames, cfg, p.failures), summaries,
             masters, registration, equalization, photometry, mos, datetimes, cfg.run.workers, relief,
-            dask_key_name=f"write-{tokenize(p.out, [t.key for t in tiles], relief_key)}",
         )
-        return Graph(result, self.products)
+        return Graph(self.graph.delayed(result), self.products)
 
     def _relief_key(self) -> str | None:
         return self.relief.key if self.relief is not None else None
 
-    def crosschecked(self, calibrated: list[Delayed], registration: Delayed) -> list[Delayed]:
+    def crosschecked(self, calibrated: list[TaskRef], registration: TaskRef) -> list[TaskRef]:
         """Per frame, after registration: the cross-frame check against the frames of its
         overlapping pairs (frames in no pair are passed on as they are)."""
         cal, cc = self.cfg.calibration, self.cfg.crosschecking
@@ -253,7 +256,7 @@ class _Builder:
         return out
 
 
-    def normalised(self, calibrated: list[Delayed], registration: Delayed) -> tuple[list[Delayed], Delayed | None]:
+    def normalised(self, calibrated: list[TaskRef], registration: TaskRef) -> tuple[list[TaskRef], TaskRef | None]:
         """With ``calibration.photometry.model: auto``: one task fits the law to the registered
         frames' overlaps, then one task per frame normalises it with the fitted law."""
         cal = self.cfg.calibration
@@ -264,8 +267,8 @@ class _Builder:
                         cal, dem, self.cfg.run.seed, self.relief,
                         key_parts=([c.key for c in calibrated], registration.key, self.plan.grid,
                                    _section_token(cal), dem, self.cfg.run.seed, self._relief_key()))
-        out = [self.task("normalised", f"normalise-{i}", steps.normalise_step, c, fit, cal,
-                         key_parts=(c.key, fit.key, _section_token(cal)))
+        out = [self.task("normalised", f"normalise-{i}", steps.normalise_step, c, fit, cal, registration, dem,
+                         key_parts=(c.key, fit.key, _section_token(cal), registration.key, dem))
                for i, c in enumerate(calibrated)]
         return out, fit
 

@@ -22,8 +22,9 @@ from pipeline.geometry.overlap import Pair, overlap_pairs
 from pipeline.ingestion import IngestResult, ingest
 from pipeline.io.grids import read_grid
 from pipeline.io.stac import lon_extent
-from pipeline.mosaicking import footprint_bbox_xy, frames_touching
+from pipeline.mosaicking import footprint_bbox_xy
 from pipeline.mosaicking.gridspec import output_grid
+from pipeline.mosaicking.tileindex import frames_by_tile
 from pipeline.orchestration.guards import check_output_size, check_pixel_size
 from pipeline.orchestration.steps import effective_calibration, mosaic_band
 from pipeline.orchestration.workdir import WorkDir
@@ -160,7 +161,7 @@ def plan(frames_dir: str | Path, out: str | Path, *, calibration: str | Path | N
     frames, cameras, boxes = [frames[k] for k in keep], [cameras[k] for k in keep], [boxes[k] for k in keep]
     if not frames:
         raise MosaicError("nothing to mosaic: " + "; ".join(str(x) for x in failures))
-    tile_frames = {t.index: frames_touching(grid[t.outer], boxes) for t in tiles}
+    tile_frames = frames_by_tile(grid, tiles, boxes)  # linear in the frames (not tiles x frames)
     reg = config.registration
     pairs = overlap_pairs(cameras, min_area_km2=reg.min_overlap_km2, min_fraction=reg.min_overlap_fraction) \
         if reg.enabled and len(frames) > 1 else []

@@ -199,7 +199,7 @@ def report_data(result: RunResult) -> ReportData:
         overlap_diff_after=eq.differences(corrected=True) if eq is not None else None,
         provenance=provenance, timings_s=timings, notes=notes,
         tie_observations=tie_observations(reg.network, cams, dem, reg.points_xyz) if len(reg.network) else None,
-        pixel_size_m=plan.grid.resolution,
+        pixel_size_m=plan.grid.resolution, photometry=product.get("photometry"),
         adjustment=adjustment_data(reg) if plan.config.registration.enabled else None,
         relief=relief_data(relief),
         surface=(f"Orthorectified through the DEM {mos.dem} (mosaicking.dem)." if mos.dem else

@@ -27,6 +27,7 @@ from pipeline.calibration.calibrate import needs_exposure, normalise_frame
 from pipeline.calibration.params import AUTO, CalibrationParams
 from pipeline.calibration.photometric_fit import PhotometricFit, fit_photometry
 from pipeline.calibration.photometric_map import map_observations
+from pipeline.calibration.photometric_summary import photometry_report
 from pipeline.calibration.photometry import photometric_function
 from pipeline.calibration.quality import frame_defect
 from pipeline.crosschecking import crosscheck_frame
@@ -249,9 +250,15 @@ def photometry_step(frames: Sequence[Frame | FrameFailure], registration, grid: 
                     calibration: CalibrationParams, dem_path: str | None, seed: int = 0,
                     relief=None) -> PhotometricFit | None:
     """Fit the photometric law to the overlapping observations of the registered frames
-    (:func:`pipeline.calibration.photometric_fit.fit_photometry`); None without observations."""
+    (:func:`pipeline.calibration.photometric_fit.fit_photometry`); None without observations.
+    A law the data do not constrain falls back to McEwen's ``L(phase)`` with a warning."""
     good = [f for f in _usable(frames, registration) if f.camera is not None]
-    obs = map_observations(good, cameras_of(registration), grid, dem=terrain(dem_path, relief))
+    p = calibration.photometry
+    dem = terrain(dem_path, relief)
+    if p.topographic and dem is None:
+        log.warning("calibration.photometry.topographic needs mosaicking.dem: photometric angles from the sphere")
+    topographic = p.topographic and dem is not None
+    obs = map_observations(good, cameras_of(registration), grid, dem=dem, topographic=topographic)
     if not len(obs):
         log.warning("no frame has a camera with a Sun position: no photometric fit, McEwen's L(phase) used")
         return None
@@ -259,36 +266,34 @@ def photometry_step(frames: Sequence[Frame | FrameFailure], registration, grid: 
         log.warning("photometry: no ground is seen by two frames (%d frames): nothing to fit, McEwen's L(phase) "
                     "used", len(good))
         return None
-    p = calibration.photometry
     fit = fit_photometry(obs.iof, obs.incidence, obs.emission, obs.phase, obs.frame, obs.cell, model=AUTO,
                          standard_deg=(p.standard_incidence_deg, p.standard_emission_deg, p.standard_phase_deg),
-                         seed=seed)
-    log.info("photometry: %s", fit.message)
+                         seed=seed, systematic=p.fit_systematic_pct / 100.0)
+    fit = dataclasses.replace(fit, angles="dem" if topographic else "sphere")
+    (log.info if fit.constrained else log.warning)("photometry: %s", fit.message)
     return fit
 
 
-def normalise_step(frame: Frame | FrameFailure, fit: PhotometricFit | None,
-                   calibration: CalibrationParams) -> Frame | FrameFailure:
+def normalise_step(frame: Frame | FrameFailure, fit: PhotometricFit | None, calibration: CalibrationParams,
+                   registration=None, dem_path: str | None = None) -> Frame | FrameFailure:
     """Normalise one frame to the standard geometry with the fitted law (McEwen's L(phase) when
-    nothing could be fitted)."""
+    nothing could be fitted), through its registered camera when ``registration`` is given and
+    with topographic angles when ``calibration.photometry.topographic`` and a DEM."""
     if isinstance(frame, FrameFailure) or frame.camera is None or frame.camera.sun_position_m is None:
         return frame
     func = fit.photometric_function() if fit is not None else photometric_function("lunar_lambert")
     label = f"auto: {fit.model}" if fit is not None else "auto: lunar_lambert (no fit)"
-    return normalise_frame(frame, func, calibration.photometry, label)
+    camera = cameras_of(registration).get(frame.id) if registration is not None else None
+    dem = load_dem(dem_path) if calibration.photometry.topographic else None
+    return normalise_frame(frame, func, calibration.photometry, label + (" (topographic)" if dem else ""), dem,
+                           camera)
 
 
 def photometry_summary(fit: PhotometricFit | None) -> dict[str, Any] | None:
     """What the run and its report say about the fit: the law, parameters with uncertainties,
-    overlap residual and incidence slope before and after."""
-    if fit is None:
-        return None
-    return {"model": fit.model, "message": fit.message, "constrained": bool(fit.constrained),
-            "parameters": {n: (float(v), float(u)) for n, v, u in zip(fit.parameter_names, fit.parameters,
-                                                                       fit.uncertainties)},
-            "overlap_rms": (float(fit.overlap_rms_before), float(fit.overlap_rms_after)),
-            "incidence_slope_pct_per_10deg": (float(fit.incidence_slope_before), float(fit.incidence_slope_after)),
-            "observations": int(fit.n_observations), "cells": int(fit.n_cells)}
+    overlap residual and incidence slope before and after, the incidence profile
+    (:func:`~pipeline.calibration.photometric_summary.photometry_report`)."""
+    return None if fit is None else photometry_report(fit)
 
 
 # ----------------------------------------------------------------------------- mosaic

@@ -24,7 +24,8 @@ from pipeline.geometry.body import xyz_to_lonlat_deg
 __all__ = ["SECTION_IDS", "FrameRow", "ReportData", "ReportDataError", "TieObservations",
            "default_report_path"]
 
-SECTION_IDS = ("summary", "mosaic", "coverage", "frames", "registration", "relief", "seams", "equalisation",
+SECTION_IDS = ("summary", "mosaic", "coverage", "frames", "registration", "relief", "seams", "photometry",
+               "equalisation",
                "provenance")
 """The ``id`` of every ``<section>`` of the page, in order."""
 
@@ -171,6 +172,11 @@ class ReportData:
     surface : str or None
         What the mosaic was orthorectified onto when there is no relief model (a DEM, the
         sphere), in words.
+    photometry : dict or None
+        The photometric fit (``calibration.photometry.model: auto``) as
+        :func:`pipeline.calibration.photometric_summary.photometry_report` gives it: law,
+        parameters with uncertainties, overlap residual and incidence slope before/after,
+        brightness against incidence. ``None``: not fitted.
     mosaic_file : Path or None
         Where the mosaic is read from when that is not yet ``mosaic_path`` (a run renders
         its report from the staged GeoTIFF before renaming its outputs); ``None``: ``mosaic_path``.
@@ -191,6 +197,7 @@ class ReportData:
     adjustment: dict[str, Any] | None = None
     relief: dict[str, Any] | None = None
     surface: str | None = None
+    photometry: dict[str, Any] | None = None
     mosaic_file: Path | None = None
 
 

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.calibration.hapke import LROC_HAPKE_643NM, HapkeParameters, hapke_lroc
 from pipeline.errors import ConfigError
 
 LUNAR_LAMBERT_L = 0.5
@@ -291,16 +292,39 @@ def _hapke_law(**params: float) -> PhotometricLaw:
                     "f = r_Hapke(i, e, g) / r_Hapke(0, 0, 0): smooth Hapke (HapkeLROC without roughness)", full)
 
 
+def _hapke_lroc_factor(i, e, g, **params):
+    p = dict(params)
+    p["theta"] = math.radians(p.pop("theta_deg"))
+    return hapke_lroc(i, e, g, HapkeParameters(**p))
+
+
+def _hapke_lroc_law(**params: float) -> PhotometricLaw:
+    """The LROC ``HapkeLROC`` model with roughness (``pipeline.calibration.hapke``, checked
+    against ISIS ``lrowacphomap``): the LROC WAC 643 nm set, any of ``w, b, c, bc0, hc, bs0,
+    hs, phi`` and ``theta_deg`` (mean slope, degrees) changed."""
+    names = set(HapkeParameters.names()) - {"theta"} | {"theta_deg"}
+    if set(params) - names:
+        raise ConfigError(f"unknown Hapke parameters {sorted(set(params) - names)}; choose from {sorted(names)}")
+    base = {k: float(getattr(LROC_HAPKE_643NM, k)) for k in HapkeParameters.names() if k != "theta"}
+    full = {**base, "theta_deg": math.degrees(float(LROC_HAPKE_643NM.theta)), **{k: float(v) for k, v in params.items()}}
+    if not 0 < full["w"] < 1:
+        raise ConfigError(f"Hapke single-scattering albedo w must be in (0, 1), got {full['w']}")
+    return _builtin("hapke_lroc", _hapke_lroc_factor,
+                    "f = r_HapkeLROC(i, e, g) / r(0, 0, 0): LROC Hapke 2012 with roughness theta", full)
+
+
 SCATTERING_LAWS: dict[str, Callable[..., PhotometricLaw]] = {
     "lunar_lambert": _lunar_lambert_law,
     "lunar_lambert_mcewen": _mcewen_law,
     "lommel_seeliger": _lommel_seeliger_law,
     "lambert": _lambert_law,
     "hapke": _hapke_law,
+    "hapke_lroc": _hapke_lroc_law,
 }
 """Built-in scattering laws by name: factories ``(**params) -> PhotometricLaw``, each scaled
 to ``f(0, 0, 0) = 1``. ``lunar_lambert`` takes ``L`` (constant weight, default 0.5),
-``hapke`` the :func:`hapke_smooth` parameters; the others none."""
+``hapke`` the :func:`hapke_smooth` parameters, ``hapke_lroc`` those of the LROC model with
+roughness (``theta_deg``; default the LROC WAC 643 nm set); the others none."""
 
 
 def scattering_law(law: str | PhotometricLaw | ScatteringFunction, **params: float) -> PhotometricLaw:

@@ -35,6 +35,9 @@ def _constant_l(weight):
 
 
 def _fit(s, **kw):
+    # statistical choice and uncertainties (the floor and the jackknife: test_photometric_floor.py)
+    kw.setdefault("systematic", 0.0)
+    kw.setdefault("jackknife", False)
     return fit_photometry(s.iof, s.incidence, s.emission, s.phase, s.frame, s.cell, **kw)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 
 import numpy as np
 import pytest
@@ -136,14 +134,3 @@ def test_quaternions_are_interpolated_componentwise_like_usgscsm():
     )
     angle = np.arctan2(quat_xyzw_to_matrix(raw)[1, 0], quat_xyzw_to_matrix(raw)[0, 0])
     assert angle == pytest.approx(0.05 * t, abs=1e-8)
-
-
-MODULES = ["ephemeris", "ale_tables", "distortion_models", "scan_math", "cameras.linescan", "cameras.pushframe",
-           "cameras.loader", "cameras.scan", "scan_isd", "scan_export"]  # fmt: skip
-
-
-@pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples_run(name):
-    module = importlib.import_module(f"pipeline.geometry.{name}")
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0

@@ -8,6 +8,7 @@ pool workers cannot import this test module.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -127,7 +128,10 @@ def test_the_distributed_dashboard_listens_on_localhost_only():
     with start_engine("distributed", workers=1) as engine:
         link = urlparse(engine.client.dashboard_link)
         assert link.hostname == "127.0.0.1"
-        procs = [psutil.Process(), *psutil.Process().children(recursive=True)]
+        # this process (scheduler, dashboard, nannies) and the worker processes; not every child:
+        # the SLURM daemons of tests/cluster, children of this process too, listen on all interfaces
+        workers = engine.client.run(os.getpid).values()
+        procs = [psutil.Process(), *(psutil.Process(pid) for pid in workers)]
         listening = [c.laddr for p in procs for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
         assert listening and {a.ip for a in listening} <= {"127.0.0.1", "::1"}, listening
         assert link.port in {a.port for a in listening}

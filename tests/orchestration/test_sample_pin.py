@@ -1,15 +1,34 @@
-"""The sample mosaic is pinned: `make mosaic`'s pixels, bit for bit.
+"""The sample mosaic is pinned: `make mosaic`'s pixels against a stored reference.
 
-The hash was recorded before the renovation (issue 16) and holds through refactors; a change
-that is meant to move the sample's pixels (a new default) updates it in the same commit and
-says why in the message.
+The reference (``data/sample_reference.npz``) holds the ``count`` and ``top_index`` bands whole and
+the ``iof`` band as 4 x 4 px block means, from the mosaic of ``sample_images/`` with
+``configs/default.yaml`` (738 x 1309 px, width x height). ``count`` and ``top_index`` must match
+exactly (bit for bit, NaN outside the mosaic included); ``iof`` to ``IOF_TOLERANCE``.
+
+Why not one hash of every band, as before: the ``iof`` band's last bits depend on the CPU
+(numpy's SIMD kernels for sin/cos/exp and OpenBLAS's kernels differ between AVX-512, AVX2 and
+SSE machines). With numpy, OpenBLAS and OpenCV limited to SSE on the recording machine, the
+``iof`` band moved by at most 2.2e-6 (I/F; median 0.084) on 54 % of its pixels, ``count`` and
+``top_index`` not at all, and CI's machine hashed differently from the recording machine. A
+change of behaviour is far larger: a 0.1 % gain moves block means by ~8e-5, a 0.1 px shift of a
+textured scene by more.
+
+A change that is meant to move the sample's pixels (a new default) rewrites the reference in the
+same commit (``python -m tests.orchestration.test_sample_pin``) and says why in the message.
+History (the former sha256 of all bands, on the recording machine): c0c05290... before and after
+the renovation (iof + count); 2515dcb9... with ``top_index`` in the defaults; 38151bb5... with the
+photometric law fitted to the data (L = 0.503); 94d26376... with the sparse bundle adjustment;
+d42c189c... with camera-guided area matching as the default matcher; then this reference; then the
+photometric normalisation through the registered cameras (the fitted L 0.5031; I/F block means moved
+by up to 3.4e-4, count and top_index unchanged).
 """
 
 from __future__ import annotations
 
-import hashlib
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import rasterio
 
@@ -18,27 +37,45 @@ from pipeline.orchestration import run
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_PIXELS_SHA256 = "d42c189c171d5c4f4698e94aa4a347911f3b1bf2f7863891ac10bd66f0b66d09"
-"""sha256 over every band's pixels (rasterio ``read(b).tobytes()``, bands in order) of the mosaic of
-``sample_images/`` with ``configs/default.yaml`` (738 x 1309 px, width x height; bands iof, count,
-top_index). History: before the renovation the default bands were iof + count, hashing to
-c0c05290... (unchanged by the renovation); ``top_index`` joined the defaults for the QA report's
-seam map (2515dcb9..., the iof and count bands still c0c05290...); then the photometric law became
-fitted to the data (``calibration.photometry.model: auto``; it finds L = 0.503 on the sample,
-rendered with L = 0.5), 38151bb5...; the bundle adjustment moved to a sparse reduced-camera solver
-(issue 21: a different linear algebra path, the same minimum to rounding), 94d26376...; then camera-guided area matching became the
-default matcher (registration.matcher: area: 5x the tie points, residual RMS 0.032 px), d42c189c...."""
+REFERENCE = Path(__file__).with_name("data") / "sample_reference.npz"
+BLOCK = 4
+IOF_TOLERANCE = 2e-5
+"""Largest |difference| of a 4 x 4 block mean of I/F: 10x the largest per-pixel difference seen
+between CPUs (2.2e-6)."""
 
 
-def pixel_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with rasterio.open(path) as ds:
-        for band in range(1, ds.count + 1):
-            h.update(ds.read(band).tobytes())
-    return h.hexdigest()
+def sample_bands(out: Path) -> dict[str, np.ndarray]:
+    """Mosaic ``sample_images/`` to ``out`` and return the pinned form of its bands."""
+    run(ROOT / "sample_images", out, calibration=ROOT / "sample_images" / "calibration", report=False,
+        overwrite=True)
+    with rasterio.open(out) as ds:
+        bands = {name: ds.read(i + 1) for i, name in enumerate(ds.descriptions)}
+    iof = bands["iof"].astype(np.float64)
+    h, w = (n // BLOCK * BLOCK for n in iof.shape)
+    blocks = iof[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK).mean(axis=(1, 3))
+    return {"iof_block4": blocks.astype(np.float32), "count": bands["count"], "top_index": bands["top_index"]}
 
 
-def test_sample_mosaic_is_bit_for_bit_the_pinned_one(tmp_path):
-    out = tmp_path / "mosaic.tif"
-    run(ROOT / "sample_images", out, calibration=ROOT / "sample_images" / "calibration", report=False)
-    assert pixel_hash(out) == SAMPLE_PIXELS_SHA256
+def test_sample_mosaic_is_the_pinned_one(tmp_path):
+    got = sample_bands(tmp_path / "mosaic.tif")
+    with np.load(REFERENCE) as ref:
+        want = {k: ref[k] for k in ref.files}
+    assert set(got) == set(want)
+    for name in ("count", "top_index"):
+        assert got[name].shape == want[name].shape, name
+        differ = ~((got[name] == want[name]) | (np.isnan(got[name]) & np.isnan(want[name])))
+        assert not differ.any(), f"{name}: {int(differ.sum())} of {differ.size} pixels differ"
+    a, b = got["iof_block4"], want["iof_block4"]
+    assert np.array_equal(np.isnan(a), np.isnan(b)), f"iof: {int((np.isnan(a) != np.isnan(b)).sum())} blocks differ in validity"
+    diff = np.abs(a - b)[~np.isnan(a)]
+    assert diff.max() <= IOF_TOLERANCE, (
+        f"iof block means: max |diff| {diff.max():.3g}, {int((diff > IOF_TOLERANCE).sum())} of {diff.size} blocks over "
+        f"{IOF_TOLERANCE:g}, median |diff| {np.median(diff):.3g}")
+
+
+if __name__ == "__main__":  # rewrite the reference (a change meant to move the sample's pixels)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        np.savez_compressed(REFERENCE, **sample_bands(Path(tmp) / "mosaic.tif"))
+    print(f"wrote {REFERENCE}", file=sys.stderr)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 
 import numpy as np
 import pytest
@@ -103,10 +101,3 @@ def test_strips_over_relief_see_its_parallax(tmp_path):
         assert ok.sum() > 5, (a, b)
         d = truth.misregistration_px(a, ll[ok], ss[ok], b, lb[ok], sb[ok])
         assert np.nanmax(d) < 1e-3, (a, b, np.nanmax(d))
-
-
-@pytest.mark.parametrize("module", ["scanparams", "jitter", "scanplan", "scanrender", "scandetector", "scansurvey",
-                                    "scantruth"])
-def test_scan_module_docstring_examples_run(module):
-    result = doctest.testmod(importlib.import_module(f"pipeline.simulation.{module}"), extraglobs={"np": np})
-    assert result.failed == 0

@@ -10,6 +10,7 @@ from pipeline.report.data import ReportData
 from pipeline.report.sections.equalisation import equalisation_section
 from pipeline.report.sections.frames import frames_section
 from pipeline.report.sections.overview import coverage_section, mosaic_section, summary_section
+from pipeline.report.sections.photometry import photometry_section
 from pipeline.report.sections.provenance import provenance_section
 from pipeline.report.sections.registration import registration_section
 from pipeline.report.sections.relief import relief_section
@@ -39,6 +40,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("registration", _fixed("Registration"), registration_section),
     Section("relief", _fixed("Relief model"), relief_section),
     Section("seams", _fixed("Seams and misregistration"), seams_section),
+    Section("photometry", _fixed("Photometry"), photometry_section),
     Section("equalisation", _fixed("Equalisation"), equalisation_section),
     Section("provenance", _fixed("Provenance and timings"), provenance_section),
 )

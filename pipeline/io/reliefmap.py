@@ -35,7 +35,8 @@ def default_relief_path(mosaic_path: str | Path) -> Path:
     return p.with_name(p.stem + ".relief.tif")
 
 
-def write_relief(path: str | Path, model, *, tags: dict[str, str] | None = None, num_threads: int | None = None) -> Path:
+def write_relief(path: str | Path, model, *, tags: dict[str, str] | None = None,
+                 num_threads: int | None = None) -> Path:
     """Write a :class:`~pipeline.geometry.relief.ReliefModel` as a COG at ``path``.
 
     Parameters

@@ -4,8 +4,8 @@ Without ``mosaicking.dem`` and with ``mosaicking.relief: model`` (the default), 
 (:func:`relief_step`) turns the adjusted free 3-D tie points into a
 :class:`~pipeline.geometry.relief.ReliefModel`; the photometric fit, the cross-frame check
 and every mosaic tile then use its heights (:func:`pipeline.orchestration.steps.terrain`),
-and the writer puts it beside the mosaic as ``OUT.relief.tif``. A given ``mosaicking.dem`` wins; ``relief: sphere`` keeps
-the reference sphere.
+and the writer puts it beside the mosaic as ``OUT.relief.tif``. A given ``mosaicking.dem``
+wins; ``relief: sphere`` keeps the reference sphere.
 """
 
 from __future__ import annotations

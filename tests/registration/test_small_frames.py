@@ -31,7 +31,8 @@ from tests.registration.small_surveys import small_survey
 def test_every_small_frame_tied_subpixel(preset, n, overlap, seed):
     survey = small_survey(preset, n_strips=n, frames_per_strip=n, overlap=overlap, seed=seed)
     assert np.percentile(seam_misregistration_px(survey.true, survey.reported), 90) > 2.0  # errors visible before
-    result = api.register(survey.frames, Config(registration=RegistrationParams(points="surface"), run=RunParams(seed=0)))
+    cfg = Config(registration=RegistrationParams(points="surface"), run=RunParams(seed=0))
+    result = api.register(survey.frames, cfg)
     st = result.stats
     assert st.n_tied == len(survey.frames) == n * n, result.status
     assert st.n_components == 1

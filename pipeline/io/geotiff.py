@@ -56,7 +56,8 @@ log = logging.getLogger(__name__)
 __all__ = ["BAND_UNITS", "CogWriter", "describe", "software_versions", "write_cog"]
 
 BAND_UNITS = {"iof": "I/F", "radiance": "W m-2 sr-1 um-1", "dn_per_s": "DN/s", "dn": "DN (relative)",
-              "count": "frames", "top_index": "index", "incidence": "deg", "emission": "deg"}
+              "count": "frames", "top_index": "index", "incidence": "deg", "emission": "deg",
+              "height": "m", "points": "tie points"}
 """Units written for known band names."""
 
 _ALIASES = {unit: (unit, "mosaic") for unit in ("iof", "radiance", "dn_per_s", "dn")}

@@ -22,7 +22,7 @@ from pipeline.registration.bundle.reduced import (
 )
 from pipeline.registration.bundle.solve import _Normal
 
-CFG = RegistrationParams(pointing_sigma_deg=0.1, position_sigma_m=200.0)
+CFG = RegistrationParams(pointing_sigma_deg=0.1, position_sigma_m=200.0, points="surface")  # world: the sphere
 
 
 @pytest.fixture(scope="module")

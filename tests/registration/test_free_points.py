@@ -18,7 +18,7 @@ from pipeline.registration.params import RegistrationParams
 from pipeline.geometry.dem import Dem
 from pipeline.registration import adjust
 
-CFG = RegistrationParams(pointing_sigma_deg=0.1)
+CFG = RegistrationParams(pointing_sigma_deg=0.1, points="surface")  # the default is free since issue 19
 
 
 @pytest.fixture(scope="module")

@@ -34,8 +34,8 @@ import numpy as np
 from scipy import sparse
 
 from pipeline.geometry.body import lonlat_to_xyz, xyz_to_lonlat
-from pipeline.registration.bundle.cameras import kind_of
 from pipeline.geometry.footprint import tangent_basis
+from pipeline.registration.bundle.cameras import kind_of
 
 __all__ = ["BlockJacobian", "BlockProblem", "camera_groups", "sum_by"]
 
@@ -101,8 +101,8 @@ class BlockProblem:
     sigma_px : float
         Tie-point precision (pixels): image residuals are divided by it.
     points : {"surface", "free"}
-    radius_prior, radius_sigma_m : ndarray (nt,) and float, for ``points="free"``
-        Prior radius of each track's point (m) and its sigma (m). ``radius_fn`` (lon, lat
+    radius_prior, radius_sigma_m : ndarray (nt,) and float or ndarray (nt,), for ``points="free"``
+        Prior radius of each track's point (m) and its sigma (m; ``inf``: no prior). ``radius_fn`` (lon, lat
         radians -> radius m) re-evaluates the prior under the moving point (a DEM);
         None: ``radius_prior`` stays fixed.
     groups : list, optional
@@ -111,7 +111,7 @@ class BlockProblem:
 
     def __init__(self, cams, obs_frame, obs_track, obs_xy, p0, gcp_frame, gcp_xy, gcp_xyz, rot_sigma,
                  pos_sigma, sigma_px: float = 1.0, *, points: str = "surface", radius_prior=None,
-                 radius_sigma_m: float | None = None, radius_fn=None, groups=None):
+                 radius_sigma_m: float | np.ndarray | None = None, radius_fn=None, groups=None):
         self.cams = list(cams)
         self.nf = len(self.cams)
         self._groups = groups if groups is not None else camera_groups(self.cams)

@@ -202,8 +202,8 @@ def _frame_to_frame_px(net: dict, adjusted: dict, per_pair: int = 4) -> np.ndarr
 
 def run_one(n_images: int, *, linear_solver: str = "auto", seed: int = 0) -> dict:
     """Generate one network and adjust it; returns the measured numbers (see the module docstring)."""
-    from pipeline.registration.params import RegistrationParams
     from pipeline.registration import adjust
+    from pipeline.registration.params import RegistrationParams
 
     t0 = time.perf_counter()
     net = make_network(n_images, seed=seed)

@@ -319,7 +319,7 @@ def run_scaling(doc: dict[str, Any], surveys: dict[str, Any], run_root: Path, ar
 
 
 def profile_run(name: str, survey_doc: dict[str, Any], run_root: Path, out_dir: Path, args) -> dict[str, Any]:
-    """cProfile of a synchronous run (all tasks in the main thread, so the profile sees them)."""
+    """A cProfile of a synchronous run (all tasks in the main thread, so the profile sees them)."""
     import pstats
 
     prof = out_dir / f"profile-{name}.pstats"

@@ -286,7 +286,7 @@ def solve(problem: Problem, t0: np.ndarray, *, loss: str = "linear", max_nfev: i
 
 
 def _solve_free(problem: Problem, t0: np.ndarray, free: np.ndarray, loss: str, max_nfev: int) -> np.ndarray:
-    """scipy ``least_squares`` over the ``free`` entries of (theta, u, o).
+    """SciPy ``least_squares`` over the ``free`` entries of (theta, u, o).
 
     While the reduced Jacobian is small (up to :data:`DENSE_LIMIT` entries) and the loss
     linear: MINPACK's Levenberg-Marquardt (``method="lm"``, dense), bounded parameters

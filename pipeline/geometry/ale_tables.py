@@ -342,7 +342,7 @@ def csm_ephemeris_from_tables(
     sun_positions_km=None,
     sun_velocities_km=None,
 ) -> CsmEphemeris:
-    """usgscsm ``constructStateFromIsd``'s tables from parsed ALE ISD tables.
+    """The usgscsm ``constructStateFromIsd`` tables from parsed ALE ISD tables.
 
     Parameters
     ----------

@@ -49,7 +49,7 @@ __all__ = [
 
 
 def lagrange_interp_uniform(values, t0: float, dt: float, time, order: int = 8) -> np.ndarray:
-    """usgscsm ``lagrangeInterp``: Lagrange interpolation on a uniform table.
+    """Port of usgscsm ``lagrangeInterp``: Lagrange interpolation on a uniform table.
 
     Parameters
     ----------
@@ -146,7 +146,7 @@ def lagrange_coefficients(values, order: int = 8) -> np.ndarray:
 
 
 def quat_xyzw_to_matrix(q) -> np.ndarray:
-    """usgscsm ``calculateRotationMatrixFromQuaternions``: normalise ``(x, y, z, w)`` quaternions
+    """Port of usgscsm ``calculateRotationMatrixFromQuaternions``: normalise ``(x, y, z, w)`` quaternions
     (shape ``(..., 4)``) and return their rotation matrices, shape ``(..., 3, 3)``.
 
     Examples

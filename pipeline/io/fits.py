@@ -68,8 +68,6 @@ def _image_hdu(hdul, path: Path):
 
 def describe_fits(path: Path, band: int, max_bytes: int | None, data_root: Path | None = None):
     """Header metadata of a FITS image (no pixels read)."""
-
-
     path = Path(path)
     hdul = _open(path)
     try:
@@ -141,7 +139,6 @@ def describe_fits(path: Path, band: int, max_bytes: int | None, data_root: Path 
 
 def load_fits(meta, max_bytes: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Pixels of a FITS frame: raw layout, or astropy for compressed HDUs."""
-
     if "layout" in meta.extra:
         return load_raw(meta, max_bytes)
     path = Path(meta.path)

@@ -63,7 +63,6 @@ def open_raster(path: str | Path, drivers: Sequence[str], what: str, where: Path
     UnreadableFrame
         GDAL cannot open the file with those drivers.
     """
-
     where = Path(where or path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -166,7 +165,6 @@ def read_stored_band(ds, index: int, where: Path, what: str) -> np.ndarray:
     UnreadableFrame
         GDAL fails to decode (truncated or damaged file).
     """
-
     try:
         return ds.read(index, masked=False)
     except (RasterioError, OSError, ValueError, MemoryError) as exc:

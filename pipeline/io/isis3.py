@@ -49,7 +49,6 @@ def _v(x):
 
 def load_isis3(meta, max_bytes: int | None):
     """Pixels of a cube: the own raw reader, or GDAL for a cube described through it."""
-
     if meta.extra.get("reader") == "gdal":
         return load_gdal_cube(meta, max_bytes)
     return load_raw(meta, max_bytes)
@@ -58,7 +57,6 @@ def load_isis3(meta, max_bytes: int | None):
 def describe_isis3(path: Path, band: int, max_bytes: int | None, data_root: Path | None = None):
     """Label metadata of an ISIS3 cube (ISIS2 qubes and layouts the own reader does not
     know: through GDAL)."""
-
     path = Path(path)
     with path.open("rb") as fh:
         head = fh.read(256)

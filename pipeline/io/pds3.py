@@ -73,7 +73,7 @@ def looks_like_odl(head: bytes) -> bool:
 
 
 def sample_dtype(sample_type: Any, bits: Any, where: Path) -> np.dtype:
-    """numpy dtype of a PDS3 ``SAMPLE_TYPE`` / ``SAMPLE_BITS`` pair.
+    """NumPy dtype of a PDS3 ``SAMPLE_TYPE`` / ``SAMPLE_BITS`` pair.
 
     Raises
     ------
@@ -386,7 +386,6 @@ def describe_pds3(path: Path, band: int, max_bytes: int | None, data_root: Path 
     """Metadata of a PDS3 product: ``path`` is the ``.IMG`` (attached or with a sibling
     ``.LBL``) or the detached ``.LBL`` itself; a named data file must resolve inside
     ``data_root`` (default: the label's folder)."""
-
     path = Path(path)
     if path.suffix.lower() == ".lbl":
         label_path, attached = path, False

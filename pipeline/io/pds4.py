@@ -292,7 +292,6 @@ def describe_pds4(path: Path, band: int, max_bytes: int | None, data_root: Path 
     """Metadata of a PDS4 product: ``path`` is the ``.xml`` label or a data file one of
     the ``.xml`` labels in its folder names; the data file must resolve inside
     ``data_root`` (default: the label's folder)."""
-
     path = Path(path)
     if path.suffix.lower() == ".xml":
         label_path = path

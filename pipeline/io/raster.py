@@ -91,7 +91,6 @@ def jpeg_header(path: Path) -> tuple[int, int, int, int]:
 
 def _layout(ds, path: Path, what: str) -> dict:
     """Which GDAL bands are colour, which alpha; palette."""
-
     interp = list(ds.colorinterp)
     alpha = [i + 1 for i, c in enumerate(interp) if c == ColorInterp.alpha]
     colour = [i + 1 for i, c in enumerate(interp) if c != ColorInterp.alpha]

@@ -170,7 +170,7 @@ class MapProj:
         return x, y
 
     def copies(self, x: np.ndarray) -> list[float]:
-        """x shifts (0 and +-period) under which a ring may fall on the map."""
+        """The x shifts (0 and +-period) under which a ring may fall on the map."""
         if not self.period:
             return [0.0]
         xmin, _, xmax, _ = self.bounds

@@ -130,7 +130,6 @@ def main_simulate(argv: list[str] | None = None) -> int:
     int
         Exit status (0 on success, 2 on a usage error).
     """
-
     ap = argparse.ArgumentParser(prog="farside simulate", description="Render a synthetic far-side survey.")
     ap.add_argument("outdir", type=Path)
     ap.add_argument("--seed", type=int, default=42)

@@ -155,7 +155,6 @@ def write_dem(path: Path, dem) -> None:
     Heights in metres above the datum sphere (``datum_radius_m``, tag ``DATUM_RADIUS_M``),
     nodata NaN, ``AREA_OR_POINT=Area`` (post centres at +0.5 pixel).
     """
-
     values = dem.values.astype(np.float32)
     rows, cols = values.shape
     profile = {

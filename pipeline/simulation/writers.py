@@ -250,7 +250,6 @@ def write_fits(directory: Path, data: np.ndarray, label: FrameLabel) -> list[Pat
     -------
     list of Path
     """
-
     data = _check(data)
     hdu = fits.PrimaryHDU(data=data)  # uint16 -> BITPIX 16, BZERO 32768
     h = hdu.header
@@ -277,7 +276,6 @@ def write_tiff(directory: Path, data: np.ndarray, label: FrameLabel) -> list[Pat
     -------
     list of Path
     """
-
     data = _check(data)
     path = Path(directory) / f"{label.stem}.tif"
     tifffile.imwrite(path, data, photometric="minisblack", metadata=None, software=False)

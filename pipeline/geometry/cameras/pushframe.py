@@ -174,7 +174,7 @@ class PushFrameCamera(ScanCamera):
         return self._project(np.take(poses[0], e + 1, axis=0), np.take(poses[1], e + 1, axis=0), xyz)
 
     def _frame_distance(self, framelet: np.ndarray, xyz: np.ndarray) -> np.ndarray:
-        """usgscsm ``calcFrameDistance``: detector-line distance (px) of the points from the
+        """Port of usgscsm ``calcFrameDistance``: detector-line distance (px) of the points from the
         centre of framelet ``framelet`` (undistorted focal plane)."""
         h = self.summed_framelet_height
         vx, vy, _ = self._framelet_view(framelet, xyz)

@@ -382,7 +382,7 @@ class ScanCamera(CameraBase, PicklesWithoutCache):
         return dem_intersect(o, d, self.radii_m, h, dem)
 
     def detector_view(self, t, xyz) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """usgscsm ``computeDetectorView``: undistorted focal-plane ``(x, y)`` mm of body-fixed
+        """Port of usgscsm ``computeDetectorView``: undistorted focal-plane ``(x, y)`` mm of body-fixed
         points seen at relative times ``t``, and the camera-frame depth along the look axis
         (positive in front of the sensor)."""
         return self._project(*self._pose(t, share=False), xyz)
@@ -428,7 +428,7 @@ class ScanCamera(CameraBase, PicklesWithoutCache):
         return angle_between(n, to_sun), angle_between(n, to_cam), angle_between(to_sun, to_cam)
 
     def illumination_direction(self, xyz) -> np.ndarray:
-        """usgscsm ``getIlluminationDirection``: unit vectors from the Sun to body-fixed points,
+        """Port of usgscsm ``getIlluminationDirection``: unit vectors from the Sun to body-fixed points,
         the Sun taken at the time of the line that images each point, shape ``(..., 3)``."""
         self._require_sun()
         xyz = np.asarray(xyz, dtype=float)
@@ -474,7 +474,7 @@ class ScanCamera(CameraBase, PicklesWithoutCache):
         return dataclasses.replace(self, corrections=self.corrections + (stage,))
 
     def reference_date_time(self) -> str:
-        """usgscsm ``getReferenceDateAndTime``: UTC of the (whole-second truncated) time of the
+        """Port of usgscsm ``getReferenceDateAndTime``: UTC of the (whole-second truncated) time of the
         line that sees the image centre's ground point."""
         ref = self.image_to_ground(*self.image_center, 0.0)
         line, _ = self.ground_to_image(ref)

@@ -113,6 +113,7 @@ class FarsideGroup(click.Group):
     """Ends every failed command with one ``farside: error: ...`` line and a non-zero exit."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Run the group as click does, but end every failure with one ``farside: error:`` line and its exit status."""
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except _NO_ARGS_IS_HELP as exc:  # plain `farside`: the help, as click shows it
@@ -241,7 +242,7 @@ def ingest_command(frames_dir, calibration, config_path, json_path):
     \b
     Example:
       farside ingest sample_images --calibration sample_images/calibration --json inventory.json
-    """
+    """  # noqa: D301 -- click's no-rewrap marker is a real backspace (\b); a raw docstring would break it
     from pipeline.config import load_config  # deferred: `farside --help` stays fast
     from pipeline.ingestion import format_inventory, ingest, inventory_rows  # deferred: as above
 
@@ -262,7 +263,7 @@ def inspect(mosaic_path, as_json):
     \b
     Example:
       farside inspect out/mosaic.tif
-    """
+    """  # noqa: D301 -- click's no-rewrap marker is a real backspace (\b); a raw docstring would break it
     from rasterio.errors import RasterioError  # deferred: `farside --help` stays fast
 
     from pipeline.io.geotiff import describe  # deferred: as above
@@ -309,7 +310,7 @@ def simulate(outdir, seed, strips, frames_per_strip, size, preset, law, law_para
     Example:
       farside simulate sample_images --seed 42
       farside simulate out/relief --preset relief_strip
-    """
+    """  # noqa: D301 -- click's no-rewrap marker is a real backspace (\b); a raw docstring would break it
     from pipeline.simulation import simulate_survey, survey_kwargs  # deferred: `farside --help` stays fast
 
     if outdir.exists() and any(outdir.iterdir()) and not force:

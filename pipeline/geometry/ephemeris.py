@@ -256,10 +256,12 @@ class CsmEphemeris(PicklesWithoutCache):
     # -- uniform grids ----------------------------------------------------------------------
     @property
     def n_positions(self) -> int:
+        """Number of position nodes."""
         return len(self.positions) // 3
 
     @property
     def n_quaternions(self) -> int:
+        """Number of quaternion nodes."""
         return len(self.quaternions) // 4
 
     @property
@@ -300,18 +302,22 @@ class CsmEphemeris(PicklesWithoutCache):
 
     @property
     def position_table(self) -> np.ndarray:
+        """Positions (m), read-only, shape ``(n_positions, 3)``."""
         return self._arr("positions", 3)
 
     @property
     def velocity_table(self) -> np.ndarray:
+        """Velocities (m/s), read-only, shape ``(n_positions, 3)``."""
         return self._arr("velocities", 3)
 
     @property
     def quaternion_table(self) -> np.ndarray:
+        """Quaternions ``(x, y, z, w)``, read-only, shape ``(n_quaternions, 4)``."""
         return self._arr("quaternions", 4)
 
     @property
     def has_sun(self) -> bool:
+        """Whether the tables include Sun positions."""
         return bool(self.sun_positions)
 
     # -- evaluation (relative time) ------------------------------------------------------------

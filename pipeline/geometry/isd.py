@@ -82,10 +82,12 @@ class IsdReader:
 
     # -- errors ---------------------------------------------------------------------------
     def fail(self, reason: str) -> BadGeometry:
+        """A :class:`BadGeometry` error for this ISD with ``reason``."""
         return BadGeometry(self.source, reason)
 
     # -- raw access -----------------------------------------------------------------------
     def has(self, *keys: str) -> bool:
+        """Whether the nested keys ``keys`` all exist in the ISD."""
         node: Any = self.isd
         for k in keys:
             if not isinstance(node, Mapping) or k not in node:
@@ -94,6 +96,7 @@ class IsdReader:
         return True
 
     def get(self, *keys: str, default: Any = _MISSING) -> Any:
+        """The value at nested ``keys``; ``default`` when missing, else :class:`BadGeometry`."""
         node: Any = self.isd
         for i, k in enumerate(keys):
             if not isinstance(node, Mapping) or k not in node:
@@ -107,6 +110,7 @@ class IsdReader:
         return node
 
     def number(self, *keys: str, default: Any = _MISSING, positive: bool = False) -> float:
+        """The number at nested ``keys`` (finite; > 0 with ``positive``), else :class:`BadGeometry`."""
         value = self.get(*keys, default=default)
         return self._to_number(value, ".".join(keys), positive)
 
@@ -121,6 +125,7 @@ class IsdReader:
         return value
 
     def array(self, *keys: str, shape: tuple[int | None, ...], default: Any = _MISSING) -> np.ndarray:
+        """The float array at nested ``keys`` with ``shape`` (None: any length), else :class:`BadGeometry`."""
         value = self.get(*keys, default=default)
         return self._to_array(value, ".".join(keys), shape)
 
@@ -141,12 +146,14 @@ class IsdReader:
         return arr
 
     def unit_scale(self, *keys: str, default: str | None = None) -> float:
+        """Metres per unit of the unit name at ``keys`` (``'m'``: 1, ``'km'``: 1000)."""
         unit = self.get(*keys, default=default if default is not None else _MISSING)
         if not isinstance(unit, str) or unit.strip().lower() not in _UNITS:
             raise self.fail(f"{'.'.join(keys)!r} is {unit!r}; use 'm' or 'km'")
         return _UNITS[unit.strip().lower()]
 
     def text(self, *keys: str, default: str = "") -> str:
+        """The value at ``keys`` as text (``""`` for None)."""
         value = self.get(*keys, default=default)
         return "" if value is None else str(value)
 

@@ -266,7 +266,7 @@ def _pds3_pointer_offset(value, record_bytes) -> tuple[str | None, int | None]:
 
 
 def pds3_objects_after(label, image_key: str, data_name: str, attached: bool, image_end: int) -> bool:
-    """Does a PDS3 label point to other data at or after ``image_end`` in the image's file?
+    """Whether a PDS3 label points to other data at or after ``image_end`` (bytes) in the image's file.
 
     Pointers whose offset cannot be told count as "after" (no conclusion is drawn then).
     """

@@ -44,7 +44,7 @@ def _v(x: Any) -> Any:
 
 
 def is_isis2_qube(label: Label) -> bool:
-    """Is a parsed label an ISIS2 qube (a ``^QUBE`` pointer and a ``QUBE`` object)?"""
+    """Whether a parsed label is an ISIS2 qube (a ``^QUBE`` pointer and a ``QUBE`` object)."""
     return "^QUBE" in label and isinstance(label.get("QUBE"), Label)
 
 

@@ -38,7 +38,7 @@ _TYPES = {
 
 
 def looks_like_isis(head: bytes) -> bool:
-    """Does a file start with an ISIS cube label (``Object = IsisCube``)?"""
+    """Whether a file starts with an ISIS cube label (``Object = IsisCube``)."""
     text = head.lstrip().decode("latin-1").lower()
     return text.startswith("object") and "isiscube" in text[:64].replace(" ", "")
 

@@ -68,7 +68,7 @@ _SPECIAL_KEYS = (
 
 
 def looks_like_odl(head: bytes) -> bool:
-    """Does a file start with a PDS3/ODL label (``PDS_VERSION_ID = ...``, SFDU...)?"""
+    """Whether a file starts with a PDS3/ODL label (``PDS_VERSION_ID = ...``, SFDU...)."""
     return head.lstrip().upper().startswith(_ODL_STARTS)
 
 

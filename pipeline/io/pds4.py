@@ -83,7 +83,7 @@ def _text(elem: ET.Element | None) -> str | None:
 
 
 def looks_like_pds4(head: bytes) -> bool:
-    """Does an XML file start like a PDS4 product label?"""
+    """Whether an XML file starts like a PDS4 product label."""
     return b"<Product_" in head or b":Product_" in head or b"pds.nasa.gov/pds4" in head
 
 
@@ -247,8 +247,8 @@ def pds4_layout(root: ET.Element, label_path: Path, resolve) -> tuple[RawLayout,
 
 
 def _objects_after(root: ET.Element, data_name: str, image_end: int) -> bool:
-    """Does the label describe other data (arrays, tables, headers) of the same file at or
-    after ``image_end``? (An offset that cannot be read counts as after.)"""
+    """Whether the label describes other data (arrays, tables, headers) of the same file at or
+    after ``image_end`` (bytes); an offset that cannot be read counts as after."""
     for area in root.iter():
         if not _local(area.tag).startswith("File_Area"):
             continue

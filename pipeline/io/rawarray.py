@@ -90,6 +90,7 @@ class RawLayout:
 
     @property
     def itemsize(self) -> int:
+        """Bytes per stored sample."""
         return np.dtype(self.dtype).itemsize
 
     @property
@@ -111,10 +112,12 @@ class RawLayout:
         return self.lines * (per_line + self.samples * self.bands * isz)
 
     def to_dict(self) -> dict[str, Any]:
+        """The layout as a plain dict (JSON-serialisable fields)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RawLayout:
+        """The layout from :meth:`to_dict`'s dict (lists turned back into tuples)."""
         d = dict(d)
         for key in ("specials", "lut"):
             if d.get(key) is not None:

@@ -101,6 +101,7 @@ class AreaMatches:
 
     @classmethod
     def empty(cls, reason: str, **kw) -> AreaMatches:
+        """No matches, with the reason."""
         z = np.zeros((0, 2))
         return cls(z, z.copy(), np.zeros(0), reason=reason, **kw)
 

@@ -215,6 +215,7 @@ class PhotometricLaw:
         return dict(self.params)
 
     def __call__(self, incidence, emission, phase) -> np.ndarray:
+        """Scaled reflectance at incidence, emission and phase angles (radians); 0 where not lit or not seen."""
         i = np.asarray(incidence, dtype=np.float64)
         e = np.asarray(emission, dtype=np.float64)
         g = np.asarray(phase, dtype=np.float64)

@@ -110,6 +110,7 @@ class PushFrameCamera(ScanCamera):
 
     @property
     def n_framelets(self) -> int:
+        """Number of framelets in the image (image lines per summed framelet height)."""
         return self.lines // self.summed_framelet_height
 
     def framelet_of(self, line) -> np.ndarray:

@@ -215,7 +215,7 @@ class ScanCamera(CameraBase, PicklesWithoutCache):
         return cls.from_isd(Path(path), **kw)
 
     def _facing_body(self):
-        """This camera with ``look_direction`` chosen so that the image centre's ray points at
+        """A copy of this camera with ``look_direction`` chosen so that the image centre's ray points at
         the body's side (positive component towards the body centre)."""
         origin, d = self.rays(*self.image_center)
         return (
@@ -243,6 +243,7 @@ class ScanCamera(CameraBase, PicklesWithoutCache):
 
     @property
     def half_duration_s(self) -> float:  # pragma: no cover - overridden
+        """Half the exposure span of the image (s) about :attr:`time_s`."""
         raise NotImplementedError
 
     def line_time(self, line) -> np.ndarray:  # pragma: no cover - overridden
@@ -394,6 +395,7 @@ class ScanCamera(CameraBase, PicklesWithoutCache):
         return cam[..., 0] * scale, cam[..., 1] * scale, cam[..., 2] * self.look_direction
 
     def ground_to_image(self, xyz, precision: float = 1e-8):  # pragma: no cover - overridden
+        """Image ``(line, sample)`` (px) of body-fixed points ``xyz`` (m)."""
         raise NotImplementedError
 
     # -- derived quantities ---------------------------------------------------------------

@@ -151,6 +151,7 @@ class FrameKind(CameraKind):
                   "starting_detector_line", "starting_detector_sample")
 
     def group_key(self, cam) -> object:
+        """Key of the camera's intrinsics: cameras with equal keys are projected in one batch."""
         return tuple(getattr(cam, k) for k in self._INTRINSIC)
 
     @staticmethod
@@ -181,6 +182,7 @@ class FrameKind(CameraKind):
         return out.T
 
     def project(self, cams, frame, rot_coeffs, pos_coeffs, xyz) -> np.ndarray:
+        """Image ``(line, sample)`` (px), shape ``(n, 2)``, of points ``xyz`` (m) in corrected cameras ``frame``."""
         rep, c_f, p_f = self._setup(cams, rot_coeffs, pos_coeffs)
         moved = rep.position_m + self._apply(self._matrices(rep, c_f, rot_coeffs[:, 0]), frame, xyz - p_f[frame])
         line, sample = rep.ground_to_image(moved)
@@ -220,6 +222,8 @@ class FrameKind(CameraKind):
         return img, j
 
     def project_jacobian(self, cams, frame, rot_coeffs, pos_coeffs, xyz, h_rot, h_pos, h_xyz):
+        """:meth:`project` and its derivatives as :meth:`CameraKind.project_jacobian` returns them
+        (rotation derivatives by differences of step ``h_rot``, rad)."""
         rep, c_f, p_f = self._setup(cams, rot_coeffs, pos_coeffs)
         m = self._matrices(rep, c_f, rot_coeffs[:, 0])
         d = xyz - p_f[frame]

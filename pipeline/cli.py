@@ -163,7 +163,8 @@ def main(verbose: int, quiet: bool) -> None:
               help="Where stage products are cached for resume (default: OUT's folder/.farside-work).")
 @click.option("--no-register", is_flag=True, help="Place frames with their reported pointing.")
 @click.option("--dry-run", is_flag=True, help="List what would be processed and the output grid; compute nothing.")
-@click.option("--overwrite", is_flag=True, help="Replace OUT and its quicklook, STAC item, report and other outputs if they exist.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace OUT and its quicklook, STAC item, report and other outputs if they exist.")
 @click.option("--grid", "grid_name", help="Named grid of configs/grids.yaml (CRS, resolution, extent).")
 @click.option("--bounds", help="Extent W,S,E,N: degrees lon/lat (east may exceed 180), or CRS metres with "
                                "--bounds-units m.")
@@ -284,9 +285,12 @@ def inspect(mosaic_path, as_json):
 @global_options
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--strips", type=click.IntRange(min=1), default=None, help="Number of strips [default: 3, or the preset's].")
-@click.option("--frames-per-strip", type=click.IntRange(min=1), default=None, help="Frames per strip [default: 6, or the preset's].")
-@click.option("--size", type=click.IntRange(min=16), default=None, help="Frame size in pixels (square) [default: 320, or the preset's].")
+@click.option("--strips", type=click.IntRange(min=1), default=None,
+              help="Number of strips [default: 3, or the preset's].")
+@click.option("--frames-per-strip", type=click.IntRange(min=1), default=None,
+              help="Frames per strip [default: 6, or the preset's].")
+@click.option("--size", type=click.IntRange(min=16), default=None,
+              help="Frame size in pixels (square) [default: 320, or the preset's].")
 @click.option("--preset", default=None, help="A named survey of pipeline.simulation.PRESETS (relief_strip, "
               "oblique_relief, film, small_128, small_256, linescan_strips, pushframe_strip, scan_mix); "
               "other options override it.")

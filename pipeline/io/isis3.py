@@ -147,7 +147,9 @@ def _describe_own(path: Path, band: int, max_bytes: int | None, label: Label, da
     elif fmt == "BANDSEQUENTIAL":
         storage = "BSQ"
     else:
-        raise UnsupportedFormat(path, f"ISIS cube Format {core.get('FORMAT')!r} is not supported (Tile, BandSequential)")
+        raise UnsupportedFormat(
+            path, f"ISIS cube Format {core.get('FORMAT')!r} is not supported (Tile, BandSequential)"
+        )
     layout = RawLayout(
         path=str(data_path), offset=ints["STARTBYTE"] - 1, dtype=dtype.str, lines=ints["LINES"],
         samples=ints["SAMPLES"], bands=ints["BANDS"], storage=storage, tile_lines=ints["TILELINES"],

@@ -11,8 +11,8 @@ Masked (invalid) pixels: the label's special constants (``MISSING_CONSTANT``,
 ``INVALID_CONSTANT``, ``NULL``, ``CORE_NULL``, ``CORE_*_SATURATION``, Kaguya
 ``INVALID_VALUE`` and ``OUT_OF_IMAGE_BOUNDS_VALUE``), the ISIS special values of signed
 16-bit data (-32768..-32764, as ``pds2isis`` reads them), the most negative value of signed
-32-bit data, and ISIS special values / NaN of real data. Note ISIS's ``pds2isis``/``kaguyami2isis`` keep Kaguya out-of-bounds pixels
-(-30000 DN) as valid numbers; farside masks them.
+32-bit data, and ISIS special values / NaN of real data. Note ISIS's ``pds2isis``/``kaguyami2isis``
+keep Kaguya out-of-bounds pixels (-30000 DN) as valid numbers; farside masks them.
 
 Metadata: ``START_TIME`` (or ``IMAGE_TIME``), exposure from ``EXPOSURE_DURATION`` /
 ``LINE_EXPOSURE_DURATION`` (unit from ``<MS>``/``<SEC>``..., seconds when none),
@@ -41,7 +41,15 @@ from pipeline.io.rawarray import RawLayout, check_layout
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MAX_LABEL_BYTES", "describe_pds3", "detached_label_for", "looks_like_odl", "pds3_layout", "resolve_file", "sample_dtype"]
+__all__ = [
+    "MAX_LABEL_BYTES",
+    "describe_pds3",
+    "detached_label_for",
+    "looks_like_odl",
+    "pds3_layout",
+    "resolve_file",
+    "sample_dtype",
+]
 
 MAX_LABEL_BYTES = 4 * 1024**2
 """An attached label longer than this (without END) is refused."""
@@ -209,7 +217,9 @@ def _pointer(label: Label, where: Path) -> tuple[str, Any, Label]:
     if not found:
         others = sorted(k for k in label if k.startswith("^"))
         what = f" (it has {', '.join(others)})" if others else ""
-        raise UnsupportedFormat(where, f"no ^IMAGE pointer with an IMAGE object in the label{what}; only images are read")
+        raise UnsupportedFormat(
+            where, f"no ^IMAGE pointer with an IMAGE object in the label{what}; only images are read"
+        )
     found.sort(key=lambda f: (f[1] != "^IMAGE", f[0]))
     found = [f[1:] for f in found]
     key, value, obj, block = found[0]
@@ -258,7 +268,9 @@ def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path,
             offset = 0
         else:
             if not isinstance(record_bytes, int) or record_bytes <= 0:
-                raise UnreadableFrame(where, f"{key} counts records but RECORD_BYTES = {record_bytes!r} is not a positive integer")
+                raise UnreadableFrame(
+                    where, f"{key} counts records but RECORD_BYTES = {record_bytes!r} is not a positive integer"
+                )
             offset = (ptr - 1) * record_bytes
     else:
         raise UnreadableFrame(where, f"{key} = {pointer!r} is not a record number, <BYTES> offset or file name")
@@ -322,7 +334,8 @@ def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path,
         isis_specials=dtype.kind == "f",
         valid_bits=bitdepth.mask_bits(mask, 8 * dtype.itemsize) if dtype.kind in "iu" else None,
         check_width=dtype.kind in "iu",
-        width_keyword=f"SAMPLE_TYPE = {_value(image.get('SAMPLE_TYPE'))}, SAMPLE_BITS = {_value(image.get('SAMPLE_BITS', 8))}"
+        width_keyword=f"SAMPLE_TYPE = {_value(image.get('SAMPLE_TYPE'))}, "
+        f"SAMPLE_BITS = {_value(image.get('SAMPLE_BITS', 8))}"
         + (f", SAMPLE_BIT_MASK = 2#{mask:b}#" if isinstance(mask, int) and not isinstance(mask, bool) else ""),
     )
     # LROC EDRs are companded 8-bit

@@ -282,7 +282,10 @@ def pds4_metadata(root: ET.Element) -> dict[str, Any]:
     purpose = _text(_find(root, "purpose"))
     if instrument is None:
         for comp in root.iter():
-            if _local(comp.tag) == "Observing_System_Component" and (_text(_child(comp, "type")) or "").lower() == "instrument":
+            if (
+                _local(comp.tag) == "Observing_System_Component"
+                and (_text(_child(comp, "type")) or "").lower() == "instrument"
+            ):
                 instrument = _text(_child(comp, "name"))
                 break
     return {"time": time, "exposure": exposure, "frame_type": frame_type, "purpose": purpose, "instrument": instrument}

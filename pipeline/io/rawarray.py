@@ -175,7 +175,9 @@ def check_layout(layout: RawLayout, *, band: int = 0, max_bytes: int | None = No
     try:
         size = data.stat().st_size
     except OSError as exc:
-        raise UnreadableFrame(where, f"data file {data.name} cannot be read ({exc.strerror}); put it beside the label") from None
+        raise UnreadableFrame(
+            where, f"data file {data.name} cannot be read ({exc.strerror}); put it beside the label"
+        ) from None
     need = layout.offset + layout.stored_bytes
     if size < need:
         raise UnreadableFrame(
@@ -260,7 +262,9 @@ def _check_width(raw: np.ndarray, invalid: np.ndarray, layout: RawLayout, where:
         check_byte_planes(raw, 1, where, keyword)
 
 
-def read_band(layout: RawLayout, band: int = 0, *, max_bytes: int | None = None, source: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+def read_band(
+    layout: RawLayout, band: int = 0, *, max_bytes: int | None = None, source: Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Read one band as science values.
 
     Parameters

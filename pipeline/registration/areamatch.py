@@ -56,12 +56,12 @@ __all__ = ["AreaMatches", "PairMap", "match_frames_area", "search_radius_px"]
 
 _COARSE_MAX_PX = 256  # the coarse correlation works on a pyramid level at most this large
 _MIN_CELL_PX = 4  # patch centres at least this far apart
-_MIN_SPREAD_PX = 4.0
+_MIN_SPREAD_PX = 4.0  # points spread less across their main direction: a similarity, not an affine model
 _CROP_MARGIN_PX = 12  # of the search frame read around what the working window maps onto
 _COARSE_MIN = 0.2  # weakest coarse correlation peak accepted
 _COARSE_CLEAR = 0.4  # a weaker peak of the whole overlap is checked by the blocks' vote
 _COARSE_BLOCKS = 12  # the coarse correlation votes over about this many blocks of the overlap
-_COARSE_BLOCK_PX = 24  # of at least this side (pyramid-level pixels)  # points spread less across their main direction: a similarity, not an affine model
+_COARSE_BLOCK_PX = 24  # of at least this side (pyramid-level pixels)
 
 
 @dataclass(frozen=True, eq=False)

@@ -120,7 +120,8 @@ class ExactPairMap(PairMap):
         return cls(lattice.origin, lattice.step, lattice.line, lattice.sample, cam_r, cam_s)
 
     def at(self, line, sample) -> tuple[np.ndarray, np.ndarray]:
-        """Image ``(line, sample)`` (px) in ``cam_s`` of ``cam_r``'s points ``(line, sample)``; ``OUTSIDE`` if unseen."""
+        """Image ``(line, sample)`` (px) in ``cam_s`` of points ``(line, sample)`` of ``cam_r``
+        (``OUTSIDE`` where not seen)."""
         line, sample = np.broadcast_arrays(np.asarray(line, np.float64), np.asarray(sample, np.float64))
         xyz, hit = self.cam_r.image_to_ground_hit(line.ravel(), sample.ravel())
         sl, ss = self.cam_s.ground_to_image(xyz)

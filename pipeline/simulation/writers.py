@@ -305,7 +305,9 @@ def dump_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, allow_nan=False) + "\n"
 
 
-def write_sidecar(directory: str | Path, stem: str, isd: dict[str, Any] | None, label: FrameLabel | None = None) -> Path:
+def write_sidecar(
+    directory: str | Path, stem: str, isd: dict[str, Any] | None, label: FrameLabel | None = None
+) -> Path:
     """Write ``<stem>.json``: an ISD, plus ``exposure_duration`` (s), ``frame_type`` and
     ``start_time`` when ``label`` is given (for label-less formats).
 

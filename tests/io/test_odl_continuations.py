@@ -26,7 +26,8 @@ def _real_labels() -> list[Path]:
                 continue
             with path.open("rb") as fh:
                 head = fh.read(64)
-            if path.suffix.lower() in (".img", ".cub") and not (looks_like_odl(head) or head.lower().startswith(b"object")):
+            labelled = looks_like_odl(head) or head.lower().startswith(b"object")
+            if path.suffix.lower() in (".img", ".cub") and not labelled:
                 continue  # a data file without a label
             found.append(path)
     return found

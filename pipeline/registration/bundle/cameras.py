@@ -208,7 +208,10 @@ class FrameKind(CameraKind):
         dxy, dyy = dist.apply(ux, uy + h)
         d00, d01, d10, d11 = (dxx - dx0) / h, (dxy - dx0) / h, (dyx - dy0) / h, (dyy - dy0) / h
         fl, fs = rep.focal2pixel_lines, rep.focal2pixel_samples
-        m = ((fl[1] / rep.line_summing, fl[2] / rep.line_summing), (fs[1] / rep.sample_summing, fs[2] / rep.sample_summing))
+        m = (
+            (fl[1] / rep.line_summing, fl[2] / rep.line_summing),
+            (fs[1] / rep.sample_summing, fs[2] / rep.sample_summing),
+        )
         # d(ux, uy) / d X = g (C[:, 0] or C[:, 1]) - (ux or uy) / qz C[:, 2]; image row r = (F D)_r . (ux, uy)
         jt = np.empty((2, 3, len(qx)))
         for r in range(2):

@@ -226,21 +226,10 @@ def _pointer(label: Label, where: Path) -> tuple[str, Any, Label]:
     return key, value, obj, block
 
 
-def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path,
-                data_root: Path | None = None) -> tuple[RawLayout, Label, Path]:
-    """Raw layout of the image of a parsed PDS3 label.
-
-    Returns
-    -------
-    layout : RawLayout
-    image : Label
-        The ``IMAGE`` object.
-    data_path : Path
-        The file holding the pixels.
-    """
-    key, pointer, image, block = _pointer(label, where)
-    record_bytes = block.get("RECORD_BYTES", label.get("RECORD_BYTES", label.find("RECORD_BYTES")))
-    record_bytes = _value(record_bytes)
+def _data_offset(label_path: Path, key: str, pointer: Any, record_bytes: Any, where: Path,
+                 data_root: Path | None) -> tuple[Path, int]:
+    """``(data file, byte offset of the image in it)`` of the image pointer ``key = pointer``
+    (a record number, a ``<BYTES>`` offset and/or a file name; records of ``record_bytes``)."""
     data_path = label_path
     ptr = pointer
     if isinstance(ptr, tuple):
@@ -274,22 +263,12 @@ def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path,
             offset = (ptr - 1) * record_bytes
     else:
         raise UnreadableFrame(where, f"{key} = {pointer!r} is not a record number, <BYTES> offset or file name")
-    if not attached and data_path == label_path:
-        raise UnreadableFrame(where, f"detached label's {key} does not name a data file")
+    return data_path, offset
 
-    lines = _int(image, "LINES", None, where)
-    samples = _int(image, "LINE_SAMPLES", None, where)
-    bands = _int(image, "BANDS", 1, where)
-    dtype = sample_dtype(_value(image.get("SAMPLE_TYPE", "")), _value(image.get("SAMPLE_BITS", 8)), where)
-    storage_name = "_".join(str(_value(image.get("BAND_STORAGE_TYPE", "BAND_SEQUENTIAL"))).upper().split())
-    storage = {"BAND_SEQUENTIAL": "BSQ", "LINE_INTERLEAVED": "BIL", "SAMPLE_INTERLEAVED": "BIP"}.get(storage_name)
-    if storage is None:
-        if bands == 1:
-            storage = "BSQ"
-        else:
-            raise UnsupportedFormat(where, f"BAND_STORAGE_TYPE {storage_name!r} is not supported")
-    prefix = _int(image, "LINE_PREFIX_BYTES", 0, where)
-    suffix = _int(image, "LINE_SUFFIX_BYTES", 0, where)
+
+def _line_prefix(prefix: int, block: Label, data_path: Path) -> int:
+    """``LINE_PREFIX_BYTES`` (bytes) as stored in ``data_path``: 0 when a line-prefix table
+    pointer of ``block`` names another file."""
     if prefix:
         # A line-prefix table pointing into another file (cropped products, e.g. M3 L0)
         # means the image file itself carries no prefixes.
@@ -298,8 +277,12 @@ def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path,
                 name = v[0] if isinstance(v, tuple) and v else v
                 if isinstance(name, str) and Path(name).name.lower() != data_path.name.lower():
                     prefix = 0
-    scale = _float(image, "SCALING_FACTOR", 1.0, where)
-    offset_value = _float(image, "OFFSET", 0.0, where)
+    return prefix
+
+
+def _special_values(image: Label, dtype: np.dtype) -> list[float]:
+    """The special (no-data) values of an ``IMAGE`` object (its ``_SPECIAL_KEYS``) plus the
+    conventional fills of ``dtype``: ISIS's 16-bit specials, the most negative 32-bit integer."""
     specials: list[float] = []
     for skey in _SPECIAL_KEYS:
         v = image.get(skey)
@@ -317,6 +300,45 @@ def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path,
         specials.extend(float(v) for v in range(-32768, -32763))
     elif dtype.kind == "i" and dtype.itemsize >= 4:
         specials.append(float(np.iinfo(dtype).min))  # the conventional fill value
+    return specials
+
+
+def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path,
+                data_root: Path | None = None) -> tuple[RawLayout, Label, Path]:
+    """Raw layout of the image of a parsed PDS3 label.
+
+    Returns
+    -------
+    layout : RawLayout
+    image : Label
+        The ``IMAGE`` object.
+    data_path : Path
+        The file holding the pixels.
+    """
+    key, pointer, image, block = _pointer(label, where)
+    record_bytes = block.get("RECORD_BYTES", label.get("RECORD_BYTES", label.find("RECORD_BYTES")))
+    record_bytes = _value(record_bytes)
+    data_path, offset = _data_offset(label_path, key, pointer, record_bytes, where, data_root)
+    if not attached and data_path == label_path:
+        raise UnreadableFrame(where, f"detached label's {key} does not name a data file")
+
+    lines = _int(image, "LINES", None, where)
+    samples = _int(image, "LINE_SAMPLES", None, where)
+    bands = _int(image, "BANDS", 1, where)
+    dtype = sample_dtype(_value(image.get("SAMPLE_TYPE", "")), _value(image.get("SAMPLE_BITS", 8)), where)
+    storage_name = "_".join(str(_value(image.get("BAND_STORAGE_TYPE", "BAND_SEQUENTIAL"))).upper().split())
+    storage = {"BAND_SEQUENTIAL": "BSQ", "LINE_INTERLEAVED": "BIL", "SAMPLE_INTERLEAVED": "BIP"}.get(storage_name)
+    if storage is None:
+        if bands == 1:
+            storage = "BSQ"
+        else:
+            raise UnsupportedFormat(where, f"BAND_STORAGE_TYPE {storage_name!r} is not supported")
+    prefix = _int(image, "LINE_PREFIX_BYTES", 0, where)
+    suffix = _int(image, "LINE_SUFFIX_BYTES", 0, where)
+    prefix = _line_prefix(prefix, block, data_path)
+    scale = _float(image, "SCALING_FACTOR", 1.0, where)
+    offset_value = _float(image, "OFFSET", 0.0, where)
+    specials = _special_values(image, dtype)
     mask = _value(image.get("SAMPLE_BIT_MASK"))
     layout = RawLayout(
         path=str(data_path),

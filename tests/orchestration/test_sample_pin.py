@@ -66,7 +66,9 @@ def test_sample_mosaic_is_the_pinned_one(tmp_path):
         differ = ~((got[name] == want[name]) | (np.isnan(got[name]) & np.isnan(want[name])))
         assert not differ.any(), f"{name}: {int(differ.sum())} of {differ.size} pixels differ"
     a, b = got["iof_block4"], want["iof_block4"]
-    assert np.array_equal(np.isnan(a), np.isnan(b)), f"iof: {int((np.isnan(a) != np.isnan(b)).sum())} blocks differ in validity"
+    assert np.array_equal(np.isnan(a), np.isnan(b)), (
+        f"iof: {int((np.isnan(a) != np.isnan(b)).sum())} blocks differ in validity"
+    )
     diff = np.abs(a - b)[~np.isnan(a)]
     assert diff.max() <= IOF_TOLERANCE, (
         f"iof block means: max |diff| {diff.max():.3g}, {int((diff > IOF_TOLERANCE).sum())} of {diff.size} blocks over "

@@ -56,8 +56,9 @@ def calibrate(frames: Frame | Sequence[Frame], calibration_frames: Sequence[Fram
 
     ``calibration_frames`` are BIAS/DARK/FLAT frames (of any number of detectors: each light
     frame gets its own detector's masters, :mod:`pipeline.calibration.masterset`), or already
-    built ``pipeline.calibration.MasterSet`` or ``Masters`` (one detector). Output units follow ``calibration.output`` (I/F by
-    default, photometrically normalised when ``calibration.photometry`` is set).
+    built ``pipeline.calibration.MasterSet`` or ``Masters`` (one detector). Output units follow
+    ``calibration.output`` (I/F by default, photometrically normalised when
+    ``calibration.photometry`` is set).
     """
     config = config or load_config()
     light = [frames] if isinstance(frames, Frame) else list(frames)

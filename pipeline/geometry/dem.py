@@ -71,7 +71,6 @@ class Dem:
         BadFrame
             Unreadable file, or a CRS that is missing or not lunar.
         """
-
         path = Path(path)
         try:
             values, transform, crs_wkt, _ = read_dem_band(path, band)

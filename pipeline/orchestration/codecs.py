@@ -354,9 +354,9 @@ register(Codec("camera", (CameraBase,), _encode_camera, _decode_camera))
 # the products of the stages
 # ----------------------------------------------------------------------------------------
 register_enum(FrameType)
-for _cls in (FrameMeta, Frame, FrameFailure, Masters, DetectorMasters, MasterSet, PairMatches, GroundControl, FrameCorrection, FrameStatus,
-             RegistrationStats, Convergence, CameraMotion, ControlNetwork, RegistrationResult, OverlapStats,
-             Equalization, HapkeParameters, Law, PhotometricFit, ReliefModel):
+for _cls in (FrameMeta, Frame, FrameFailure, Masters, DetectorMasters, MasterSet, PairMatches, GroundControl,
+             FrameCorrection, FrameStatus, RegistrationStats, Convergence, CameraMotion, ControlNetwork,
+             RegistrationResult, OverlapStats, Equalization, HapkeParameters, Law, PhotometricFit, ReliefModel):
     register_dataclass(_cls)
 
 

@@ -80,6 +80,7 @@ class OutputSet:
     @classmethod
     def for_run(cls, out: Path, *, quicklook: bool, stac: bool, report: bool, request: str,
                 relief: bool = False) -> OutputSet:
+        """The output set of one run writing ``out`` (the GeoTIFF) and the files asked for beside it."""
         out = Path(out)
         products = {"mosaic": out}
         if quicklook:

@@ -18,7 +18,7 @@ def _num(x: float, fmt: str) -> str:
 
 
 def adjustment_lines(reg) -> list[str]:
-    """How the bundle adjustment ended and how far it moved the cameras against their priors.
+    r"""How the bundle adjustment ended and how far it moved the cameras against their priors.
 
     ``reg`` is a ``RegistrationResult`` (its ``convergence`` and ``motion``); an adjustment
     that did not run (no tie points) says so. A warning line (``WARNING: ...``) when it did
@@ -28,7 +28,7 @@ def adjustment_lines(reg) -> list[str]:
     >>> conv = NS(rounds=2, converged=True, reason="round 2: converged: step below 1e-4", iterations=7,
     ...           final_cost=12.5, drift=False, rms_rotation_sigmas=0.8, rms_position_sigmas=float("nan"))
     >>> motion = {"a": NS(rotation_deg=0.21, position_m=0.0), "b": NS(rotation_deg=0.35, position_m=0.0)}
-    >>> print("\\n".join(adjustment_lines(NS(convergence=conv, motion=motion))))
+    >>> print("\n".join(adjustment_lines(NS(convergence=conv, motion=motion))))
     adjustment: converged in 2 rounds, 7 iterations, final cost 12.5 (round 2: converged: step below 1e-4)
     camera motion: rotation up to 0.350 deg (RMS 0.8 prior sigmas), position up to 0 m
     """

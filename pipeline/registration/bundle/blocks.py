@@ -152,13 +152,16 @@ class BlockProblem:
     # -- layout ---------------------------------------------------------------------------
     @property
     def n_params(self) -> int:
+        """Unknowns: the frames' correction parameters, then the points' (free: 3 each, else 2)."""
         return self.npf * self.nf + self.npp * self.nt
 
     @property
     def n_point_priors(self) -> int:
+        """Rows of the points' radius prior (one per point when points are free, else none)."""
         return self.nt if self.points == "free" else 0
 
     def split(self, x):
+        """The parameter vector ``x`` as (frame parameters (nf, npf), point parameters (nt, npp))."""
         fp = x[: self.npf * self.nf].reshape(self.nf, self.npf)
         pp = x[self.npf * self.nf :].reshape(self.nt, self.npp)
         return fp, pp
@@ -194,6 +197,7 @@ class BlockProblem:
         return self._project_rows(fp, xyz_obs, self._obs_groups)
 
     def project_gcp(self, fp) -> np.ndarray:
+        """Image coordinates (n_gcp, 2) of the ground control points with frame parameters ``fp``."""
         return self._project_rows(fp, self.gcp_xyz, self._gcp_groups)
 
     def _project_rows(self, fp, xyz, split) -> np.ndarray:

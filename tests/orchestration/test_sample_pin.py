@@ -20,7 +20,10 @@ the renovation (iof + count); 2515dcb9... with ``top_index`` in the defaults; 38
 photometric law fitted to the data (L = 0.503); 94d26376... with the sparse bundle adjustment;
 d42c189c... with camera-guided area matching as the default matcher; then this reference; then the
 photometric normalisation through the registered cameras (the fitted L 0.5031; I/F block means moved
-by up to 3.4e-4, count and top_index unchanged).
+by up to 3.4e-4, count and top_index unchanged); then free 3-D tie points and the relief model
+from them as the defaults (registration.points: free, mosaicking.relief: model; the sample is
+orthorectified through a relief of -315..133 m: block means moved by up to 0.032, count on
+12,087 and top_index on 6,479 pixels, 1,269 more pixels covered).
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.errors import GeometryError
 from pipeline.geometry.body import xyz_to_lonlat
 from pipeline.registration.bundle.points import ray_radius_sigma
+from pipeline.registration.bundle.problem import median_gsd
 
 __all__ = ["TiePointHeights", "tie_point_heights"]
 
@@ -60,16 +60,6 @@ class TiePointHeights:
 def _empty(datum: float) -> TiePointHeights:
     z = np.zeros(0)
     return TiePointHeights(z, z, z, z, np.zeros(0, int), datum)
-
-
-def _median_gsd(cams) -> float:
-    values = []
-    for cam in cams:
-        try:
-            values.append(cam.gsd_m())
-        except GeometryError:
-            continue
-    return float(np.median(values)) if values else math.nan
 
 
 def tie_point_heights(result, *, datum_radius_m: float | None = None, free: bool = True) -> TiePointHeights:
@@ -123,7 +113,7 @@ def tie_point_heights(result, *, datum_radius_m: float | None = None, free: bool
     precision = max(float(np.median(res)) / _RAYLEIGH_MEDIAN if len(res) else 0.5, _PRECISION_FLOOR_PX)
     cam_list = [cams[f] for f in ids]
     line_sample = np.column_stack([np.asarray(net.line, float)[keep], np.asarray(net.sample, float)[keep]])
-    sigma = ray_radius_sigma(cam_list, frame, track, line_sample, len(xyz), precision * _median_gsd(cam_list))
+    sigma = ray_radius_sigma(cam_list, frame, track, line_sample, len(xyz), precision * median_gsd(cam_list, math.nan))
     lon, lat = xyz_to_lonlat(xyz[good])
     return TiePointHeights(lon, lat, np.linalg.norm(xyz[good], axis=1) - datum, sigma[good], n_obs[good], datum,
                            precision)

@@ -32,7 +32,7 @@ from pipeline.geometry.body import xyz_to_lonlat
 from pipeline.registration.bundle.blocks import BlockProblem, camera_groups
 from pipeline.registration.bundle.cameras import kind_of
 from pipeline.registration.bundle.points import initial_ground, radius_prior, ray_radius_sigma
-from pipeline.registration.bundle.problem import _median_gsd, _rms
+from pipeline.registration.bundle.problem import _rms, median_gsd
 from pipeline.registration.bundle.reduced import resolve_linear_solver
 from pipeline.registration.bundle.report import camera_motion, convergence_notes, convergence_of
 from pipeline.registration.bundle.result import (
@@ -141,7 +141,7 @@ def _starting_points(inp: _Inputs, cfg, dem):
     # that sigma on every point would pull the whole network's relief towards the sphere
     sphere = cfg.point_radius_sigma_sphere_m
     rays = ray_radius_sigma(cams, tr.frame, tr.track, tr.line_sample, tr.n_tracks,
-                            (cfg.tie_sigma_px or _SIGMA_START_PX) * _median_gsd(cams))
+                            (cfg.tie_sigma_px or _SIGMA_START_PX) * median_gsd(cams))
     return p0, r_prior, np.where(rays > sphere, sphere, sphere * math.sqrt(tr.n_tracks)), fn
 
 
@@ -171,7 +171,7 @@ def _solve_rounds(inp: _Inputs, cfg, dem=None) -> _Rounds:
     groups = camera_groups(cams)
     pts = {"points": cfg.points, "radius_fn": r_fn, "groups": groups}
 
-    gsd = _median_gsd(cams)
+    gsd = median_gsd(cams)
     npf = 3 * k * (2 if pos_sigma is not None else 1)
     fp = np.zeros((len(cams), npf))
     uv_xyz = p0.copy()  # current ground points (xyz) per track

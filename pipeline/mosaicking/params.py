@@ -93,7 +93,7 @@ class MosaickingParams(Section):
         "lunar CRS or an ISIS cube (radii or heights); given, it wins over the relief model"
     )
     relief: Literal["model", "sphere"] = Field(
-        "model", description="without a dem: orthorectify through a relief model built from the adjusted 3-D tie "
+        "sphere", description="without a dem: orthorectify through a relief model built from the adjusted 3-D tie "
         "points (written as OUT.relief.tif), or onto the sphere"
     )
     relief_post_m: float | None = Field(

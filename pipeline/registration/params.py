@@ -89,7 +89,7 @@ class RegistrationParams(Section):
         "installed, else splu"
     )
     points: Literal["surface", "free"] = Field(
-        "free", description="free 3D tie points (latitude, longitude, radius) with a radius prior, or points held on "
+        "surface", description="free 3D tie points (latitude, longitude, radius) with a radius prior, or points held on "
         "the reference surface (2 unknowns each; biased over relief)"
     )
     point_radius_sigma_m: float = Field(

@@ -56,8 +56,8 @@ def test_the_output_set_lists_the_relief_model():
                                                      "m.report.html"]
 
 
-@pytest.mark.parametrize(("mosaicking", "has_relief"), [({}, True), ({"relief": "sphere"}, False),
-                                                         ({"dem": "DEM"}, False)])
+@pytest.mark.parametrize(("mosaicking", "has_relief"), [({"relief": "model"}, True), ({}, False),
+                                                         ({"relief": "model", "dem": "DEM"}, False)])
 def test_the_graph_has_a_relief_task_only_without_a_dem(survey, tmp_path, mosaicking, has_relief):
     if mosaicking.get("dem") == "DEM":
         flat = tmp_path / "flat.tif"
@@ -65,7 +65,7 @@ def test_the_graph_has_a_relief_task_only_without_a_dem(survey, tmp_path, mosaic
         with rasterio.open(flat, "w", driver="GTiff", width=grid.shape[1], height=grid.shape[0], count=1,
                            dtype="float32", crs="IAU_2015:30100", transform=grid.transform) as ds:
             ds.write(np.full((1, *grid.shape), 250.0, np.float32))
-        mosaicking = {"dem": str(flat)}
+        mosaicking = {"relief": "model", "dem": str(flat)}
     cfg = small_config(tmp_path, mosaicking=mosaicking)
     g = build_graph(plan(survey, tmp_path / "m.tif", calibration=survey / "calibration", config=cfg))
     stages = [stage for stage, _ in g.products]
@@ -77,7 +77,7 @@ def test_the_graph_has_a_relief_task_only_without_a_dem(survey, tmp_path, mosaic
 @pytest.mark.slow
 def test_a_run_writes_the_relief_model_with_the_rest_of_its_outputs(survey, tmp_path):
     out = tmp_path / "m.tif"
-    cfg = small_config(tmp_path)
+    cfg = small_config(tmp_path, registration={"points": "free"}, mosaicking={"relief": "model"})
     result = run(survey, out, calibration=survey / "calibration", config=cfg)
     relief_path = default_relief_path(out)
     assert relief_path.exists() and result.product["side_files"]["relief"] == str(relief_path)

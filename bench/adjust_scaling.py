@@ -202,8 +202,8 @@ def _frame_to_frame_px(net: dict, adjusted: dict, per_pair: int = 4) -> np.ndarr
 
 def run_one(n_images: int, *, linear_solver: str = "auto", seed: int = 0) -> dict:
     """Generate one network and adjust it; returns the measured numbers (see the module docstring)."""
-    from pipeline.registration.params import RegistrationParams
     from pipeline.registration import adjust
+    from pipeline.registration.params import RegistrationParams
 
     t0 = time.perf_counter()
     net = make_network(n_images, seed=seed)
@@ -224,7 +224,8 @@ def run_one(n_images: int, *, linear_solver: str = "auto", seed: int = 0) -> dic
     return {
         "images": len(ids), "grid_strips_x_frames": list(net["grid"]), "observations": net["n_obs"],
         "tracks": net["n_tracks"], "pair_matches": len(net["matches"]), "generate_s": round(t_gen, 1),
-        "adjust_s": round(t_adj, 1), "adjust_cpu_s": round(c_adj, 1), "solve_s": round(conv.seconds, 1), "peak_rss_mb": round(mem.peak / 2**20),
+        "adjust_s": round(t_adj, 1), "adjust_cpu_s": round(c_adj, 1), "solve_s": round(conv.seconds, 1),
+        "peak_rss_mb": round(mem.peak / 2**20),
         "rounds": conv.rounds, "iterations": conv.iterations, "converged": conv.converged, "reason": conv.reason,
         "linear_solver": conv.linear_solver, "n_tied": result.stats.n_tied, "n_outliers": result.stats.n_outliers,
         "rms_before_px": round(result.stats.rms_before_px, 3), "rms_after_px": round(result.stats.rms_after_px, 3),

@@ -58,7 +58,9 @@ def noise_free_masters(truth: Truth, cfg: CalibrationParams) -> Masters:
     return build_masters(bias, darks, flats, cfg)
 
 
-def frame_accuracy(survey: str | Path, config_path: str | Path = "configs/default.yaml") -> list[dict[str, float | str]]:
+def frame_accuracy(
+    survey: str | Path, config_path: str | Path = "configs/default.yaml"
+) -> list[dict[str, float | str]]:
     """Per-frame numbers (see the module docstring) for one simulated survey folder."""
     survey = Path(survey)
     config = load_config(config_path)

@@ -92,7 +92,8 @@ def growth_rows(doc: dict[str, Any], fmt: Callable[..., str]) -> list[list[Any]]
     out = []
     for r in doc.get("growth", []):
         out.append([
-            f"{r.get('survey')} ({r.get('n_frames')}×{r.get('frame_px')}²)", fmt(r.get("n_frames")), fmt(r.get("pairs")),
+            f"{r.get('survey')} ({r.get('n_frames')}×{r.get('frame_px')}²)",
+            fmt(r.get("n_frames")), fmt(r.get("pairs")),
             r.get("status", "–"), fmt(r.get("wall_s")), fmt(r.get("ms_per_frame"), 0),
             fmt(r.get("per_frame_vs_first"), 2), fmt(r.get("peak_mb"), 0),
             *(fmt(_stage(r, k)) for k in ("plan", "calibrate", "register", "equalize", "mosaic", "write")),

@@ -50,8 +50,9 @@ def markdown_table(headers: list[str], rows: list[list[Any]], align: str | None 
 
 
 MAIN_HEADERS = [
-    "survey", "method", "status", "wall s", "× stitcher", "× floor", "Mpx/s", "peak MB", "plan", "calibrate", "register",
-    "equalize", "mosaic", "write", "after", "geoloc common px", "geoloc f2f px", "corr", "seam ratio", "coverage %", "busy cores", "others' cores",
+    "survey", "method", "status", "wall s", "× stitcher", "× floor", "Mpx/s", "peak MB",
+    "plan", "calibrate", "register", "equalize", "mosaic", "write", "after",
+    "geoloc common px", "geoloc f2f px", "corr", "seam ratio", "coverage %", "busy cores", "others' cores",
 ]
 
 
@@ -74,10 +75,12 @@ def main_rows(doc: dict[str, Any]) -> list[list[Any]]:
             mine = m.get("wall_s") if m["method"].startswith("farside") else None
             rows.append([
                 label, m["method"], m.get("status", DASH), fmt(m.get("wall_s")),
-                fmt(mine / stitcher if mine and stitcher else None, 2), fmt(mine / floor if mine and floor else None, 1),
+                fmt(mine / stitcher if mine and stitcher else None, 2),
+                fmt(mine / floor if mine and floor else None, 1),
                 fmt(m.get("mpx_per_s"), 2),
                 fmt(m.get("peak_mb"), 0),
-                *(fmt(_stage(st, k)) for k in ("plan", "calibrate", "register", "equalize", "mosaic", "write", "after")),
+                *(fmt(_stage(st, k))
+                  for k in ("plan", "calibrate", "register", "equalize", "mosaic", "write", "after")),
                 fmt(geo.get("common_px"), 2), fmt(geo.get("frame_to_frame_rms_px"), 2),
                 fmt(acc.get("pearson"), 3), fmt(acc.get("seam_ratio"), 2), fmt(acc.get("coverage_pct"), 1),
                 fmt(m.get("cpu_util"), 2), fmt(m.get("others_cores"), 2),

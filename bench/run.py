@@ -144,7 +144,8 @@ def bench_survey(name: str, survey_doc: dict[str, Any], run_root: Path, args, no
     survey = Path(survey_doc["path"])
     spec = SIZES[name]
     run_dir = run_root / name
-    s: dict[str, Any] = {"n_frames": survey_doc["n_frames"], "frame_px": spec.size, "input_mpx": round(spec.input_mpx, 2),
+    s: dict[str, Any] = {"n_frames": survey_doc["n_frames"], "frame_px": spec.size,
+                         "input_mpx": round(spec.input_mpx, 2),
                          "survey": {k: v for k, v in survey_doc.items() if k != "path"}, "methods": []}
 
     # 1. farside end to end
@@ -243,7 +244,8 @@ def bench_survey(name: str, survey_doc: dict[str, Any], run_root: Path, args, no
     return s
 
 
-SCALING_FACTORS = {"threads-1": 1.6, "processes-N": 1.1, "processes-1": 1.6, "halfpx": 1.7}  # measured: 1.41, -, -, 1.51
+# measured: 1.41, -, -, 1.51
+SCALING_FACTORS = {"threads-1": 1.6, "processes-N": 1.1, "processes-1": 1.6, "halfpx": 1.7}
 
 
 def scaling_plans(args, main: dict[str, Any]) -> list[tuple[str, int, float | None, str, float]]:
@@ -319,7 +321,7 @@ def run_scaling(doc: dict[str, Any], surveys: dict[str, Any], run_root: Path, ar
 
 
 def profile_run(name: str, survey_doc: dict[str, Any], run_root: Path, out_dir: Path, args) -> dict[str, Any]:
-    """cProfile of a synchronous run (all tasks in the main thread, so the profile sees them)."""
+    """A cProfile of a synchronous run (all tasks in the main thread, so the profile sees them)."""
     import pstats
 
     prof = out_dir / f"profile-{name}.pstats"
@@ -405,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     doc: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine_info(),
-        "settings": {"sizes": sizes, "growth": growth, "seed": args.seed, "workers": args.workers, "scheduler": "threads",
+        "settings": {"sizes": sizes, "growth": growth, "seed": args.seed, "workers": args.workers,
+                     "scheduler": "threads",
                      "stitch_timeout_s": args.stitch_timeout, "pipeline_timeout_s": args.pipeline_timeout,
                      "scaling": args.scaling, "tile_size": 512},
         "surveys": {}, "scaling": [], "notes": notes,
@@ -455,7 +458,8 @@ def main(argv: list[str] | None = None) -> int:
     doc["total_s"] = round(time.perf_counter() - t_start, 1)
     notes.append(
         f"benchmark {doc['bench_s']:.0f} s after {doc['generation_s']:.0f} s of survey generation. wall s = the run "
-        "call (pipeline: pipeline.orchestration.run; floor: read+remap+write; stitcher: estimateTransform+composePanorama), "
+        "call (pipeline: pipeline.orchestration.run; floor: read+remap+write; "
+        "stitcher: estimateTransform+composePanorama), "
         "excluding interpreter start. Stage columns split the run's wall time between stages while their tasks run "
         "(plan = ingest + grid + pairs + graph build before the first task; after = after the last task: "
         "engine shutdown and the QA report). "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["ingest", "calibrate", "register", "crosscheck", "mosaic", "run", "plan", "load_config", "__version__"]
 

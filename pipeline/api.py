@@ -33,6 +33,7 @@ from pipeline.mosaicking import footprint_bbox_xy, frames_touching
 from pipeline.mosaicking.gridspec import output_grid
 from pipeline.orchestration import steps
 from pipeline.orchestration.outputs import OutputSet
+from pipeline.orchestration.reliefstep import relief_active, relief_step
 from pipeline.registration import RegistrationResult
 
 __all__ = ["calibrate", "crosscheck", "ingest", "mosaic", "register"]
@@ -55,8 +56,9 @@ def calibrate(frames: Frame | Sequence[Frame], calibration_frames: Sequence[Fram
 
     ``calibration_frames`` are BIAS/DARK/FLAT frames (of any number of detectors: each light
     frame gets its own detector's masters, :mod:`pipeline.calibration.masterset`), or already
-    built ``pipeline.calibration.MasterSet`` or ``Masters`` (one detector). Output units follow ``calibration.output`` (I/F by
-    default, photometrically normalised when ``calibration.photometry`` is set).
+    built ``pipeline.calibration.MasterSet`` or ``Masters`` (one detector). Output units follow
+    ``calibration.output`` (I/F by default, photometrically normalised when
+    ``calibration.photometry`` is set).
     """
     config = config or load_config()
     light = [frames] if isinstance(frames, Frame) else list(frames)
@@ -86,7 +88,8 @@ def register(frames: Sequence[Frame | FrameFailure], config: Config | None = Non
         matches = [steps.match_step(good[p.i], good[p.j], p, reg, seed) for p in pairs]
         if reg.reference_basemap is not None:
             controls = [steps.control_step(f, reg, seed) for f in good]
-    return steps.adjust_step(cameras, matches, controls, reg, seed)
+    return steps.adjust_step(cameras, matches, controls, reg, seed,
+                             str(config.mosaicking.dem) if config.mosaicking.dem else None)
 
 
 def crosscheck(frames: Sequence[Frame | FrameFailure], registration: RegistrationResult | None = None,
@@ -105,18 +108,32 @@ def crosscheck(frames: Sequence[Frame | FrameFailure], registration: Registratio
     near = neighbours(len(good), pairs)
     cal = config.calibration
     cosmic = cal.enabled and cal.cosmic_rays
+    relief = _relief(good, registration, config)
     checked = {f.id: steps.crosscheck_step(f, [good[j] for j in near[k]], registration, cal,
-                                           config.crosschecking, dem, cosmic) for k, f in enumerate(good)}
+                                           config.crosschecking, dem, cosmic, relief) for k, f in enumerate(good)}
     return [checked.get(f.id, f) if isinstance(f, Frame) else f for f in frames]
+
+
+def _relief(good: Sequence[Frame], registration: RegistrationResult, config: Config, grid=None):
+    """The relief model of a registration (None without one, or with ``mosaicking.dem`` or
+    ``relief: sphere``), over ``grid`` (default the mosaic's grid of the adjusted cameras)."""
+    cfg, reg = config.mosaicking, config.registration
+    if not relief_active(cfg, reg.enabled) or not registration.corrections:
+        return None
+    if grid is None:
+        cams = steps.cameras_of(registration)
+        grid = output_grid([cams.get(f.id, f.camera) for f in good], cfg,
+                           like=read_grid(cfg.like) if cfg.like else None)
+    return relief_step(registration, grid, cfg, reg.points == "free")
 
 
 def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
            registration: RegistrationResult | None = None, config: Config | None = None,
            overwrite: bool = False) -> Path:
     """Equalise and blend calibrated frames into a COG at ``out``, with the same side files
-    (quicklook, STAC item) and provenance tags as :func:`pipeline.run`, written as one set as
-    :func:`pipeline.run` writes it (staged, renamed together; an existing product is an
-    :class:`~pipeline.errors.OutputExists` unless ``overwrite``).
+    (quicklook, STAC item, ``OUT.relief.tif``) and provenance tags as :func:`pipeline.run`, written
+    as one set as :func:`pipeline.run` writes it (staged, renamed together; an existing product
+    is an :class:`~pipeline.errors.OutputExists` unless ``overwrite``).
 
     Runs tile by tile in this thread. ``registration`` (e.g. ``register(...)``) gives the
     adjusted cameras; default the frames' own. With ``calibration.photometry.model: auto`` the
@@ -128,7 +145,10 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
     request = hashlib.sha256(json.dumps(
         [sorted(f.meta.content_hash for f in frames if isinstance(f, Frame)), config.model_dump(mode="json"),
          str(out.resolve())], sort_keys=True, default=str).encode()).hexdigest()
-    outputs = OutputSet.for_run(out, quicklook=cfg.quicklook, stac=cfg.stac, report=False, request=request)
+    with_relief = (relief_active(cfg, config.registration.enabled) and registration is not None
+                   and bool(registration.corrections))
+    outputs = OutputSet.for_run(out, quicklook=cfg.quicklook, stac=cfg.stac, report=False, request=request,
+                                relief=with_relief)
     outputs.prepare(overwrite)
     good = [f for f in frames if isinstance(f, Frame) and f.camera is not None]
     if not good:
@@ -137,9 +157,10 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
     cams = steps.cameras_of(registration)
     grid = output_grid([cams.get(f.id, f.camera) for f in good], cfg, like=read_grid(cfg.like) if cfg.like else None)
     cal = steps.effective_calibration(good, config.calibration)
+    relief = _relief(good, registration, config, grid) if with_relief else None
     if steps.auto_photometry(cal) and any(f.qa.get("photometry") == PENDING for f in good):
         dem = str(cfg.dem) if cfg.dem else None
-        fit = steps.photometry_step(good, registration, grid, cal, dem, config.run.seed)
+        fit = steps.photometry_step(good, registration, grid, cal, dem, config.run.seed, relief)
         good = [steps.normalise_step(f, fit, cal, registration, dem) for f in good]
     equalization = steps.equalize_step(good, registration, grid, cfg) if cfg.equalize and len(good) > 1 else None
     boxes = [footprint_bbox_xy(cams.get(f.id, f.camera), grid.crs) for f in good]
@@ -148,7 +169,8 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
         for tile in grid.tiles(cfg.tile_size, cfg.halo):
             order = frames_touching(grid[tile.outer], boxes)
             if order:
-                yield steps.tile_step(tile, grid, [good[i] for i in order], order, registration, equalization, cfg)
+                yield steps.tile_step(tile, grid, [good[i] for i in order], order, registration, equalization, cfg,
+                                      relief)
 
     failures = [f for f in frames if isinstance(f, FrameFailure)]
     datetimes = sorted(f.meta.time_utc for f in good if f.meta.time_utc is not None)
@@ -156,7 +178,7 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
     try:
         steps.write_products(tiles(), grid, outputs.stage(), [band, *cfg.extra_bands],
                              steps.provenance_tags(good, config, failures), cfg, datetimes,
-                             num_threads=config.run.workers)
+                             num_threads=config.run.workers, relief=relief)
         outputs.commit()
     finally:
         outputs.discard()

@@ -113,6 +113,7 @@ class FarsideGroup(click.Group):
     """Ends every failed command with one ``farside: error: ...`` line and a non-zero exit."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Run the group as click does, but end every failure with one ``farside: error:`` line and its exit status."""
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except _NO_ARGS_IS_HELP as exc:  # plain `farside`: the help, as click shows it
@@ -162,7 +163,8 @@ def main(verbose: int, quiet: bool) -> None:
               help="Where stage products are cached for resume (default: OUT's folder/.farside-work).")
 @click.option("--no-register", is_flag=True, help="Place frames with their reported pointing.")
 @click.option("--dry-run", is_flag=True, help="List what would be processed and the output grid; compute nothing.")
-@click.option("--overwrite", is_flag=True, help="Replace OUT and its quicklook, STAC item, report and other outputs if they exist.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace OUT and its quicklook, STAC item, report and other outputs if they exist.")
 @click.option("--grid", "grid_name", help="Named grid of configs/grids.yaml (CRS, resolution, extent).")
 @click.option("--bounds", help="Extent W,S,E,N: degrees lon/lat (east may exceed 180), or CRS metres with "
                                "--bounds-units m.")
@@ -241,7 +243,7 @@ def ingest_command(frames_dir, calibration, config_path, json_path):
     \b
     Example:
       farside ingest sample_images --calibration sample_images/calibration --json inventory.json
-    """
+    """  # noqa: D301 -- click's no-rewrap marker is a real backspace (\b); a raw docstring would break it
     from pipeline.config import load_config  # deferred: `farside --help` stays fast
     from pipeline.ingestion import format_inventory, ingest, inventory_rows  # deferred: as above
 
@@ -262,7 +264,7 @@ def inspect(mosaic_path, as_json):
     \b
     Example:
       farside inspect out/mosaic.tif
-    """
+    """  # noqa: D301 -- click's no-rewrap marker is a real backspace (\b); a raw docstring would break it
     from rasterio.errors import RasterioError  # deferred: `farside --help` stays fast
 
     from pipeline.io.geotiff import describe  # deferred: as above
@@ -283,9 +285,12 @@ def inspect(mosaic_path, as_json):
 @global_options
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--strips", type=click.IntRange(min=1), default=None, help="Number of strips [default: 3, or the preset's].")
-@click.option("--frames-per-strip", type=click.IntRange(min=1), default=None, help="Frames per strip [default: 6, or the preset's].")
-@click.option("--size", type=click.IntRange(min=16), default=None, help="Frame size in pixels (square) [default: 320, or the preset's].")
+@click.option("--strips", type=click.IntRange(min=1), default=None,
+              help="Number of strips [default: 3, or the preset's].")
+@click.option("--frames-per-strip", type=click.IntRange(min=1), default=None,
+              help="Frames per strip [default: 6, or the preset's].")
+@click.option("--size", type=click.IntRange(min=16), default=None,
+              help="Frame size in pixels (square) [default: 320, or the preset's].")
 @click.option("--preset", default=None, help="A named survey of pipeline.simulation.PRESETS (relief_strip, "
               "oblique_relief, film, small_128, small_256, linescan_strips, pushframe_strip, scan_mix); "
               "other options override it.")
@@ -309,7 +314,7 @@ def simulate(outdir, seed, strips, frames_per_strip, size, preset, law, law_para
     Example:
       farside simulate sample_images --seed 42
       farside simulate out/relief --preset relief_strip
-    """
+    """  # noqa: D301 -- click's no-rewrap marker is a real backspace (\b); a raw docstring would break it
     from pipeline.simulation import simulate_survey, survey_kwargs  # deferred: `farside --help` stays fast
 
     if outdir.exists() and any(outdir.iterdir()) and not force:

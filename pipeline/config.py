@@ -84,7 +84,9 @@ class RunParams(Section):
     """Execution: scheduler, work directory and determinism."""
 
     scheduler: str = Field("threads", description="synchronous, threads, processes, tcp://host:port, slurm, pbs")
-    workers: int | None = Field(None, gt=0, description="threads/processes (local) or worker processes (distributed); default all cores")
+    workers: int | None = Field(
+        None, gt=0, description="threads/processes (local) or worker processes (distributed); default all cores"
+    )
     workdir: Path | None = Field(
         None, description="where stage products are cached for resume; default <output folder>/.farside-work"
     )

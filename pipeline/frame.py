@@ -104,10 +104,12 @@ class Frame:
 
     @property
     def id(self) -> str:
+        """The frame's identifier (``meta.id``)."""
         return self.meta.id
 
     @property
     def loaded(self) -> bool:
+        """Whether the pixel data is in memory."""
         return self.data is not None
 
     def replace(self, **changes: Any) -> Frame:

@@ -8,13 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# bench/ is imported from the repository root (put on sys.path when pytest did not)
+if str(Path(__file__).resolve().parents[1]) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import accuracy, report, stages
 from bench.machine import cpu_model, machine_info
 from bench.memory import PeakMemorySampler, run_measured
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 # -- report ------------------------------------------------------------------------------

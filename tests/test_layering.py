@@ -222,7 +222,9 @@ def test_package_faces_only_hand_names_on():
 
 
 def test_no_file_over_500_lines():
-    long = {str(p.relative_to(ROOT)): n for p in PKG.rglob("*.py") if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    long = {
+        str(p.relative_to(ROOT)): n for p in PKG.rglob("*.py") if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
     assert not long, long
 
 

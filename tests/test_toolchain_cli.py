@@ -41,7 +41,8 @@ def run(tmp_path_factory):
     simulate_survey(root / "frames", seed=7, n_strips=2, frames_per_strip=3, size=(96, 96), workers=1)
     out = root / "out"
     result = CliRunner().invoke(main, [
-        "mosaic", str(root / "frames"), "--out", str(out / "m.tif"), "--calibration", str(root / "frames" / "calibration"),
+        "mosaic", str(root / "frames"), "--out", str(out / "m.tif"),
+        "--calibration", str(root / "frames" / "calibration"),
         "--write-cameras", str(out / "cams"), "--write-network", str(out / "net.net"), "--format", "cub",
         "--workers", "2", "--workdir", str(root / "work"),
     ], catch_exceptions=False)

@@ -166,7 +166,8 @@ def instrument_mask(spec: str | Sequence, shape: tuple[int, int], where: str = "
         mask = read_mask_png(spec)
         if mask.shape != tuple(shape):
             raise CalibrationError(
-                f"{spec}: instrument mask is {mask.shape[0]} x {mask.shape[1]} (lines x samples) but {where or 'the frame'} "
+                f"{spec}: instrument mask is {mask.shape[0]} x {mask.shape[1]} (lines x samples) "
+                f"but {where or 'the frame'} "
                 f"is {shape[0]} x {shape[1]}; give a mask of the frame's size in calibration.masking.instruments"
             )
         return np.array(mask)

@@ -45,6 +45,7 @@ class DetectorMasters:
 
     @property
     def label(self) -> str:
+        """Display name: the instrument (or "unnamed instrument") and the masters' size (px)."""
         shape = self.masters.shape
         size = "constant masters" if shape is None else f"{shape[0]} x {shape[1]} px"
         return f"{self.instrument or 'unnamed instrument'} ({size})"

@@ -67,10 +67,12 @@ class Candidate:
 
     @property
     def n_params(self) -> int:
+        """Number of law parameters."""
         return len(self.law.parameter_names)
 
     @property
     def theta(self) -> np.ndarray:
+        """The fitted law parameters (the first :attr:`n_params` entries of ``x``)."""
         return self.x[: self.n_params]
 
 

@@ -37,6 +37,8 @@ _MIN_SLOPE_SPREAD = np.radians(0.25)
 
 @dataclass(frozen=True)
 class Problem:
+    """The scaled observations, law, cell indexing, frame groups and slope rows of one photometric fit."""
+
     obs: Observations
     law: Law
     scale: float  # I/F unit of the scaled data
@@ -51,9 +53,12 @@ class Problem:
 
     @property
     def n_params(self) -> int:
+        """Number of law parameters (the leading entries of the parameter vector)."""
         return len(self.law.parameter_names)
 
     def split(self, x: np.ndarray):
+        """The parameter vector ``x`` as ``(theta, u, o)``: law parameters, per-frame log gains, offsets
+        (zeros when offsets are not fitted)."""
         p, nf = self.n_params, self.obs.n_frames
         theta = x[:p]
         u = x[p : p + nf]
@@ -286,7 +291,7 @@ def solve(problem: Problem, t0: np.ndarray, *, loss: str = "linear", max_nfev: i
 
 
 def _solve_free(problem: Problem, t0: np.ndarray, free: np.ndarray, loss: str, max_nfev: int) -> np.ndarray:
-    """scipy ``least_squares`` over the ``free`` entries of (theta, u, o).
+    """SciPy ``least_squares`` over the ``free`` entries of (theta, u, o).
 
     While the reduced Jacobian is small (up to :data:`DENSE_LIMIT` entries) and the loss
     linear: MINPACK's Levenberg-Marquardt (``method="lm"``, dense), bounded parameters

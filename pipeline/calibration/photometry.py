@@ -132,6 +132,7 @@ class PhotometricModel:
     tunable: tuple[str, ...] = ()
 
     def __call__(self, incidence: np.ndarray, emission: np.ndarray, phase: np.ndarray) -> np.ndarray:
+        """Model reflectance at incidence, emission and phase angles (radians), with the bound parameters."""
         return self.function(incidence, emission, phase, **dict(self.parameters))
 
     def with_parameters(self, **parameters: object) -> PhotometricModel:

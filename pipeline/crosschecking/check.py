@@ -117,8 +117,8 @@ def frame_coordinates(camera, other, dem: Dem | None = None, step: int = 8, *,
     line, sample = other.ground_to_image(xyz)
     # nodes far outside ``other`` are dropped: between two of them the interpolation could
     # pass through its image although the ground there is nowhere near it
-    margin = 2.0 * step + 2.0
-    seen &= other.visible(xyz) & (np.abs(line - other.lines / 2.0) < other.lines / 2.0 + margin) \
+    margin = 2.0 * step + 2.0  # a new array: ``g.seen`` is shared by every ``other``
+    seen = seen & other.visible(xyz) & (np.abs(line - other.lines / 2.0) < other.lines / 2.0 + margin) \
         & (np.abs(sample - other.samples / 2.0) < other.samples / 2.0 + margin)
     rows, cols = np.arange(lines), np.arange(samples)
     return (interp_grid(np.where(seen, line, np.nan), gl, gs, rows, cols),

@@ -276,6 +276,7 @@ class AleOrientations:
     const: np.ndarray = field(default_factory=lambda: np.array([1.0, 0.0, 0.0, 0.0]))
 
     def time_dependent(self, t) -> np.ndarray:
+        """The table's rotations ``(w, x, y, z)`` at times ``t`` (s), shape ``(n, 4)``, without the constant."""
         t = np.atleast_1d(np.asarray(t, dtype=float))
         if len(self.times) > 1:
             i = interpolation_index(self.times, t)
@@ -291,9 +292,11 @@ class AleOrientations:
         return quat_mul(rot, self.quats[0])
 
     def interpolate(self, t) -> np.ndarray:
+        """The full rotations ``constant * table`` at times ``t`` (s), ``(w, x, y, z)``, shape ``(n, 4)``."""
         return quat_mul(self.const, self.time_dependent(t))
 
     def interpolate_av(self, t) -> np.ndarray:
+        """Angular velocities (rad/s) at times ``t`` (s), interpolated linearly, shape ``(n, 3)``; zeros if none."""
         t = np.atleast_1d(np.asarray(t, dtype=float))
         if self.avs is None:
             return np.zeros((t.size, 3))
@@ -318,6 +321,7 @@ class AleOrientations:
         return rp, rv
 
     def inverse(self) -> AleOrientations:
+        """The inverse rotations (destination into source), without angular velocities."""
         const_inv = quat_inverse(self.const)
         rots = quat_mul(quat_inverse(self.quats), const_inv)
         return AleOrientations(self.times, rots, None, np.array([1.0, 0.0, 0.0, 0.0]))
@@ -342,7 +346,7 @@ def csm_ephemeris_from_tables(
     sun_positions_km=None,
     sun_velocities_km=None,
 ) -> CsmEphemeris:
-    """usgscsm ``constructStateFromIsd``'s tables from parsed ALE ISD tables.
+    """The usgscsm ``constructStateFromIsd`` tables from parsed ALE ISD tables.
 
     Parameters
     ----------

@@ -19,6 +19,7 @@ from affine import Affine
 from pyproj import CRS, Transformer
 
 from pipeline.errors import BadFrame, ConfigError
+from pipeline.geometry.demread import cylindrical_period_m, read_dem_band
 from pipeline.geometry.grid import MOON_GEOGRAPHIC, MapGrid, resolve_crs
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,11 @@ class Dem:
     # -- construction -------------------------------------------------------------------
     @classmethod
     def from_file(cls, path: str | Path, *, band: int = 1, is_radius: bool | None = None) -> Dem:
-        """Read a GeoTIFF (or any GDAL raster) DEM in a lunar CRS.
+        """Read a GeoTIFF, an ISIS cube (ISIS3 or ISIS2) or any GDAL raster DEM in a lunar CRS.
+
+        The band's scale and offset are applied (an ISIS cube's ``Base`` and ``Multiplier``)
+        and nodata and ISIS special pixels become NaN
+        (:func:`~pipeline.geometry.demread.read_dem_band`).
 
         Parameters
         ----------
@@ -66,21 +71,17 @@ class Dem:
         BadFrame
             Unreadable file, or a CRS that is missing or not lunar.
         """
-
         path = Path(path)
         try:
-            with rasterio.open(path) as ds:
-                values = ds.read(band, masked=True).astype(float).filled(np.nan)
-                transform = ds.transform
-                crs = ds.crs
-        except (rasterio.errors.RasterioError, OSError) as exc:
+            values, transform, crs_wkt, _ = read_dem_band(path, band)
+        except (rasterio.errors.RasterioError, OSError, IndexError) as exc:
             raise BadFrame(path, f"cannot read DEM: {exc}") from None
-        if crs is None:
+        if not crs_wkt:
             raise BadFrame(
                 path, "DEM has no CRS; assign a lunar CRS (e.g. IAU_2015:30100) with gdal_edit.py -a_srs"
             )
         try:
-            pcrs = resolve_crs(CRS.from_wkt(crs.to_wkt()))
+            pcrs = resolve_crs(CRS.from_wkt(crs_wkt))
         except ConfigError as exc:
             raise BadFrame(path, f"DEM CRS is not lunar: {exc}") from None
         return cls.from_array(values, transform, pcrs, is_radius=is_radius, path=path)
@@ -135,7 +136,15 @@ class Dem:
             x0 = min(self.transform.c, self.transform.c + self.transform.a * self.values.shape[1])
             return np.mod(lon - x0, 360.0) + x0, lat
         x, y = self._to_dem.transform(lon, lat)
-        return np.asarray(x), np.asarray(y)
+        x = np.asarray(x)
+        if self._period_m is not None:  # a cylindrical map (e.g. 0..360 deg): wrap x into its span
+            x0 = min(self.transform.c, self.transform.c + self.transform.a * self.values.shape[1])
+            x = np.mod(x - x0, self._period_m) + x0
+        return x, np.asarray(y)
+
+    @cached_property
+    def _period_m(self) -> float | None:
+        return cylindrical_period_m(self._crs)
 
     def height_m(self, lon_rad, lat_rad) -> np.ndarray:
         """Height (m) above ``datum_radius_m`` at planetocentric lon/lat (radians), bilinear

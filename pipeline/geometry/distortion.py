@@ -195,6 +195,7 @@ class Distortion:
 
     @property
     def is_identity(self) -> bool:
+        """Whether the model is ``"none"`` (no distortion)."""
         return self.model == "none"
 
     # -- closed-form directions -------------------------------------------------------------

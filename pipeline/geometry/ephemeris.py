@@ -49,7 +49,7 @@ __all__ = [
 
 
 def lagrange_interp_uniform(values, t0: float, dt: float, time, order: int = 8) -> np.ndarray:
-    """usgscsm ``lagrangeInterp``: Lagrange interpolation on a uniform table.
+    """Port of usgscsm ``lagrangeInterp``: Lagrange interpolation on a uniform table.
 
     Parameters
     ----------
@@ -146,7 +146,7 @@ def lagrange_coefficients(values, order: int = 8) -> np.ndarray:
 
 
 def quat_xyzw_to_matrix(q) -> np.ndarray:
-    """usgscsm ``calculateRotationMatrixFromQuaternions``: normalise ``(x, y, z, w)`` quaternions
+    """Port of usgscsm ``calculateRotationMatrixFromQuaternions``: normalise ``(x, y, z, w)`` quaternions
     (shape ``(..., 4)``) and return their rotation matrices, shape ``(..., 3, 3)``.
 
     Examples
@@ -256,10 +256,12 @@ class CsmEphemeris(PicklesWithoutCache):
     # -- uniform grids ----------------------------------------------------------------------
     @property
     def n_positions(self) -> int:
+        """Number of position nodes."""
         return len(self.positions) // 3
 
     @property
     def n_quaternions(self) -> int:
+        """Number of quaternion nodes."""
         return len(self.quaternions) // 4
 
     @property
@@ -300,18 +302,22 @@ class CsmEphemeris(PicklesWithoutCache):
 
     @property
     def position_table(self) -> np.ndarray:
+        """Positions (m), read-only, shape ``(n_positions, 3)``."""
         return self._arr("positions", 3)
 
     @property
     def velocity_table(self) -> np.ndarray:
+        """Velocities (m/s), read-only, shape ``(n_positions, 3)``."""
         return self._arr("velocities", 3)
 
     @property
     def quaternion_table(self) -> np.ndarray:
+        """Quaternions ``(x, y, z, w)``, read-only, shape ``(n_quaternions, 4)``."""
         return self._arr("quaternions", 4)
 
     @property
     def has_sun(self) -> bool:
+        """Whether the tables include Sun positions."""
         return bool(self.sun_positions)
 
     # -- evaluation (relative time) ------------------------------------------------------------

@@ -165,7 +165,9 @@ def footprint_contains_pole(lon_deg, lat_deg) -> int:
     return 0
 
 
-def footprint_lonlat(camera: Camera, n_per_edge: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+def footprint_lonlat(
+    camera: Camera, n_per_edge: int = 32
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Footprint samples of an image in planetocentric degrees: the border ring and a grid of
     interior points (for bounding boxes in map projections that curve the ring).
 

@@ -132,6 +132,7 @@ class MapGrid:
     # -- properties ---------------------------------------------------------------------
     @cached_property
     def crs(self) -> CRS:
+        """The grid's CRS (parsed from ``crs_wkt``)."""
         return CRS.from_wkt(self.crs_wkt)
 
     @property
@@ -209,7 +210,7 @@ class MapGrid:
         return MapGrid(self.crs_wkt, self.transform * Affine.translation(c0, r0), (r1 - r0, c1 - c0))
 
     def coarsened(self, factor: float) -> MapGrid:
-        """This grid with pixels ``factor`` (>= 1) times larger, covering the same extent from the
+        """A copy of this grid with pixels ``factor`` (>= 1) times larger, covering the same extent from the
         same origin (e.g. for overlap statistics on a coarse grid)."""
         if not factor >= 1:
             raise ConfigError(f"coarse grid factor must be >= 1, got {factor}")

@@ -39,7 +39,9 @@ def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.arctan2(cross, dot)
 
 
-def illumination_angles(xyz, observer_m, sun_m, radii: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def illumination_angles(
+    xyz, observer_m, sun_m, radii: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Incidence, emission and phase (radians) at body-fixed points ``xyz`` (..., 3).
 
     Parameters

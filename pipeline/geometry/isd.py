@@ -82,10 +82,12 @@ class IsdReader:
 
     # -- errors ---------------------------------------------------------------------------
     def fail(self, reason: str) -> BadGeometry:
+        """A :class:`BadGeometry` error for this ISD with ``reason``."""
         return BadGeometry(self.source, reason)
 
     # -- raw access -----------------------------------------------------------------------
     def has(self, *keys: str) -> bool:
+        """Whether the nested keys ``keys`` all exist in the ISD."""
         node: Any = self.isd
         for k in keys:
             if not isinstance(node, Mapping) or k not in node:
@@ -94,6 +96,7 @@ class IsdReader:
         return True
 
     def get(self, *keys: str, default: Any = _MISSING) -> Any:
+        """The value at nested ``keys``; ``default`` when missing, else :class:`BadGeometry`."""
         node: Any = self.isd
         for i, k in enumerate(keys):
             if not isinstance(node, Mapping) or k not in node:
@@ -107,6 +110,7 @@ class IsdReader:
         return node
 
     def number(self, *keys: str, default: Any = _MISSING, positive: bool = False) -> float:
+        """The number at nested ``keys`` (finite; > 0 with ``positive``), else :class:`BadGeometry`."""
         value = self.get(*keys, default=default)
         return self._to_number(value, ".".join(keys), positive)
 
@@ -121,6 +125,7 @@ class IsdReader:
         return value
 
     def array(self, *keys: str, shape: tuple[int | None, ...], default: Any = _MISSING) -> np.ndarray:
+        """The float array at nested ``keys`` with ``shape`` (None: any length), else :class:`BadGeometry`."""
         value = self.get(*keys, default=default)
         return self._to_array(value, ".".join(keys), shape)
 
@@ -141,12 +146,14 @@ class IsdReader:
         return arr
 
     def unit_scale(self, *keys: str, default: str | None = None) -> float:
+        """Metres per unit of the unit name at ``keys`` (``'m'``: 1, ``'km'``: 1000)."""
         unit = self.get(*keys, default=default if default is not None else _MISSING)
         if not isinstance(unit, str) or unit.strip().lower() not in _UNITS:
             raise self.fail(f"{'.'.join(keys)!r} is {unit!r}; use 'm' or 'km'")
         return _UNITS[unit.strip().lower()]
 
     def text(self, *keys: str, default: str = "") -> str:
+        """The value at ``keys`` as text (``""`` for None)."""
         value = self.get(*keys, default=default)
         return "" if value is None else str(value)
 
@@ -257,6 +264,96 @@ def body_rotation_at(isd: Mapping[str, Any], t: float | None, source: str | Path
     return _rotation_at(reader, "body_rotation", t)
 
 
+def _frame_state(r: IsdReader, t: float | None):
+    """``(position_m, velocity_m_s, cam_to_body, sun_position_m or None)`` of a frame-camera ISD,
+    body-fixed (m, m/s; 3 x 3 rotation), from ALE tables at ``t`` (s) or usgscsm's legacy keys."""
+    if r.has("instrument_position"):
+        frames = {
+            k: r.get(k, "reference_frame", default=1)
+            for k in ("instrument_position", "instrument_pointing", "body_rotation", "sun_position")
+            if r.has(k)
+        }
+        if len({str(v) for v in frames.values()}) > 1:
+            raise r.fail(
+                f"reference frames disagree: {frames}; positions and pointing must be given in the "
+                f"frame that body_rotation starts from (J2000 = 1)"
+            )
+        if not r.has("instrument_pointing"):
+            raise r.fail("missing key 'instrument_pointing' (ALE ISDs carry it beside instrument_position)")
+        n_entries = [
+            len(r.get(k, v)) if isinstance(r.get(k, v, default=None), list) else 1
+            for k, v in (
+                ("instrument_position", "positions"),
+                ("instrument_pointing", "quaternions"),
+                ("body_rotation", "quaternions"),
+                ("sun_position", "positions"),
+            )
+            if r.has(k, v)
+        ]
+        if t is None and max(n_entries, default=1) > 1:
+            raise r.fail("missing key 'center_ephemeris_time', needed to interpolate the ephemeris tables")
+        body = _rotation_at(r, "body_rotation", t) if r.has("body_rotation") else np.eye(3)
+        j2000_to_cam = _rotation_at(r, "instrument_pointing", t)
+        position = body @ _position_at(r, "instrument_position", t, "km")
+        velocity = body @ _velocity_at(r, "instrument_position", t, "km")
+        cam_to_body = _orthonormal(body @ j2000_to_cam.T)
+        if r.has("farside", "cam_to_body"):
+            # bit-exact rotation written by FrameCamera.to_isd(); ignored if the quaternion
+            # was edited since (then the quaternion wins)
+            exact = r.array("farside", "cam_to_body", shape=(9,)).reshape(3, 3)
+            if np.allclose(exact, cam_to_body, rtol=0, atol=1e-12):
+                cam_to_body = exact
+        sun = body @ _position_at(r, "sun_position", t, "km") if r.has("sun_position", "positions") else None
+        # bit-exact body-fixed vectors written by to_isd (the km tables round them), same rule
+        position = _exact(r, "position_m", position)
+        velocity = _exact(r, "velocity_m_s", velocity)
+        sun = None if sun is None else _exact(r, "sun_position_m", sun)
+    elif r.has("sensor_position") or r.has("sensor_location"):
+        key = "sensor_position" if r.has("sensor_position") else "sensor_location"
+        position = _legacy_vector(r, key, "m")
+        velocity = _legacy_vector(r, "sensor_velocity", "m") if r.has("sensor_velocity") else np.zeros(3)
+        if not r.has("sensor_orientation"):
+            raise r.fail("missing key 'sensor_orientation' (quaternion x, y, z, w camera to body-fixed)")
+        cam_to_body = _legacy_quaternion(r)
+        sun = _legacy_vector(r, "sun_position", "m") if r.has("sun_position") else None
+    else:
+        raise r.fail(
+            "missing key 'instrument_position' (ALE) or 'sensor_position' (usgscsm): the ISD has no "
+            "spacecraft position; regenerate it with ALE isd_generate"
+        )
+    return position, velocity, cam_to_body, sun
+
+
+def _frame_look(
+    r: IsdReader,
+    look_direction: int | Mapping[str, int] | None,
+    folded_look: int | None,
+    name_sensor: str,
+    name_platform: str,
+    instrument_id: str,
+) -> int:
+    """The look direction (+1 or -1) of :func:`parse_frame_isd`: a negative focal length's, else
+    the caller's (or its table's entry for the instrument), the ISD's, then the default."""
+    if isinstance(look_direction, Mapping):
+        table = {_norm_name(k): v for k, v in look_direction.items()}
+        look = None
+        for cand in (name_sensor, instrument_id, f"{name_platform} {name_sensor}", name_platform):
+            if cand and _norm_name(cand) in table:
+                look = table[_norm_name(cand)]
+                break
+    else:
+        look = look_direction
+    if folded_look is not None:
+        look = folded_look
+    if look is None and r.has("farside", "look_direction"):
+        look = r.get("farside", "look_direction")
+    if look is None:
+        look = default_look_direction(name_platform, name_sensor, instrument_id)
+    if look not in (1, -1):
+        raise r.fail(f"look direction must be +1 or -1, got {look!r}")
+    return look
+
+
 def parse_frame_isd(
     isd: Any,
     source: str | Path | None = None,
@@ -332,81 +429,12 @@ def parse_frame_isd(
 
     t = None if r.get("center_ephemeris_time", default=None) is None else r.number("center_ephemeris_time")
 
-    if r.has("instrument_position"):
-        frames = {
-            k: r.get(k, "reference_frame", default=1)
-            for k in ("instrument_position", "instrument_pointing", "body_rotation", "sun_position")
-            if r.has(k)
-        }
-        if len({str(v) for v in frames.values()}) > 1:
-            raise r.fail(
-                f"reference frames disagree: {frames}; positions and pointing must be given in the "
-                f"frame that body_rotation starts from (J2000 = 1)"
-            )
-        if not r.has("instrument_pointing"):
-            raise r.fail("missing key 'instrument_pointing' (ALE ISDs carry it beside instrument_position)")
-        n_entries = [
-            len(r.get(k, v)) if isinstance(r.get(k, v, default=None), list) else 1
-            for k, v in (
-                ("instrument_position", "positions"),
-                ("instrument_pointing", "quaternions"),
-                ("body_rotation", "quaternions"),
-                ("sun_position", "positions"),
-            )
-            if r.has(k, v)
-        ]
-        if t is None and max(n_entries, default=1) > 1:
-            raise r.fail("missing key 'center_ephemeris_time', needed to interpolate the ephemeris tables")
-        body = _rotation_at(r, "body_rotation", t) if r.has("body_rotation") else np.eye(3)
-        j2000_to_cam = _rotation_at(r, "instrument_pointing", t)
-        position = body @ _position_at(r, "instrument_position", t, "km")
-        velocity = body @ _velocity_at(r, "instrument_position", t, "km")
-        cam_to_body = _orthonormal(body @ j2000_to_cam.T)
-        if r.has("farside", "cam_to_body"):
-            # bit-exact rotation written by FrameCamera.to_isd(); ignored if the quaternion
-            # was edited since (then the quaternion wins)
-            exact = r.array("farside", "cam_to_body", shape=(9,)).reshape(3, 3)
-            if np.allclose(exact, cam_to_body, rtol=0, atol=1e-12):
-                cam_to_body = exact
-        sun = body @ _position_at(r, "sun_position", t, "km") if r.has("sun_position", "positions") else None
-        # bit-exact body-fixed vectors written by to_isd (the km tables round them), same rule
-        position = _exact(r, "position_m", position)
-        velocity = _exact(r, "velocity_m_s", velocity)
-        sun = None if sun is None else _exact(r, "sun_position_m", sun)
-    elif r.has("sensor_position") or r.has("sensor_location"):
-        key = "sensor_position" if r.has("sensor_position") else "sensor_location"
-        position = _legacy_vector(r, key, "m")
-        velocity = _legacy_vector(r, "sensor_velocity", "m") if r.has("sensor_velocity") else np.zeros(3)
-        if not r.has("sensor_orientation"):
-            raise r.fail("missing key 'sensor_orientation' (quaternion x, y, z, w camera to body-fixed)")
-        cam_to_body = _legacy_quaternion(r)
-        sun = _legacy_vector(r, "sun_position", "m") if r.has("sun_position") else None
-    else:
-        raise r.fail(
-            "missing key 'instrument_position' (ALE) or 'sensor_position' (usgscsm): the ISD has no "
-            "spacecraft position; regenerate it with ALE isd_generate"
-        )
+    position, velocity, cam_to_body, sun = _frame_state(r, t)
 
     name_sensor = r.text("name_sensor")
     name_platform = r.text("name_platform")
     instrument_id = r.text("instrument_id")
-    if isinstance(look_direction, Mapping):
-        table = {_norm_name(k): v for k, v in look_direction.items()}
-        look = None
-        for cand in (name_sensor, instrument_id, f"{name_platform} {name_sensor}", name_platform):
-            if cand and _norm_name(cand) in table:
-                look = table[_norm_name(cand)]
-                break
-    else:
-        look = look_direction
-    if folded_look is not None:
-        look = folded_look
-    if look is None and r.has("farside", "look_direction"):
-        look = r.get("farside", "look_direction")
-    if look is None:
-        look = default_look_direction(name_platform, name_sensor, instrument_id)
-    if look not in (1, -1):
-        raise r.fail(f"look direction must be +1 or -1, got {look!r}")
+    look = _frame_look(r, look_direction, folded_look, name_sensor, name_platform, instrument_id)
 
     return {
         "lines": int(lines),

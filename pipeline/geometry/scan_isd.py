@@ -275,7 +275,6 @@ def parse_scan_isd(isd: Any, source: str | Path | None = None) -> tuple[str, dic
 
 def read_isd_argument(isd: Any, what: str) -> tuple[Any, Path | None]:
     """``isd`` as a dict plus the path it came from: accepts a mapping, a path or JSON text."""
-
     if isinstance(isd, Mapping):
         return isd, None
     if isinstance(isd, Path) or (isinstance(isd, str) and not isd.lstrip().startswith("{")):

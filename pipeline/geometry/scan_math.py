@@ -27,7 +27,7 @@ def distorted_focal_plane(
     line, sample, sample_origin, line_origin, sample_summing, line_summing,
     starting_sample, starting_line, itrans_s, itrans_l,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """usgscsm ``computeDistortedFocalPlaneCoordinates`` (same argument order), vectorised.
+    """Port of usgscsm ``computeDistortedFocalPlaneCoordinates`` (same argument order), vectorised.
 
     Returns the distorted focal-plane ``(x, y)`` in mm.
 
@@ -48,7 +48,7 @@ def distorted_focal_plane(
 
 
 def compute_ellipsoid_elevation(xyz, a: float, b: float, precision: float = 1e-3) -> np.ndarray:
-    """usgscsm ``computeEllipsoidElevation``: height (m) of body-fixed points above the
+    """Port of usgscsm ``computeEllipsoidElevation``: height (m) of body-fixed points above the
     ellipsoid ``(a, a, b)``, by its fixed-point iteration (at most 10 steps)."""
     xyz = np.asarray(xyz, dtype=float)
     x, y, z = xyz[..., 0], xyz[..., 1], xyz[..., 2]
@@ -82,7 +82,7 @@ def compute_ellipsoid_elevation(xyz, a: float, b: float, precision: float = 1e-3
 
 
 def ellipsoid_intersect(origin, direction, radii, height=0.0) -> tuple[np.ndarray, np.ndarray]:
-    """usgscsm line-scan ``losEllipsoidIntersect``: ``(xyz, meets)`` of the lines through
+    """Port of usgscsm line-scan ``losEllipsoidIntersect``: ``(xyz, meets)`` of the lines through
     ``origin`` along ``direction`` and the ellipsoid ``(a + h, a + h, b + h)``.
 
     The root of smaller ``|scale|`` is taken whatever the sign of ``direction`` (usgscsm images
@@ -220,7 +220,7 @@ _LEAP_SECONDS = (
 
 
 def ephemeris_time_to_utc(et: float) -> str:
-    """usgscsm ``ephemTimeToCalendarTime``: ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC) of an ephemeris
+    """Port of usgscsm ``ephemTimeToCalendarTime``: ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC) of an ephemeris
     time (s past J2000 TDB), with usgscsm's leap-second table.
 
     Examples
@@ -228,7 +228,6 @@ def ephemeris_time_to_utc(et: float) -> str:
     >>> ephemeris_time_to_utc(999)
     '2000-01-01T12:15:34.816Z'
     """
-
     tai = float(et) - 32.184
     j2000_tai_unix = 946728000
     approx = int(tai + j2000_tai_unix - 32)

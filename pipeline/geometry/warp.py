@@ -135,6 +135,7 @@ class GroundGrid:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """Shape ``(rows, cols)`` of the ground grid."""
         return self.ok.shape
 
 

@@ -144,7 +144,9 @@ def _reason(exc: BaseException, source: Path) -> str:
     return reason
 
 
-def ingest(path: str | Path, *, calibration: str | Path | None = None, config: IngestionParams | None = None) -> IngestResult:
+def ingest(
+    path: str | Path, *, calibration: str | Path | None = None, config: IngestionParams | None = None
+) -> IngestResult:
     """Scan a folder (or read one file) of raw frames.
 
     Parameters

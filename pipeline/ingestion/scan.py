@@ -64,7 +64,9 @@ def _list_files(folder: Path, recursive: bool, skip_dirs: set[Path], seen: set[P
     return out
 
 
-def scan_folder(folder: str | Path, *, recursive: bool = False, skip_dirs: Iterable[Path] = ()) -> tuple[list[Path], list[FrameFailure]]:
+def scan_folder(
+    folder: str | Path, *, recursive: bool = False, skip_dirs: Iterable[Path] = ()
+) -> tuple[list[Path], list[FrameFailure]]:
     """Frame candidates of a folder: one path per product (label or image), sorted.
 
     Parameters

@@ -81,6 +81,5 @@ class Reader:
 
 def load_raw(meta: FrameMeta, max_bytes: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Pixels of a raw-array format from the ``layout`` kept in ``meta.extra``."""
-
     layout = RawLayout.from_dict(meta.extra["layout"])
     return read_band(layout, meta.band, max_bytes=max_bytes, source=meta.label_path or meta.path)

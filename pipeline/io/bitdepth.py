@@ -250,7 +250,6 @@ def check_byte_planes(stream: bytes | np.ndarray, itemsize: int, where: Path, ke
 
 def _pds3_pointer_offset(value, record_bytes) -> tuple[str | None, int | None]:
     """(file name or None for the label's own file, byte offset) of a PDS3 pointer value."""
-
     name = None
     if isinstance(value, tuple) and value:
         if isinstance(value[0], str):
@@ -267,11 +266,10 @@ def _pds3_pointer_offset(value, record_bytes) -> tuple[str | None, int | None]:
 
 
 def pds3_objects_after(label, image_key: str, data_name: str, attached: bool, image_end: int) -> bool:
-    """Does a PDS3 label point to other data at or after ``image_end`` in the image's file?
+    """Whether a PDS3 label points to other data at or after ``image_end`` (bytes) in the image's file.
 
     Pointers whose offset cannot be told count as "after" (no conclusion is drawn then).
     """
-
     record = label.get("RECORD_BYTES")
     record = record.value if isinstance(record, Quantity) else record
     for key, value in label.items():

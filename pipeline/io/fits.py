@@ -59,8 +59,12 @@ def _image_hdu(hdul, path: Path):
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise UnreadableFrame(path, f"FITS HDU {index} cannot be read ({exc})") from None
         header = hdu.header
-        naxis = header.get("ZNAXIS", header.get("NAXIS", 0)) if isinstance(hdu, fits.CompImageHDU) else header.get("NAXIS", 0)
-        if isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)) and isinstance(naxis, int) and naxis >= 2:
+        if isinstance(hdu, fits.CompImageHDU):
+            naxis = header.get("ZNAXIS", header.get("NAXIS", 0))
+        else:
+            naxis = header.get("NAXIS", 0)
+        is_image = isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU))
+        if is_image and isinstance(naxis, int) and naxis >= 2:
             return index, hdu
         index += 1
     raise UnsupportedFormat(path, "FITS file has no image HDU (NAXIS >= 2)")
@@ -68,8 +72,6 @@ def _image_hdu(hdul, path: Path):
 
 def describe_fits(path: Path, band: int, max_bytes: int | None, data_root: Path | None = None):
     """Header metadata of a FITS image (no pixels read)."""
-
-
     path = Path(path)
     hdul = _open(path)
     try:
@@ -141,7 +143,6 @@ def describe_fits(path: Path, band: int, max_bytes: int | None, data_root: Path 
 
 def load_fits(meta, max_bytes: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Pixels of a FITS frame: raw layout, or astropy for compressed HDUs."""
-
     if "layout" in meta.extra:
         return load_raw(meta, max_bytes)
     path = Path(meta.path)

@@ -128,7 +128,9 @@ def read_meta(
     if info is not None:
         if d.exposure_s is None:
             d.exposure_s = info.exposure_s
-        elif info.exposure_s is not None and not math.isclose(info.exposure_s, d.exposure_s, rel_tol=1e-6, abs_tol=1e-9):
+        elif info.exposure_s is not None and not math.isclose(
+            info.exposure_s, d.exposure_s, rel_tol=1e-6, abs_tol=1e-9
+        ):
             log.warning("%s: sidecar exposure %.6g s differs from the label's %.6g s; using the label",
                         where, info.exposure_s, d.exposure_s)
         if d.time_utc is None:

@@ -44,7 +44,7 @@ def _v(x: Any) -> Any:
 
 
 def is_isis2_qube(label: Label) -> bool:
-    """Is a parsed label an ISIS2 qube (a ``^QUBE`` pointer and a ``QUBE`` object)?"""
+    """Whether a parsed label is an ISIS2 qube (a ``^QUBE`` pointer and a ``QUBE`` object)."""
     return "^QUBE" in label and isinstance(label.get("QUBE"), Label)
 
 
@@ -120,7 +120,6 @@ def describe_gdal_cube(path: Path, band: int, max_bytes: int | None, *, label: L
     LabelTooLarge, UnsupportedFormat
         Over the memory cap; band out of range or an unsupported sample type.
     """
-
     path = Path(path)
     with open_raster(path, ISIS_DRIVERS, "ISIS cube") as ds:
         lines, samples, bands, driver = ds.height, ds.width, ds.count, ds.driver

@@ -26,7 +26,16 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from pipeline.errors import LabelTooLarge, UnreadableFrame, UnsupportedFormat
 
-__all__ = ["BOMB_MIN_BYTES", "GDAL_OPTIONS", "MAX_COMPRESSION_RATIO", "check_compression_ratio", "check_declared_size", "dataset_dtype", "open_raster", "read_stored_band"]
+__all__ = [
+    "BOMB_MIN_BYTES",
+    "GDAL_OPTIONS",
+    "MAX_COMPRESSION_RATIO",
+    "check_compression_ratio",
+    "check_declared_size",
+    "dataset_dtype",
+    "open_raster",
+    "read_stored_band",
+]
 
 GDAL_OPTIONS = {"GDAL_PAM_ENABLED": "NO", "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
 """GDAL configuration for reading frames: no ``.aux.xml`` written, no folder listing."""
@@ -63,7 +72,6 @@ def open_raster(path: str | Path, drivers: Sequence[str], what: str, where: Path
     UnreadableFrame
         GDAL cannot open the file with those drivers.
     """
-
     where = Path(where or path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -125,7 +133,9 @@ def check_declared_size(where: Path, lines: int, samples: int, bands: int, items
             f"over the limit of {max_bytes} bytes; raise ingest.max_frame_bytes if the image is genuine"
         )
     if not 0 <= band < bands:
-        raise UnsupportedFormat(where, f"band {band} requested but the image has {bands} band(s) (ingest.band is zero-based)")
+        raise UnsupportedFormat(
+            where, f"band {band} requested but the image has {bands} band(s) (ingest.band is zero-based)"
+        )
 
 
 def check_compression_ratio(where: Path, declared: int, file_size: int) -> None:
@@ -153,7 +163,9 @@ def dataset_dtype(ds, where: Path, what: str) -> np.dtype:
     names = set(ds.dtypes)
     if len(names) != 1 or next(iter(names)) not in _SUPPORTED_DTYPES:
         raise UnsupportedFormat(
-            where, f"{what} sample type {', '.join(sorted(names))} is not supported (8/16/32-bit integer or 32/64-bit float)"
+            where,
+            f"{what} sample type {', '.join(sorted(names))} is not supported "
+            "(8/16/32-bit integer or 32/64-bit float)",
         )
     return np.dtype(next(iter(names)))
 
@@ -166,8 +178,9 @@ def read_stored_band(ds, index: int, where: Path, what: str) -> np.ndarray:
     UnreadableFrame
         GDAL fails to decode (truncated or damaged file).
     """
-
     try:
         return ds.read(index, masked=False)
     except (RasterioError, OSError, ValueError, MemoryError) as exc:
-        raise UnreadableFrame(where, f"{what} pixels cannot be decoded ({_first_line(exc)}); the file is damaged or truncated") from None
+        raise UnreadableFrame(
+            where, f"{what} pixels cannot be decoded ({_first_line(exc)}); the file is damaged or truncated"
+        ) from None

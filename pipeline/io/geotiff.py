@@ -56,7 +56,8 @@ log = logging.getLogger(__name__)
 __all__ = ["BAND_UNITS", "CogWriter", "describe", "software_versions", "write_cog"]
 
 BAND_UNITS = {"iof": "I/F", "radiance": "W m-2 sr-1 um-1", "dn_per_s": "DN/s", "dn": "DN (relative)",
-              "count": "frames", "top_index": "index", "incidence": "deg", "emission": "deg"}
+              "count": "frames", "top_index": "index", "incidence": "deg", "emission": "deg",
+              "height": "m", "points": "tie points"}
 """Units written for known band names."""
 
 _ALIASES = {unit: (unit, "mosaic") for unit in ("iof", "radiance", "dn_per_s", "dn")}
@@ -292,8 +293,8 @@ class CogWriter:
         self._check(self._tmp_cog)
         os.replace(self._tmp_cog, self.path)
         self._tmp.unlink(missing_ok=True)
-        log.info("wrote %s (%d x %d px, width x height, bands %s, %d tiles)", self.path, self.grid.shape[1], self.grid.shape[0],
-                 ",".join(self.bands), self.tiles_written)
+        log.info("wrote %s (%d x %d px, width x height, bands %s, %d tiles)", self.path, self.grid.shape[1],
+                 self.grid.shape[0], ",".join(self.bands), self.tiles_written)
 
     def _check(self, path: Path) -> None:
         """The converted file kept what matters: shape, bands, tags, overviews."""
@@ -344,8 +345,6 @@ def describe(path: str | Path) -> dict[str, Any]:
     with ``west > east`` across 180 E), the fraction of valid pixels (from the
     coarsest overview), COG validity and the provenance tags.
     """
-
-
     path = Path(path)
     with rasterio.open(path) as ds:
         if ds.crs is None:
@@ -357,10 +356,10 @@ def describe(path: str | Path) -> dict[str, Any]:
         crs = CRS.from_wkt(wkt)
         grid = MapGrid(wkt, ds.transform, (ds.height, ds.width))
         xmin, ymin, xmax, ymax = grid.bounds
-        xs = np.concatenate([np.linspace(xmin, xmax, 65), np.full(65, xmax), np.linspace(xmax, xmin, 65), np.full(65, xmin),
-                             np.linspace(xmin, xmax, 65)])
-        ys = np.concatenate([np.full(65, ymax), np.linspace(ymax, ymin, 65), np.full(65, ymin), np.linspace(ymin, ymax, 65),
-                             np.full(65, 0.5 * (ymin + ymax))])
+        xs = np.concatenate([np.linspace(xmin, xmax, 65), np.full(65, xmax), np.linspace(xmax, xmin, 65),
+                             np.full(65, xmin), np.linspace(xmin, xmax, 65)])
+        ys = np.concatenate([np.full(65, ymax), np.linspace(ymax, ymin, 65), np.full(65, ymin),
+                             np.linspace(ymin, ymax, 65), np.full(65, 0.5 * (ymin + ymax))])
         lon, lat = grid.xy_to_lonlat(xs, ys)
         ok = np.isfinite(lon) & np.isfinite(lat)
         ovr = ds.overviews(1)

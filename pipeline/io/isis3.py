@@ -38,7 +38,7 @@ _TYPES = {
 
 
 def looks_like_isis(head: bytes) -> bool:
-    """Does a file start with an ISIS cube label (``Object = IsisCube``)?"""
+    """Whether a file starts with an ISIS cube label (``Object = IsisCube``)."""
     text = head.lstrip().decode("latin-1").lower()
     return text.startswith("object") and "isiscube" in text[:64].replace(" ", "")
 
@@ -49,7 +49,6 @@ def _v(x):
 
 def load_isis3(meta, max_bytes: int | None):
     """Pixels of a cube: the own raw reader, or GDAL for a cube described through it."""
-
     if meta.extra.get("reader") == "gdal":
         return load_gdal_cube(meta, max_bytes)
     return load_raw(meta, max_bytes)
@@ -58,7 +57,6 @@ def load_isis3(meta, max_bytes: int | None):
 def describe_isis3(path: Path, band: int, max_bytes: int | None, data_root: Path | None = None):
     """Label metadata of an ISIS3 cube (ISIS2 qubes and layouts the own reader does not
     know: through GDAL)."""
-
     path = Path(path)
     with path.open("rb") as fh:
         head = fh.read(256)
@@ -149,7 +147,9 @@ def _describe_own(path: Path, band: int, max_bytes: int | None, label: Label, da
     elif fmt == "BANDSEQUENTIAL":
         storage = "BSQ"
     else:
-        raise UnsupportedFormat(path, f"ISIS cube Format {core.get('FORMAT')!r} is not supported (Tile, BandSequential)")
+        raise UnsupportedFormat(
+            path, f"ISIS cube Format {core.get('FORMAT')!r} is not supported (Tile, BandSequential)"
+        )
     layout = RawLayout(
         path=str(data_path), offset=ints["STARTBYTE"] - 1, dtype=dtype.str, lines=ints["LINES"],
         samples=ints["SAMPLES"], bands=ints["BANDS"], storage=storage, tile_lines=ints["TILELINES"],

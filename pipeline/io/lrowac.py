@@ -233,7 +233,6 @@ def read_wac_label(path: str | Path) -> WacEdr:
     UnsupportedFormat
         A mode or filter list it cannot split.
     """
-
     path = Path(path)
     label = parse(path, attached=True)
     if not str(label.get("DATA_SET_ID", "")).upper().startswith("LRO-L-LROC") or \
@@ -454,7 +453,6 @@ def read_wac_edr(path: str | Path, *, decompand: bool = True, color_offset: int 
     mode, 100 stored lines) gives 14 images: UV 5 x 128 and VIS 18 x 704, odd and even;
     :func:`split_framelets` shows the splitting on a synthetic EDR.
     """
-
     edr = read_wac_label(path)
     layout = RawLayout(path=str(edr.path), offset=edr.offset, dtype="|u1", lines=edr.lines, samples=edr.samples)
     check_layout(layout, max_bytes=max_bytes, source=edr.path)

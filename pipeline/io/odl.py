@@ -1,4 +1,4 @@
-"""A small, strict, exception-safe parser of ODL / PVL labels (PDS3 and ISIS2/ISIS3 cubes).
+r"""A small, strict, exception-safe parser of ODL / PVL labels (PDS3 and ISIS2/ISIS3 cubes).
 
 pdr's own PVL parser is tuned for well-formed PDS3 archive labels: it upper-cases nothing,
 does not nest mixed-case ISIS ``Object``/``Group`` blocks and warns (rather than fails) on
@@ -29,8 +29,8 @@ Values
   (a :class:`dict` subclass), the first occurrence of a duplicate key wins, all occurrences
   are kept in :attr:`Label.all`.
 
->>> lab = parse_label("Object = IsisCube\\n  ShapeModel = $base/dems/ldem-\\n      _pad.cub\\n"
-...                   "  Center = (415 <nm>, 566 <nm>)\\nEnd_Object\\nEnd\\n")
+>>> lab = parse_label("Object = IsisCube\n  ShapeModel = $base/dems/ldem-\n      _pad.cub\n"
+...                   "  Center = (415 <nm>, 566 <nm>)\nEnd_Object\nEnd\n")
 >>> lab["ISISCUBE"]["SHAPEMODEL"], lab["ISISCUBE"]["CENTER"][1]
 ('$base/dems/ldem_pad.cub', Quantity(value=566, unit='nm'))
 """
@@ -77,6 +77,7 @@ class Label(dict):
         self.all: dict[str, list[Any]] = {}
 
     def add(self, key: str, value: Any) -> None:
+        """Store ``value`` under ``key``: the first one is kept as the item, every one in ``all[key]``."""
         self.all.setdefault(key, []).append(value)
         if key not in self:
             self[key] = value

@@ -1,4 +1,4 @@
-"""Data files named by labels must stay inside the frames folder, symbolic links included.
+r"""Data files named by labels must stay inside the frames folder, symbolic links included.
 
 A label names its data file by a bare file name (``^IMAGE = "X.IMG"``, PDS4 ``file_name``,
 ISIS ``^Core``); :func:`pipeline.io.pds3.resolve_file` already refuses absolute names and
@@ -9,7 +9,7 @@ frames being ingested, or by default the label's own folder.
 File names are bytes to the OS and need not be valid UTF-8; Python keeps the invalid bytes
 as lone surrogates (``surrogateescape``), which no UTF-8 output (HTML, JSON, GeoTIFF tags,
 fonts) can hold. :func:`printable` is how such a name appears in every output: each invalid
-byte written ``\\xNN``.
+byte written ``\xNN``.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ Masked (invalid) pixels: the label's special constants (``MISSING_CONSTANT``,
 ``INVALID_CONSTANT``, ``NULL``, ``CORE_NULL``, ``CORE_*_SATURATION``, Kaguya
 ``INVALID_VALUE`` and ``OUT_OF_IMAGE_BOUNDS_VALUE``), the ISIS special values of signed
 16-bit data (-32768..-32764, as ``pds2isis`` reads them), the most negative value of signed
-32-bit data, and ISIS special values / NaN of real data. Note ISIS's ``pds2isis``/``kaguyami2isis`` keep Kaguya out-of-bounds pixels
-(-30000 DN) as valid numbers; farside masks them.
+32-bit data, and ISIS special values / NaN of real data. Note ISIS's ``pds2isis``/``kaguyami2isis``
+keep Kaguya out-of-bounds pixels (-30000 DN) as valid numbers; farside masks them.
 
 Metadata: ``START_TIME`` (or ``IMAGE_TIME``), exposure from ``EXPOSURE_DURATION`` /
 ``LINE_EXPOSURE_DURATION`` (unit from ``<MS>``/``<SEC>``..., seconds when none),
@@ -41,7 +41,15 @@ from pipeline.io.rawarray import RawLayout, check_layout
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MAX_LABEL_BYTES", "describe_pds3", "detached_label_for", "looks_like_odl", "pds3_layout", "resolve_file", "sample_dtype"]
+__all__ = [
+    "MAX_LABEL_BYTES",
+    "describe_pds3",
+    "detached_label_for",
+    "looks_like_odl",
+    "pds3_layout",
+    "resolve_file",
+    "sample_dtype",
+]
 
 MAX_LABEL_BYTES = 4 * 1024**2
 """An attached label longer than this (without END) is refused."""
@@ -68,12 +76,12 @@ _SPECIAL_KEYS = (
 
 
 def looks_like_odl(head: bytes) -> bool:
-    """Does a file start with a PDS3/ODL label (``PDS_VERSION_ID = ...``, SFDU...)?"""
+    """Whether a file starts with a PDS3/ODL label (``PDS_VERSION_ID = ...``, SFDU...)."""
     return head.lstrip().upper().startswith(_ODL_STARTS)
 
 
 def sample_dtype(sample_type: Any, bits: Any, where: Path) -> np.dtype:
-    """numpy dtype of a PDS3 ``SAMPLE_TYPE`` / ``SAMPLE_BITS`` pair.
+    """NumPy dtype of a PDS3 ``SAMPLE_TYPE`` / ``SAMPLE_BITS`` pair.
 
     Raises
     ------
@@ -209,28 +217,19 @@ def _pointer(label: Label, where: Path) -> tuple[str, Any, Label]:
     if not found:
         others = sorted(k for k in label if k.startswith("^"))
         what = f" (it has {', '.join(others)})" if others else ""
-        raise UnsupportedFormat(where, f"no ^IMAGE pointer with an IMAGE object in the label{what}; only images are read")
+        raise UnsupportedFormat(
+            where, f"no ^IMAGE pointer with an IMAGE object in the label{what}; only images are read"
+        )
     found.sort(key=lambda f: (f[1] != "^IMAGE", f[0]))
     found = [f[1:] for f in found]
     key, value, obj, block = found[0]
     return key, value, obj, block
 
 
-def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path,
-                data_root: Path | None = None) -> tuple[RawLayout, Label, Path]:
-    """Raw layout of the image of a parsed PDS3 label.
-
-    Returns
-    -------
-    layout : RawLayout
-    image : Label
-        The ``IMAGE`` object.
-    data_path : Path
-        The file holding the pixels.
-    """
-    key, pointer, image, block = _pointer(label, where)
-    record_bytes = block.get("RECORD_BYTES", label.get("RECORD_BYTES", label.find("RECORD_BYTES")))
-    record_bytes = _value(record_bytes)
+def _data_offset(label_path: Path, key: str, pointer: Any, record_bytes: Any, where: Path,
+                 data_root: Path | None) -> tuple[Path, int]:
+    """``(data file, byte offset of the image in it)`` of the image pointer ``key = pointer``
+    (a record number, a ``<BYTES>`` offset and/or a file name; records of ``record_bytes``)."""
     data_path = label_path
     ptr = pointer
     if isinstance(ptr, tuple):
@@ -258,26 +257,18 @@ def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path,
             offset = 0
         else:
             if not isinstance(record_bytes, int) or record_bytes <= 0:
-                raise UnreadableFrame(where, f"{key} counts records but RECORD_BYTES = {record_bytes!r} is not a positive integer")
+                raise UnreadableFrame(
+                    where, f"{key} counts records but RECORD_BYTES = {record_bytes!r} is not a positive integer"
+                )
             offset = (ptr - 1) * record_bytes
     else:
         raise UnreadableFrame(where, f"{key} = {pointer!r} is not a record number, <BYTES> offset or file name")
-    if not attached and data_path == label_path:
-        raise UnreadableFrame(where, f"detached label's {key} does not name a data file")
+    return data_path, offset
 
-    lines = _int(image, "LINES", None, where)
-    samples = _int(image, "LINE_SAMPLES", None, where)
-    bands = _int(image, "BANDS", 1, where)
-    dtype = sample_dtype(_value(image.get("SAMPLE_TYPE", "")), _value(image.get("SAMPLE_BITS", 8)), where)
-    storage_name = "_".join(str(_value(image.get("BAND_STORAGE_TYPE", "BAND_SEQUENTIAL"))).upper().split())
-    storage = {"BAND_SEQUENTIAL": "BSQ", "LINE_INTERLEAVED": "BIL", "SAMPLE_INTERLEAVED": "BIP"}.get(storage_name)
-    if storage is None:
-        if bands == 1:
-            storage = "BSQ"
-        else:
-            raise UnsupportedFormat(where, f"BAND_STORAGE_TYPE {storage_name!r} is not supported")
-    prefix = _int(image, "LINE_PREFIX_BYTES", 0, where)
-    suffix = _int(image, "LINE_SUFFIX_BYTES", 0, where)
+
+def _line_prefix(prefix: int, block: Label, data_path: Path) -> int:
+    """``LINE_PREFIX_BYTES`` (bytes) as stored in ``data_path``: 0 when a line-prefix table
+    pointer of ``block`` names another file."""
     if prefix:
         # A line-prefix table pointing into another file (cropped products, e.g. M3 L0)
         # means the image file itself carries no prefixes.
@@ -286,8 +277,12 @@ def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path,
                 name = v[0] if isinstance(v, tuple) and v else v
                 if isinstance(name, str) and Path(name).name.lower() != data_path.name.lower():
                     prefix = 0
-    scale = _float(image, "SCALING_FACTOR", 1.0, where)
-    offset_value = _float(image, "OFFSET", 0.0, where)
+    return prefix
+
+
+def _special_values(image: Label, dtype: np.dtype) -> list[float]:
+    """The special (no-data) values of an ``IMAGE`` object (its ``_SPECIAL_KEYS``) plus the
+    conventional fills of ``dtype``: ISIS's 16-bit specials, the most negative 32-bit integer."""
     specials: list[float] = []
     for skey in _SPECIAL_KEYS:
         v = image.get(skey)
@@ -305,6 +300,45 @@ def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path,
         specials.extend(float(v) for v in range(-32768, -32763))
     elif dtype.kind == "i" and dtype.itemsize >= 4:
         specials.append(float(np.iinfo(dtype).min))  # the conventional fill value
+    return specials
+
+
+def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path,
+                data_root: Path | None = None) -> tuple[RawLayout, Label, Path]:
+    """Raw layout of the image of a parsed PDS3 label.
+
+    Returns
+    -------
+    layout : RawLayout
+    image : Label
+        The ``IMAGE`` object.
+    data_path : Path
+        The file holding the pixels.
+    """
+    key, pointer, image, block = _pointer(label, where)
+    record_bytes = block.get("RECORD_BYTES", label.get("RECORD_BYTES", label.find("RECORD_BYTES")))
+    record_bytes = _value(record_bytes)
+    data_path, offset = _data_offset(label_path, key, pointer, record_bytes, where, data_root)
+    if not attached and data_path == label_path:
+        raise UnreadableFrame(where, f"detached label's {key} does not name a data file")
+
+    lines = _int(image, "LINES", None, where)
+    samples = _int(image, "LINE_SAMPLES", None, where)
+    bands = _int(image, "BANDS", 1, where)
+    dtype = sample_dtype(_value(image.get("SAMPLE_TYPE", "")), _value(image.get("SAMPLE_BITS", 8)), where)
+    storage_name = "_".join(str(_value(image.get("BAND_STORAGE_TYPE", "BAND_SEQUENTIAL"))).upper().split())
+    storage = {"BAND_SEQUENTIAL": "BSQ", "LINE_INTERLEAVED": "BIL", "SAMPLE_INTERLEAVED": "BIP"}.get(storage_name)
+    if storage is None:
+        if bands == 1:
+            storage = "BSQ"
+        else:
+            raise UnsupportedFormat(where, f"BAND_STORAGE_TYPE {storage_name!r} is not supported")
+    prefix = _int(image, "LINE_PREFIX_BYTES", 0, where)
+    suffix = _int(image, "LINE_SUFFIX_BYTES", 0, where)
+    prefix = _line_prefix(prefix, block, data_path)
+    scale = _float(image, "SCALING_FACTOR", 1.0, where)
+    offset_value = _float(image, "OFFSET", 0.0, where)
+    specials = _special_values(image, dtype)
     mask = _value(image.get("SAMPLE_BIT_MASK"))
     layout = RawLayout(
         path=str(data_path),
@@ -322,7 +356,8 @@ def pds3_layout(label: Label, label_path: Path, *, attached: bool, where: Path,
         isis_specials=dtype.kind == "f",
         valid_bits=bitdepth.mask_bits(mask, 8 * dtype.itemsize) if dtype.kind in "iu" else None,
         check_width=dtype.kind in "iu",
-        width_keyword=f"SAMPLE_TYPE = {_value(image.get('SAMPLE_TYPE'))}, SAMPLE_BITS = {_value(image.get('SAMPLE_BITS', 8))}"
+        width_keyword=f"SAMPLE_TYPE = {_value(image.get('SAMPLE_TYPE'))}, "
+        f"SAMPLE_BITS = {_value(image.get('SAMPLE_BITS', 8))}"
         + (f", SAMPLE_BIT_MASK = 2#{mask:b}#" if isinstance(mask, int) and not isinstance(mask, bool) else ""),
     )
     # LROC EDRs are companded 8-bit
@@ -386,7 +421,6 @@ def describe_pds3(path: Path, band: int, max_bytes: int | None, data_root: Path 
     """Metadata of a PDS3 product: ``path`` is the ``.IMG`` (attached or with a sibling
     ``.LBL``) or the detached ``.LBL`` itself; a named data file must resolve inside
     ``data_root`` (default: the label's folder)."""
-
     path = Path(path)
     if path.suffix.lower() == ".lbl":
         label_path, attached = path, False

@@ -83,7 +83,7 @@ def _text(elem: ET.Element | None) -> str | None:
 
 
 def looks_like_pds4(head: bytes) -> bool:
-    """Does an XML file start like a PDS4 product label?"""
+    """Whether an XML file starts like a PDS4 product label."""
     return b"<Product_" in head or b":Product_" in head or b"pds.nasa.gov/pds4" in head
 
 
@@ -247,8 +247,8 @@ def pds4_layout(root: ET.Element, label_path: Path, resolve) -> tuple[RawLayout,
 
 
 def _objects_after(root: ET.Element, data_name: str, image_end: int) -> bool:
-    """Does the label describe other data (arrays, tables, headers) of the same file at or
-    after ``image_end``? (An offset that cannot be read counts as after.)"""
+    """Whether the label describes other data (arrays, tables, headers) of the same file at or
+    after ``image_end`` (bytes); an offset that cannot be read counts as after."""
     for area in root.iter():
         if not _local(area.tag).startswith("File_Area"):
             continue
@@ -282,7 +282,10 @@ def pds4_metadata(root: ET.Element) -> dict[str, Any]:
     purpose = _text(_find(root, "purpose"))
     if instrument is None:
         for comp in root.iter():
-            if _local(comp.tag) == "Observing_System_Component" and (_text(_child(comp, "type")) or "").lower() == "instrument":
+            if (
+                _local(comp.tag) == "Observing_System_Component"
+                and (_text(_child(comp, "type")) or "").lower() == "instrument"
+            ):
                 instrument = _text(_child(comp, "name"))
                 break
     return {"time": time, "exposure": exposure, "frame_type": frame_type, "purpose": purpose, "instrument": instrument}
@@ -292,7 +295,6 @@ def describe_pds4(path: Path, band: int, max_bytes: int | None, data_root: Path 
     """Metadata of a PDS4 product: ``path`` is the ``.xml`` label or a data file one of
     the ``.xml`` labels in its folder names; the data file must resolve inside
     ``data_root`` (default: the label's folder)."""
-
     path = Path(path)
     if path.suffix.lower() == ".xml":
         label_path = path

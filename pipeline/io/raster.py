@@ -91,7 +91,6 @@ def jpeg_header(path: Path) -> tuple[int, int, int, int]:
 
 def _layout(ds, path: Path, what: str) -> dict:
     """Which GDAL bands are colour, which alpha; palette."""
-
     interp = list(ds.colorinterp)
     alpha = [i + 1 for i, c in enumerate(interp) if c == ColorInterp.alpha]
     colour = [i + 1 for i, c in enumerate(interp) if c != ColorInterp.alpha]
@@ -158,7 +157,9 @@ def _describe(path: Path, band: int, max_bytes: int | None, fmt: str):
         bands = 3 if info["palette"] is not None else len(info["gdal_bands"])
         check_declared_size(path, ds.height, ds.width, max(ds.count, bands), dtype.itemsize, band, max_bytes)
         if header is not None and (header[0], header[1]) != (ds.height, ds.width):
-            raise UnreadableFrame(path, f"{what} header says {header[0]} x {header[1]}, GDAL reads {ds.height} x {ds.width}")
+            raise UnreadableFrame(
+                path, f"{what} header says {header[0]} x {header[1]}, GDAL reads {ds.height} x {ds.width}"
+            )
         if fmt == "tiff":
             if ds.compression is not None:
                 check_compression_ratio(path, ds.height * ds.width * ds.count * dtype.itemsize, path.stat().st_size)

@@ -90,6 +90,7 @@ class RawLayout:
 
     @property
     def itemsize(self) -> int:
+        """Bytes per stored sample."""
         return np.dtype(self.dtype).itemsize
 
     @property
@@ -111,10 +112,12 @@ class RawLayout:
         return self.lines * (per_line + self.samples * self.bands * isz)
 
     def to_dict(self) -> dict[str, Any]:
+        """The layout as a plain dict (JSON-serialisable fields)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RawLayout:
+        """The layout from :meth:`to_dict`'s dict (lists turned back into tuples)."""
         d = dict(d)
         for key in ("specials", "lut"):
             if d.get(key) is not None:
@@ -172,7 +175,9 @@ def check_layout(layout: RawLayout, *, band: int = 0, max_bytes: int | None = No
     try:
         size = data.stat().st_size
     except OSError as exc:
-        raise UnreadableFrame(where, f"data file {data.name} cannot be read ({exc.strerror}); put it beside the label") from None
+        raise UnreadableFrame(
+            where, f"data file {data.name} cannot be read ({exc.strerror}); put it beside the label"
+        ) from None
     need = layout.offset + layout.stored_bytes
     if size < need:
         raise UnreadableFrame(
@@ -257,7 +262,9 @@ def _check_width(raw: np.ndarray, invalid: np.ndarray, layout: RawLayout, where:
         check_byte_planes(raw, 1, where, keyword)
 
 
-def read_band(layout: RawLayout, band: int = 0, *, max_bytes: int | None = None, source: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+def read_band(
+    layout: RawLayout, band: int = 0, *, max_bytes: int | None = None, source: Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Read one band as science values.
 
     Parameters

@@ -54,6 +54,7 @@ def _head(path: Path, n: int = 512) -> bytes:
 
 
 def check_nonempty(path: Path) -> None:
+    """Raise :class:`pipeline.errors.UnreadableFrame` when ``path`` cannot be stat'ed or is empty (0 bytes)."""
     try:
         size = path.stat().st_size
     except OSError as exc:

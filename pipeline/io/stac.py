@@ -82,7 +82,7 @@ def _box_polygon(west: float, south: float, east: float, north: float) -> list[l
 
 
 def _footprint(grid: MapGrid, valid: np.ndarray) -> tuple[list[float], dict[str, Any]]:
-    """bbox and geometry (lunar lon/lat degrees) of the valid pixels of a decimated mosaic."""
+    """The bbox and geometry (lunar lon/lat degrees) of the valid pixels of a decimated mosaic."""
     rows, cols = valid.shape
     sub = MapGrid(grid.crs_wkt, grid.transform @ grid.transform.scale(grid.shape[1] / cols, grid.shape[0] / rows),
                   (rows, cols))
@@ -152,7 +152,6 @@ def stac_item(
     dict
         ``type: Feature`` STAC item with ``bbox``/``geometry`` in lunar lon/lat degrees.
     """
-
     cog_path = Path(cog_path)
     with rasterio.open(cog_path) as ds:
         try:

@@ -107,7 +107,8 @@ def grid_for_frames(
     grid = MapGrid.from_bounds(CRS.from_wkt(wkt), tuple(float(b) for b in bounds), float(resolution_m))
     if grid.shape[0] * grid.shape[1] > max_pixels:
         raise MosaicError(
-            f"the output grid would be {grid.shape[1]} x {grid.shape[0]} pixels (width x height) at {grid.resolution} m: "
+            f"the output grid would be {grid.shape[1]} x {grid.shape[0]} pixels (width x height) "
+            f"at {grid.resolution} m: "
             f"the frames are probably far from the centre of CRS {CRS.from_wkt(wkt).name!r}; choose a CRS "
             f"centred on them (mosaicking.crs), a coarser mosaicking.resolution_m or explicit mosaicking.bounds"
         )

@@ -88,7 +88,33 @@ class MosaickingParams(Section):
         default_factory=list, description="bands written after the mosaic: frames per pixel, index of "
         "the dominant frame, its incidence / emission angle (deg)"
     )
-    dem: Path | None = Field(None, description="DEM GeoTIFF (lunar CRS) for orthorectification; default sphere")
+    dem: Path | None = Field(
+        None, description="DEM for orthorectification (and the free tie points' radius prior): a GeoTIFF in any "
+        "lunar CRS or an ISIS cube (radii or heights); given, it wins over the relief model"
+    )
+    relief: Literal["model", "sphere"] = Field(
+        "model", description="without a dem: orthorectify through a relief model built from the adjusted 3-D tie "
+        "points (written as OUT.relief.tif), or onto the sphere"
+    )
+    relief_post_m: float | None = Field(
+        None, gt=0, description="relief model post spacing (m); default about one tie point per post over the "
+        "mosaic, at least two output pixels"
+    )
+    relief_slope_change_deg: float = Field(
+        5.0, gt=0, lt=90, description="relief model smoothness: sigma of the change of slope from one post to the next "
+        "(deg)"
+    )
+    relief_prior_sigma_m: float = Field(
+        3000.0, gt=0, description="relief model: sigma of every post about the base surface (plus the tie points' "
+        "median offset from it), which decides where there are no tie points (m)"
+    )
+    relief_base: Path | None = Field(
+        None, description="coarse DEM (GeoTIFF or ISIS cube) the relief model tends to where tie points are sparse; "
+        "default the sphere"
+    )
+    relief_min_points: int = Field(
+        3, ge=1, description="tie points in a 3 x 3 block of relief posts that count as dense (the report's coverage)"
+    )
     overviews: bool = Field(True, description="build internal overviews in the COG")
     overview_resampling: Literal["average", "nearest", "bilinear", "cubic", "mode"] = Field(
         "average", description="resampling of the COG overviews"

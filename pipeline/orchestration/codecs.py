@@ -60,6 +60,7 @@ from pipeline.calibration.photometric_laws import Law
 from pipeline.errors import ProductError
 from pipeline.frame import Frame, FrameFailure, FrameMeta, FrameType
 from pipeline.geometry.cameras import CameraBase
+from pipeline.geometry.relief import ReliefModel
 from pipeline.mosaicking.equalize import Equalization, OverlapStats
 from pipeline.registration import ControlNetwork, FrameStatus, RegistrationResult, RegistrationStats
 from pipeline.registration.bundle import CameraMotion, Convergence, FrameCorrection, GroundControl
@@ -353,9 +354,9 @@ register(Codec("camera", (CameraBase,), _encode_camera, _decode_camera))
 # the products of the stages
 # ----------------------------------------------------------------------------------------
 register_enum(FrameType)
-for _cls in (FrameMeta, Frame, FrameFailure, Masters, DetectorMasters, MasterSet, PairMatches, GroundControl, FrameCorrection, FrameStatus,
-             RegistrationStats, Convergence, CameraMotion, ControlNetwork, RegistrationResult, OverlapStats,
-             Equalization, HapkeParameters, Law, PhotometricFit):
+for _cls in (FrameMeta, Frame, FrameFailure, Masters, DetectorMasters, MasterSet, PairMatches, GroundControl,
+             FrameCorrection, FrameStatus, RegistrationStats, Convergence, CameraMotion, ControlNetwork,
+             RegistrationResult, OverlapStats, Equalization, HapkeParameters, Law, PhotometricFit, ReliefModel):
     register_dataclass(_cls)
 
 

@@ -10,8 +10,13 @@ Tasks (one per frame / pair / tile, so a cluster is useful)::
     masters ─┐
     frame_i ─┴─ calibrate_i ──┬── match_ij ──┐
                               │              ├── adjust ── crosscheck_i ──┬── equalize ──┐
+                              │              │     └── relief ──(crosscheck, photometry, tile_t, write)
                               │              │                            │              ├── tile_t ── write
                               └──────────────┴────────────────────────────┴──────────────┘
+
+``relief`` (:mod:`~pipeline.orchestration.reliefstep`, without ``mosaicking.dem`` and with
+``mosaicking.relief: model``) builds the relief model from the adjusted tie points; the
+steps that take a DEM use it.
 
 Pixels are read inside the calibrate tasks, on the workers, from shared storage; tiles are
 written to the work directory by their tasks and assembled window by window by the single
@@ -38,8 +43,9 @@ from pipeline.errors import MosaicError, explain_os_error
 from pipeline.frame import Frame, FrameFailure
 from pipeline.geometry.grid import MapGrid
 from pipeline.geometry.overlap import neighbours
+from pipeline.geometry.relief import ReliefModel
 from pipeline.mosaicking.equalize import Equalization
-from pipeline.orchestration import steps
+from pipeline.orchestration import reliefstep, steps
 from pipeline.orchestration.plan import Plan
 from pipeline.orchestration.taskgraph import TaskGraph
 from pipeline.orchestration.tempfiles import MARK
@@ -60,6 +66,7 @@ PRODUCT_TYPES: dict[str, tuple[type, ...]] = {
     "matches": (PairMatches, type(None)),
     "control": (GroundControl, type(None)),
     "adjusted": (RegistrationResult,),
+    "relief": (ReliefModel,),
     "crosschecked": (Frame, FrameFailure),
     "equalize": (Equalization, type(None)),
     "photometry": (PhotometricFit, type(None)),
@@ -89,7 +96,7 @@ def _summary_task(frame) -> dict[str, Any]:
 
 def _write_task(workdir: WorkDir, tiles: list[tuple[Path, bool]], grid: MapGrid, out: Path, bands: list[str],
                 tags: dict, summaries: list[dict], masters, registration, equalization, photometry, params,
-                datetimes, num_threads: int | None = None) -> dict[str, Any]:
+                datetimes, num_threads: int | None = None, relief: ReliefModel | None = None) -> dict[str, Any]:
     """The single writer: assemble tiles window by window into the COG and its side files;
     with no pixel to write, an error naming why every frame went (and no output at all)."""
     t0 = time.perf_counter()
@@ -98,7 +105,7 @@ def _write_task(workdir: WorkDir, tiles: list[tuple[Path, bool]], grid: MapGrid,
         raise steps.nothing_to_mosaic(len(summaries), failures)
     try:
         products = (workdir.load(p, expect=PRODUCT_TYPES["tiles"]) for p, has_data in tiles if has_data)
-        written = steps.write_products(products, grid, out, bands, tags, params, datetimes, num_threads)
+        written = steps.write_products(products, grid, out, bands, tags, params, datetimes, num_threads, relief)
     except (RasterioError, OSError) as exc:
         raise MosaicError(_write_failure(Path(out), exc)) from exc
     return {
@@ -110,6 +117,7 @@ def _write_task(workdir: WorkDir, tiles: list[tuple[Path, bool]], grid: MapGrid,
         "registration": registration,
         "equalization": equalization,
         "photometry": steps.photometry_summary(photometry),
+        "relief": relief,
     }
 
 
@@ -155,6 +163,7 @@ class _Builder:
         self.cfg = plan.config
         self.workdir = plan.workdir
         self.products: list[tuple[str, str]] = []
+        self.relief: TaskRef | None = None
         self.graph = TaskGraph()  # built in time linear in the tasks (dask.delayed is not)
 
     def task(self, stage: str, name: str, step: Callable[..., Any], *args: Any, key_parts: tuple) -> TaskRef:
@@ -185,9 +194,16 @@ class _Builder:
                       key_parts=(c.key, _section_token(reg), seed))
             for k, c in enumerate(calibrated)
         ] if reg.enabled and reg.reference_basemap is not None else []
-        registration = self.task("adjusted", "adjust", steps.adjust_step, cameras, matches, controls, reg, seed,
+        dem = str(mos.dem) if mos.dem else None
+        registration = self.task("adjusted", "adjust", steps.adjust_step, cameras, matches, controls, reg, seed, dem,
                                  key_parts=(cameras, [m.key for m in matches], [c.key for c in controls],
-                                            _section_token(reg), seed))
+                                            _section_token(reg), seed, dem))
+        self.relief = None
+        if reliefstep.relief_active(mos, reg.enabled):
+            self.relief = self.task("relief", "relief", reliefstep.relief_step, registration, p.grid, mos,
+                                    reg.points == "free", key_parts=(registration.key, p.grid, _section_token(mos),
+                                                                     reg.points))
+        relief, relief_key = self.relief, (self.relief.key if self.relief is not None else None)
         calibrated = self.crosschecked(calibrated, registration)
         calibrated, photometry = self.normalised(calibrated, registration)
         equalization = None
@@ -201,20 +217,23 @@ class _Builder:
             if not order:
                 continue
             key = tokenize("tiles", tile, p.grid, [calibrated[i].key for i in order], registration.key,
-                           equalization.key if equalization is not None else None, _section_token(mos))
+                           equalization.key if equalization is not None else None, _section_token(mos), relief_key)
             self.products.append(("tiles", key))
             tiles.append(self.graph.add(
                 f"tile-{tile.index[0]}-{tile.index[1]}-{key}", _tile_task,
                 self.workdir, key, tile, p.grid, [calibrated[i] for i in order], order, registration,
-                equalization, mos))
+                equalization, mos, relief))
         summaries = [self.graph.add(f"_summary_task-{tokenize(c.key)}", _summary_task, c) for c in calibrated]
         datetimes = sorted(f.meta.time_utc for f in p.frames if f.meta.time_utc is not None)
         result = self.graph.add(
             f"write-{tokenize(p.out, [t.key for t in tiles])}", _write_task,
             self.workdir, tiles, p.grid, self.out, p.bands, steps.provenance_tags(p.frames, cfg, p.failures), summaries,
-            masters, registration, equalization, photometry, mos, datetimes, cfg.run.workers,
+            masters, registration, equalization, photometry, mos, datetimes, cfg.run.workers, relief,
         )
         return Graph(self.graph.delayed(result), self.products)
+
+    def _relief_key(self) -> str | None:
+        return self.relief.key if self.relief is not None else None
 
     def crosschecked(self, calibrated: list[TaskRef], registration: TaskRef) -> list[TaskRef]:
         """Per frame, after registration: the cross-frame check against the frames of its
@@ -230,9 +249,9 @@ class _Builder:
                 continue
             out[i] = self.task(
                 "crosschecked", f"crosscheck-{i}", steps.crosscheck_step, calibrated[i],
-                [calibrated[j] for j in others], registration, cal, cc, dem, cosmic,
+                [calibrated[j] for j in others], registration, cal, cc, dem, cosmic, self.relief,
                 key_parts=(calibrated[i].key, [calibrated[j].key for j in others], registration.key,
-                           _section_token(cal), _section_token(cc), dem, cosmic),
+                           _section_token(cal), _section_token(cc), dem, cosmic, self._relief_key()),
             )
         return out
 
@@ -245,9 +264,9 @@ class _Builder:
             return calibrated, None
         dem = str(self.cfg.mosaicking.dem) if self.cfg.mosaicking.dem else None
         fit = self.task("photometry", "photometry", steps.photometry_step, calibrated, registration, self.plan.grid,
-                        cal, dem, self.cfg.run.seed,
+                        cal, dem, self.cfg.run.seed, self.relief,
                         key_parts=([c.key for c in calibrated], registration.key, self.plan.grid,
-                                   _section_token(cal), dem, self.cfg.run.seed))
+                                   _section_token(cal), dem, self.cfg.run.seed, self._relief_key()))
         out = [self.task("normalised", f"normalise-{i}", steps.normalise_step, c, fit, cal, registration, dem,
                          key_parts=(c.key, fit.key, _section_token(cal), registration.key, dem))
                for i, c in enumerate(calibrated)]

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from pipeline.errors import MosaicError, OutputExists, explain_os_error
 from pipeline.io.quicklook import default_quicklook_path
+from pipeline.io.reliefmap import default_relief_path
 from pipeline.io.stac import default_stac_path
 from pipeline.orchestration.tempfiles import MARK, atomic_write_bytes, is_stale, remove_stale, temp_name
 from pipeline.report import default_report_path
@@ -55,7 +56,8 @@ class OutputSet:
     out : Path
         The GeoTIFF.
     products : dict of str to Path
-        ``mosaic``, then ``quicklook``, ``stac``, ``report`` as enabled: final paths.
+        ``mosaic``, then ``quicklook``, ``stac``, ``relief`` (``OUT.relief.tif``), ``report``
+        as enabled: final paths.
     request : str
         Hash of what makes the set (inputs, config, output): a journal of the same request
         lets the run replace an interrupted set's products without ``overwrite``.
@@ -76,13 +78,17 @@ class OutputSet:
     interrupted: list[Path] = field(default_factory=list)
 
     @classmethod
-    def for_run(cls, out: Path, *, quicklook: bool, stac: bool, report: bool, request: str) -> OutputSet:
+    def for_run(cls, out: Path, *, quicklook: bool, stac: bool, report: bool, request: str,
+                relief: bool = False) -> OutputSet:
+        """The output set of one run writing ``out`` (the GeoTIFF) and the files asked for beside it."""
         out = Path(out)
         products = {"mosaic": out}
         if quicklook:
             products["quicklook"] = default_quicklook_path(out)
         if stac:
             products["stac"] = default_stac_path(out)
+        if relief:
+            products["relief"] = default_relief_path(out)
         if report:
             products["report"] = default_report_path(out)
         return cls(out, products, request)

@@ -44,6 +44,7 @@ STAGES = {
     "match": "pairs matched",
     "control": "frames matched to the basemap",
     "adjust": "bundle adjustment",
+    "relief": "relief model",
     "crosscheck": "frames cross-checked",
     "equalize": "equalisation",
     "tile": "tiles mosaicked",

@@ -19,8 +19,9 @@ import numpy as np
 from pipeline.errors import GeometryError
 from pipeline.geometry.body import lonlat_to_xyz_deg
 from pipeline.io.geotiff import software_versions
+from pipeline.orchestration.qa_relief import adjustment_data, relief_data
 from pipeline.orchestration.result import RunResult
-from pipeline.orchestration.steps import load_dem
+from pipeline.orchestration.steps import terrain
 from pipeline.report import FrameRow, ReportData, TieObservations
 
 
@@ -60,7 +61,7 @@ def _num(x: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def tie_observations(network, cameras: Mapping[str, Any], dem=None) -> TieObservations | None:
+def tie_observations(network, cameras: Mapping[str, Any], dem=None, points_xyz=None) -> TieObservations | None:
     """The inlier tie-point observations of an adjusted control network, traced to the ground.
 
     For each observation ``(line, sample)`` of tie point P in frame F (outliers, ground
@@ -68,9 +69,10 @@ def tie_observations(network, cameras: Mapping[str, Any], dem=None) -> TieObserv
 
     * ``ground_xyz_m``: where the ray of the observed pixel meets the surface (``dem``, else
       the camera's ellipsoid);
-    * ``residual_px``: P (the network's adjusted ``lon_deg``/``lat_deg`` on the ellipsoid, as
-      the adjustment placed it) projected into F minus the observation, ``(line, sample)``
-      pixels; its length is the network's ``residual_after_px``;
+    * ``residual_px``: P (``points_xyz[point_id]`` when given: the adjusted 3-D point; else
+      the network's adjusted ``lon_deg``/``lat_deg`` on the ellipsoid, as surface-bound points
+      are placed) projected into F minus the observation, ``(line, sample)`` pixels; its
+      length is the network's ``residual_after_px``;
     * ``residual_ground_m``: where the ray of ``observation + residual`` meets the surface
       minus ``ground_xyz_m``, metres.
 
@@ -84,6 +86,9 @@ def tie_observations(network, cameras: Mapping[str, Any], dem=None) -> TieObserv
         The adjusted cameras by frame id (``RegistrationResult.cameras``).
     dem : Dem, optional
         The terrain the mosaic was orthorectified on.
+    points_xyz : ndarray of shape (n_tracks, 3), optional
+        ``RegistrationResult.points_xyz``: the adjusted ground point of every track
+        (body-fixed metres; NaN rows fall back to ``lon_deg``/``lat_deg``).
 
     Returns
     -------
@@ -105,7 +110,11 @@ def tie_observations(network, cameras: Mapping[str, Any], dem=None) -> TieObserv
         k = np.flatnonzero(fid == f)
         cam = cameras[f]
         xyz, hit = cam.image_to_ground_hit(line[k], sample[k], dem=dem)
-        pl, ps = cam.ground_to_image(lonlat_to_xyz_deg(lon[k], lat[k], 0.0, cam.radii_m))
+        p = lonlat_to_xyz_deg(lon[k], lat[k], 0.0, cam.radii_m)
+        if points_xyz is not None and len(points_xyz):
+            own = np.asarray(points_xyz, float)[np.clip(pid[k], 0, len(points_xyz) - 1)]
+            p = np.where(np.all(np.isfinite(own), axis=1)[:, None] & (pid[k] >= 0)[:, None], own, p)
+        pl, ps = cam.ground_to_image(p)
         tip, tip_hit = cam.image_to_ground_hit(pl, ps, dem=dem)
         ground[k] = np.where(hit[:, None], xyz, np.nan)
         res_px[k] = np.column_stack([pl - line[k], ps - sample[k]])
@@ -180,13 +189,20 @@ def report_data(result: RunResult) -> ReportData:
     }
     timings = dict(result.stage_seconds)
     timings["total (wall)"] = result.seconds
-    dem = load_dem(str(plan.config.mosaicking.dem) if plan.config.mosaicking.dem else None)
+    mos = plan.config.mosaicking
+    relief = product.get("relief")
+    dem = terrain(str(mos.dem) if mos.dem else None, relief)
     return ReportData(
         mosaic_path=result.out, frames=rows, residuals_before_px=before, residuals_after_px=after,
         tie_points_lonlat=tie_ll,
         overlap_diff_before=eq.differences(corrected=False) if eq is not None else None,
         overlap_diff_after=eq.differences(corrected=True) if eq is not None else None,
         provenance=provenance, timings_s=timings, notes=notes,
-        tie_observations=tie_observations(reg.network, cams, dem) if len(reg.network) else None,
+        tie_observations=tie_observations(reg.network, cams, dem, reg.points_xyz) if len(reg.network) else None,
         pixel_size_m=plan.grid.resolution, photometry=product.get("photometry"),
+        adjustment=adjustment_data(reg) if plan.config.registration.enabled else None,
+        relief=relief_data(relief),
+        surface=(f"Orthorectified through the DEM {mos.dem} (mosaicking.dem)." if mos.dem else
+                 "Orthorectified onto the reference sphere (mosaicking.relief: sphere)." if mos.relief == "sphere"
+                 else "No relief model: registration is off, so there are no tie points to build one from."),
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from pipeline.frame import FrameFailure
 from pipeline.orchestration.plan import Plan
+from pipeline.orchestration.runlines import adjustment_lines, relief_line
 from pipeline.orchestration.steps import excluded_ids
 
 __all__ = ["RunResult"]
@@ -24,7 +25,8 @@ class RunResult:
     plan : Plan
     product : dict
         The writer's result: ``valid_pixels``, ``side_files``, ``summaries`` (per frame QA or
-        failure), ``registration`` and ``equalization``.
+        failure), ``registration``, ``equalization`` and ``relief`` (the
+        :class:`~pipeline.geometry.relief.ReliefModel` the mosaic went through, or None).
     seconds : float
         Wall time of the run.
     reused : dict of str to int
@@ -73,6 +75,10 @@ class RunResult:
             st = reg.stats
             lines.append(f"registration: {st.n_tied}/{st.n_frames} frames tied, {st.n_tracks} tie points, "
                          f"residual RMS {st.rms_before_px:.2f} -> {st.rms_after_px:.3f} px")
+            lines += adjustment_lines(reg)
+        relief = self.product.get("relief")
+        if relief is not None:
+            lines.append(relief_line(relief.summary(), self.product.get("side_files", {}).get("relief")))
         if self.report is not None:
             lines.append(f"QA report: {self.report}")
         if self.reused:

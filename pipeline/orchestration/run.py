@@ -15,6 +15,7 @@ from pipeline.orchestration.outputs import OutputSet
 from pipeline.orchestration.plan import plan, workdir_for
 from pipeline.orchestration.progress import RunProgress
 from pipeline.orchestration.qa import report_data
+from pipeline.orchestration.reliefstep import relief_active
 from pipeline.orchestration.result import RunResult
 from pipeline.orchestration.scheduler import start_engine
 from pipeline.orchestration.workdir import count_reused, stage_seconds
@@ -86,7 +87,8 @@ def run(frames_dir: str | Path, out: str | Path, *, calibration: str | Path | No
     frames_dir, out = Path(frames_dir), Path(out)
     mos = config.mosaicking
     outputs = OutputSet.for_run(out, quicklook=mos.quicklook, stac=mos.stac, report=report,
-                                request=_request(frames_dir, calibration, config, out, report))
+                                request=_request(frames_dir, calibration, config, out, report),
+                                relief=relief_active(mos, config.registration.enabled))
     outputs.prepare(overwrite)
     workdir = workdir_for(config, out)
     workdir.check_writable()

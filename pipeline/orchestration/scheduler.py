@@ -77,6 +77,7 @@ class Engine:
 
     @property
     def distributed(self) -> bool:
+        """Whether the engine has a dask ``distributed`` client."""
         return self.client is not None
 
     def compute(self, *collections: Any, progress: Any = False) -> tuple[Any, ...]:

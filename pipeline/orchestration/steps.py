@@ -41,6 +41,7 @@ from pipeline.io import load_frame
 from pipeline.io.geotiff import CogWriter, software_versions
 from pipeline.io.paths import printable
 from pipeline.io.quicklook import write_quicklook
+from pipeline.io.reliefmap import default_relief_path, write_relief
 from pipeline.io.stac import write_stac_item
 from pipeline.mosaicking import equalize_frames, mosaic_tile_frames
 from pipeline.mosaicking.params import MosaickingParams
@@ -77,6 +78,7 @@ __all__ = [
     "photometry_step",
     "photometry_summary",
     "provenance_tags",
+    "terrain",
     "tile_step",
     "unregistered",
     "write_products",
@@ -88,8 +90,16 @@ WRITER_CACHE_MB = 256
 
 @lru_cache(maxsize=4)
 def load_dem(path: str | None) -> Dem | None:
-    """The DEM at ``path``, read once per process (``None`` for no DEM: the sphere)."""
+    """The DEM at ``path`` (GeoTIFF or ISIS cube), read once per process (``None`` for no DEM:
+    the sphere)."""
     return Dem.from_file(path) if path else None
+
+
+def terrain(dem_path: str | None, relief=None) -> Dem | None:
+    """The surface to orthorectify through: the relief model's heights
+    (:class:`~pipeline.geometry.relief.ReliefModel`) when there is one, else the DEM at
+    ``dem_path`` (None: the sphere)."""
+    return relief.dem if relief is not None else load_dem(dem_path)
 
 
 def _reason(exc: FarsideError) -> str:
@@ -172,14 +182,15 @@ def control_step(frame: Frame | FrameFailure, params: RegistrationParams, seed: 
 
 
 def adjust_step(cameras: Mapping[str, Any], matches: Iterable, controls: Iterable, params: RegistrationParams,
-                seed: int) -> RegistrationResult:
+                seed: int, dem_path: str | None = None) -> RegistrationResult:
     """The bundle adjustment of every camera from the pairs' tie points (and ground control);
-    with registration disabled, the prior cameras (:func:`unregistered`)."""
+    with registration disabled, the prior cameras (:func:`unregistered`). ``dem_path``
+    (``mosaicking.dem``) gives free tie points their radius prior."""
     if not params.enabled:
         return unregistered(cameras)
     found = [m for m in matches if m is not None]
     control = [c for c in controls if c is not None and len(c)]
-    return adjust(dict(cameras), found, params, control=control, seed=seed)
+    return adjust(dict(cameras), found, params, control=control, seed=seed, dem=load_dem(dem_path))
 
 
 def unregistered(cameras: Mapping[str, Any]) -> RegistrationResult:
@@ -205,7 +216,7 @@ def cameras_of(registration) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- cross-check
 def crosscheck_step(frame: Frame | FrameFailure, others: Sequence[Frame | FrameFailure], registration,
                     calibration: CalibrationParams, params: CrosscheckingParams, dem_path: str | None,
-                    cosmic: bool = True) -> Frame | FrameFailure:
+                    cosmic: bool = True, relief=None) -> Frame | FrameFailure:
     """The cross-frame check of one calibrated frame against its overlapping frames: cosmic
     rays they reveal (when ``cosmic``; never on film scans, which have none), and a frame that
     agrees with none of them (correlation below ``params.min_agreement`` with every usable
@@ -217,7 +228,7 @@ def crosscheck_step(frame: Frame | FrameFailure, others: Sequence[Frame | FrameF
     good = [o for o in others if isinstance(o, Frame) and o.id not in excluded]
     checked = crosscheck_frame(frame, good, cameras_of(registration), params, local_sigma=calibration.cosmic_sigma,
                                grow=calibration.cosmic_sigfrac, mask_repaired=calibration.mask_repaired,
-                               dem=load_dem(dem_path), cosmic=cosmic)
+                               dem=terrain(dem_path, relief), cosmic=cosmic)
     r = checked.qa.get("overlap_correlation")
     if r is not None and r < params.min_agreement:
         why = (f"its pixels agree with none of the {checked.qa['crosscheck_overlaps']} overlapping frames (best "
@@ -236,13 +247,14 @@ def auto_photometry(calibration: CalibrationParams) -> bool:
 
 
 def photometry_step(frames: Sequence[Frame | FrameFailure], registration, grid: MapGrid,
-                    calibration: CalibrationParams, dem_path: str | None, seed: int = 0) -> PhotometricFit | None:
+                    calibration: CalibrationParams, dem_path: str | None, seed: int = 0,
+                    relief=None) -> PhotometricFit | None:
     """Fit the photometric law to the overlapping observations of the registered frames
     (:func:`pipeline.calibration.photometric_fit.fit_photometry`); None without observations.
     A law the data do not constrain falls back to McEwen's ``L(phase)`` with a warning."""
     good = [f for f in _usable(frames, registration) if f.camera is not None]
     p = calibration.photometry
-    dem = load_dem(dem_path)
+    dem = terrain(dem_path, relief)
     if p.topographic and dem is None:
         log.warning("calibration.photometry.topographic needs mosaicking.dem: photometric angles from the sphere")
     topographic = p.topographic and dem is not None
@@ -297,15 +309,16 @@ def equalize_step(frames: Sequence[Frame | FrameFailure], registration, grid: Ma
 
 
 def tile_step(tile: Tile, grid: MapGrid, frames: Sequence[Frame | FrameFailure], order: Sequence[int], registration,
-              equalization, params: MosaickingParams) -> dict[str, Any] | None:
-    """Mosaic one output tile from the frames touching it (``order``: their run indices)."""
+              equalization, params: MosaickingParams, relief=None) -> dict[str, Any] | None:
+    """Mosaic one output tile from the frames touching it (``order``: their run indices),
+    orthorectified through the relief model, ``params.dem`` or the sphere (:func:`terrain`)."""
     cams = cameras_of(registration)
     excluded = excluded_ids(registration)
     inputs = [(idx, f, cams.get(f.id, f.camera)) for idx, f in zip(order, frames)
               if isinstance(f, Frame) and f.id not in excluded]
     if not inputs:
         return None
-    dem = load_dem(str(params.dem) if params.dem else None)
+    dem = terrain(str(params.dem) if params.dem else None, relief)
     return mosaic_tile_frames(inputs, grid, tile, equalization, params, dem=dem)
 
 
@@ -335,10 +348,11 @@ def provenance_tags(frames: Sequence[Frame], config, failures: Sequence[FrameFai
 
 def write_products(tiles: Iterable[dict[str, Any] | None], grid: MapGrid, out: Path, bands: Sequence[str],
                    tags: dict[str, str], params: MosaickingParams, datetimes: Sequence = (),
-                   num_threads: int | None = None) -> dict[str, Any]:
+                   num_threads: int | None = None, relief=None) -> dict[str, Any]:
     """Assemble tile products into the COG at ``out`` (atomic rename), then its quicklook and
-    STAC item as configured (``num_threads``: GDAL threads of the COG conversion, default all
-    CPUs). Returns ``valid_pixels`` and the ``side_files`` written."""
+    STAC item as configured, and the relief model as ``OUT.relief.tif`` when there is one
+    (``num_threads``: GDAL threads of the COG conversion, default all CPUs). Returns
+    ``valid_pixels`` and the ``side_files`` written."""
     coverage = 0
     writer = CogWriter(out, grid, bands=list(bands), tags=tags, compress=params.compress,
                        overviews=params.overviews, overview_resampling=params.overview_resampling,
@@ -355,4 +369,7 @@ def write_products(tiles: Iterable[dict[str, Any] | None], grid: MapGrid, out: P
     if params.stac:
         side["stac"] = str(write_stac_item(out, inputs=json.loads(tags["farside_inputs"]),
                                            datetimes=list(datetimes) or None, quicklook=side.get("quicklook")))
+    if relief is not None:
+        side["relief"] = str(write_relief(default_relief_path(out), relief, num_threads=num_threads,
+                                          tags={"farside_version": tags.get("farside_version", __version__)}))
     return {"valid_pixels": coverage, "side_files": side}

@@ -22,6 +22,7 @@ Example
 >>> write_adjusted_isds(result.cameras, "out/isd")  # doctest: +SKIP
 """
 
+from pipeline.registration.basemap import match_basemap
 from pipeline.registration.bundle import (
     ROBUST_LOSSES,
     ControlNetwork,
@@ -34,7 +35,6 @@ from pipeline.registration.bundle import (
     write_adjusted_isds,
     write_control_network,
 )
-from pipeline.registration.basemap import match_basemap
 from pipeline.registration.detectors import DETECTORS, available_detectors
 from pipeline.registration.features import ImageMatches, match_images
 from pipeline.registration.pairs import PairMatches, match_pair

@@ -82,6 +82,7 @@ class ImageMatches:
 
     @classmethod
     def empty(cls, reason: str, **kw) -> ImageMatches:
+        """No matches, with the reason."""
         z = np.zeros((0, 2))
         return cls(z, z.copy(), np.zeros(0), reason=reason, **kw)
 

@@ -115,10 +115,13 @@ class ExactPairMap(PairMap):
 
     @classmethod
     def from_cameras(cls, cam_r, cam_s, *, margin_px: float = 0.0, nodes: int = 64) -> ExactPairMap:
+        """The map between the images of ``cam_r`` and ``cam_s`` over their overlap (``margin_px`` px beyond it)."""
         lattice = PairMap.from_cameras(cam_r, cam_s, margin_px=margin_px, nodes=nodes)
         return cls(lattice.origin, lattice.step, lattice.line, lattice.sample, cam_r, cam_s)
 
     def at(self, line, sample) -> tuple[np.ndarray, np.ndarray]:
+        """Image ``(line, sample)`` (px) in ``cam_s`` of points ``(line, sample)`` of ``cam_r``
+        (``OUTSIDE`` where not seen)."""
         line, sample = np.broadcast_arrays(np.asarray(line, np.float64), np.asarray(sample, np.float64))
         xyz, hit = self.cam_r.image_to_ground_hit(line.ravel(), sample.ravel())
         sl, ss = self.cam_s.ground_to_image(xyz)
@@ -126,6 +129,7 @@ class ExactPairMap(PairMap):
         return (np.where(seen, sl, OUTSIDE).reshape(line.shape), np.where(seen, ss, OUTSIDE).reshape(line.shape))
 
     def dense(self, lines: np.ndarray, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`at` on the grid ``lines x samples`` (px), shape ``(len(lines), len(samples))``."""
         ll, ss = np.meshgrid(np.asarray(lines, np.float64), np.asarray(samples, np.float64), indexing="ij")
         return self.at(ll, ss)
 

@@ -128,6 +128,7 @@ class PairMatches:
 
     @classmethod
     def empty(cls, i: int, j: int, reason: str, **kw) -> PairMatches:
+        """No matches between frames ``i`` and ``j``, with the reason."""
         z = np.zeros((0, 2))
         return cls(i, j, z, z.copy(), 0.0, reason=reason, **kw)
 

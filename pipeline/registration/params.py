@@ -89,16 +89,17 @@ class RegistrationParams(Section):
         "installed, else splu"
     )
     points: Literal["surface", "free"] = Field(
-        "surface", description="tie points held on the reference surface (2 unknowns each), or free 3D points "
-        "(latitude, longitude, radius) with a radius prior"
+        "free", description="free 3D tie points (latitude, longitude, radius) with a radius prior, or points held on "
+        "the reference surface (2 unknowns each; biased over relief)"
     )
     point_radius_sigma_m: float = Field(
         100.0, gt=0, description="points: free with a DEM: prior sigma of each point's radius about the DEM (m), "
         "as ISIS jigsaw's POINT_RADIUS_SIGMA"
     )
     point_radius_sigma_sphere_m: float = Field(
-        3000.0, gt=0, description="points: free without a DEM: prior sigma of each point's radius about the "
-        "reference sphere (m)"
+        3000.0, gt=0, description="points: free without a DEM: prior sigma (m) about the reference sphere of the "
+        "radius of each point whose rays fix it worse than this (nearly parallel views), and of the network's mean "
+        "radius"
     )
     pointing_drift_sigma_deg: float = Field(
         0.05, gt=0, description="prior sigma of each higher pointing coefficient (deg at the image's start/end, "

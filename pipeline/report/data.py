@@ -24,7 +24,8 @@ from pipeline.geometry.body import xyz_to_lonlat_deg
 __all__ = ["SECTION_IDS", "FrameRow", "ReportData", "ReportDataError", "TieObservations",
            "default_report_path"]
 
-SECTION_IDS = ("summary", "mosaic", "coverage", "frames", "registration", "seams", "photometry", "equalisation",
+SECTION_IDS = ("summary", "mosaic", "coverage", "frames", "registration", "relief", "seams", "photometry",
+               "equalisation",
                "provenance")
 """The ``id`` of every ``<section>`` of the page, in order."""
 
@@ -157,6 +158,20 @@ class ReportData:
     pixel_size_m : float or None
         Metres per pixel of the misregistration numbers "in pixels" (the output grid's
         resolution); ``None``: the mosaic file's pixel size.
+    adjustment : dict or None
+        How the bundle adjustment ended (the registration section): ``converged``,
+        ``reason``, ``rounds``, ``iterations``, ``final_cost``, ``linear_solver``, ``drift``,
+        ``rms_rotation_sigmas``, ``rms_position_sigmas``, ``motion`` (frame id -> dict of
+        ``rotation_deg``, ``rotation_sigmas``, ``position_m``, ``position_sigmas``).
+    relief : dict or None
+        The relief model the mosaic was orthorectified through (the relief section): the
+        numbers of ``ReliefModel.summary()`` (``points``, ``outliers``, ``scatter_m``,
+        ``dense_fraction``, ``offset_m``, ``base``, ``post_m``, ``height_range_m``) plus
+        ``min_points``, ``heights_m`` and ``points_per_post`` (2-D arrays on the posts) and
+        ``extent_m`` ``(xmin, xmax, ymin, ymax)``. ``None``: no relief model.
+    surface : str or None
+        What the mosaic was orthorectified onto when there is no relief model (a DEM, the
+        sphere), in words.
     photometry : dict or None
         The photometric fit (``calibration.photometry.model: auto``) as
         :func:`pipeline.calibration.photometric_summary.photometry_report` gives it: law,
@@ -179,6 +194,9 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     tie_observations: TieObservations | None = None
     pixel_size_m: float | None = None
+    adjustment: dict[str, Any] | None = None
+    relief: dict[str, Any] | None = None
+    surface: str | None = None
     photometry: dict[str, Any] | None = None
     mosaic_file: Path | None = None
 

@@ -62,6 +62,7 @@ class MapProj:
         self.period = self._x_period()
 
     def fwd(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+        """Map ``(x, y)`` (m) of lon/lat (degrees); NaN where the projection fails."""
         lon = np.asarray(lon, dtype=float)
         lat = np.asarray(lat, dtype=float)
         if self._west:
@@ -75,6 +76,7 @@ class MapProj:
         return x, y
 
     def inv(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """Lon/lat (degrees) of map ``(x, y)`` (m); NaN where the inverse fails."""
         with np.errstate(all="ignore"):
             lon, lat = self._fwd.transform(np.asarray(x, float), np.asarray(y, float), direction="INVERSE")
         lon, lat = np.asarray(lon, float), np.asarray(lat, float)
@@ -170,7 +172,7 @@ class MapProj:
         return x, y
 
     def copies(self, x: np.ndarray) -> list[float]:
-        """x shifts (0 and +-period) under which a ring may fall on the map."""
+        """The x shifts (0 and +-period) under which a ring may fall on the map."""
         if not self.period:
             return [0.0]
         xmin, _, xmax, _ = self.bounds
@@ -283,6 +285,8 @@ def label_anchor(
 # ---------------------------------------------------------------------------------------
 @dataclass
 class Coverage:
+    """Frames per pixel on the decimated grid, its holes and the covered percentages (%)."""
+
     count: np.ndarray  # frames per pixel on the decimated grid
     source: str  # "count band", "footprints", "valid data"
     on_body: np.ndarray | bool
@@ -322,6 +326,7 @@ def _rasterise_rings(rings, transform, shape) -> np.ndarray:
 
 
 def compute_coverage(r: Raster, proj: MapProj, rings_used) -> Coverage:
+    """The :class:`Coverage` of raster ``r`` from its count band, else the footprint rings, else its valid pixels."""
     shape = r.image.shape
     if r.count is not None:
         count, source = r.count, "count band"

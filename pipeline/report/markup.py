@@ -45,8 +45,8 @@ __all__ = [
 
 
 def esc(value: Any) -> str:
-    """``str(value)`` escaped for HTML text and attribute values (bytes of a non-UTF-8 file
-    name as ``\\xNN``, :func:`pipeline.io.paths.printable`)."""
+    r"""``str(value)`` escaped for HTML text and attribute values (bytes of a non-UTF-8 file
+    name as ``\xNN``, :func:`pipeline.io.paths.printable`)."""
     return html.escape(printable(value), quote=True)
 
 

@@ -166,6 +166,7 @@ def onto_map(proj: MapProj, x: np.ndarray) -> np.ndarray:
 
 
 def plot_mosaic(r: Raster, proj: MapProj, rings) -> str:
+    """PNG data URI of the mosaic (percentile stretch) on its map axes, with the frame footprints."""
     fig, ax, cax = map_axes(r)
     xmin, ymin, xmax, ymax = r.bounds
     ax.set_facecolor("#d9dde3")
@@ -283,6 +284,7 @@ def hist_before_after(
 def bars_per_frame(
     frames: list[FrameRow], a_attr: str, b_attr: str, a_label: str, b_label: str, ylabel: str
 ) -> str | None:
+    """PNG data URI of paired bars of per-frame attributes ``a_attr`` and ``b_attr``, or None if no frame has one."""
     rows = [f for f in frames if getattr(f, a_attr) is not None or getattr(f, b_attr) is not None]
     if not rows:
         return None
@@ -307,6 +309,7 @@ def bars_per_frame(
 
 
 def plot_gain_offset(frames: list[FrameRow]) -> str | None:
+    """PNG data URI of the per-frame gains (bars about 1) and offsets (points), or None if no frame has one."""
     rows = [f for f in frames if f.gain is not None or f.offset is not None]
     if not rows:
         return None
@@ -332,6 +335,7 @@ def plot_gain_offset(frames: list[FrameRow]) -> str | None:
 
 
 def plot_tie_network(r: Raster | None, proj: MapProj | None, rings, tie_lonlat: np.ndarray) -> str:
+    """PNG data URI of the tie points (lon/lat degrees) over the mosaic, or a plain lon/lat scatter without a map."""
     if r is None or proj is None:
         # no map: plain lon/lat scatter
         fig = new_fig(7.0, 5.0, margins=(0.7, 0.55, 0.2, 0.35))

@@ -130,7 +130,6 @@ def main_simulate(argv: list[str] | None = None) -> int:
     int
         Exit status (0 on success, 2 on a usage error).
     """
-
     ap = argparse.ArgumentParser(prog="farside simulate", description="Render a synthetic far-side survey.")
     ap.add_argument("outdir", type=Path)
     ap.add_argument("--seed", type=int, default=42)
@@ -142,7 +141,10 @@ def main_simulate(argv: list[str] | None = None) -> int:
     ap.add_argument("--region", type=float, nargs=4, metavar=("LON0", "LON1", "LAT0", "LAT1"))
     ap.add_argument("--gsd", type=float, default=180.0)
     ap.add_argument("--preset", choices=sorted(PRESETS))
-    ap.add_argument("--law", help="scattering law: lunar_lambert, lunar_lambert_mcewen, lommel_seeliger, lambert, hapke, hapke_lroc")
+    ap.add_argument(
+        "--law",
+        help="scattering law: lunar_lambert, lunar_lambert_mcewen, lommel_seeliger, lambert, hapke, hapke_lroc",
+    )
     ap.add_argument("--law-param", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--relief", action="store_true", help="render through a synthetic DEM (truth/dem.tif)")
     ap.add_argument("--oblique", type=float, nargs=2, metavar=("MIN", "MAX"), help="emission range, degrees")

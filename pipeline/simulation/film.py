@@ -227,7 +227,6 @@ def write_png8(directory, stem: str, data: np.ndarray):
     ValueError
         ``data`` is not a 2-D uint8 array.
     """
-
     data = np.asarray(data)
     if data.ndim != 2 or data.dtype != np.uint8:
         raise ValueError(f"film frames are written as 2-D uint8 arrays, got {data.dtype} {data.shape}")

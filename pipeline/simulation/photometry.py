@@ -152,7 +152,10 @@ def hapke_smooth(i, e, g, *, w=0.395, b=0.228, c=0.42, bs0=1.67, hs=0.0485, bc0=
     mu0s, mus = np.where(ok, mu0, 1.0), np.where(ok, mu, 1.0)
     cg = np.cos(g)
     b2 = b * b
-    p = (1 + c) * 0.5 * (1 - b2) / (1 - 2 * b * cg + b2) ** 1.5 + (1 - c) * 0.5 * (1 - b2) / (1 + 2 * b * cg + b2) ** 1.5
+    p = (
+        (1 + c) * 0.5 * (1 - b2) / (1 - 2 * b * cg + b2) ** 1.5
+        + (1 - c) * 0.5 * (1 - b2) / (1 + 2 * b * cg + b2) ** 1.5
+    )
     t2 = np.tan(0.5 * np.asarray(g, dtype=np.float64))
     bsg = 1.0 / (1.0 + t2 / hs) if hs > 0 else 0.0
     if hc > 0 and bc0 != 0:
@@ -215,6 +218,7 @@ class PhotometricLaw:
         return dict(self.params)
 
     def __call__(self, incidence, emission, phase) -> np.ndarray:
+        """Scaled reflectance at incidence, emission and phase angles (radians); 0 where not lit or not seen."""
         i = np.asarray(incidence, dtype=np.float64)
         e = np.asarray(emission, dtype=np.float64)
         g = np.asarray(phase, dtype=np.float64)
@@ -306,7 +310,11 @@ def _hapke_lroc_law(**params: float) -> PhotometricLaw:
     if set(params) - names:
         raise ConfigError(f"unknown Hapke parameters {sorted(set(params) - names)}; choose from {sorted(names)}")
     base = {k: float(getattr(LROC_HAPKE_643NM, k)) for k in HapkeParameters.names() if k != "theta"}
-    full = {**base, "theta_deg": math.degrees(float(LROC_HAPKE_643NM.theta)), **{k: float(v) for k, v in params.items()}}
+    full = {
+        **base,
+        "theta_deg": math.degrees(float(LROC_HAPKE_643NM.theta)),
+        **{k: float(v) for k, v in params.items()},
+    }
     if not 0 < full["w"] < 1:
         raise ConfigError(f"Hapke single-scattering albedo w must be in (0, 1), got {full['w']}")
     return _builtin("hapke_lroc", _hapke_lroc_factor,

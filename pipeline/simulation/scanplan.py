@@ -309,7 +309,8 @@ def plan_strips(
         jit = (PointingJitter.from_seed(rng, amplitude_deg=params.jitter_deg, drift_deg=params.jitter_drift_deg,
                                         duration_s=duration, n_terms=params.jitter_terms,
                                         period_fraction=params.jitter_period_fraction)
-               if params.jitter_deg > 0 or params.jitter_drift_deg > 0 else PointingJitter.none(0.5 * duration))  # fmt: skip
+               if params.jitter_deg > 0 or params.jitter_drift_deg > 0
+               else PointingJitter.none(0.5 * duration))  # fmt: skip
         c0 = rng.uniform(*params.pointing_error_deg, 3) * rng.choice([-1.0, 1.0], 3)
         c1 = rng.uniform(*params.pointing_rate_deg, 3) * rng.choice([-1.0, 1.0], 3)
         pdir = rng.normal(size=3)

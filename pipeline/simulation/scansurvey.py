@@ -103,7 +103,8 @@ def render_strip(strip: StripPlan, params, camera, surface, *, detector, seed: i
                             exposure_s=strip.exposure_s, line_period_s=strip.period_s, smear_samples=smear)  # fmt: skip
     rng = np.random.default_rng([int(seed), 0x5CA9])
     exp, drifts = expose_scan(strip.kind, scene.radiance.astype(np.float64) * radiometry.responsivity,
-                              strip.exposure_s, detector, rng, framelet_lines=getattr(camera, "summed_framelet_height", 0),
+                              strip.exposure_s, detector, rng,
+                              framelet_lines=getattr(camera, "summed_framelet_height", 0),
                               frame_area=frame_area, noise=noise, cosmic_rays=cosmic_rays)  # fmt: skip
     return RenderedFrame(dn=exp.dn, scene=scene, exposure=exp, detector=detector), drifts
 
@@ -174,7 +175,9 @@ class ScanSurvey:
                                instrument_id=INSTRUMENT_ID[s.kind], instrument_name=INSTRUMENT_NAME[s.kind],
                                byte_order=s.byte_order)  # fmt: skip
             paths = write_frame(outdir, frame.dn, label, s.format)
-            side = write_sidecar(outdir, s.id, self.reported_isd(s), label if s.format not in LABELLED_FORMATS else None)
+            side = write_sidecar(
+                outdir, s.id, self.reported_isd(s), label if s.format not in LABELLED_FORMATS else None
+            )
             write_sidecar(outdir / TRUTH_DIR, s.id, self.true_cameras[s.id].to_isd())
             rel = [p.relative_to(outdir).as_posix() for p in [*paths, side]]
             out.files[s.id] = rel
@@ -183,8 +186,10 @@ class ScanSurvey:
         if calibration:
             for kind, det in detectors.items():
                 longest = max(s.period_s for s in self.strips if s.kind == kind)
-                files, truth = write_scan_calibration(outdir, kind, seed=self.seed, formats=formats, detector=det,
-                                                      max_exposure_s=longest, instrument_id=INSTRUMENT_ID[kind])  # fmt: skip
+                files, truth = write_scan_calibration(
+                    outdir, kind, seed=self.seed, formats=formats, detector=det,
+                    max_exposure_s=longest, instrument_id=INSTRUMENT_ID[kind],
+                )  # fmt: skip
                 out.calibration_files.update(files)
                 out.calibration_truth.update(truth)
                 out.written += [r for rels in files.values() for r in rels]

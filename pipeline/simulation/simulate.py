@@ -140,7 +140,8 @@ class SurveyInfo:
         if self.n_strips:
             parts.append(f"{self.n_strips} strips x {self.frames_per_strip} frames of {self.size[0]}x{self.size[1]} px "
                          f"at GSD {self.gsd_m:.0f} m, overlap along {self.overlap_along[0]:.0%}-"
-                         f"{self.overlap_along[1]:.0%}, across {self.overlap_across[0]:.0%}-{self.overlap_across[1]:.0%}")
+                         f"{self.overlap_along[1]:.0%}, "
+                         f"across {self.overlap_across[0]:.0%}-{self.overlap_across[1]:.0%}")
         if strips:
             parts.append(f"scan strips {', '.join(strips)}")
         return (f"{'; '.join(parts)}; + {len(self.calibration_files)} calibration frames, region lon {lon0:.2f}.."

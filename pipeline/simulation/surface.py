@@ -441,7 +441,9 @@ class Surface:
             t = np.mod(theta[sel] - az + np.pi, 2 * np.pi) - np.pi
             streak = 0.6 + 0.4 * np.cos(r * k * 2 * np.pi / 3 + ph)
             fade = np.exp(-(r - 1) / (length / 2)) * (1 - smoothstep(0.8 * length, length, r))
-            np.add.at(out, cand[sel], 0.4 * f * amp * np.exp(-((t / hw) ** 2)) * streak * fade * smoothstep(0.9, 1.3, r))
+            np.add.at(
+                out, cand[sel], 0.4 * f * amp * np.exp(-((t / hw) ** 2)) * streak * fade * smoothstep(0.9, 1.3, r)
+            )
         return out
 
     # ------------------------------------------------------------------ description

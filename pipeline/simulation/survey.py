@@ -318,7 +318,9 @@ def plan_survey(
     step_y = (span_y_km - cover_y) / (frames_per_strip - 1) if frames_per_strip > 1 else 0.0
     coslat = math.cos(math.radians(max(abs(lat0), abs(lat1))))
     strip_lons = [lon_c + math.degrees((j - (n_strips - 1) / 2) * step_x / r_km) / coslat for j in range(n_strips)]
-    frame_lats = [lat_c + math.degrees((k - (frames_per_strip - 1) / 2) * step_y / r_km) for k in range(frames_per_strip)]
+    frame_lats = [
+        lat_c + math.degrees((k - (frames_per_strip - 1) / 2) * step_y / r_km) for k in range(frames_per_strip)
+    ]
     planned_across = 1 - step_x / w_km if n_strips > 1 else 1.0
     planned_along = 1 - step_y / h_km if frames_per_strip > 1 else 1.0
 

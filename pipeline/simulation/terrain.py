@@ -286,7 +286,10 @@ class Terrain:
         hmin, hmax = self.height_range_m
         step = 0.75 * self.spacing_m
         tan_min = float(np.min(tan_b[lit])) if lit.any() else np.inf
-        n_steps = 0 if not np.isfinite(tan_min) else int(min(_MAX_SHADOW_STEPS, math.ceil((hmax - hmin) / (step * tan_min)) + 1))
+        if not np.isfinite(tan_min):
+            n_steps = 0
+        else:
+            n_steps = int(min(_MAX_SHADOW_STEPS, math.ceil((hmax - hmin) / (step * tan_min)) + 1))
         cand = np.nonzero(lit.ravel())[0]
         flat = {k: v.ravel() for k, v in {"lon": lon, "lat": lat, "h": h, "tan": tan_b, "ae": ae, "an": an}.items()}
         shadowed = np.zeros(lon.size, dtype=bool)

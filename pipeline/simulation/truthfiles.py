@@ -2,8 +2,9 @@
 
 Pure helpers of :func:`pipeline.simulation.simulate_survey`: the photometry and pipeline
 config blocks of ``survey.json``, the detector files, the truth DEM GeoTIFF, film masks,
-and deterministic bytes (no wall-clock time in zip members, JSON in a fixed key order). The default survey's documents are exactly those of earlier versions:
-blocks for the new options are added only when the option is used.
+and deterministic bytes (no wall-clock time in zip members, JSON in a fixed key order). The
+default survey's documents are exactly those of earlier versions: blocks for the new options
+are added only when the option is used.
 """
 
 from __future__ import annotations
@@ -155,7 +156,6 @@ def write_dem(path: Path, dem) -> None:
     Heights in metres above the datum sphere (``datum_radius_m``, tag ``DATUM_RADIUS_M``),
     nodata NaN, ``AREA_OR_POINT=Area`` (post centres at +0.5 pixel).
     """
-
     values = dem.values.astype(np.float32)
     rows, cols = values.shape
     profile = {

@@ -250,7 +250,6 @@ def write_fits(directory: Path, data: np.ndarray, label: FrameLabel) -> list[Pat
     -------
     list of Path
     """
-
     data = _check(data)
     hdu = fits.PrimaryHDU(data=data)  # uint16 -> BITPIX 16, BZERO 32768
     h = hdu.header
@@ -277,7 +276,6 @@ def write_tiff(directory: Path, data: np.ndarray, label: FrameLabel) -> list[Pat
     -------
     list of Path
     """
-
     data = _check(data)
     path = Path(directory) / f"{label.stem}.tif"
     tifffile.imwrite(path, data, photometric="minisblack", metadata=None, software=False)
@@ -307,7 +305,9 @@ def dump_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, allow_nan=False) + "\n"
 
 
-def write_sidecar(directory: str | Path, stem: str, isd: dict[str, Any] | None, label: FrameLabel | None = None) -> Path:
+def write_sidecar(
+    directory: str | Path, stem: str, isd: dict[str, Any] | None, label: FrameLabel | None = None
+) -> Path:
     """Write ``<stem>.json``: an ISD, plus ``exposure_duration`` (s), ``frame_type`` and
     ``start_time`` when ``label`` is given (for label-less formats).
 

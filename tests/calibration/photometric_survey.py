@@ -5,8 +5,9 @@ km) from 50 km altitude: each frame sees the cells within +-1.3 deg of its centr
 0 to ~40 deg), neighbouring frames overlap by half along a strip and strips overlap by a
 third. Each strip is flown on a different orbit, so the Sun stands differently (incidence
 at the frame centres 30 to 80 deg; azimuth varies), and phase spreads within a frame with
-the viewing direction. Truth: a log-normal cell albedo (I/F at i = 30, e = 0, g = 30 deg, median 0.12), per-frame gains and offsets
-(geometric-mean gain 1, mean offset 0 within the survey), 1 % multiplicative noise.
+the viewing direction. Truth: a log-normal cell albedo (I/F at i = 30, e = 0, g = 30 deg,
+median 0.12), per-frame gains and offsets (geometric-mean gain 1, mean offset 0 within the
+survey), 1 % multiplicative noise.
 """
 
 from __future__ import annotations

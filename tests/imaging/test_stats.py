@@ -99,7 +99,7 @@ def test_fit_noise_model_recovers_gain_and_read_noise(rng):
 def test_interp_grid_is_exact_for_bilinear_functions():
     gl = np.array([0.0, 8.0, 16.0, 19.0])
     gs = np.array([0.0, 8.0, 13.0])
-    f = lambda l, s: 2.0 + 0.5 * l - 0.25 * s + 0.01 * l * s
+    f = lambda line, s: 2.0 + 0.5 * line - 0.25 * s + 0.01 * line * s
     grid = f(gl[:, None], gs[None, :])
     out = interp_grid(grid, gl, gs, np.arange(20.0), np.arange(14.0))
     ll, ss = np.meshgrid(np.arange(20.0), np.arange(14.0), indexing="ij")

@@ -34,7 +34,9 @@ def _raises(exc_type, path, *needles):
     return err
 
 
-@pytest.mark.parametrize("name", ["empty.IMG", "empty.fits", "empty.tif", "empty.png", "empty.xml", "empty.LBL", "empty.cub"])
+@pytest.mark.parametrize(
+    "name", ["empty.IMG", "empty.fits", "empty.tif", "empty.png", "empty.xml", "empty.LBL", "empty.cub"]
+)
 def test_zero_byte_file(tmp_path, name):
     path = tmp_path / name
     path.write_bytes(b"")
@@ -240,7 +242,9 @@ def test_malformed_pds4_label(tmp_path):
     _raises(UnreadableFrame, tmp_path / "M.xml", "not well-formed XML")
     (tmp_path / "N.xml").write_text("<html><body/></html>")
     _raises(UnreadableFrame, tmp_path / "N.xml", "not a PDS4 product")
-    (tmp_path / "B.xml").write_text('<!DOCTYPE x [<!ENTITY a "aaaa">]><Product_Observational>&a;</Product_Observational>')
+    (tmp_path / "B.xml").write_text(
+        '<!DOCTYPE x [<!ENTITY a "aaaa">]><Product_Observational>&a;</Product_Observational>'
+    )
     _raises(UnreadableFrame, tmp_path / "B.xml", "entities")
 
 

@@ -249,7 +249,9 @@ def test_png_bomb_refused_from_its_header_before_gdal_or_decode(tmp_path, monkey
     with pytest.raises(LabelTooLarge, match=r"1800000000 bytes of pixels in a file of \d+ bytes \(compressed 10\d\d:1"):
         read_meta(path)
     # with a tighter cap the size itself refuses it, with the numbers and the config key
-    with pytest.raises(LabelTooLarge, match=r"30000 x 30000 x 1 samples of 2 bytes = 1800000000 bytes.*max_frame_bytes"):
+    with pytest.raises(
+        LabelTooLarge, match=r"30000 x 30000 x 1 samples of 2 bytes = 1800000000 bytes.*max_frame_bytes"
+    ):
         read_meta(path, max_bytes=10**9)
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grown_kib < 200 * 1024  # peak memory grew by less than 200 MB (decoding needs 1.8 GB+)

@@ -26,7 +26,8 @@ def _real_labels() -> list[Path]:
                 continue
             with path.open("rb") as fh:
                 head = fh.read(64)
-            if path.suffix.lower() in (".img", ".cub") and not (looks_like_odl(head) or head.lower().startswith(b"object")):
+            labelled = looks_like_odl(head) or head.lower().startswith(b"object")
+            if path.suffix.lower() in (".img", ".cub") and not labelled:
                 continue  # a data file without a label
             found.append(path)
     return found
@@ -45,20 +46,7 @@ def _differences(mine, theirs, where=""):
     import pvl
 
     if hasattr(theirs, "getall"):  # pvl module, object or group (a multidict)
-        if not isinstance(mine, Label):
-            yield f"{where}: block vs {type(mine).__name__}"
-            return
-        groups: dict[str, list] = {}
-        for key, value in theirs.items():
-            groups.setdefault(key.upper(), []).append(value)
-        if set(groups) != set(mine.all):
-            yield f"{where}: keys differ {sorted(set(groups) ^ set(mine.all))}"
-        for key, values in groups.items():
-            ours = mine.all.get(key, [])
-            if len(ours) != len(values):
-                yield f"{where}/{key}: {len(ours)} vs {len(values)} occurrences"
-            for a, b in zip(ours, values):
-                yield from _differences(a, b, f"{where}/{key}")
+        yield from _block_differences(mine, theirs, where)
     elif isinstance(theirs, pvl.collections.Quantity):
         if not isinstance(mine, Quantity) or mine.unit.strip() != str(theirs.units).strip():
             yield f"{where}: {mine!r} vs {theirs!r}"
@@ -70,7 +58,33 @@ def _differences(mine, theirs, where=""):
         else:
             for i, (a, b) in enumerate(zip(mine, theirs)):
                 yield from _differences(a, b, f"{where}[{i}]")
-    elif isinstance(theirs, (set, frozenset)):
+    else:
+        yield from _leaf_differences(mine, theirs, where)
+
+
+def _block_differences(mine, theirs, where):
+    """Yield the differences of a pvl block (module, object or group) and farside's :class:`Label`."""
+    if not isinstance(mine, Label):
+        yield f"{where}: block vs {type(mine).__name__}"
+        return
+    groups: dict[str, list] = {}
+    for key, value in theirs.items():
+        groups.setdefault(key.upper(), []).append(value)
+    if set(groups) != set(mine.all):
+        yield f"{where}: keys differ {sorted(set(groups) ^ set(mine.all))}"
+    for key, values in groups.items():
+        ours = mine.all.get(key, [])
+        if len(ours) != len(values):
+            yield f"{where}/{key}: {len(ours)} vs {len(values)} occurrences"
+        for a, b in zip(ours, values):
+            yield from _differences(a, b, f"{where}/{key}")
+
+
+def _leaf_differences(mine, theirs, where):
+    """Yield the difference of a pvl scalar (set, boolean, NULL, time, number, text) and farside's."""
+    import pvl
+
+    if isinstance(theirs, (set, frozenset)):
         if not isinstance(mine, tuple) or set(mine) != set(theirs):
             yield f"{where}: {mine!r} vs {theirs!r}"
     elif isinstance(theirs, bool):  # pvl reads TRUE/FALSE as booleans; farside keeps the word

@@ -92,13 +92,18 @@ PDS4_TYPES = {
 
 
 def pds4_xml(data_name: str, lines: int, samples: int, data_type: str, *, bands: int = 0,
-             scaling: str = "", specials: dict[str, str] | None = None, exposure: str = '<img:exposure_duration unit="ms">14.3</img:exposure_duration>',
+             scaling: str = "", specials: dict[str, str] | None = None,
+             exposure: str = '<img:exposure_duration unit="ms">14.3</img:exposure_duration>',
              frame_type: str | None = "LIGHT", purpose: str = "Science", offset: int = 0,
              axis_names: tuple[str, ...] = ("Band", "Line", "Sample")) -> str:
     special = ""
     if specials:
-        special = "<Special_Constants>" + "".join(f"<{k}>{v}</{k}>" for k, v in specials.items()) + "</Special_Constants>"
-    mission = f"<Mission_Area><farside:frame_type>{frame_type}</farside:frame_type></Mission_Area>" if frame_type else ""
+        special = (
+            "<Special_Constants>" + "".join(f"<{k}>{v}</{k}>" for k, v in specials.items()) + "</Special_Constants>"
+        )
+    mission = (
+        f"<Mission_Area><farside:frame_type>{frame_type}</farside:frame_type></Mission_Area>" if frame_type else ""
+    )
     if bands:
         sizes = {"band": bands, "line": lines, "sample": samples}
         axes = "".join(
@@ -106,8 +111,10 @@ def pds4_xml(data_name: str, lines: int, samples: int, data_type: str, *, bands:
             f"<sequence_number>{i + 1}</sequence_number></Axis_Array>" for i, n in enumerate(axis_names))
         array, n_axes = "Array_3D_Image", 3
     else:
-        axes = (f"<Axis_Array><axis_name>Line</axis_name><elements>{lines}</elements><sequence_number>1</sequence_number></Axis_Array>"
-                f"<Axis_Array><axis_name>Sample</axis_name><elements>{samples}</elements><sequence_number>2</sequence_number></Axis_Array>")
+        axes = (f"<Axis_Array><axis_name>Line</axis_name><elements>{lines}</elements>"
+                "<sequence_number>1</sequence_number></Axis_Array>"
+                f"<Axis_Array><axis_name>Sample</axis_name><elements>{samples}</elements>"
+                "<sequence_number>2</sequence_number></Axis_Array>")
         array, n_axes = "Array_2D_Image", 2
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <Product_Observational xmlns="http://pds.nasa.gov/pds4/pds/v1" xmlns:img="http://pds.nasa.gov/pds4/img/v1"
@@ -116,7 +123,9 @@ def pds4_xml(data_name: str, lines: int, samples: int, data_type: str, *, bands:
   <Observation_Area>
     <Time_Coordinates><start_date_time>2031-03-14T06:00:21.600Z</start_date_time></Time_Coordinates>
     <Primary_Result_Summary><purpose>{purpose}</purpose></Primary_Result_Summary>
-    <Observing_System><Observing_System_Component><name>TEST CAMERA</name><type>Instrument</type></Observing_System_Component></Observing_System>
+    <Observing_System>
+      <Observing_System_Component><name>TEST CAMERA</name><type>Instrument</type></Observing_System_Component>
+    </Observing_System>
     {mission}
     <Discipline_Area><img:Imaging><img:Exposure>{exposure}</img:Exposure></img:Imaging></Discipline_Area>
   </Observation_Area>
@@ -154,7 +163,9 @@ def write_pds4(directory: Path, stem: str, raw: np.ndarray, data_type: str, *, d
     return xml
 
 
-def write_fits(directory: Path, stem: str, data: np.ndarray, header: dict | None = None, *, extension: bool = False) -> Path:
+def write_fits(
+    directory: Path, stem: str, data: np.ndarray, header: dict | None = None, *, extension: bool = False
+) -> Path:
     from astropy.io import fits
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -383,7 +394,9 @@ def test_read_pds4_exposure_unit_attribute(tmp_path, unit, seconds):
 
 
 @pytest.mark.parametrize(("frame_type", "purpose", "expected"), [
-    ("FLAT", "Calibration", FrameType.FLAT), (None, "Science", FrameType.LIGHT), ("bias", "Calibration", FrameType.BIAS),
+    ("FLAT", "Calibration", FrameType.FLAT),
+    (None, "Science", FrameType.LIGHT),
+    ("bias", "Calibration", FrameType.BIAS),
 ])
 def test_read_pds4_frame_type(tmp_path, frame_type, purpose, expected):
     xml = write_pds4(tmp_path, "T", ramp(), "UnsignedMSB2", frame_type=frame_type, purpose=purpose)
@@ -454,7 +467,9 @@ def test_read_tiff_with_sidecar(tmp_path, dtype):
 
     data = ramp(dtype=dtype)
     tifffile.imwrite(tmp_path / "T.tif", data)
-    write_sidecar(tmp_path, "T", {"exposure_duration": 0.014, "frame_type": "FLAT", "start_time": "2031-03-14T06:01:04.800"})
+    write_sidecar(
+        tmp_path, "T", {"exposure_duration": 0.014, "frame_type": "FLAT", "start_time": "2031-03-14T06:01:04.800"}
+    )
     meta = read_meta(tmp_path / "T.tif")
     assert (meta.format, meta.dtype, meta.exposure_s, meta.frame_type) == ("tiff", dtype, 0.014, FrameType.FLAT)
     assert meta.isd_path is None and meta.time_utc.tzinfo is not None

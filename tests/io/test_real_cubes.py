@@ -134,9 +134,10 @@ def test_geotiff_backed_isis3_cube_through_gdal(tmp_path):
         ds.write(raw[None])
         ds.scales, ds.offsets = (0.5,), (10.0,)
     text = label.read_text()
-    label.write_text(text.replace("End_Object\nEnd_Object", "End_Object\n  Group = Instrument\n    InstrumentId = TEST\n"
-                                  "    StartTime = 2010-01-02T03:04:05.5\n    ExposureDuration = 2.5 <ms>\n  End_Group\n"
-                                  "End_Object", 1))
+    instrument = ("End_Object\n  Group = Instrument\n    InstrumentId = TEST\n"
+                  "    StartTime = 2010-01-02T03:04:05.5\n    ExposureDuration = 2.5 <ms>\n  End_Group\n"
+                  "End_Object")
+    label.write_text(text.replace("End_Object\nEnd_Object", instrument, 1))
     meta = read_meta(label)
     assert meta.format == "isis3" and meta.extra["reader"] == "gdal" and "GeoTIFF" in meta.extra["fallback_reason"]
     assert meta.path.name == "G.tif" and meta.label_path == label  # both hashed

@@ -47,5 +47,6 @@ def test_each_image_takes_its_own_push_frame_isd(wac, shared_reference):
     shutil.copy(isd_path, wac.parent / f"{fid}.json")
     result = ingest(wac.parent)
     (failure,) = result.failures
-    assert failure.path.name == f"{fid}.json" and "1040" in failure.reason and f"{frame_meta.shape[0]} x" in failure.reason
+    assert failure.path.name == f"{fid}.json"
+    assert "1040" in failure.reason and f"{frame_meta.shape[0]} x" in failure.reason
     assert len(result.frames) == 13 and fid not in {f.id for f in result.frames}

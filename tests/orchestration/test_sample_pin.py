@@ -20,7 +20,10 @@ the renovation (iof + count); 2515dcb9... with ``top_index`` in the defaults; 38
 photometric law fitted to the data (L = 0.503); 94d26376... with the sparse bundle adjustment;
 d42c189c... with camera-guided area matching as the default matcher; then this reference; then the
 photometric normalisation through the registered cameras (the fitted L 0.5031; I/F block means moved
-by up to 3.4e-4, count and top_index unchanged).
+by up to 3.4e-4, count and top_index unchanged); then free 3-D tie points and the relief model
+from them as the defaults (registration.points: free, mosaicking.relief: model; the sample is
+orthorectified through a relief of -315..133 m: block means moved by up to 0.032, count on
+12,087 and top_index on 6,479 pixels, 1,269 more pixels covered).
 """
 
 from __future__ import annotations
@@ -66,7 +69,9 @@ def test_sample_mosaic_is_the_pinned_one(tmp_path):
         differ = ~((got[name] == want[name]) | (np.isnan(got[name]) & np.isnan(want[name])))
         assert not differ.any(), f"{name}: {int(differ.sum())} of {differ.size} pixels differ"
     a, b = got["iof_block4"], want["iof_block4"]
-    assert np.array_equal(np.isnan(a), np.isnan(b)), f"iof: {int((np.isnan(a) != np.isnan(b)).sum())} blocks differ in validity"
+    assert np.array_equal(np.isnan(a), np.isnan(b)), (
+        f"iof: {int((np.isnan(a) != np.isnan(b)).sum())} blocks differ in validity"
+    )
     diff = np.abs(a - b)[~np.isnan(a)]
     assert diff.max() <= IOF_TOLERANCE, (
         f"iof block means: max |diff| {diff.max():.3g}, {int((diff > IOF_TOLERANCE).sum())} of {diff.size} blocks over "

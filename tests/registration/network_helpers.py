@@ -13,10 +13,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from pipeline.geometry.cameras import FrameCamera
-from pipeline.registration.pairs import PairMatches
 
 from pipeline.geometry.body import MOON_RADII_M, xyz_to_lonlat
+from pipeline.geometry.cameras import FrameCamera
+from pipeline.registration.pairs import PairMatches
 
 R = MOON_RADII_M[0]
 

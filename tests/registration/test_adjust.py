@@ -112,7 +112,7 @@ def test_match_pair_value_is_picklable_and_maps_to_the_same_ground(survey, surve
 
 def test_converges_with_half_degree_errors():
     survey = make_survey(error_deg=(0.4, 0.5), seed=1)
-    cfg = RegistrationParams()
+    cfg = RegistrationParams(points="surface")  # a world on the sphere (free points: see conftest.cfg)
     result = register(survey.frames, cfg, seed=0)
     assert np.percentile(seam_misregistration_px(survey.true, survey.reported), 90) > 5
     _assert_registered(survey, result)
@@ -139,10 +139,10 @@ def test_converges_with_ten_percent_gross_outliers(survey, survey_matches, cfg):
 
 def test_solving_positions_too():
     survey = make_survey(error_deg=(0.1, 0.3), position_error_m=500.0, seed=2)
-    cfg = RegistrationParams(position_sigma_m=500.0)
+    cfg = RegistrationParams(position_sigma_m=500.0, points="surface")
     pairs = overlap_pairs([f.camera for f in survey.frames])
     matches = [match_pair(survey.frames[p.i], survey.frames[p.j], p, cfg, seed=0) for p in pairs]
-    pointing_only = adjust(survey.reported, matches, RegistrationParams())
+    pointing_only = adjust(survey.reported, matches, RegistrationParams(points="surface"))
     result = adjust(survey.reported, matches, cfg)
     seam_p = np.percentile(seam_misregistration_px(survey.true, pointing_only.cameras), 90)
     seam = np.percentile(seam_misregistration_px(survey.true, result.cameras), 90)

@@ -7,9 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from tests.registration.network_helpers import pointing_error_left_px, strip_network
 
-from pipeline.registration.params import RegistrationParams
 from pipeline.errors import RegistrationError
 from pipeline.registration import adjust
 from pipeline.registration.bundle import driver
@@ -21,8 +19,10 @@ from pipeline.registration.bundle.reduced import (
     resolve_linear_solver,
 )
 from pipeline.registration.bundle.solve import _Normal
+from pipeline.registration.params import RegistrationParams
+from tests.registration.network_helpers import pointing_error_left_px, strip_network
 
-CFG = RegistrationParams(pointing_sigma_deg=0.1, position_sigma_m=200.0)
+CFG = RegistrationParams(pointing_sigma_deg=0.1, position_sigma_m=200.0, points="surface")  # world: the sphere
 
 
 @pytest.fixture(scope="module")

@@ -103,8 +103,10 @@ def test_lsm_follows_a_scaled_patch_only_when_affine():
 
     def sample(shift, deform):
         dm = np.eye(2)[None] if deform is None else deform
-        pos_r = c[:, 0, None, None] + shift[:, 0, None, None] + dm[:, 0, 0, None, None] * gy + dm[:, 0, 1, None, None] * gx
-        pos_c = c[:, 1, None, None] + shift[:, 1, None, None] + dm[:, 1, 0, None, None] * gy + dm[:, 1, 1, None, None] * gx
+        pos_r = (c[:, 0, None, None] + shift[:, 0, None, None]
+                 + dm[:, 0, 0, None, None] * gy + dm[:, 0, 1, None, None] * gx)
+        pos_c = (c[:, 1, None, None] + shift[:, 1, None, None]
+                 + dm[:, 1, 0, None, None] * gy + dm[:, 1, 1, None, None] * gx)
         return ndimage.map_coordinates(img, [pos_r, pos_c], order=3)
 
     aff = lsm_refine(tmpl, sample, np.zeros((1, 2)), affine=True)

@@ -12,13 +12,13 @@ import math
 import numpy as np
 import pytest
 from affine import Affine
-from tests.registration.network_helpers import point_radius_error_m, pointing_error_left_px, relief_m, strip_network
 
-from pipeline.registration.params import RegistrationParams
 from pipeline.geometry.dem import Dem
 from pipeline.registration import adjust
+from pipeline.registration.params import RegistrationParams
+from tests.registration.network_helpers import point_radius_error_m, pointing_error_left_px, relief_m, strip_network
 
-CFG = RegistrationParams(pointing_sigma_deg=0.1)
+CFG = RegistrationParams(pointing_sigma_deg=0.1, points="surface")  # the default is free since issue 19
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,8 @@ from pipeline.registration.params import RegistrationParams
 from tests.registration.network_helpers import nadir
 from tests.registration.pushbroom import Pushbroom, north_south_strip
 
-CFG = RegistrationParams(pointing_sigma_deg=0.1, pointing_drift_sigma_deg=0.05)
+# a world on the sphere: points on it (the default, free, floats on flat networks: conftest.cfg)
+CFG = RegistrationParams(pointing_sigma_deg=0.1, pointing_drift_sigma_deg=0.05, points="surface")
 
 
 class ConstantPushbroom(Pushbroom):

@@ -31,7 +31,8 @@ from tests.registration.small_surveys import small_survey
 def test_every_small_frame_tied_subpixel(preset, n, overlap, seed):
     survey = small_survey(preset, n_strips=n, frames_per_strip=n, overlap=overlap, seed=seed)
     assert np.percentile(seam_misregistration_px(survey.true, survey.reported), 90) > 2.0  # errors visible before
-    result = api.register(survey.frames, Config(registration=RegistrationParams(), run=RunParams(seed=0)))
+    cfg = Config(registration=RegistrationParams(points="surface"), run=RunParams(seed=0))
+    result = api.register(survey.frames, cfg)
     st = result.stats
     assert st.n_tied == len(survey.frames) == n * n, result.status
     assert st.n_components == 1
@@ -46,7 +47,7 @@ def test_side_neighbours_of_128px_frames_tie_at_20_percent(small_128_survey):
     """Every pair of along- or across-track neighbours (overlap 15-25 % of a 128 px frame,
     i.e. a strip 19-32 px wide) yields tie points that agree with the truth."""
     survey = small_128_survey
-    cfg = RegistrationParams()
+    cfg = RegistrationParams(points="surface")
     pairs = [p for p in overlap_pairs([f.camera for f in survey.frames], min_fraction=cfg.min_overlap_fraction)
              if p.fraction >= 0.1]
     assert len(pairs) >= 2 * 6 * 5  # the side neighbours of a 6 x 6 survey

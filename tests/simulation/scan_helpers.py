@@ -38,7 +38,8 @@ class SpotSurface:
 def one_strip(params, seed: int = 3):
     """The first strip of ``params`` over (0 N, 180 E)."""
     return plan_strips(params, seed=seed, center_deg=(180.0, 0.0), start_time_s=9.9e8, formats=("pds3",),
-                       incidence_deg=(35.0, 55.0), radiometry=Radiometry(), surface_params=SurfaceParams())[0]  # fmt: skip
+                       incidence_deg=(35.0, 55.0), radiometry=Radiometry(),
+                       surface_params=SurfaceParams())[0]  # fmt: skip
 
 
 def centroids(image: np.ndarray, predicted_line, predicted_sample, half: int = 5) -> np.ndarray:

@@ -92,7 +92,9 @@ def test_normalising_with_the_true_law_recovers_the_normal_albedo(surface, name,
     norm = scene.iof * normalisation_factor(scene.incidence, scene.emission, scene.phase, law)
     np.testing.assert_allclose(norm, truth, rtol=2e-5)
     # with the default law (lunar-Lambert L = 0.5) the same frame is not recovered as well
-    wrong = scene.iof * normalisation_factor(scene.incidence, scene.emission, scene.phase, scattering_law("lunar_lambert"))
+    wrong = scene.iof * normalisation_factor(
+        scene.incidence, scene.emission, scene.phase, scattering_law("lunar_lambert")
+    )
     assert np.max(np.abs(wrong / truth - np.median(wrong / truth))) > 1e-3
 
 
@@ -138,7 +140,9 @@ def test_survey_records_the_law_and_the_normal_albedo(tmp_path):
     truth = load_truth(out)
     assert truth.law == law and truth.normal_albedo_factor() == pytest.approx(law.normal_albedo_factor())
     lon, lat = np.radians([179.9, 180.1]), np.radians([0.1, -0.1])
-    np.testing.assert_allclose(truth.normal_albedo(lon, lat), truth.surface.albedo(lon, lat) * law.normal_albedo_factor())
+    np.testing.assert_allclose(
+        truth.normal_albedo(lon, lat), truth.surface.albedo(lon, lat) * law.normal_albedo_factor()
+    )
     fid = truth.frame_ids[1]
     assert float(np.nanmean(truth.true_scene(fid).iof)) == pytest.approx(truth.frames[fid]["iof_mean"], abs=2e-6)
 

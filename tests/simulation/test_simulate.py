@@ -119,7 +119,9 @@ def test_defects_in_files_where_recorded(small_survey):
     truth = load_truth(out)
     det = truth.detector
     # hot pixels stand out in the longest dark; dead pixels read the bias in flats
-    dark_id = max((k for k in truth.calibration if k.startswith("DARK")), key=lambda k: truth.calibration[k]["exposure_s"])
+    dark_id = max(
+        (k for k in truth.calibration if k.startswith("DARK")), key=lambda k: truth.calibration[k]["exposure_s"]
+    )
     dark = _read(out / info.calibration_files[dark_id][0]).astype(float)
     hot = tuple(det.hot.T)
     assert np.all(dark[hot] - det.bias[hot] > 50)

@@ -118,7 +118,7 @@ class LineScanCamera(ScanCamera):
 
     # -- ground to image ------------------------------------------------------------------
     def _line_error(self, lines: np.ndarray, xyz: np.ndarray) -> np.ndarray:
-        """usgscsm ``calcDetectorLineErr``: detector-line offset (px) of points seen at ``lines``."""
+        """Port of usgscsm ``calcDetectorLineErr``: detector-line offset (px) of points seen at ``lines``."""
         fx, fy, _ = self.detector_view(self.line_time(lines), xyz)
         dx, dy = self.distortion.apply(fx, fy)
         fl = self.focal2pixel_lines
@@ -126,7 +126,7 @@ class LineScanCamera(ScanCamera):
         return det / self.line_summing
 
     def _projective(self) -> np.ndarray | None:
-        """usgscsm ``createProjectiveApproximation``: 14 coefficients, or None."""
+        """Port of usgscsm ``createProjectiveApproximation``: 14 coefficients, or None."""
         if "proj" in self._cache:
             return self._cache["proj"]
         coeffs = None
@@ -151,7 +151,7 @@ class LineScanCamera(ScanCamera):
         return coeffs
 
     def _initial_line(self, xyz: np.ndarray) -> np.ndarray:
-        """usgscsm ``computeProjectiveApproximation``: first guess of the line, in ``[0, lines]``."""
+        """Port of usgscsm ``computeProjectiveApproximation``: first guess of the line, in ``[0, lines]``."""
         u = self._projective()
         if u is None:
             return np.full(xyz.shape[0], self.lines / 2.0)

@@ -110,6 +110,7 @@ class PushFrameCamera(ScanCamera):
 
     @property
     def n_framelets(self) -> int:
+        """Number of framelets in the image (image lines per summed framelet height)."""
         return self.lines // self.summed_framelet_height
 
     def framelet_of(self, line) -> np.ndarray:
@@ -174,7 +175,7 @@ class PushFrameCamera(ScanCamera):
         return self._project(np.take(poses[0], e + 1, axis=0), np.take(poses[1], e + 1, axis=0), xyz)
 
     def _frame_distance(self, framelet: np.ndarray, xyz: np.ndarray) -> np.ndarray:
-        """usgscsm ``calcFrameDistance``: detector-line distance (px) of the points from the
+        """Port of usgscsm ``calcFrameDistance``: detector-line distance (px) of the points from the
         centre of framelet ``framelet`` (undistorted focal plane)."""
         h = self.summed_framelet_height
         vx, vy, _ = self._framelet_view(framelet, xyz)

@@ -215,7 +215,7 @@ class ScanCamera(CameraBase, PicklesWithoutCache):
         return cls.from_isd(Path(path), **kw)
 
     def _facing_body(self):
-        """This camera with ``look_direction`` chosen so that the image centre's ray points at
+        """A copy of this camera with ``look_direction`` chosen so that the image centre's ray points at
         the body's side (positive component towards the body centre)."""
         origin, d = self.rays(*self.image_center)
         return (
@@ -243,6 +243,7 @@ class ScanCamera(CameraBase, PicklesWithoutCache):
 
     @property
     def half_duration_s(self) -> float:  # pragma: no cover - overridden
+        """Half the exposure span of the image (s) about :attr:`time_s`."""
         raise NotImplementedError
 
     def line_time(self, line) -> np.ndarray:  # pragma: no cover - overridden
@@ -382,7 +383,7 @@ class ScanCamera(CameraBase, PicklesWithoutCache):
         return dem_intersect(o, d, self.radii_m, h, dem)
 
     def detector_view(self, t, xyz) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """usgscsm ``computeDetectorView``: undistorted focal-plane ``(x, y)`` mm of body-fixed
+        """Port of usgscsm ``computeDetectorView``: undistorted focal-plane ``(x, y)`` mm of body-fixed
         points seen at relative times ``t``, and the camera-frame depth along the look axis
         (positive in front of the sensor)."""
         return self._project(*self._pose(t, share=False), xyz)
@@ -394,6 +395,7 @@ class ScanCamera(CameraBase, PicklesWithoutCache):
         return cam[..., 0] * scale, cam[..., 1] * scale, cam[..., 2] * self.look_direction
 
     def ground_to_image(self, xyz, precision: float = 1e-8):  # pragma: no cover - overridden
+        """Image ``(line, sample)`` (px) of body-fixed points ``xyz`` (m)."""
         raise NotImplementedError
 
     # -- derived quantities ---------------------------------------------------------------
@@ -428,7 +430,7 @@ class ScanCamera(CameraBase, PicklesWithoutCache):
         return angle_between(n, to_sun), angle_between(n, to_cam), angle_between(to_sun, to_cam)
 
     def illumination_direction(self, xyz) -> np.ndarray:
-        """usgscsm ``getIlluminationDirection``: unit vectors from the Sun to body-fixed points,
+        """Port of usgscsm ``getIlluminationDirection``: unit vectors from the Sun to body-fixed points,
         the Sun taken at the time of the line that images each point, shape ``(..., 3)``."""
         self._require_sun()
         xyz = np.asarray(xyz, dtype=float)
@@ -474,7 +476,7 @@ class ScanCamera(CameraBase, PicklesWithoutCache):
         return dataclasses.replace(self, corrections=self.corrections + (stage,))
 
     def reference_date_time(self) -> str:
-        """usgscsm ``getReferenceDateAndTime``: UTC of the (whole-second truncated) time of the
+        """Port of usgscsm ``getReferenceDateAndTime``: UTC of the (whole-second truncated) time of the
         line that sees the image centre's ground point."""
         ref = self.image_to_ground(*self.image_center, 0.0)
         line, _ = self.ground_to_image(ref)

@@ -34,8 +34,8 @@ import numpy as np
 from scipy import sparse
 
 from pipeline.geometry.body import lonlat_to_xyz, xyz_to_lonlat
-from pipeline.registration.bundle.cameras import kind_of
 from pipeline.geometry.footprint import tangent_basis
+from pipeline.registration.bundle.cameras import kind_of
 
 __all__ = ["BlockJacobian", "BlockProblem", "camera_groups", "sum_by"]
 
@@ -101,8 +101,8 @@ class BlockProblem:
     sigma_px : float
         Tie-point precision (pixels): image residuals are divided by it.
     points : {"surface", "free"}
-    radius_prior, radius_sigma_m : ndarray (nt,) and float, for ``points="free"``
-        Prior radius of each track's point (m) and its sigma (m). ``radius_fn`` (lon, lat
+    radius_prior, radius_sigma_m : ndarray (nt,) and float or ndarray (nt,), for ``points="free"``
+        Prior radius of each track's point (m) and its sigma (m; ``inf``: no prior). ``radius_fn`` (lon, lat
         radians -> radius m) re-evaluates the prior under the moving point (a DEM);
         None: ``radius_prior`` stays fixed.
     groups : list, optional
@@ -111,7 +111,7 @@ class BlockProblem:
 
     def __init__(self, cams, obs_frame, obs_track, obs_xy, p0, gcp_frame, gcp_xy, gcp_xyz, rot_sigma,
                  pos_sigma, sigma_px: float = 1.0, *, points: str = "surface", radius_prior=None,
-                 radius_sigma_m: float | None = None, radius_fn=None, groups=None):
+                 radius_sigma_m: float | np.ndarray | None = None, radius_fn=None, groups=None):
         self.cams = list(cams)
         self.nf = len(self.cams)
         self._groups = groups if groups is not None else camera_groups(self.cams)
@@ -152,13 +152,16 @@ class BlockProblem:
     # -- layout ---------------------------------------------------------------------------
     @property
     def n_params(self) -> int:
+        """Unknowns: the frames' correction parameters, then the points' (free: 3 each, else 2)."""
         return self.npf * self.nf + self.npp * self.nt
 
     @property
     def n_point_priors(self) -> int:
+        """Rows of the points' radius prior (one per point when points are free, else none)."""
         return self.nt if self.points == "free" else 0
 
     def split(self, x):
+        """The parameter vector ``x`` as (frame parameters (nf, npf), point parameters (nt, npp))."""
         fp = x[: self.npf * self.nf].reshape(self.nf, self.npf)
         pp = x[self.npf * self.nf :].reshape(self.nt, self.npp)
         return fp, pp
@@ -194,6 +197,7 @@ class BlockProblem:
         return self._project_rows(fp, xyz_obs, self._obs_groups)
 
     def project_gcp(self, fp) -> np.ndarray:
+        """Image coordinates (n_gcp, 2) of the ground control points with frame parameters ``fp``."""
         return self._project_rows(fp, self.gcp_xyz, self._gcp_groups)
 
     def _project_rows(self, fp, xyz, split) -> np.ndarray:

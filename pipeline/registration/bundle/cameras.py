@@ -151,6 +151,7 @@ class FrameKind(CameraKind):
                   "starting_detector_line", "starting_detector_sample")
 
     def group_key(self, cam) -> object:
+        """Key of the camera's intrinsics: cameras with equal keys are projected in one batch."""
         return tuple(getattr(cam, k) for k in self._INTRINSIC)
 
     @staticmethod
@@ -181,6 +182,7 @@ class FrameKind(CameraKind):
         return out.T
 
     def project(self, cams, frame, rot_coeffs, pos_coeffs, xyz) -> np.ndarray:
+        """Image ``(line, sample)`` (px), shape ``(n, 2)``, of points ``xyz`` (m) in corrected cameras ``frame``."""
         rep, c_f, p_f = self._setup(cams, rot_coeffs, pos_coeffs)
         moved = rep.position_m + self._apply(self._matrices(rep, c_f, rot_coeffs[:, 0]), frame, xyz - p_f[frame])
         line, sample = rep.ground_to_image(moved)
@@ -206,7 +208,10 @@ class FrameKind(CameraKind):
         dxy, dyy = dist.apply(ux, uy + h)
         d00, d01, d10, d11 = (dxx - dx0) / h, (dxy - dx0) / h, (dyx - dy0) / h, (dyy - dy0) / h
         fl, fs = rep.focal2pixel_lines, rep.focal2pixel_samples
-        m = ((fl[1] / rep.line_summing, fl[2] / rep.line_summing), (fs[1] / rep.sample_summing, fs[2] / rep.sample_summing))
+        m = (
+            (fl[1] / rep.line_summing, fl[2] / rep.line_summing),
+            (fs[1] / rep.sample_summing, fs[2] / rep.sample_summing),
+        )
         # d(ux, uy) / d X = g (C[:, 0] or C[:, 1]) - (ux or uy) / qz C[:, 2]; image row r = (F D)_r . (ux, uy)
         jt = np.empty((2, 3, len(qx)))
         for r in range(2):
@@ -220,6 +225,8 @@ class FrameKind(CameraKind):
         return img, j
 
     def project_jacobian(self, cams, frame, rot_coeffs, pos_coeffs, xyz, h_rot, h_pos, h_xyz):
+        """:meth:`project` and its derivatives as :meth:`CameraKind.project_jacobian` returns them
+        (rotation derivatives by differences of step ``h_rot``, rad)."""
         rep, c_f, p_f = self._setup(cams, rot_coeffs, pos_coeffs)
         m = self._matrices(rep, c_f, rot_coeffs[:, 0])
         d = xyz - p_f[frame]

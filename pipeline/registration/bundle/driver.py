@@ -31,8 +31,8 @@ from pipeline.errors import RegistrationError
 from pipeline.geometry.body import xyz_to_lonlat
 from pipeline.registration.bundle.blocks import BlockProblem, camera_groups
 from pipeline.registration.bundle.cameras import kind_of
-from pipeline.registration.bundle.points import initial_ground, radius_prior
-from pipeline.registration.bundle.problem import _median_gsd, _rms
+from pipeline.registration.bundle.points import initial_ground, radius_prior, ray_radius_sigma
+from pipeline.registration.bundle.problem import _rms, median_gsd
 from pipeline.registration.bundle.reduced import resolve_linear_solver
 from pipeline.registration.bundle.report import camera_motion, convergence_notes, convergence_of
 from pipeline.registration.bundle.result import (
@@ -134,8 +134,15 @@ def _starting_points(inp: _Inputs, cfg, dem):
         p0 = initial_ground(cams, tr.frame, tr.track, tr.line_sample, tr.n_tracks, height=h[tr.track],
                             on_surface=False)
     r_prior, fn = radius_prior(np.where(np.isfinite(p0), p0, radii[0]), radii, dem)
-    sigma = cfg.point_radius_sigma_m if dem is not None else cfg.point_radius_sigma_sphere_m
-    return p0, r_prior, sigma, fn
+    if dem is not None:
+        return p0, r_prior, np.full(tr.n_tracks, cfg.point_radius_sigma_m), fn
+    # the sphere holds each point whose rays cannot fix its radius better than it; the others
+    # only hold the network's mean radius to that sigma (sigma * sqrt(n) each): a prior of
+    # that sigma on every point would pull the whole network's relief towards the sphere
+    sphere = cfg.point_radius_sigma_sphere_m
+    rays = ray_radius_sigma(cams, tr.frame, tr.track, tr.line_sample, tr.n_tracks,
+                            (cfg.tie_sigma_px or _SIGMA_START_PX) * median_gsd(cams))
+    return p0, r_prior, np.where(rays > sphere, sphere, sphere * math.sqrt(tr.n_tracks)), fn
 
 
 def _screen(r_obs, r_gcp, cfg, est_sigma: float):
@@ -162,9 +169,9 @@ def _solve_rounds(inp: _Inputs, cfg, dem=None) -> _Rounds:
     if cfg.solver == "schur":
         resolve_linear_solver(cfg.linear_solver)  # fail early on a solver that is not installed
     groups = camera_groups(cams)
-    pts = {"points": cfg.points, "radius_sigma_m": r_sigma, "radius_fn": r_fn, "groups": groups}
+    pts = {"points": cfg.points, "radius_fn": r_fn, "groups": groups}
 
-    gsd = _median_gsd(cams)
+    gsd = median_gsd(cams)
     npf = 3 * k * (2 if pos_sigma is not None else 1)
     fp = np.zeros((len(cams), npf))
     uv_xyz = p0.copy()  # current ground points (xyz) per track
@@ -188,7 +195,8 @@ def _solve_rounds(inp: _Inputs, cfg, dem=None) -> _Rounds:
         used_tracks, t_inv = np.unique(obs_track[act_idx], return_inverse=True)
         problem = BlockProblem(cams, obs_frame[act_idx], t_inv.ravel(), obs_xy[act_idx], uv_xyz[used_tracks],
                                gcp_frame, gcp_xy, gcp_xyz, rot_sigma, pos_sigma, sigma_px,
-                               radius_prior=None if r_prior is None else r_prior[used_tracks], **pts)
+                               radius_prior=None if r_prior is None else r_prior[used_tracks],
+                               radius_sigma_m=None if r_sigma is None else r_sigma[used_tracks], **pts)
         x0 = np.concatenate([fp.ravel(), np.zeros(problem.npp * problem.nt)])
         if before is None:
             before = BlockProblem(

@@ -5,7 +5,9 @@
   reference surface for surface-bound points;
 - :func:`radius_prior`: the prior radius of free 3D points, from a DEM under the point
   when one is given (sigma ``point_radius_sigma_m``, ISIS jigsaw's ``POINT_RADIUS_SIGMA``),
-  else the reference surface with the loose ``point_radius_sigma_sphere_m``.
+  else the reference surface with the loose ``point_radius_sigma_sphere_m``;
+- :func:`ray_radius_sigma`: how well a track's rays alone fix its point's radius (from the
+  largest angle between them), so the sphere prior holds only the points the rays cannot.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 from pipeline.geometry.body import lonlat_to_xyz, surface_radius, xyz_to_lonlat
 from pipeline.registration.bundle.cameras import kind_of
 
-__all__ = ["frame_slices", "initial_ground", "radius_prior"]
+__all__ = ["frame_slices", "initial_ground", "radius_prior", "ray_radius_sigma"]
 
 
 def frame_slices(frame: np.ndarray, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
@@ -77,3 +79,55 @@ def radius_prior(xyz: np.ndarray, radii: tuple[float, float], dem=None):
             return np.where(np.isfinite(r), r, surface(lon, lat))
     lon, lat = xyz_to_lonlat(xyz)
     return fn(lon, lat), fn
+
+
+def ray_radius_sigma(cams: list, obs_frame: np.ndarray, obs_track: np.ndarray, obs_xy: np.ndarray,
+                     n_tracks: int, pixel_sigma_m: float) -> np.ndarray:
+    """How well the rays of each track fix its point's radius on their own (m, (n_tracks,)).
+
+    ``sigma = sqrt(2) pixel_sigma_m / tan(gamma)``, ``gamma`` the largest angle between the
+    track's rays (twice the largest angle from their mean direction): two rays of
+    ``pixel_sigma_m`` ground precision meeting at ``gamma``. Infinite for tracks with fewer
+    than two rays or parallel rays.
+
+    Parameters
+    ----------
+    cams : list of cameras
+    obs_frame, obs_track : ndarray of int (n_obs,)
+    obs_xy : ndarray (n_obs, 2)
+        ``(line, sample)`` of each observation (pixel centres at +0.5).
+    n_tracks : int
+    pixel_sigma_m : float
+        Precision of one observation on the ground (tie precision in pixels times the
+        ground sample distance), metres.
+
+    Examples
+    --------
+    Two rays 0.1 rad apart with 10 m ground precision fix the radius to about 141 m:
+
+    >>> from types import SimpleNamespace
+    >>> cam = SimpleNamespace(rays=lambda l, s: (np.zeros(3), np.stack(
+    ...     [np.sin(s), np.zeros_like(s), -np.cos(s)], axis=-1)))
+    >>> s = ray_radius_sigma([cam], np.zeros(2, int), np.zeros(2, int),
+    ...                      np.array([[0.0, -0.05], [0.0, 0.05]]), 1, 10.0)
+    >>> round(float(s[0]))
+    141
+    """
+    look = np.full((len(obs_frame), 3), np.nan)
+    order, bounds = frame_slices(obs_frame, len(cams))
+    for f, cam in enumerate(cams):
+        idx = order[bounds[f]:bounds[f + 1]]
+        if len(idx):
+            look[idx] = cam.rays(obs_xy[idx, 0], obs_xy[idx, 1])[1]
+    look /= np.linalg.norm(look, axis=1, keepdims=True)
+    good = np.all(np.isfinite(look), axis=1)
+    mean = np.stack([np.bincount(obs_track[good], look[good, c], minlength=n_tracks) for c in range(3)], axis=1)
+    cnt = np.bincount(obs_track[good], minlength=n_tracks)
+    mean /= np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-300)
+    cos = np.einsum("ij,ij->i", look[good], mean[obs_track[good]])
+    min_cos = np.ones(n_tracks)
+    np.minimum.at(min_cos, obs_track[good], cos)
+    gamma = 2.0 * np.arccos(np.clip(min_cos, -1.0, 1.0))
+    with np.errstate(divide="ignore"):
+        sigma = np.sqrt(2.0) * pixel_sigma_m / np.tan(np.minimum(gamma, np.pi / 2 - 1e-9))
+    return np.where((cnt >= 2) & (gamma > 0), sigma, np.inf)

@@ -12,7 +12,7 @@ import numpy as np
 
 from pipeline.errors import GeometryError, RegistrationError
 
-__all__ = ["ROBUST_LOSSES"]
+__all__ = ["ROBUST_LOSSES", "median_gsd"]
 
 ROBUST_LOSSES = ("linear", "huber", "soft_l1", "cauchy", "arctan")
 """Robust losses for the reprojection residuals (``scipy.optimize.least_squares`` names)."""
@@ -50,15 +50,16 @@ def _robust(name: str, n_img: int):
     return loss
 
 
-def _median_gsd(cams: list) -> float:
-    """Median ground sample distance (m) of the cameras that see the body at their centre."""
+def median_gsd(cams: list, default: float = 1.0) -> float:
+    """Median ground sample distance (m) of the cameras that see the body at their centre
+    (``default`` when none does)."""
     values = []
     for cam in cams:
         try:
             values.append(cam.gsd_m())
         except GeometryError:
             continue
-    return float(np.median(values)) if values else 1.0
+    return float(np.median(values)) if values else default
 
 
 def _rms(r: np.ndarray) -> float:

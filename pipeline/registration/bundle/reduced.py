@@ -90,6 +90,7 @@ class ReducedPattern:
 
     @property
     def n_pairs(self) -> int:
+        """Number of observation pairs (two observations of a point in different frames)."""
         return len(self.pair_a)
 
     def _build_csc(self) -> None:

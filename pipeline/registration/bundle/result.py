@@ -75,6 +75,7 @@ class FrameCorrection:
 
     @property
     def angle_deg(self) -> float:
+        """Rotation angle (degrees) of the correction."""
         return math.degrees(float(np.linalg.norm(self.rotvec_rad)))
 
     @property
@@ -230,6 +231,7 @@ class ControlNetwork:
 
     @classmethod
     def empty(cls) -> ControlNetwork:
+        """A network without points."""
         f = np.zeros(0)
         return cls(np.zeros(0, int), np.zeros(0, dtype=object), f, f, f, f, f, f,
                    np.zeros(0, bool), np.zeros(0, bool))

@@ -10,6 +10,7 @@ from ..data import ReportData
 from ..markup import esc, figure, not_run, num
 from ..plots import bars_per_frame, plot_tie_network
 from ..plots_seams import plot_residual_vectors
+from .adjustment import adjustment_html
 from .figures import before_after_histogram
 
 __all__ = ["registration_section"]
@@ -77,8 +78,8 @@ def _vector_figure(data: ReportData, ctx: PageContext) -> str:
 
 
 def registration_section(data: ReportData, ctx: PageContext) -> str:
-    """Residual histogram and per-frame bars, the tie-point network, residual vectors, or
-    "not run"."""
+    """How the adjustment ended (convergence, camera motion, drift), residual histogram and
+    per-frame bars, the tie-point network, residual vectors, or "not run"."""
     parts = _residual_figures(ctx)
     tie = _tie_points(data)
     net_html = ""
@@ -93,4 +94,5 @@ def registration_section(data: ReportData, ctx: PageContext) -> str:
     corrected = [f for f in ctx.frames if f.correction_deg is not None]
     if not (parts or corrected or net_html):
         return not_run("Registration not run: no residuals or tie points were recorded.")
-    return _head(ctx, tie, corrected) + '<div class="grid2">' + "".join(parts) + "</div>" + net_html
+    adj = adjustment_html(data.adjustment) if data.adjustment is not None else ""
+    return _head(ctx, tie, corrected) + adj + '<div class="grid2">' + "".join(parts) + "</div>" + net_html

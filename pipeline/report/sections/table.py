@@ -13,6 +13,7 @@ from pipeline.report.sections.overview import coverage_section, mosaic_section, 
 from pipeline.report.sections.photometry import photometry_section
 from pipeline.report.sections.provenance import provenance_section
 from pipeline.report.sections.registration import registration_section
+from pipeline.report.sections.relief import relief_section
 from pipeline.report.sections.seams import seams_section
 
 __all__ = ["SECTIONS", "Section"]
@@ -37,6 +38,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("coverage", _fixed("Coverage"), coverage_section),
     Section("frames", lambda data: f"Frames ({len(data.frames)})", frames_section),
     Section("registration", _fixed("Registration"), registration_section),
+    Section("relief", _fixed("Relief model"), relief_section),
     Section("seams", _fixed("Seams and misregistration"), seams_section),
     Section("photometry", _fixed("Photometry"), photometry_section),
     Section("equalisation", _fixed("Equalisation"), equalisation_section),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.calibration.photometric_laws import Law
+from pipeline.calibration.photometric_laws import Law, hapke_law
 from pipeline.calibration.photometric_observations import Observations
 from pipeline.calibration.photometric_problem import (
     Problem,
@@ -27,7 +27,7 @@ from pipeline.calibration.photometric_problem import (
     solve,
 )
 
-__all__ = ["Candidate", "choose", "fit_candidate"]
+__all__ = ["Candidate", "choose", "fit_candidate", "pinned_law"]
 
 
 @dataclass(frozen=True, eq=False)  # holds arrays
@@ -162,6 +162,44 @@ def fit_candidate(
     n_rows = r.size
     bic = float(n_rows * np.log(max(np.sum(r**2), 1e-300) / n_rows) + p * np.log(n_rows))
     return Candidate(law, x, problem, cov, sys_cov, bic, relative_misfit(problem, x, obs), ok, why)
+
+
+def pinned_law(candidate: Candidate) -> Law | None:
+    """The Hapke subset with the parameters the data cannot tell from a bound held at it.
+
+    A Hapke parameter whose fitted value lies within its own statistical 1-sigma of a bound
+    of its range is held at that bound and the others are refitted from their fitted values.
+    The case this is for: a smooth surface fitted with the mean slope ``theta`` free. The
+    roughness terms change the law only to second order in ``theta`` near 0, so the fit
+    runs towards ``theta = 0`` with an unbounded uncertainty and the whole candidate counts
+    as undetermined, although the smooth law (``theta = 0``) with the rest free fits the
+    data and is determined.
+
+    Returns
+    -------
+    Law or None
+        None unless ``candidate`` is a Hapke law that is not determined, with at least one
+        parameter to hold and one left free.
+    """
+    law = candidate.law
+    p = candidate.n_params
+    if law.name != "hapke" or candidate.constrained or p < 2:
+        return None
+    sig = np.sqrt(np.abs(np.diag(candidate.cov[:p, :p])))
+    sig = np.where(np.isfinite(sig), sig, np.inf)
+    held: dict[str, float] = {}
+    fitted: dict[str, float] = {}
+    for name, value, s, lo, hi in zip(law.parameter_names, candidate.theta, sig, law.lower, law.upper, strict=True):
+        if value - lo <= s:
+            held[name] = float(lo)
+        elif hi - value <= s:
+            held[name] = float(hi)
+        else:
+            fitted[name] = float(value)
+    if not held or not fitted:
+        return None
+    free = tuple(n for n in law.parameter_names if n in fitted)
+    return hapke_law(free, law.base.replace(**held, **fitted), pinned=law.pinned + tuple(held))
 
 
 def choose(fallback: Candidate, tried: list[Candidate], systematic: float) -> tuple[Candidate, str]:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.calibration.photometric_candidates import Candidate, choose, fit_candidate
+from pipeline.calibration.photometric_candidates import Candidate, choose, fit_candidate, pinned_law
 from pipeline.calibration.photometric_diagnostics import overlap_residual
 from pipeline.calibration.photometric_jackknife import frame_jackknife
 from pipeline.calibration.photometric_laws import MCEWEN_LAW, Law, hapke_law, lunar_lambert_law
@@ -299,10 +299,13 @@ def fit_photometry(
         reason = f"the angles barely vary (largest spread {np.degrees(spread):.2f} deg)"
     else:
         for law in laws:
-            tried.append(fit_candidate(obs, law, standard, incidence_weight=incidence_weight, **kw))
-            c = tried[-1]
-            log.debug("photometric fit %s: BIC %.1f, misfit %.3g, constrained %s %s", law.label, c.bic, c.misfit,
-                      c.constrained, c.why)
+            todo: Law | None = law
+            while todo is not None:
+                tried.append(fit_candidate(obs, todo, standard, incidence_weight=incidence_weight, **kw))
+                c = tried[-1]
+                log.debug("photometric fit %s: BIC %.1f, misfit %.3g, constrained %s %s", todo.label, c.bic,
+                          c.misfit, c.constrained, c.why)
+                todo = pinned_law(c)  # a Hapke parameter run into its bound: held there, the rest refitted
         loose = [c for c in tried if not c.constrained]
         reason = f"{loose[0].law.label}: {loose[0].why}; {len(tried)} laws tried" if loose else "no law to fit"
     best, why = choose(fallback, tried, systematic)

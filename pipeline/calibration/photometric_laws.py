@@ -134,6 +134,10 @@ class Law:
         (0 to 1 below a phase of ~100 deg).
     base : HapkeParameters
         Hapke only: the values of the parameters that are not fitted.
+    pinned : tuple of str
+        Hapke only: parameters held at a bound of their range because the data could not
+        tell them from it (see :func:`~pipeline.calibration.photometric_candidates.pinned_law`);
+        named in the label.
     """
 
     name: str
@@ -144,6 +148,7 @@ class Law:
     max_uncertainty: tuple[float, ...]
     nodes: tuple[float, ...] = (0.0,)
     base: HapkeParameters = field(default=LROC_HAPKE_643NM)
+    pinned: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -151,7 +156,8 @@ class Law:
         if self.name == "lunar_lambert":
             return f"lunar_lambert L(phase) order {len(self.parameter_names) - 1}"
         if self.name == "hapke":
-            return f"hapke ({', '.join(self.parameter_names)})"
+            held = "".join(f"; {n} = {_display(n, getattr(self.base, n))} at its bound" for n in self.pinned)
+            return f"hapke ({', '.join(self.parameter_names)}{held})"
         return self.name
 
     def model(self, theta: np.ndarray | tuple[float, ...] | None = None) -> PhotometricModel:
@@ -222,13 +228,16 @@ class Law:
             pts = ", ".join(f"{v:.4f} at {np.degrees(g):.1f} deg" for v, g in zip(theta, self.nodes, strict=True))
             return f"L(phase) = {pts} (interpolated, constant beyond)"
         if self.name == "hapke":
-            parts = [
-                f"{n} = {np.degrees(v):.2f} deg" if n == "theta" else f"{n} = {v:.4f}"
-                for n, v in zip(self.parameter_names, theta, strict=True)
-            ]
+            parts = [f"{n} = {_display(n, v)}" for n, v in zip(self.parameter_names, theta, strict=True)]
+            parts += [f"{n} = {_display(n, getattr(self.base, n))} (held at its bound)" for n in self.pinned]
             return ", ".join(parts)
         a, b, c = MCEWEN_L_COEFFS
         return f"McEwen (1991) L(phase) = 1 {a:+g} g {b:+g} g^2 {c:+g} g^3 (g in degrees)"
+
+
+def _display(name: str, value: float) -> str:
+    """A Hapke parameter in words: ``theta`` in degrees, the others as numbers."""
+    return f"{np.degrees(float(value)):.2f} deg" if name == "theta" else f"{float(value):.4f}"
 
 
 _MIN_NODE_SPACING = np.radians(2.0)
@@ -304,7 +313,9 @@ _HAPKE_BOUNDS = {
 """Lower, upper bound and largest constrained 1-sigma of each fittable Hapke parameter."""
 
 
-def hapke_law(free: tuple[str, ...] = ("w", "theta"), base: HapkeParameters = LROC_HAPKE_643NM) -> Law:
+def hapke_law(
+    free: tuple[str, ...] = ("w", "theta"), base: HapkeParameters = LROC_HAPKE_643NM, pinned: tuple[str, ...] = ()
+) -> Law:
     """A Hapke subset: ``free`` parameters fitted, the others held at ``base``.
 
     Parameters
@@ -313,11 +324,15 @@ def hapke_law(free: tuple[str, ...] = ("w", "theta"), base: HapkeParameters = LR
         Any of ``w, b, c, bs0, hs, theta`` (``theta`` in radians).
     base : HapkeParameters
         Starting values of the free parameters and the fixed values of the others.
+    pinned : tuple of str
+        Fixed parameters that ``base`` holds at a bound of their range (named in the label).
 
     Examples
     --------
     >>> hapke_law(("theta",)).label
     'hapke (theta)'
+    >>> hapke_law(("w",), LROC_HAPKE_643NM.replace(theta=0.0), pinned=("theta",)).label
+    'hapke (w; theta = 0.00 deg at its bound)'
     """
     unknown = [n for n in free if n not in _HAPKE_BOUNDS]
     if unknown or not free:
@@ -326,7 +341,7 @@ def hapke_law(free: tuple[str, ...] = ("w", "theta"), base: HapkeParameters = LR
         )
     lo, hi, sig = zip(*(_HAPKE_BOUNDS[n] for n in free), strict=True)
     init = tuple(float(np.clip(getattr(base, n), a, b)) for n, a, b in zip(free, lo, hi, strict=True))
-    return Law("hapke", tuple(free), init, lo, hi, sig, base=base)
+    return Law("hapke", tuple(free), init, lo, hi, sig, base=base, pinned=tuple(pinned))
 
 
 MCEWEN_LAW = Law("lunar_lambert_mcewen", (), (), (), (), ())

@@ -111,7 +111,9 @@ def test_auto_chooses_the_rendering_family_and_flattens_the_survey(law, expected
     s = render(law, cell_deg=0.15)
     fit = _fit(s)  # model="auto"
     assert fit.constrained and fit.model == expected, fit.message
-    assert len(fit.candidates) == 5 and "lowest BIC" in fit.message
+    # 5 laws, and the Hapke subset refitted with theta held at 0 where it ran into that bound
+    assert len(fit.candidates) == 5 + any("at its bound" in c[0] for c in fit.candidates), fit.candidates
+    assert "lowest BIC" in fit.message
     assert abs(fit.incidence_slope_after) < 1.0
     # normalised brightness per cell against the true albedo
     norm = fit.normalise(s.iof, s.incidence, s.emission, s.phase, s.frame)

@@ -19,7 +19,7 @@ from pipeline.simulation.truth import load_truth
 
 pytestmark = pytest.mark.slow
 
-LAWS = ("lunar_lambert_0.5", "lommel_seeliger", "hapke_lroc")
+LAWS = ("lunar_lambert_0.5", "lommel_seeliger", "hapke_lroc", "hapke_smooth")
 
 
 @pytest.fixture(scope="module", params=LAWS)
@@ -36,8 +36,16 @@ def test_auto_law_maps_the_true_albedo_and_recovers_the_rendering_law(measured):
     auto = res["auto"]
     assert auto["pearson"] >= 0.97, (law, auto["pearson"])
     assert fit is not None and fit.constrained, (law, res["fit"]["fitted"])
-    expected = {"lunar_lambert_0.5": "lunar_lambert", "lommel_seeliger": "lunar_lambert", "hapke_lroc": "hapke"}
+    expected = {"lunar_lambert_0.5": "lunar_lambert", "lommel_seeliger": "lunar_lambert", "hapke_lroc": "hapke",
+                "hapke_smooth": "hapke"}
     assert fit.model == expected[law], res["fit"]["fitted"]
+    if law == "hapke_smooth":
+        # rendered without roughness (and with other b, c, Bs0, hs than the LROC set the fit holds):
+        # the fit finds theta at its bound 0 and holds it there, as the truth has it; w absorbs the
+        # rest of the difference, so it is not compared with the rendering w
+        assert fit.law.pinned == ("theta",) and fit.law.base.theta == 0.0, res["fit"]["fitted"]
+        assert fit.parameter_names == ("w",) and 0.2 < fit.parameters[0] < 0.45, res["fit"]["fitted"]
+        return
     # the fitted L(phase) / Hapke (w, theta) within its reported uncertainty of the rendering law
     assert res["fit"]["z"] is not None and res["fit"]["z"] <= 1.5, res["fit"]
 
@@ -46,8 +54,9 @@ def test_auto_law_leaves_no_brightness_slope_with_incidence(measured):
     law, res, _ = measured
     slope = abs(res["auto"]["slope_pct_per_10deg"])
     if law.startswith("hapke"):
-        # measured 2.3 % per 10 deg (docs/calibration.md): the LROC Hapke's roughness shadowing is
-        # fitted at the survey's phases, but not exactly; the issue's < 1 % is not met here
+        # measured -1.6 (LROC) and -1.7 (smooth) % per 10 deg (docs/calibration.md): w is fitted
+        # 0.02-0.03 off (within its jackknife 1-sigma, not its statistical one; true cameras or other
+        # cell sizes give the same); the issue's < 1 % is not met here
         assert slope < 3.0, res["auto"]
     else:
         assert slope < 1.0, res["auto"]

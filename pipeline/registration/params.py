@@ -89,8 +89,9 @@ class RegistrationParams(Section):
         "installed, else splu"
     )
     points: Literal["surface", "free"] = Field(
-        "surface", description="free 3D tie points (latitude, longitude, radius) with a radius prior, or points held on "
-        "the reference surface (2 unknowns each; biased over relief)"
+        "surface", description="points held on the reference surface (2 unknowns each; biased over relief), or free "
+        "3D tie points (latitude, longitude, radius) with a radius prior (configs/relief.yaml; their datum can float "
+        "on weak flat networks)"
     )
     point_radius_sigma_m: float = Field(
         100.0, gt=0, description="points: free with a DEM: prior sigma of each point's radius about the DEM (m), "

@@ -114,6 +114,14 @@ class IsdReader:
         value = self.get(*keys, default=default)
         return self._to_number(value, ".".join(keys), positive)
 
+    def positive_int(self, *keys: str, default: Any = _MISSING) -> int:
+        """The integer > 0 at nested ``keys`` (an int or an integral float, not a bool), else
+        :class:`BadGeometry`."""
+        v = self.get(*keys, default=default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0 or v != int(v):
+            raise self.fail(f"{'.'.join(keys)!r} must be a positive integer, got {v!r}")
+        return int(v)
+
     def _to_number(self, value: Any, where: str, positive: bool = False) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(f"{where!r} must be a number, got {value!r}")
@@ -379,17 +387,8 @@ def parse_frame_isd(
             "pipeline.geometry.load_camera, which knows every camera kind",
         )
 
-    lines = r.get("image_lines")
-    samples = r.get("image_samples")
-    for key, v in (("image_lines", lines), ("image_samples", samples)):
-        if (
-            isinstance(v, bool)
-            or not isinstance(v, (int, float))
-            or not math.isfinite(v)
-            or v <= 0
-            or v != int(v)
-        ):
-            raise r.fail(f"{key!r} must be a positive integer, got {v!r}")
+    lines = r.positive_int("image_lines")
+    samples = r.positive_int("image_samples")
 
     focal = r.number("focal_length_model", "focal_length")
     if focal == 0:

@@ -25,7 +25,6 @@ Pre-2020 usgscsm line-scan layout (e.g. the knoten Kaguya TC example)
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import BadGeometry, GeometryError, UnsupportedGeometry
-from pipeline.geometry import isd as _isd
 from pipeline.geometry.ale_tables import AleOrientations, csm_ephemeris_from_tables, matrix_to_eigen_quat
 from pipeline.geometry.distortion import Distortion
 from pipeline.geometry.ephemeris import CsmEphemeris
@@ -44,24 +42,10 @@ PUSH_FRAME_MODEL = "USGS_ASTRO_PUSH_FRAME_SENSOR_MODEL"
 
 __all__ = ["LINE_SCAN_MODEL", "PUSH_FRAME_MODEL", "parse_scan_isd"]
 
-_MISSING = _isd._MISSING  # the sentinel IsdReader's accessors pass down
 
 
 class _ScanReader(IsdReader):
     kind = "line-scan / push-frame"
-
-
-def _positive_int(r: _ScanReader, key: str, default: Any = _MISSING) -> int:
-    v = r.get(key, default=default)
-    if (
-        isinstance(v, bool)
-        or not isinstance(v, (int, float))
-        or not math.isfinite(v)
-        or v <= 0
-        or v != int(v)
-    ):
-        raise r.fail(f"{key!r} must be a positive integer, got {v!r}")
-    return int(v)
 
 
 def _records(r: _ScanReader, key: str, value_key: str, width: int, scale: float):
@@ -186,8 +170,8 @@ def parse_scan_isd(isd: Any, source: str | Path | None = None) -> tuple[str, dic
             f"({PUSH_FRAME_MODEL}) model; use pipeline.geometry.load_camera for any camera kind",
         )
     r.kind = "line-scan" if model == LINE_SCAN_MODEL else "push-frame"
-    lines = _positive_int(r, "image_lines")
-    samples = _positive_int(r, "image_samples")
+    lines = r.positive_int("image_lines")
+    samples = r.positive_int("image_samples")
     f2l = tuple(r.array("focal2pixel_lines", shape=(3,)).tolist())
     f2s = tuple(r.array("focal2pixel_samples", shape=(3,)).tolist())
     if abs(f2l[1] * f2s[2] - f2l[2] * f2s[1]) < 1e-300:
@@ -248,7 +232,7 @@ def parse_scan_isd(isd: Any, source: str | Path | None = None) -> tuple[str, dic
     else:
         for key in ("exposure_duration", "interframe_delay"):
             kw[key] = r.number(key, positive=True)
-        kw["framelet_height"] = _positive_int(r, "framelet_height")
+        kw["framelet_height"] = r.positive_int("framelet_height")
         for key in ("framelet_order_reversed", "framelets_flipped"):
             v = r.get(key)
             if not isinstance(v, bool):

@@ -18,12 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.calibration.topography import camera_topographic_angles
-from pipeline.errors import GeometryError
 from pipeline.frame import Frame
 from pipeline.geometry.dem import Dem
 from pipeline.geometry.grid import MapGrid
-from pipeline.geometry.mapbox import footprint_bbox_xy
-from pipeline.geometry.warp import GroundGrid, orthorectify, prefilter
+from pipeline.geometry.warp import GroundGrid, orthorectify_coarse
 
 log = logging.getLogger(__name__)
 
@@ -99,20 +97,11 @@ def map_observations(
         cam = cameras.get(frame.id) or frame.camera
         if cam is None or frame.data is None or cam.sun_position_m is None:
             continue
-        boxes = footprint_bbox_xy(cam, coarse.crs, pad_m=coarse.resolution)
-        win = coarse.window(boxes) if boxes else None
-        if win is None:
+        view = orthorectify_coarse(frame.data, frame.mask, cam, coarse, grid.resolution, dem=dem)
+        if view is None or not view[2].any():
             continue
-        try:
-            gsd = cam.gsd_m()
-        except GeometryError:
-            gsd = grid.resolution
-        image, bad = prefilter(np.asarray(frame.data, np.float32), frame.mask, 0.5 * coarse.resolution / gsd)
-        sub = coarse[win]
-        values, valid = orthorectify(image, bad, cam, sub, resampling="bilinear", dem=dem)
-        if not valid.any():
-            continue
-        ground = GroundGrid.from_grid(sub, dem, radii=cam.radii_m)
+        win, values, valid = view
+        ground = GroundGrid.from_grid(coarse[win], dem, radii=cam.radii_m)
         if topographic and dem is not None:
             inc, emi, pha = camera_topographic_angles(cam, ground.xyz[valid], dem, coarse.resolution)
         else:

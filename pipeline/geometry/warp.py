@@ -40,8 +40,9 @@ import cv2
 import numpy as np
 from scipy.ndimage import map_coordinates
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, GeometryError
 from pipeline.geometry.body import MOON_RADII_M, lonlat_to_xyz, surface_radius
+from pipeline.geometry.mapbox import footprint_bbox_xy
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from pipeline.geometry.cameras.protocol import Camera
@@ -50,7 +51,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RESAMPLING", "GroundGrid", "Ortho", "image_coordinates", "orthorectify", "prefilter", "warp_frame"]
+__all__ = ["RESAMPLING", "GroundGrid", "Ortho", "image_coordinates", "orthorectify", "orthorectify_coarse", "prefilter",
+           "warp_frame"]
 
 RESAMPLING: dict[str, int] = {
     "nearest": cv2.INTER_NEAREST,
@@ -428,3 +430,28 @@ def orthorectify(
     """
     ortho = warp_frame(image, mask, camera, grid, resampling=resampling, dem=dem, ground=ground)
     return ortho.values, ortho.valid
+
+
+def orthorectify_coarse(
+    image: np.ndarray, mask: np.ndarray | None, camera: Camera, coarse: MapGrid, fallback_gsd_m: float,
+    *, dem: Dem | None = None,
+) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray] | None:
+    """One frame on the part of a coarse grid its footprint covers (equalisation, the photometric fit).
+
+    The image is first blurred to the grid's resolution (:func:`prefilter`, sigma half a coarse
+    pixel in image pixels, from the camera's GSD or ``fallback_gsd_m`` metres when it has none),
+    then resampled bilinearly (:func:`orthorectify`) onto ``coarse[window]``, the window of its
+    footprint's boxes padded by one coarse pixel. Returns ``(window, values, valid)``, or None
+    when the footprint misses the grid.
+    """
+    boxes = footprint_bbox_xy(camera, coarse.crs, pad_m=coarse.resolution)
+    window = coarse.window(boxes) if boxes else None
+    if window is None:
+        return None
+    try:
+        gsd = camera.gsd_m()
+    except GeometryError:
+        gsd = fallback_gsd_m
+    blurred, bad = prefilter(np.asarray(image, np.float32), mask, 0.5 * coarse.resolution / gsd)
+    values, valid = orthorectify(blurred, bad, camera, coarse[window], resampling="bilinear", dem=dem)
+    return window, values, valid

@@ -30,11 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import ConfigError, GeometryError, MosaicError
+from pipeline.errors import ConfigError, MosaicError
 from pipeline.geometry.grid import MapGrid
-from pipeline.geometry.mapbox import footprint_bbox_xy
 from pipeline.geometry.overlap import connected_components
-from pipeline.geometry.warp import orthorectify, prefilter
+from pipeline.geometry.warp import orthorectify_coarse
 from pipeline.mosaicking.params import MosaickingParams
 
 log = logging.getLogger(__name__)
@@ -376,16 +375,10 @@ def equalize_frames(
             continue
         if frame.data is None:
             raise MosaicError(f"frame {fid}: pixels not loaded; equalisation needs calibrated data")
-        boxes = footprint_bbox_xy(cam, coarse.crs, pad_m=coarse.resolution)
-        win = coarse.window(boxes) if boxes else None
-        if win is None:
+        view = orthorectify_coarse(frame.data, frame.mask, cam, coarse, grid.resolution)
+        if view is None:
             continue
-        try:
-            gsd = cam.gsd_m()
-        except GeometryError:
-            gsd = grid.resolution
-        image, bad = prefilter(np.asarray(frame.data, np.float32), frame.mask, 0.5 * coarse.resolution / gsd)
-        v, ok = orthorectify(image, bad, cam, coarse[win], resampling="bilinear")
+        win, v, ok = view
         ids.append(fid)
         values.append(v)
         valid.append(ok)

@@ -116,6 +116,13 @@ def grid_for_frames(
     return grid
 
 
+def box_array(boxes) -> np.ndarray:
+    """A frame's footprint boxes as an ``(n, 4)`` float array of ``(xmin, ymin, xmax, ymax)``:
+    one box or a sequence of them; ``None`` or no box gives ``(0, 4)``."""
+    arr = np.asarray(boxes if boxes is not None else (), dtype=float)
+    return arr.reshape(-1, 4)
+
+
 def frames_touching(tile_grid: MapGrid, footprints: Sequence[Sequence[BBox]]) -> list[int]:
     """Indices of the frames whose footprint boxes intersect a (tile) grid.
 
@@ -135,12 +142,7 @@ def frames_touching(tile_grid: MapGrid, footprints: Sequence[Sequence[BBox]]) ->
     x0, y0, x1, y1 = tile_grid.bounds
     out = []
     for i, boxes in enumerate(footprints):
-        if boxes is None:
-            continue
-        arr = np.asarray(boxes, dtype=float)
-        if arr.size == 0:
-            continue
-        boxes = arr.reshape(-1, 4)
+        boxes = box_array(boxes)
         if any(b[0] <= x1 and b[2] >= x0 and b[1] <= y1 and b[3] >= y0 for b in boxes):
             out.append(i)
     return out

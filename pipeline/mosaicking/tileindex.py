@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from pipeline.geometry.grid import MapGrid, Tile
-from pipeline.mosaicking.layout import frames_touching
+from pipeline.mosaicking.layout import box_array, frames_touching
 
 __all__ = ["frames_by_tile"]
 
@@ -90,12 +90,7 @@ def frames_by_tile(grid: MapGrid, tiles: Sequence[Tile],
     (x_lo, x_hi, col_keys), (y_lo, y_hi, row_keys) = cols, rows
     out: dict[tuple[int, int], list[int]] = {t.index: [] for t in tiles}
     for i, boxes in enumerate(footprints):
-        if boxes is None:
-            continue
-        arr = np.asarray(boxes, dtype=float)
-        if arr.size == 0:
-            continue
-        arr = arr.reshape(-1, 4)
+        arr = box_array(boxes)
         for bx0, by0, bx1, by1 in arr[~np.isnan(arr).any(axis=1)].tolist():  # a NaN box touches nothing
             for r in _run(y_lo, y_hi, dirs[1], by0, by1):
                 for c in _run(x_lo, x_hi, dirs[0], bx0, bx1):

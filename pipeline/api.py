@@ -79,17 +79,17 @@ def register(frames: Sequence[Frame | FrameFailure], config: Config | None = Non
     control network, residuals before/after in pixels, per-frame status)."""
     config = config or load_config()
     reg, seed = config.registration, config.run.seed
+    dem = str(config.mosaicking.dem) if config.mosaicking.dem else None
     good = [f for f in frames if isinstance(f, Frame) and f.camera is not None]
     cameras = {f.id: f.camera for f in good}
     matches, controls = [], []
     if reg.enabled:
         pairs = overlap_pairs([f.camera for f in good], min_area_km2=reg.min_overlap_km2,
                               min_fraction=reg.min_overlap_fraction)
-        matches = [steps.match_step(good[p.i], good[p.j], p, reg, seed) for p in pairs]
+        matches = [steps.match_step(good[p.i], good[p.j], p, reg, seed, dem) for p in pairs]
         if reg.reference_basemap is not None:
             controls = [steps.control_step(f, reg, seed) for f in good]
-    return steps.adjust_step(cameras, matches, controls, reg, seed,
-                             str(config.mosaicking.dem) if config.mosaicking.dem else None)
+    return steps.adjust_step(cameras, matches, controls, reg, seed, dem)
 
 
 def crosscheck(frames: Sequence[Frame | FrameFailure], registration: RegistrationResult | None = None,
@@ -124,7 +124,7 @@ def _relief(good: Sequence[Frame], registration: RegistrationResult, config: Con
         cams = steps.cameras_of(registration)
         grid = output_grid([cams.get(f.id, f.camera) for f in good], cfg,
                            like=read_grid(cfg.like) if cfg.like else None)
-    return relief_step(registration, grid, cfg, reg.points == "free")
+    return relief_step(registration, grid, cfg)
 
 
 def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
@@ -161,7 +161,7 @@ def mosaic(frames: Sequence[Frame | FrameFailure], out: str | Path, *,
     if steps.auto_photometry(cal) and any(f.qa.get("photometry") == PENDING for f in good):
         dem = str(cfg.dem) if cfg.dem else None
         fit = steps.photometry_step(good, registration, grid, cal, dem, config.run.seed, relief)
-        good = [steps.normalise_step(f, fit, cal, registration, dem) for f in good]
+        good = [steps.normalise_step(f, fit, cal, registration, dem, relief) for f in good]
     equalization = steps.equalize_step(good, registration, grid, cfg) if cfg.equalize and len(good) > 1 else None
     boxes = [footprint_bbox_xy(cams.get(f.id, f.camera), grid.crs) for f in good]
 

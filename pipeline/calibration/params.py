@@ -44,8 +44,8 @@ class PhotometryParams(Section):
     )
     topographic: bool = Field(
         False, description="with model auto: incidence and emission from the local surface normal of "
-        "mosaicking.dem (its slopes at each pixel) in the photometric fit and the normalisation, instead of the "
-        "sphere's; needs mosaicking.dem (computed at every pixel)"
+        "mosaicking.dem, or of the relief model without one (its slopes at each pixel), in the photometric fit and "
+        "the normalisation, instead of the sphere's (computed at every pixel)"
     )
     fit_systematic_pct: float = Field(
         0.1, ge=0, le=10, description="with model auto: relative brightness error (%, RMS) that calibration "

@@ -103,6 +103,12 @@ class ReliefModel:
     min_points: int = 3
 
     @property
+    def is_sphere(self) -> bool:
+        """No tie point and the sphere as base: the model is the reference sphere exactly
+        (heights 0), and orthorectification takes the sphere itself."""
+        return self.n_points == 0 and self.base == "sphere"
+
+    @property
     def grid(self) -> MapGrid:
         """The posts as a :class:`MapGrid`."""
         return MapGrid(self.crs_wkt, Affine(*self.transform), tuple(self.heights_m.shape))

@@ -92,9 +92,10 @@ class MosaickingParams(Section):
         None, description="DEM for orthorectification (and the free tie points' radius prior): a GeoTIFF in any "
         "lunar CRS or an ISIS cube (radii or heights); given, it wins over the relief model"
     )
-    relief: Literal["model", "sphere"] = Field(
-        "sphere", description="without a dem: orthorectify through a relief model built from the adjusted 3-D tie "
-        "points (written as OUT.relief.tif), or onto the sphere"
+    relief: Literal["auto", "model", "sphere"] = Field(
+        "auto", description="without a dem: orthorectify through a relief model built from the adjusted 3-D tie "
+        "points (written as OUT.relief.tif), or onto the sphere; auto: the relief model when the adjustment kept free "
+        "points (registration.points: auto found relief), else the sphere (OUT.relief.tif then holds the base surface)"
     )
     relief_post_m: float | None = Field(
         None, gt=0, description="relief model post spacing (m); default about one tie point per post over the "

@@ -184,9 +184,11 @@ class _Builder:
             for f in p.frames
         ]
         cameras = {f.id: f.camera for f in p.frames}
+        dem = str(mos.dem) if mos.dem else None
         matches = [
             self.task("matches", f"match-{q.i}-{q.j}", steps.match_step, calibrated[q.i], calibrated[q.j], q, reg,
-                      seed, key_parts=(calibrated[q.i].key, calibrated[q.j].key, q, _section_token(reg), seed))
+                      seed, dem, key_parts=(calibrated[q.i].key, calibrated[q.j].key, q, _section_token(reg), seed,
+                                            dem))
             for q in (p.pairs if reg.enabled else [])
         ]
         controls = [
@@ -194,15 +196,13 @@ class _Builder:
                       key_parts=(c.key, _section_token(reg), seed))
             for k, c in enumerate(calibrated)
         ] if reg.enabled and reg.reference_basemap is not None else []
-        dem = str(mos.dem) if mos.dem else None
         registration = self.task("adjusted", "adjust", steps.adjust_step, cameras, matches, controls, reg, seed, dem,
                                  key_parts=(cameras, [m.key for m in matches], [c.key for c in controls],
                                             _section_token(reg), seed, dem))
         self.relief = None
         if reliefstep.relief_active(mos, reg.enabled):
             self.relief = self.task("relief", "relief", reliefstep.relief_step, registration, p.grid, mos,
-                                    reg.points == "free", key_parts=(registration.key, p.grid, _section_token(mos),
-                                                                     reg.points))
+                                    key_parts=(registration.key, p.grid, _section_token(mos)))
         relief, relief_key = self.relief, (self.relief.key if self.relief is not None else None)
         calibrated = self.crosschecked(calibrated, registration)
         calibrated, photometry = self.normalised(calibrated, registration)
@@ -268,7 +268,8 @@ class _Builder:
                         key_parts=([c.key for c in calibrated], registration.key, self.plan.grid,
                                    _section_token(cal), dem, self.cfg.run.seed, self._relief_key()))
         out = [self.task("normalised", f"normalise-{i}", steps.normalise_step, c, fit, cal, registration, dem,
-                         key_parts=(c.key, fit.key, _section_token(cal), registration.key, dem))
+                         self.relief, key_parts=(c.key, fit.key, _section_token(cal), registration.key, dem,
+                                                 self._relief_key()))
                for i, c in enumerate(calibrated)]
         return out, fit
 

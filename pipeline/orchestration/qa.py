@@ -25,6 +25,19 @@ from pipeline.orchestration.steps import terrain
 from pipeline.report import FrameRow, ReportData, TieObservations
 
 
+def _surface_text(mos, relief) -> str:
+    """The report's line on the surface the frames were orthorectified through, when it is
+    not a relief model."""
+    if mos.dem:
+        return f"Orthorectified through the DEM {mos.dem} (mosaicking.dem)."
+    if mos.relief == "sphere":
+        return "Orthorectified onto the reference sphere (mosaicking.relief: sphere)."
+    if relief is not None:
+        return ("Orthorectified onto the reference sphere: the adjustment found no relief that matters "
+                "(registration.points: auto; the registration notes say why).")
+    return "No relief model: registration is off, so there are no tie points to build one from."
+
+
 def _angle_range(camera, n: int = 8) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
     """(min, max) incidence and emission in degrees over a grid of the frame's pixels."""
     lines = np.linspace(0.5, camera.lines - 0.5, n)
@@ -201,8 +214,6 @@ def report_data(result: RunResult) -> ReportData:
         tie_observations=tie_observations(reg.network, cams, dem, reg.points_xyz) if len(reg.network) else None,
         pixel_size_m=plan.grid.resolution, photometry=product.get("photometry"),
         adjustment=adjustment_data(reg) if plan.config.registration.enabled else None,
-        relief=relief_data(relief),
-        surface=(f"Orthorectified through the DEM {mos.dem} (mosaicking.dem)." if mos.dem else
-                 "Orthorectified onto the reference sphere (mosaicking.relief: sphere)." if mos.relief == "sphere"
-                 else "No relief model: registration is off, so there are no tie points to build one from."),
+        relief=relief_data(relief) if relief is not None and not relief.is_sphere else None,
+        surface=_surface_text(mos, relief),
     )

@@ -38,6 +38,8 @@ def adjustment_lines(reg) -> list[str]:
     state = "converged" if conv.converged else "did NOT converge"
     lines = [(f"adjustment: {state} in {conv.rounds} rounds, {conv.iterations} iterations, final cost "
               f"{_num(conv.final_cost, '.4g')} ({conv.reason})")]
+    if math.isfinite(getattr(reg, "relief_parallax_px", math.nan)):
+        lines.append(f"tie points: {reg.points} (relief parallax p90 {reg.relief_parallax_px:.2f} px)")
     motion = list(getattr(reg, "motion", {}).values())
     if motion:
         rot = max(m.rotation_deg for m in motion)
@@ -64,9 +66,13 @@ def relief_line(summary: Mapping[str, Any], path: str | None = None) -> str:
     ['relief model: 1776 tie points (72 outliers)', 'scatter 24 m']
     >>> line.split(", ")[3:]
     ['posts 1820 m', 'heights -2267..1000 m -> out/m.relief.tif']
+    >>> relief_line({"points": 0, "base": "sphere", "height_range_m": (0.0, 0.0)})
+    'relief model: the sphere (no free tie points: no relief that matters was found)'
     """
     lo, hi = summary["height_range_m"]
     where = f" -> {path}" if path else ""
+    if not summary["points"] and summary.get("base", "sphere") == "sphere":
+        return f"relief model: the sphere (no free tie points: no relief that matters was found){where}"
     return (f"relief model: {summary['points']} tie points ({summary['outliers']} outliers), scatter "
             f"{_num(summary['scatter_m'], '.0f')} m, dense over {100 * summary['dense_fraction']:.0f} % of the mosaic, "
             f"posts {summary['post_m']:.0f} m, heights {lo:.0f}..{hi:.0f} m{where}")

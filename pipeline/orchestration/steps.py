@@ -99,7 +99,7 @@ def terrain(dem_path: str | None, relief=None) -> Dem | None:
     """The surface to orthorectify through: the relief model's heights
     (:class:`~pipeline.geometry.relief.ReliefModel`) when there is one, else the DEM at
     ``dem_path`` (None: the sphere)."""
-    return relief.dem if relief is not None else load_dem(dem_path)
+    return relief.dem if relief is not None and not relief.is_sphere else load_dem(dem_path)
 
 
 def _reason(exc: FarsideError) -> str:
@@ -167,11 +167,12 @@ def calibrate_step(frame: Frame, masters: MasterSet, params: CalibrationParams,
 
 # ----------------------------------------------------------------------------- registration
 def match_step(fi: Frame | FrameFailure, fj: Frame | FrameFailure, pair: Pair, params: RegistrationParams,
-               seed: int):
-    """Tie points of one overlapping pair (None when either frame failed)."""
+               seed: int, dem_path: str | None = None):
+    """Tie points of one overlapping pair (None when either frame failed), their pair map
+    through the DEM at ``dem_path`` when one is given (``mosaicking.dem``)."""
     if isinstance(fi, FrameFailure) or isinstance(fj, FrameFailure):
         return None
-    return match_pair(fi, fj, pair, params, seed=seed)
+    return match_pair(fi, fj, pair, params, seed=seed, dem=load_dem(dem_path))
 
 
 def control_step(frame: Frame | FrameFailure, params: RegistrationParams, seed: int):
@@ -256,7 +257,8 @@ def photometry_step(frames: Sequence[Frame | FrameFailure], registration, grid: 
     p = calibration.photometry
     dem = terrain(dem_path, relief)
     if p.topographic and dem is None:
-        log.warning("calibration.photometry.topographic needs mosaicking.dem: photometric angles from the sphere")
+        log.warning("calibration.photometry.topographic needs mosaicking.dem or a relief model with relief: "
+                    "photometric angles from the sphere")
     topographic = p.topographic and dem is not None
     obs = map_observations(good, cameras_of(registration), grid, dem=dem, topographic=topographic)
     if not len(obs):
@@ -275,16 +277,17 @@ def photometry_step(frames: Sequence[Frame | FrameFailure], registration, grid: 
 
 
 def normalise_step(frame: Frame | FrameFailure, fit: PhotometricFit | None, calibration: CalibrationParams,
-                   registration=None, dem_path: str | None = None) -> Frame | FrameFailure:
+                   registration=None, dem_path: str | None = None, relief=None) -> Frame | FrameFailure:
     """Normalise one frame to the standard geometry with the fitted law (McEwen's L(phase) when
     nothing could be fitted), through its registered camera when ``registration`` is given and
-    with topographic angles when ``calibration.photometry.topographic`` and a DEM."""
+    with topographic angles when ``calibration.photometry.topographic`` and a DEM or a relief
+    model (:func:`terrain`)."""
     if isinstance(frame, FrameFailure) or frame.camera is None or frame.camera.sun_position_m is None:
         return frame
     func = fit.photometric_function() if fit is not None else photometric_function("lunar_lambert")
     label = f"auto: {fit.model}" if fit is not None else "auto: lunar_lambert (no fit)"
     camera = cameras_of(registration).get(frame.id) if registration is not None else None
-    dem = load_dem(dem_path) if calibration.photometry.topographic else None
+    dem = terrain(dem_path, relief) if calibration.photometry.topographic else None
     return normalise_frame(frame, func, calibration.photometry, label + (" (topographic)" if dem else ""), dem,
                            camera)
 

@@ -124,7 +124,7 @@ def _robust_model(src: np.ndarray, dst: np.ndarray, threshold: float, seed: int)
                                        maxIters=5000, confidence=0.999)
 
 
-def match_frames_area(frame_i, frame_j, params, seed: int = 0) -> AreaMatches:
+def match_frames_area(frame_i, frame_j, params, seed: int = 0, dem=None) -> AreaMatches:
     """Tie points of two overlapping frames by camera-guided area correlation.
 
     Parameters
@@ -138,6 +138,9 @@ def match_frames_area(frame_i, frame_j, params, seed: int = 0) -> AreaMatches:
         ``pointing_sigma_deg`` (the coarse search radius, :func:`search_radius_px`).
     seed : int
         Seed of the robust model (``cv2.setRNGSeed``).
+    dem : Dem, optional
+        Terrain of the pair map (default the reference ellipsoid): with relief, the map then
+        predicts each point's parallax between the two views.
 
     Returns
     -------
@@ -147,7 +150,7 @@ def match_frames_area(frame_i, frame_j, params, seed: int = 0) -> AreaMatches:
     gsd_i, gsd_j = frame_i.camera.gsd_m(), frame_j.camera.gsd_m()
     swap = gsd_j > 1.05 * gsd_i  # the reference is the coarser frame
     fr, fs = (frame_j, frame_i) if swap else (frame_i, frame_j)
-    m = _match(fr, fs, params, seed, min(gsd_i, gsd_j), max(gsd_i, gsd_j))
+    m = _match(fr, fs, params, seed, min(gsd_i, gsd_j), max(gsd_i, gsd_j), dem)
     if not swap or not len(m):
         return m
     off = (-m.offset_px[0], -m.offset_px[1])
@@ -155,7 +158,7 @@ def match_frames_area(frame_i, frame_j, params, seed: int = 0) -> AreaMatches:
                        m.coarse)
 
 
-def _match(fr, fs, params, seed: int, gsd_fine: float, gsd_r: float) -> AreaMatches:
+def _match(fr, fs, params, seed: int, gsd_fine: float, gsd_r: float, dem=None) -> AreaMatches:
     cam_r, cam_s = fr.camera, fs.camera
     w = int(params.ncc_window_px)
     h = w // 2
@@ -164,7 +167,7 @@ def _match(fr, fs, params, seed: int, gsd_fine: float, gsd_r: float) -> AreaMatc
     info = {"search_radius_px": radius}
     kw = {"resolution_m": gsd_r}
 
-    pmap = pair_map(cam_r, cam_s, margin_px=2 * radius + w + 8)
+    pmap = pair_map(cam_r, cam_s, margin_px=2 * radius + w + 8, dem=dem)
     # the predicted overlap in r: lattice nodes that land inside s (and inside r)
     ls, ss = cam_s.lines, cam_s.samples
     nl = pmap.origin[0] + pmap.step[0] * np.arange(pmap.line.shape[0])

@@ -47,8 +47,9 @@ class PairMap:
     sample: np.ndarray
 
     @classmethod
-    def from_cameras(cls, cam_r, cam_s, *, margin_px: float = 0.0, nodes: int = 64) -> PairMap:
-        """Lattice over ``cam_r``'s image grown by ``margin_px``, about ``nodes`` per side."""
+    def from_cameras(cls, cam_r, cam_s, *, margin_px: float = 0.0, nodes: int = 64, dem=None) -> PairMap:
+        """Lattice over ``cam_r``'s image grown by ``margin_px``, about ``nodes`` per side,
+        through the ground on ``dem`` (default the reference ellipsoid)."""
         lines, samples = cam_r.lines, cam_r.samples
         ext_l, ext_s = lines + 2 * margin_px, samples + 2 * margin_px
         g = max(4.0, max(ext_l, ext_s) / nodes)
@@ -56,7 +57,7 @@ class PairMap:
         step = (ext_l / (na - 1), ext_s / (nb - 1))
         origin = (-margin_px, -margin_px)
         ll, ss = np.meshgrid(origin[0] + step[0] * np.arange(na), origin[1] + step[1] * np.arange(nb), indexing="ij")
-        xyz, hit = cam_r.image_to_ground_hit(ll, ss)
+        xyz, hit = cam_r.image_to_ground_hit(ll, ss, dem=dem)
         line, sample = cam_s.ground_to_image(xyz)
         seen = hit & cam_s.visible(xyz) & np.isfinite(line) & np.isfinite(sample)
         return cls(origin, step, np.where(seen, line, OUTSIDE), np.where(seen, sample, OUTSIDE))
@@ -112,18 +113,19 @@ class ExactPairMap(PairMap):
 
     cam_r: object = None
     cam_s: object = None
+    dem: object = None
 
     @classmethod
-    def from_cameras(cls, cam_r, cam_s, *, margin_px: float = 0.0, nodes: int = 64) -> ExactPairMap:
+    def from_cameras(cls, cam_r, cam_s, *, margin_px: float = 0.0, nodes: int = 64, dem=None) -> ExactPairMap:
         """The map between the images of ``cam_r`` and ``cam_s`` over their overlap (``margin_px`` px beyond it)."""
-        lattice = PairMap.from_cameras(cam_r, cam_s, margin_px=margin_px, nodes=nodes)
-        return cls(lattice.origin, lattice.step, lattice.line, lattice.sample, cam_r, cam_s)
+        lattice = PairMap.from_cameras(cam_r, cam_s, margin_px=margin_px, nodes=nodes, dem=dem)
+        return cls(lattice.origin, lattice.step, lattice.line, lattice.sample, cam_r, cam_s, dem)
 
     def at(self, line, sample) -> tuple[np.ndarray, np.ndarray]:
         """Image ``(line, sample)`` (px) in ``cam_s`` of points ``(line, sample)`` of ``cam_r``
         (``OUTSIDE`` where not seen)."""
         line, sample = np.broadcast_arrays(np.asarray(line, np.float64), np.asarray(sample, np.float64))
-        xyz, hit = self.cam_r.image_to_ground_hit(line.ravel(), sample.ravel())
+        xyz, hit = self.cam_r.image_to_ground_hit(line.ravel(), sample.ravel(), dem=self.dem)
         sl, ss = self.cam_s.ground_to_image(xyz)
         seen = hit & self.cam_s.visible(xyz) & np.isfinite(sl) & np.isfinite(ss)
         return (np.where(seen, sl, OUTSIDE).reshape(line.shape), np.where(seen, ss, OUTSIDE).reshape(line.shape))
@@ -134,8 +136,9 @@ class ExactPairMap(PairMap):
         return self.at(ll, ss)
 
 
-def pair_map(cam_r, cam_s, *, margin_px: float = 0.0) -> PairMap:
-    """The map of a pair: exact when either camera is a push frame (its map jumps at framelet
-    boundaries), else the interpolated lattice."""
+def pair_map(cam_r, cam_s, *, margin_px: float = 0.0, dem=None) -> PairMap:
+    """The map of a pair (through the ground on ``dem``, default the reference ellipsoid):
+    exact when either camera is a push frame (its map jumps at framelet boundaries), else
+    the interpolated lattice."""
     push = "push-frame" in (getattr(cam_r, "kind", ""), getattr(cam_s, "kind", ""))
-    return (ExactPairMap if push else PairMap).from_cameras(cam_r, cam_s, margin_px=margin_px)
+    return (ExactPairMap if push else PairMap).from_cameras(cam_r, cam_s, margin_px=margin_px, dem=dem)

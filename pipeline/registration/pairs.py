@@ -209,7 +209,7 @@ def _usable(frame, line: np.ndarray, sample: np.ndarray) -> np.ndarray:
     return ok
 
 
-def match_pair(frame_i, frame_j, pair: Pair, cfg, seed: int = 0) -> PairMatches:
+def match_pair(frame_i, frame_j, pair: Pair, cfg, seed: int = 0, dem=None) -> PairMatches:
     """Tie points between two overlapping frames (one registration task).
 
     Parameters
@@ -226,6 +226,11 @@ def match_pair(frame_i, frame_j, pair: Pair, cfg, seed: int = 0) -> PairMatches:
         ``match_resolution_factor`` and ``max_match_size_px``.
     seed : int
         Run seed (``run.seed``); the pair's own seed is derived from it and ``(i, j)``.
+    dem : Dem, optional
+        Terrain the ``area`` matcher's pair map goes through (one frame's pixels to the
+        ground on it, then into the other frame), so that relief parallax is predicted,
+        not searched for (the second matching pass over a relief model); default the
+        reference surface. The ``features`` matcher ignores it.
 
     Returns
     -------
@@ -247,7 +252,7 @@ def match_pair(frame_i, frame_j, pair: Pair, cfg, seed: int = 0) -> PairMatches:
         if f.data is None:
             return PairMatches.empty(i, j, f"frame {f.id} has no pixels loaded", **ids)
     try:
-        return _canonical(MATCHERS[cfg.matcher](frame_i, frame_j, pair, cfg, seed, ids), frame_i, frame_j)
+        return _canonical(MATCHERS[cfg.matcher](frame_i, frame_j, pair, cfg, seed, ids, dem), frame_i, frame_j)
     except GeometryError as exc:  # e.g. a frame whose centre misses the body: a value, not a crash
         log.warning("pair %s-%s: %s", ids["id_i"], ids["id_j"], exc)
         return PairMatches.empty(i, j, f"geometry: {exc}", **ids)
@@ -268,9 +273,9 @@ def _canonical(m: PairMatches, frame_i, frame_j) -> PairMatches:
     return dataclasses.replace(m, **out) if out else m
 
 
-def _match_pair_area(frame_i, frame_j, pair: Pair, cfg, seed: int, ids: dict) -> PairMatches:
+def _match_pair_area(frame_i, frame_j, pair: Pair, cfg, seed: int, ids: dict, dem=None) -> PairMatches:
     i, j = pair.i, pair.j
-    m = match_frames_area(frame_i, frame_j, cfg, seed=pair_seed(seed, i, j))
+    m = match_frames_area(frame_i, frame_j, cfg, seed=pair_seed(seed, i, j), dem=dem)
     info = {"resolution_m": m.resolution_m, "n_candidates": m.n_candidates, "n_inliers": m.n_inliers, **ids}
     if not len(m):
         log.info("pair %s-%s: %s", ids["id_i"], ids["id_j"], m.reason)
@@ -284,7 +289,7 @@ def _match_pair_area(frame_i, frame_j, pair: Pair, cfg, seed: int, ids: dict) ->
     return PairMatches(i, j, m.img_i[ok], m.img_j[ok], score, ncc=ncc, offset_px=m.offset_px, **info)
 
 
-def _match_pair_features(frame_i, frame_j, pair: Pair, cfg, seed: int, ids: dict) -> PairMatches:
+def _match_pair_features(frame_i, frame_j, pair: Pair, cfg, seed: int, ids: dict, dem=None) -> PairMatches:
     i, j = pair.i, pair.j
     cam_i, cam_j = frame_i.camera, frame_j.camera
     # margin: the shift pointing errors can cause (3 sigma), plus the NCC template
@@ -340,4 +345,4 @@ MATCHERS = {
     "features": _match_pair_features,
 }
 """Pair matchers by name (``registration.matcher``), all ``(frame_i, frame_j, pair, cfg, seed,
-ids) -> PairMatches``; ``area`` is the default."""
+ids, dem) -> PairMatches``; ``area`` is the default (and the one that uses ``dem``)."""

@@ -88,10 +88,15 @@ class RegistrationParams(Section):
         "needs scikit-sparse), splu (scipy SuperLU), pcg (block-Jacobi conjugate gradients); auto: cholmod if "
         "installed, else splu"
     )
-    points: Literal["surface", "free"] = Field(
-        "surface", description="points held on the reference surface (2 unknowns each; biased over relief), or free "
-        "3D tie points (latitude, longitude, radius) with a radius prior (configs/relief.yaml; their datum can float "
-        "on weak flat networks)"
+    points: Literal["auto", "surface", "free"] = Field(
+        "auto", description="free 3D tie points (latitude, longitude, radius) with a radius prior, or points held on "
+        "the reference surface (2 unknowns each; biased over relief); auto: free with a DEM, else free where the "
+        "relief they find displaces them between views by more than relief_parallax_px, surface otherwise (which fixes "
+        "the datum of a weak flat network)"
+    )
+    relief_parallax_px: float = Field(
+        0.5, gt=0, description="points: auto without a DEM: keep free points when the relief they find moves them "
+        "by more than this between views (p90, frame pixels)"
     )
     point_radius_sigma_m: float = Field(
         100.0, gt=0, description="points: free with a DEM: prior sigma of each point's radius about the DEM (m), "

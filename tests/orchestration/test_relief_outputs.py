@@ -56,7 +56,8 @@ def test_the_output_set_lists_the_relief_model():
                                                      "m.report.html"]
 
 
-@pytest.mark.parametrize(("mosaicking", "has_relief"), [({"relief": "model"}, True), ({}, False),
+@pytest.mark.parametrize(("mosaicking", "has_relief"), [({"relief": "model"}, True), ({}, True),
+                                                         ({"relief": "sphere"}, False),
                                                          ({"relief": "model", "dem": "DEM"}, False)])
 def test_the_graph_has_a_relief_task_only_without_a_dem(survey, tmp_path, mosaicking, has_relief):
     if mosaicking.get("dem") == "DEM":

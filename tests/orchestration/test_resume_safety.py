@@ -36,8 +36,8 @@ from tests.orchestration.test_codecs import _Exploit
 
 pytestmark = pytest.mark.slow
 
-STAGES = ("masters", "calibrated", "matches", "adjusted", "crosschecked", "photometry", "normalised", "equalize",
-          "tiles")
+STAGES = ("masters", "calibrated", "matches", "adjusted", "relief", "crosschecked", "photometry", "normalised",
+          "equalize", "tiles")
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +163,8 @@ def reference(tiny, tmp_path_factory):
 
 
 def _set(out: Path) -> list[Path]:
-    return [out, out.with_suffix(".png"), out.with_suffix(".stac.json"), out.with_name(out.stem + ".report.html")]
+    return [out, out.with_suffix(".png"), out.with_suffix(".stac.json"), out.with_name(out.stem + ".relief.tif"),
+            out.with_name(out.stem + ".report.html")]
 
 
 def _temporaries(*folders: Path) -> list[Path]:

@@ -41,7 +41,8 @@ def scan_run(tmp_path_factory):
                     linescan=LineScanParams(n_strips=2, lines=900, samples=320),
                     pushframe=PushFrameParams(n_strips=1, n_framelets=50, samples=320))
     out = root / "mosaic.tif"
-    # a world on the sphere: tie points on it (free points: see test_end_to_end.SPHERE_WORLD)
+    # a world on the sphere: tie points on it (free points let this weak network's datum float:
+    # docs/registration.md, "points: auto")
     cfg = small_config(root, registration={"points": "surface"}, mosaicking={"relief": "sphere"})
     result = run(survey, out, calibration=survey / "calibration", config=cfg, report=False)
     return result, out, load_truth(survey)

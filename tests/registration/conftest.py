@@ -12,8 +12,9 @@ from tests.registration.helpers import make_survey
 
 @pytest.fixture(scope="session")
 def cfg() -> RegistrationParams:
-    # the synthetic surveys' world is the sphere: points on it (the default, free, lets a nadir
-    # network of 3 x 3 frames float ~870 m above it, seams on the sphere 1.46 px p90)
+    # the synthetic surveys' world is the sphere: points on it (free points let this nadir network
+    # of 3 x 3 frames float ~870 m above it, seams on the sphere 1.46 px p90; the default, auto,
+    # finds no relief and solves on the sphere too: test_point_mode.py)
     return RegistrationParams(points="surface")
 
 

@@ -18,7 +18,7 @@ from pipeline.registration import adjust
 from pipeline.registration.params import RegistrationParams
 from tests.registration.network_helpers import point_radius_error_m, pointing_error_left_px, relief_m, strip_network
 
-CFG = RegistrationParams(pointing_sigma_deg=0.1, points="surface")  # the default is free since issue 19
+CFG = RegistrationParams(pointing_sigma_deg=0.1, points="surface")  # the default is auto (test_point_mode.py)
 
 
 @pytest.fixture(scope="module")

@@ -31,10 +31,11 @@ from pipeline.errors import RegistrationError
 from pipeline.geometry.body import xyz_to_lonlat
 from pipeline.registration.bundle.blocks import BlockProblem, camera_groups
 from pipeline.registration.bundle.cameras import kind_of
+from pipeline.registration.bundle.pointmode import auto_note, relief_parallax
 from pipeline.registration.bundle.points import initial_ground, radius_prior, ray_radius_sigma
 from pipeline.registration.bundle.problem import _rms, median_gsd
 from pipeline.registration.bundle.reduced import resolve_linear_solver
-from pipeline.registration.bundle.report import camera_motion, convergence_notes, convergence_of
+from pipeline.registration.bundle.report import camera_motion, convergence_notes, convergence_of, network_notes
 from pipeline.registration.bundle.result import (
     EXCLUDED,
     PRIOR,
@@ -118,8 +119,9 @@ def _frame_sigmas(cfg, k: int) -> tuple[list[float], list[float] | None]:
     return rot, [cfg.position_sigma_m] + [drift] * (k - 1)
 
 
-def _starting_points(inp: _Inputs, cfg, dem):
-    """Starting ground points of every track and, for free points, their radius priors."""
+def _starting_points(inp: _Inputs, cfg, dem, level_shift_m: float = 0.0):
+    """Starting ground points of every track and, for free points, their radius priors
+    (raised by ``level_shift_m`` without a DEM: :func:`_solve_auto`'s datum test)."""
     cams, tr = inp.cams, inp.tracks
     if not tr.n_tracks:
         return np.zeros((0, 3)), None, None, None
@@ -134,6 +136,8 @@ def _starting_points(inp: _Inputs, cfg, dem):
         p0 = initial_ground(cams, tr.frame, tr.track, tr.line_sample, tr.n_tracks, height=h[tr.track],
                             on_surface=False)
     r_prior, fn = radius_prior(np.where(np.isfinite(p0), p0, radii[0]), radii, dem)
+    if level_shift_m:
+        r_prior, fn = r_prior + level_shift_m, (lambda lon, lat, f=fn: f(lon, lat) + level_shift_m)
     if dem is not None:
         return p0, r_prior, np.full(tr.n_tracks, cfg.point_radius_sigma_m), fn
     # the sphere holds each point whose rays cannot fix its radius better than it; the others
@@ -156,14 +160,14 @@ def _screen(r_obs, r_gcp, cfg, est_sigma: float):
     return est_sigma, thresh, ~(norm <= thresh)
 
 
-def _solve_rounds(inp: _Inputs, cfg, dem=None) -> _Rounds:
+def _solve_rounds(inp: _Inputs, cfg, dem=None, level_shift_m: float = 0.0) -> _Rounds:
     """Solve, reject observations above the outlier threshold, solve again (``max_iterations``)."""
     cams, gcp_frame, gcp_xy, gcp_xyz = inp.cams, inp.gcp_frame, inp.gcp_xy, inp.gcp_xyz
     obs_frame, obs_track, obs_xy = inp.tracks.frame, inp.tracks.track, inp.tracks.line_sample
     n_tracks = inp.tracks.n_tracks
     k = max((kind_of(c).degree for c in cams), default=1)
     rot_sigma, pos_sigma = _frame_sigmas(cfg, k)
-    p0, r_prior, r_sigma, r_fn = _starting_points(inp, cfg, dem)
+    p0, r_prior, r_sigma, r_fn = _starting_points(inp, cfg, dem, level_shift_m)
     bad_track = ~np.all(np.isfinite(p0), axis=1)
     active = ~bad_track[obs_track] if n_tracks else np.zeros(0, bool)
     if cfg.solver == "schur":
@@ -352,22 +356,23 @@ def _network_table(inp: _Inputs, rs: _Rounds, final_obs, final_gcp, outlier) -> 
     )
 
 
-def _notes(cfg, n_tied: int, absolute: bool, n_components: int) -> tuple[list[str], float]:
-    """Caveats for the report and the common-rotation sigma (deg per axis)."""
-    notes: list[str] = []
-    common_sigma = cfg.pointing_sigma_deg / math.sqrt(max(n_tied, 1))
-    if not absolute and n_tied:
-        notes.append(
-            f"no ground control: absolute position is limited by the pointing priors (a rotation common "
-            f"to all {n_tied} tied frames is known to about {cfg.pointing_sigma_deg:g}/sqrt({n_tied}) = "
-            f"{common_sigma:.3g} deg per axis)"
-        )
-        log.info(notes[-1])
-    if n_components > 1:
-        notes.append(f"the tie-point network has {n_components} separate components; frames in different "
-                     f"components are registered to each other only through their priors")
-        log.warning(notes[-1])
-    return notes, common_sigma
+def _solve_auto(inp: _Inputs, cfg, dem) -> tuple[_Rounds, str, float]:
+    """The solve rounds with ``cfg.points`` (``auto``: :mod:`~.pointmode`); returns them, how
+    the points were solved and the free points' relief parallax (px, NaN for surface)."""
+    points = "free" if cfg.points == "auto" else cfg.points
+    free = cfg.model_copy(update={"points": "free"})
+    rs = _solve_rounds(inp, free if points == "free" else cfg, dem)
+    if points != "free":
+        return rs, points, math.nan
+    level, parallax = relief_parallax(inp.cams, inp.tracks, rs.act_idx, rs.uv_xyz, dem)
+    if cfg.points != "auto" or dem is not None or parallax > cfg.relief_parallax_px:
+        return rs, points, parallax
+    if abs(level.parallax_px) > cfg.relief_parallax_px:  # a common height that matters: is it the data's?
+        shift = math.copysign(cfg.point_radius_sigma_sphere_m / 3.0, -level.height_m)
+        moved = relief_parallax(inp.cams, inp.tracks, rs.act_idx, _solve_rounds(inp, free, dem, shift).uv_xyz)[0]
+        if level.determined(moved.height_m, shift, cfg.point_radius_sigma_sphere_m):
+            return rs, points, parallax
+    return _solve_rounds(inp, cfg.model_copy(update={"points": "surface"}), dem), "surface", parallax
 
 
 def adjust(
@@ -394,7 +399,8 @@ def adjust(
         ``pointing_sigma_deg``, ``position_sigma_m``, ``tie_sigma_px``, ``robust_loss``,
         ``robust_scale_px``, ``outlier_px``, ``outlier_sigma``, ``solver``,
         ``linear_solver``, ``max_iterations``, ``max_nfev``, ``merge_radius_px``,
-        ``track_tolerance_px``, ``min_tie_points``, ``unmatched``, ``points``,
+        ``track_tolerance_px``, ``min_tie_points``, ``unmatched``, ``points`` (``auto``:
+        :mod:`~pipeline.registration.bundle.pointmode`), ``relief_parallax_px``,
         ``point_radius_sigma_m``, ``point_radius_sigma_sphere_m``,
         ``pointing_drift_sigma_deg``, ``position_drift_sigma_m``, ``drift_sigma``.
     control : sequence of GroundControl, optional
@@ -406,8 +412,8 @@ def adjust(
     excluded : mapping ``{frame id: reason}``, optional
         Frames already rejected upstream (listed with that reason).
     dem : Dem, optional
-        Terrain (:class:`pipeline.geometry.dem.Dem`) for the radius prior of free points
-        (``points="free"``); without it the prior is the reference sphere with the loose
+        Terrain (:class:`pipeline.geometry.dem.Dem`) for the radius prior of free points;
+        without it the prior is the reference sphere with the loose
         ``point_radius_sigma_sphere_m``. Unused for surface-bound points.
 
     Returns
@@ -421,12 +427,9 @@ def adjust(
 
     Notes
     -----
-    A rotation common to all frames is constrained only by the priors (and ground
-    control): with ``N`` tied frames and prior sigma ``s`` it is known to about
-    ``s / sqrt(N)`` per axis. ``stats.common_rotation_sigma_deg`` reports that number.
-    ``result.convergence`` says whether the solve converged and why it stopped, and warns
-    of drift (corrections well beyond the priors without ground control);
-    ``result.motion`` gives each tied camera's correction against its prior sigmas.
+    ``stats.common_rotation_sigma_deg``: the common rotation's sigma (module docstring).
+    ``result.convergence`` says whether the solve converged, why it stopped, and warns of
+    drift; ``result.motion`` gives each tied camera's correction against its priors.
 
     Examples
     --------
@@ -440,7 +443,7 @@ def adjust(
         for m in matches
     ]
     inp = _inputs(cameras, matches, cfg, control, excluded)
-    rs = _solve_rounds(inp, cfg, dem)
+    rs, points, parallax = _solve_auto(inp, cfg, dem)
     adjusted = {}
     solve_pos = cfg.position_sigma_m is not None
     for k, fid in enumerate(inp.ids):
@@ -461,7 +464,10 @@ def adjust(
 
     n_tied = int(tied_mask.sum())
     absolute = len(inp.gcp_frame) > 0
-    notes, common_sigma = _notes(cfg, n_tied, absolute, len(tied_comps))
+    notes, common_sigma = network_notes(cfg, n_tied, absolute, len(tied_comps))
+    if cfg.points == "auto" and math.isfinite(parallax):
+        notes.append(auto_note(points, parallax, cfg.relief_parallax_px, dem is not None))
+        log.info(notes[-1])
     motion = camera_motion(corrections, cfg)
     convergence = convergence_of(rs.solutions, rs.rounds, cfg, motion, absolute, rs.stopped_with_outliers)
     for note in convergence_notes(convergence, cfg):
@@ -489,4 +495,4 @@ def adjust(
     log.info("registration: %d/%d frames tied, %d tracks, rms %.3f -> %.3f px, %d outliers",
              n_tied, len(inp.ids_all), stats.n_tracks, stats.rms_before_px, stats.rms_after_px, stats.n_outliers)
     return RegistrationResult(out_cams, corrections, status, network, stats, pair_info, notes, convergence, motion,
-                              rs.uv_xyz)
+                              rs.uv_xyz, points, parallax)

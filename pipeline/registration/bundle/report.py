@@ -8,6 +8,7 @@ drift (corrections well beyond the priors with nothing absolute to hold it).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 
@@ -16,7 +17,9 @@ import numpy as np
 from pipeline.registration.bundle.reduced import resolve_linear_solver
 from pipeline.registration.bundle.result import CameraMotion, Convergence, FrameCorrection
 
-__all__ = ["camera_motion", "convergence_notes", "convergence_of"]
+log = logging.getLogger(__name__)
+
+__all__ = ["camera_motion", "convergence_notes", "convergence_of", "network_notes"]
 
 
 def camera_motion(corrections: Mapping[str, FrameCorrection], cfg) -> dict[str, CameraMotion]:
@@ -111,3 +114,21 @@ def convergence_notes(conv: Convergence, cfg) -> list[str]:
             f"(registration.reference_basemap) or check pointing_sigma_deg / position_sigma_m"
         )
     return notes
+
+
+def network_notes(cfg, n_tied: int, absolute: bool, n_components: int) -> tuple[list[str], float]:
+    """Caveats for the report and the common-rotation sigma (deg per axis)."""
+    notes: list[str] = []
+    common_sigma = cfg.pointing_sigma_deg / math.sqrt(max(n_tied, 1))
+    if not absolute and n_tied:
+        notes.append(
+            f"no ground control: absolute position is limited by the pointing priors (a rotation common "
+            f"to all {n_tied} tied frames is known to about {cfg.pointing_sigma_deg:g}/sqrt({n_tied}) = "
+            f"{common_sigma:.3g} deg per axis)"
+        )
+        log.info(notes[-1])
+    if n_components > 1:
+        notes.append(f"the tie-point network has {n_components} separate components; frames in different "
+                     f"components are registered to each other only through their priors")
+        log.warning(notes[-1])
+    return notes, common_sigma

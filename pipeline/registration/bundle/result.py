@@ -264,6 +264,13 @@ class RegistrationResult:
     points_xyz : ndarray of shape (n_tracks, 3)
         Adjusted ground point of every track (body-fixed metres; NaN where unknown): on
         the reference surface (``points="surface"``) or free in 3D (``points="free"``).
+    points : str
+        How the points were solved: ``"free"`` or ``"surface"`` (what ``points="auto"``
+        chose).
+    relief_parallax_px : float
+        For free points: p90 of the displacement between views caused by the relief they
+        found (px; :func:`~pipeline.registration.bundle.points.relief_parallax_px`), which
+        decides ``points="auto"``; NaN for surface points solved directly.
     """
 
     cameras: dict
@@ -276,6 +283,8 @@ class RegistrationResult:
     convergence: Convergence = field(default_factory=Convergence)
     motion: dict[str, CameraMotion] = field(default_factory=dict)
     points_xyz: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    points: str = "surface"
+    relief_parallax_px: float = math.nan
 
     def frames_with(self, status: str) -> list[str]:
         """Frame ids whose status is ``status`` (``tied``, ``prior``, ``excluded``)."""

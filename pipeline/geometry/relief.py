@@ -135,7 +135,8 @@ class ReliefModel:
         """Plain numbers for the run summary and the report."""
         return {"points": int(self.n_points), "outliers": int(self.n_outliers), "scatter_m": float(self.scatter_m),
                 "terrain_sigma_m": float(self.terrain_sigma_m), "dense_fraction": float(self.dense_fraction),
-                "offset_m": float(self.offset_m), "base": self.base, "post_m": float(self.post_m),
+                "offset_m": float(self.offset_m), "base": self.base, "sphere": self.is_sphere,
+                "post_m": float(self.post_m),
                 "min_points": int(self.min_points),
                 "shape": tuple(int(n) for n in self.heights_m.shape),
                 "height_range_m": (float(np.min(self.heights_m)), float(np.max(self.heights_m)))}

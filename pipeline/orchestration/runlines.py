@@ -66,12 +66,12 @@ def relief_line(summary: Mapping[str, Any], path: str | None = None) -> str:
     ['relief model: 1776 tie points (72 outliers)', 'scatter 24 m']
     >>> line.split(", ")[3:]
     ['posts 1820 m', 'heights -2267..1000 m -> out/m.relief.tif']
-    >>> relief_line({"points": 0, "base": "sphere", "height_range_m": (0.0, 0.0)})
+    >>> relief_line({"points": 0, "sphere": True, "height_range_m": (0.0, 0.0)})
     'relief model: the sphere (no free tie points: no relief that matters was found)'
     """
     lo, hi = summary["height_range_m"]
     where = f" -> {path}" if path else ""
-    if not summary["points"] and summary.get("base", "sphere") == "sphere":
+    if summary.get("sphere"):
         return f"relief model: the sphere (no free tie points: no relief that matters was found){where}"
     return (f"relief model: {summary['points']} tie points ({summary['outliers']} outliers), scatter "
             f"{_num(summary['scatter_m'], '.0f')} m, dense over {100 * summary['dense_fraction']:.0f} % of the mosaic, "

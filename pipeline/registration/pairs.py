@@ -229,8 +229,8 @@ def match_pair(frame_i, frame_j, pair: Pair, cfg, seed: int = 0, dem=None) -> Pa
     dem : Dem, optional
         Terrain the ``area`` matcher's pair map goes through (one frame's pixels to the
         ground on it, then into the other frame), so that relief parallax is predicted,
-        not searched for (the second matching pass over a relief model); default the
-        reference surface. The ``features`` matcher ignores it.
+        not searched for (``mosaicking.dem``); default the reference surface. The
+        ``features`` matcher ignores it.
 
     Returns
     -------

@@ -32,7 +32,7 @@ from pipeline.geometry.body import xyz_to_lonlat
 from pipeline.registration.bundle.blocks import BlockProblem, camera_groups
 from pipeline.registration.bundle.cameras import kind_of
 from pipeline.registration.bundle.pointmode import auto_note, relief_parallax
-from pipeline.registration.bundle.points import initial_ground, radius_prior, ray_radius_sigma
+from pipeline.registration.bundle.points import initial_ground, radius_prior, ray_angle, ray_radius_sigma
 from pipeline.registration.bundle.problem import _rms, median_gsd
 from pipeline.registration.bundle.reduced import resolve_linear_solver
 from pipeline.registration.bundle.report import camera_motion, convergence_notes, convergence_of, network_notes
@@ -364,12 +364,14 @@ def _solve_auto(inp: _Inputs, cfg, dem) -> tuple[_Rounds, str, float]:
     rs = _solve_rounds(inp, free if points == "free" else cfg, dem)
     if points != "free":
         return rs, points, math.nan
-    level, parallax = relief_parallax(inp.cams, inp.tracks, rs.act_idx, rs.uv_xyz, dem)
+    tr = inp.tracks
+    gamma, _ = ray_angle(inp.cams, tr.frame, tr.track, tr.line_sample, tr.n_tracks)
+    level, parallax = relief_parallax(inp.cams, tr.track, gamma, rs.act_idx, rs.uv_xyz, dem)
     if cfg.points != "auto" or dem is not None or parallax > cfg.relief_parallax_px:
         return rs, points, parallax
     if abs(level.parallax_px) > cfg.relief_parallax_px:  # a common height that matters: is it the data's?
         shift = math.copysign(cfg.point_radius_sigma_sphere_m / 3.0, -level.height_m)
-        moved = relief_parallax(inp.cams, inp.tracks, rs.act_idx, _solve_rounds(inp, free, dem, shift).uv_xyz)[0]
+        moved = relief_parallax(inp.cams, tr.track, gamma, rs.act_idx, _solve_rounds(inp, free, dem, shift).uv_xyz)[0]
         if level.determined(moved.height_m, shift, cfg.point_radius_sigma_sphere_m):
             return rs, points, parallax
     return _solve_rounds(inp, cfg.model_copy(update={"points": "surface"}), dem), "surface", parallax

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.registration.bundle.points import radius_prior, ray_angle, relief_parallax_px
+from pipeline.registration.bundle.points import radius_prior, relief_parallax_px
 from pipeline.registration.bundle.problem import median_gsd
 
 __all__ = ["Level", "auto_note", "relief_parallax"]
@@ -43,16 +43,20 @@ class Level:
         return abs(self.height_m) > 3.0 * math.sqrt(f) * prior_sigma_m
 
 
-def relief_parallax(cams: list, tracks, act_idx: np.ndarray, xyz: np.ndarray, dem=None) -> tuple[Level, float]:
+def relief_parallax(cams: list, track: np.ndarray, gamma: np.ndarray, act_idx: np.ndarray, xyz: np.ndarray,
+                    dem=None) -> tuple[Level, float]:
     """The free points' common level and the p90 (px) of the displacement between views
     that their relief (about that level) causes.
 
     Parameters
     ----------
     cams : list of cameras
-        The network's (prior) cameras, in the order of ``tracks.frame``.
-    tracks : Tracks
-        The observations (``frame``, ``track``, ``line_sample``, ``n_tracks``).
+        The network's (prior) cameras (their radii and ground sample distance).
+    track : ndarray of int (n_obs,)
+        Track of each observation.
+    gamma : ndarray (n_tracks,)
+        Largest angle between each track's rays, rad
+        (:func:`~pipeline.registration.bundle.points.ray_angle`).
     act_idx : ndarray of int
         Observations of the last solve; their tracks are measured.
     xyz : ndarray (n_tracks, 3)
@@ -66,14 +70,12 @@ def relief_parallax(cams: list, tracks, act_idx: np.ndarray, xyz: np.ndarray, de
         The level and :func:`~pipeline.registration.bundle.points.relief_parallax_px`
         of the tracks' heights (NaN without tracks).
     """
-    used = np.unique(tracks.track[act_idx]) if len(act_idx) else np.zeros(0, int)
-    pts = xyz[used]
-    used = used[np.all(np.isfinite(pts), axis=1)]
+    used = np.unique(track[act_idx]) if len(act_idx) else np.zeros(0, int)
+    used = used[np.all(np.isfinite(xyz[used]), axis=1)]
     if not len(used):
         return Level(0.0, 0.0), math.nan
     pts = xyz[used]
     prior, _ = radius_prior(pts, cams[0].radii_m, dem)
-    gamma, _ = ray_angle(cams, tracks.frame, tracks.track, tracks.line_sample, tracks.n_tracks)
     height, gamma, gsd = np.linalg.norm(pts, axis=1) - prior, gamma[used], median_gsd(cams)
     level = float(np.median(height))
     return (Level(level, level * math.tan(float(np.median(gamma))) / gsd),

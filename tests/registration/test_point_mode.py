@@ -73,3 +73,10 @@ def test_level_is_determined_by_how_it_follows_its_prior():
     # followed half the shift: sigma 2.1 km, the level is within it
     assert not lvl.determined(-1500.0, 1000.0, 3000.0)
     assert math.isclose(Level(0.0, 0.0).parallax_px, 0.0)
+
+
+def test_auto_with_no_tie_points_solves_on_the_surface(survey):
+    # one frame, no tracks (the real NAC crop's case): nothing to decide, no free points
+    one = {k: survey.reported[k] for k in survey.ids[:1]}
+    result = adjust(one, [], AUTO)
+    assert result.points == "surface" and math.isnan(result.relief_parallax_px)

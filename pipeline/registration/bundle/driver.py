@@ -359,9 +359,9 @@ def _network_table(inp: _Inputs, rs: _Rounds, final_obs, final_gcp, outlier) -> 
 def _solve_auto(inp: _Inputs, cfg, dem) -> tuple[_Rounds, str, float]:
     """The solve rounds with ``cfg.points`` (``auto``: :mod:`~.pointmode`); returns them, how
     the points were solved and the free points' relief parallax (px, NaN for surface)."""
-    points = "free" if cfg.points == "auto" else cfg.points
+    points = cfg.points if cfg.points != "auto" else "free" if inp.tracks.n_tracks else "surface"
     free = cfg.model_copy(update={"points": "free"})
-    rs = _solve_rounds(inp, free if points == "free" else cfg, dem)
+    rs = _solve_rounds(inp, cfg.model_copy(update={"points": points}), dem)
     if points != "free":
         return rs, points, math.nan
     tr = inp.tracks

@@ -105,7 +105,8 @@ def ray_angle(cams: list, obs_frame: np.ndarray, obs_track: np.ndarray, obs_xy: 
             look[idx] = cam.rays(obs_xy[idx, 0], obs_xy[idx, 1])[1]
     look /= np.linalg.norm(look, axis=1, keepdims=True)
     good = np.all(np.isfinite(look), axis=1)
-    mean = np.stack([np.bincount(obs_track[good], look[good, c], minlength=n_tracks) for c in range(3)], axis=1)
+    mean = np.stack([np.bincount(obs_track[good], look[good, c], minlength=n_tracks) for c in range(3)],
+                    axis=1).astype(float)  # bincount of nothing is int
     cnt = np.bincount(obs_track[good], minlength=n_tracks)
     mean /= np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-300)
     cos = np.einsum("ij,ij->i", look[good], mean[obs_track[good]])

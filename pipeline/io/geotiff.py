@@ -98,7 +98,7 @@ class CogWriter:
     tags : dict, optional
         Dataset tags (provenance); values that are not strings are JSON-encoded.
     compress : {"deflate", "zstd", "lzw"}
-        Compression of the final COG (with the floating-point predictor).
+        Compression of the final COG (with the floating-point predictor, level 1).
     blocksize : int
         Block (internal tile) side, pixels, a multiple of 16.
     overviews : bool
@@ -278,8 +278,8 @@ class CogWriter:
             "BIGTIFF": "IF_SAFER",
             "NUM_THREADS": str(self.num_threads) if self.num_threads else "ALL_CPUS",
         }
-        if self.compress == "DEFLATE":
-            options["LEVEL"] = 6
+        if self.compress in ("DEFLATE", "ZSTD"):
+            options["LEVEL"] = 1  # half the time of level 6 for ~2 % more bytes
         if self.overviews:
             options["OVERVIEWS"] = "IGNORE_EXISTING"
             options["OVERVIEW_RESAMPLING"] = self.overview_resampling.upper()

@@ -121,7 +121,9 @@ class MosaickingParams(Section):
         "average", description="resampling of the COG overviews"
     )
     compress: Literal["deflate", "zstd", "lzw"] = Field(
-        "deflate", description="COG compression (with the floating-point predictor)"
+        "deflate",
+        description="COG compression (floating-point predictor; deflate and zstd at level 1: half the time of "
+        "level 6 for ~2 % more bytes)",
     )
     quicklook: bool = Field(True, description="write OUT.png beside the mosaic")
     quicklook_max_px: int = Field(1024, ge=16, description="longest side of the quicklook PNG")

@@ -23,10 +23,11 @@ from .raster import Raster
 
 def png_uri(fig) -> str:
     """The figure as a ``data:image/png;base64,...`` URI (no ``Software`` metadata: the
-    bytes depend on the figure only)."""
+    bytes depend on the figure only; zlib level 3: half the encoding time of the default 6
+    for ~2 % more bytes)."""
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi, metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=fig.dpi, metadata={"Software": None}, pil_kwargs={"compress_level": 3})
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 

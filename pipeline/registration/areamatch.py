@@ -265,10 +265,14 @@ def _match(fr, fs, params, seed: int, gsd_fine: float, gsd_r: float, dem=None) -
 
     # 6. sub-pixel: least squares through the pair map, bicubic, all points at once
     if params.subpixel:
-        # the map is affine over a patch: its value at the patch centre (exactly as the tie
-        # point is computed) plus the Jacobian there times the pixel offset; an exact map (a
-        # push frame's, which jumps at framelet boundaries) is evaluated at every patch pixel
-        exact = isinstance(pmap, ExactPairMap)
+        # on the ellipsoid the map is affine over a patch: its value at the patch centre (exactly
+        # as the tie point is computed) plus the Jacobian there times the pixel offset. Through a
+        # DEM it is not (relief parallax bends it within a patch), nor for an exact map (a push
+        # frame's jumps at framelet boundaries): the map is then evaluated at every patch pixel.
+        # The affine shortcut through a DEM biased tie points between oblique views seen from
+        # opposite sides by -0.27 px median along the look direction (``oblique_relief``,
+        # images consistent by construction), because texture sits where parallax bends.
+        exact = isinstance(pmap, ExactPairMap) or dem is not None
         grid = np.arange(-h - 1, h + 2, dtype=np.float64)
         gy, gx = np.meshgrid(grid, grid, indexing="ij")
         n = len(centre)
@@ -282,7 +286,7 @@ def _match(fr, fs, params, seed: int, gsd_fine: float, gsd_r: float, dem=None) -
             else:
                 ey = deform[:, 0, 0, None, None] * gy + deform[:, 0, 1, None, None] * gx
                 ex = deform[:, 1, 0, None, None] * gy + deform[:, 1, 1, None, None] * gx
-            if exact:  # the map jumps inside a patch (framelet boundaries): every pixel through it
+            if exact:  # the map bends or jumps inside a patch: every pixel through it
                 cl = cs = 0.0
                 el, es = pmap.at(centre[:, 0, None, None] + shift[:, 0, None, None] + ey,
                                  centre[:, 1, None, None] + shift[:, 1, None, None] + ex)

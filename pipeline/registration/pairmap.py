@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["OUTSIDE", "ExactPairMap", "PairMap", "pair_map"]
+__all__ = ["DEM_STEP_PX", "OUTSIDE", "ExactPairMap", "PairMap", "pair_map"]
 
 OUTSIDE = -1.0e6
 """Lattice value where the other frame does not see the ground (interpolation then lands far
@@ -47,12 +47,14 @@ class PairMap:
     sample: np.ndarray
 
     @classmethod
-    def from_cameras(cls, cam_r, cam_s, *, margin_px: float = 0.0, nodes: int = 64, dem=None) -> PairMap:
-        """Lattice over ``cam_r``'s image grown by ``margin_px``, about ``nodes`` per side,
-        through the ground on ``dem`` (default the reference ellipsoid)."""
+    def from_cameras(cls, cam_r, cam_s, *, margin_px: float = 0.0, nodes: int = 64, dem=None,
+                     max_step_px: float | None = None) -> PairMap:
+        """Lattice over ``cam_r``'s image grown by ``margin_px``, about ``nodes`` per side (node
+        spacing at least 4 px, or at most ``max_step_px`` reference pixels when given), through the
+        ground on ``dem`` (default the reference ellipsoid)."""
         lines, samples = cam_r.lines, cam_r.samples
         ext_l, ext_s = lines + 2 * margin_px, samples + 2 * margin_px
-        g = max(4.0, max(ext_l, ext_s) / nodes)
+        g = max(4.0, max(ext_l, ext_s) / nodes) if max_step_px is None else float(max_step_px)
         na, nb = max(2, math.ceil(ext_l / g) + 1), max(2, math.ceil(ext_s / g) + 1)
         step = (ext_l / (na - 1), ext_s / (nb - 1))
         origin = (-margin_px, -margin_px)
@@ -136,9 +138,19 @@ class ExactPairMap(PairMap):
         return self.at(ll, ss)
 
 
+DEM_STEP_PX = 2.0
+"""Lattice node spacing (reference pixels) of a pair map through a DEM: relief parallax varies
+at the DEM's scale, and bilinear interpolation between 4-7 px nodes misses it by up to a few
+tenths of a pixel (measured on ``oblique_relief``: tie points of consistent images 0.13 px
+median / 0.38 px p90 off the truth with the default lattice, 0.05 / 0.15 px at 2 px)."""
+
+
 def pair_map(cam_r, cam_s, *, margin_px: float = 0.0, dem=None) -> PairMap:
     """The map of a pair (through the ground on ``dem``, default the reference ellipsoid):
     exact when either camera is a push frame (its map jumps at framelet boundaries), else
-    the interpolated lattice."""
+    the interpolated lattice (nodes every :data:`DEM_STEP_PX` pixels through a DEM)."""
     push = "push-frame" in (getattr(cam_r, "kind", ""), getattr(cam_s, "kind", ""))
-    return (ExactPairMap if push else PairMap).from_cameras(cam_r, cam_s, margin_px=margin_px, dem=dem)
+    if push:
+        return ExactPairMap.from_cameras(cam_r, cam_s, margin_px=margin_px, dem=dem)
+    return PairMap.from_cameras(cam_r, cam_s, margin_px=margin_px, dem=dem,
+                                max_step_px=DEM_STEP_PX if dem is not None else None)

@@ -164,3 +164,51 @@ def test_matcher_registry_matches_the_config_choices():
     choices = RegistrationParams.model_fields["matcher"].annotation.__args__
     assert set(MATCHERS) == set(choices)
     assert RegistrationParams().matcher == "area"
+
+
+def test_tie_points_through_a_rough_dem_between_opposite_oblique_views():
+    """Views from opposite sides at about 45 and 30 deg emission over relief rough at the pixel
+    scale (100 m RMS, 180 m correlation): the search image is the reference image carried
+    through the exact geometry (each pixel's ray onto the DEM, then into the reference), so the
+    images agree by construction and a tie point's error is the matcher's alone. Evaluating the
+    map through the DEM at every patch pixel keeps them right (measured 0.17 px median / 0.42 px
+    p90, 150 points); the affine patch of the map at its centre was off by 0.47 / 1.07 px."""
+    import cv2
+    from affine import Affine
+    from scipy import ndimage
+
+    from pipeline.geometry.dem import Dem
+    from pipeline.simulation.terrain import Terrain
+
+    step = 0.001
+    rng = np.random.default_rng(0)
+    h = ndimage.gaussian_filter(rng.normal(size=(1200, 1200)), 6.0)
+    dem = Dem.from_array(h * (100.0 / h.std()), Affine(step, 0, 179.4, 0, -step, 0.6), datum_radius_m=1737400.0)
+
+    def aimed(tilt_deg):  # a camera rolled by tilt_deg whose frame centre sees 180 E, 0 N
+        lon0 = 180.0 - math.degrees(math.tan(math.radians(tilt_deg)) * 100_000.0 / 1737400.0)
+        for _ in range(3):
+            cam = nadir_camera(lon0, 0.0, size=160, tilt_deg=(0.0, tilt_deg))
+            xyz, _ = cam.image_to_ground_hit(np.array([80.0]), np.array([80.0]))
+            lon0 += 180.0 - math.degrees(math.atan2(xyz[0, 1], xyz[0, 0])) % 360.0
+        return nadir_camera(lon0, 0.0, size=160, tilt_deg=(0.0, tilt_deg))
+
+    cam_r, cam_s = aimed(40.0), aimed(-28.0)
+    scene = render_iof(cam_r, SURFACE, supersample=2, terrain=Terrain(dem), shadows=False)
+    ll, ss = np.meshgrid(np.arange(160) + 0.5, np.arange(160) + 0.5, indexing="ij")
+    xyz, hit = cam_s.image_to_ground_hit(ll, ss, dem=dem)
+    lr, sr = cam_r.ground_to_image(np.where(hit[..., None], xyz, 1737400.0))
+    img_s = cv2.remap(scene.iof, (sr - 0.5).astype(np.float32), (lr - 0.5).astype(np.float32), cv2.INTER_CUBIC)
+    seen = hit & (lr > 2) & (lr < 158) & (sr > 2) & (sr < 158)
+
+    def frame(fid, cam, data, bad):
+        meta = FrameMeta(id=fid, path=Path(f"/synthetic/{fid}.tif"), format="tiff", shape=data.shape,
+                         dtype="float32")
+        return Frame(meta=meta, camera=cam, data=data.astype(np.float32), mask=bad)
+
+    m = match_frames_area(frame("R", cam_r, scene.iof, ~scene.on_body), frame("S", cam_s, img_s, ~seen),
+                          RegistrationParams(), seed=0, dem=dem)
+    assert len(m) >= 100, (m.reason, m.coarse)
+    xyz, _ = cam_s.image_to_ground_hit(m.img_j[:, 0], m.img_j[:, 1], dem=dem)
+    err = np.hypot(*(np.subtract(cam_r.ground_to_image(xyz), (m.img_i[:, 0], m.img_i[:, 1]))))
+    assert np.median(err) < 0.25 and np.percentile(err, 90) < 0.6, (np.median(err), np.percentile(err, 90))

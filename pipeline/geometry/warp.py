@@ -120,7 +120,21 @@ class GroundGrid:
         height_m : float
             Height above the reference ellipsoid without a DEM, metres.
         """
-        lon_deg, lat_deg = grid.lonlat()
+        return cls.from_lonlat(*grid.lonlat(), dem, radii=radii, height_m=height_m)
+
+    @classmethod
+    def from_lonlat(
+        cls,
+        lon_deg: np.ndarray,
+        lat_deg: np.ndarray,
+        dem: Dem | None = None,
+        *,
+        radii: tuple[float, float] = MOON_RADII_M,
+        height_m: float = 0.0,
+    ) -> GroundGrid:
+        """Ground points of planetocentric ``lon_deg``, ``lat_deg`` (degrees, any shape;
+        non-finite where off the projection), as :meth:`from_grid`."""
+        lon_deg, lat_deg = np.asarray(lon_deg, float), np.asarray(lat_deg, float)
         ok = np.isfinite(lon_deg) & np.isfinite(lat_deg) & (np.abs(lat_deg) <= 90.0)
         lon = np.where(ok, np.radians(lon_deg), np.nan)
         lat = np.where(ok, np.radians(lat_deg), np.nan)

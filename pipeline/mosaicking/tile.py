@@ -23,6 +23,7 @@ import numpy as np
 
 from pipeline.errors import ConfigError, MosaicError
 from pipeline.geometry.grid import MapGrid, Tile
+from pipeline.geometry.lattice import GroundLattice, lattice_coordinates
 from pipeline.geometry.warp import GroundGrid, warp_frame
 from pipeline.mosaicking.blend import BLEND_METHODS, feather_weights, required_halo, winner
 from pipeline.mosaicking.params import MosaickingParams
@@ -82,6 +83,7 @@ def mosaic_tile(
     *,
     halo: int | None = None,
     dem=None,
+    origin: tuple[int, int] | None = None,
 ) -> dict[str, np.ndarray]:
     """Mosaic one tile: orthorectify, equalise and blend the frames that touch it.
 
@@ -100,6 +102,12 @@ def mosaic_tile(
         Halo width (pixels) to crop; default ``cfg.halo``.
     dem : Dem, optional
         Terrain (e.g. ``Dem.from_file(cfg.dem)``); default the reference sphere.
+    origin : (int, int), optional
+        Row and column of ``tile_grid``'s first pixel in the whole output grid (``tile.outer``'s
+        starts). Given, and on the sphere, each frame's image coordinates are projected on a
+        lattice of every ``cfg.coordinate_step``-th whole-grid row and column and interpolated
+        in between (:mod:`pipeline.geometry.lattice`); without it (or through ``dem``) every
+        pixel is projected.
 
     Returns
     -------
@@ -136,11 +144,16 @@ def mosaic_tile(
     priority_kind = cfg.priority
     inputs = [t if isinstance(t, TileInput) else TileInput(*t) for t in frames_in_tile]
     fill = cfg.fill_gaps
+    lattice = None
+    if origin is not None and dem is None and cfg.coordinate_step > 1:
+        lattice = GroundLattice(tile_grid, origin, cfg.coordinate_step, radii=inputs[0].camera.radii_m) \
+            if inputs else None
     ground = None
     values, valid, spare, weights, prio, index, angles = [], [], [], [], [], [], {b: [] for b in extra}
     for pos, fr in enumerate(inputs):
         image = np.asarray(fr.image)
-        if ground is None:
+        coords = None if lattice is None else lattice_coordinates(fr.camera, lattice)
+        if ground is None and (coords is None or priority_kind in ("emission", "incidence") or extra):
             ground = GroundGrid.from_grid(tile_grid, dem, radii=fr.camera.radii_m)
         mask = None if fr.mask is None else np.asarray(fr.mask, bool)
         weight = fr.weight
@@ -148,7 +161,7 @@ def mosaic_tile(
             bad = ~np.isfinite(image) if mask is None else (mask | ~np.isfinite(image))
             weight = feather_weights(bad, max_px=cfg.feather_max_px)
         ortho = warp_frame(image, mask, fr.camera, ground=ground, resampling=cfg.resampling,
-                           extras=[weight] if weight is not None else [], fallback=fill)
+                           extras=[weight] if weight is not None else [], fallback=fill, coords=coords)
         fb = ortho.fallback if fill else None
         if not ortho.valid.any() and (fb is None or not fb.any()):
             continue
@@ -251,7 +264,8 @@ def mosaic_tile_frames(
         gain, offset = (1.0, 0.0) if equalization is None else equalization.correction(frame.id)
         t = frame.meta.time_utc.timestamp() if frame.meta.time_utc else None
         frames_in_tile.append(TileInput(frame.data, frame.mask, camera or frame.camera, gain, offset, None, idx, t))
-    product = mosaic_tile(frames_in_tile, grid[tile.outer], cfg or MosaickingParams(), halo=halo, dem=dem)
+    product = mosaic_tile(frames_in_tile, grid[tile.outer], cfg or MosaickingParams(), halo=halo, dem=dem,
+                          origin=(tile.outer[0].start, tile.outer[1].start))
     if not product["valid"].any():
         return None
     product["core"] = tile.core

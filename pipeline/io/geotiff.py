@@ -24,6 +24,7 @@ Layout of the file
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -77,6 +78,19 @@ def software_versions() -> dict[str, str]:
         "pyproj": pyproj.__version__,
         "proj": pyproj.proj_version_str,
     }
+
+
+@contextlib.contextmanager
+def _gdal_errors(path: Path):
+    """Raise what GDAL reports while writing ``path`` as a ``RasterioError``: flushing the block
+    cache (on ``write`` or ``close``) raises rasterio's private ``CPLE_*`` errors (e.g. a full disk:
+    ``TIFFWriteDirectoryTagData: IO error writing tag data``), which are not ``RasterioError``s."""
+    try:
+        yield
+    except (RasterioError, OSError, MosaicError):
+        raise
+    except Exception as exc:  # rasterio._err.CPLE_BaseError and its subclasses
+        raise RasterioError(f"{path.name}: {exc}") from exc
 
 
 def _overview_count(shape: tuple[int, int], min_side: int = 128) -> int:
@@ -258,7 +272,8 @@ class CogWriter:
             out = arr.astype(np.float32)
             if valid is not None:
                 out = np.where(valid, out, np.float32(np.nan))
-            self._ds.write(out, k, window=window)
+            with _gdal_errors(self._tmp):
+                self._ds.write(out, k, window=window)
         self.tiles_written += 1
 
     def write(self, arrays: Mapping[str, np.ndarray]) -> None:
@@ -270,7 +285,8 @@ class CogWriter:
         ds, self._ds = self._ds, None
         if ds is None:
             raise MosaicError("CogWriter was not opened")
-        ds.close()
+        with _gdal_errors(self._tmp):
+            ds.close()  # flushes the block cache: a full disk shows here
         options: dict[str, Any] = {
             "COMPRESS": self.compress,
             "PREDICTOR": "FLOATING_POINT",
@@ -286,10 +302,9 @@ class CogWriter:
             options["OVERVIEW_COUNT"] = _overview_count(self.grid.shape)
         else:
             options["OVERVIEWS"] = "NONE"
-        try:
+        # a failure (a full disk) reaches the caller as a RasterioError, as one in write_tile does
+        with _gdal_errors(self._tmp_cog):
             rio_copy(str(self._tmp), str(self._tmp_cog), driver="COG", **options)
-        except (RasterioError, OSError) as exc:
-            raise MosaicError(f"{self.path}: COG conversion failed ({exc})") from exc
         self._check(self._tmp_cog)
         os.replace(self._tmp_cog, self.path)
         self._tmp.unlink(missing_ok=True)

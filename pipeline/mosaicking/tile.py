@@ -145,9 +145,8 @@ def mosaic_tile(
     inputs = [t if isinstance(t, TileInput) else TileInput(*t) for t in frames_in_tile]
     fill = cfg.fill_gaps
     lattice = None
-    if origin is not None and dem is None and cfg.coordinate_step > 1:
-        lattice = GroundLattice(tile_grid, origin, cfg.coordinate_step, radii=inputs[0].camera.radii_m) \
-            if inputs else None
+    if inputs and origin is not None and dem is None and cfg.coordinate_step > 1:
+        lattice = GroundLattice(tile_grid, origin, cfg.coordinate_step, radii=inputs[0].camera.radii_m)
     ground = None
     values, valid, spare, weights, prio, index, angles = [], [], [], [], [], [], {b: [] for b in extra}
     for pos, fr in enumerate(inputs):

@@ -81,9 +81,11 @@ class GroundLattice:
 def lattice_coordinates(camera: Camera, lattice: GroundLattice) -> tuple[np.ndarray, np.ndarray] | None:
     """Image ``(line, sample)`` of every pixel of the lattice's tile, interpolated between nodes.
 
-    Returns None when a node is off the body or not seen by ``camera`` (behind it, or at
-    emission >= 90 deg): the interpolation would be wrong next to it, so the caller projects
-    every pixel instead (:func:`pipeline.geometry.warp.image_coordinates`).
+    Returns None for a push-frame camera (its map jumps at framelet boundaries, so it cannot be
+    interpolated: :class:`pipeline.registration.pairmap.ExactPairMap` says the same) and when a
+    node is off the body or not seen by ``camera`` (behind it, or at emission >= 90 deg): the
+    interpolation would be wrong next to it. The caller then projects every pixel instead
+    (:func:`pipeline.geometry.warp.image_coordinates`).
 
     Examples
     --------
@@ -99,6 +101,8 @@ def lattice_coordinates(camera: Camera, lattice: GroundLattice) -> tuple[np.ndar
     >>> bool(np.nanmax(np.abs(line - exact)) < 1e-3)
     True
     """
+    if getattr(camera, "kind", "") == "push-frame":
+        return None
     line, sample = image_coordinates(camera, lattice.ground)
     if not (np.isfinite(line).all() and np.isfinite(sample).all()):
         return None

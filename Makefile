@@ -12,6 +12,8 @@ OUT       ?= out/mosaic.tif
 CONFIG    ?= configs/default.yaml
 SCHEDULER ?=
 PYTEST_ARGS ?=
+# test processes: one per core, at most 4 (each heavy test holds up to ~2 GB); TEST_WORKERS=0 runs in this process
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(min(4, len(os.sched_getaffinity(0))))')
 
 .PHONY: install mosaic test bench docs sample clean help
 
@@ -35,7 +37,7 @@ mosaic: $(STAMP)
 		$(if $(SCHEDULER),--scheduler $(SCHEDULER),)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --page

@@ -44,3 +44,11 @@ def small_config(tmp: Path, **sections):
     for key, value in sections.items():
         base.setdefault(key, {}).update(value)
     return load_config(None, base)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``make test`` runs ``-n``), keep the ``cluster`` tests on one worker
+    (``--dist loadgroup``): they share one session's SLURM and dask cluster."""
+    for item in items:
+        if item.get_closest_marker("cluster") is not None:
+            item.add_marker(pytest.mark.xdist_group("cluster"))

@@ -47,8 +47,11 @@ def small_config(tmp: Path, **sections):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``make test`` runs ``-n``), keep the ``cluster`` tests on one worker
-    (``--dist loadgroup``): they share one session's SLURM and dask cluster."""
+    """Under pytest-xdist (``make test`` runs ``-n``, ``--dist loadgroup``): the ``cluster`` tests
+    on one worker (they share one session's SLURM and dask cluster), and each ``slow`` module's
+    tests on one worker, so its module-scoped survey runs are built once, not once per worker."""
     for item in items:
         if item.get_closest_marker("cluster") is not None:
             item.add_marker(pytest.mark.xdist_group("cluster"))
+        elif item.get_closest_marker("slow") is not None:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))

@@ -183,17 +183,25 @@ class PhotometricFit:
         return np.where(good, eq * std / np.where(good, actual, 1.0), np.nan)
 
 
-def _laws(model: str | Law, obs: Observations, max_order: int, hapke_free: tuple[str, ...]) -> list[Law]:
+HAPKE_SUBSETS: tuple[tuple[str, ...], ...] = (("w", "theta"), ("w", "b", "theta"))
+"""Hapke candidates of :func:`fit_photometry`: the parameters each frees, the others held at the
+LROC 643 nm values. ``b`` (the phase function's width) lets a surface whose single-particle phase
+function differs from LROC's be fitted as a Hapke law (the simulator's smooth ``hapke`` on the
+4 x 4 survey: slope -0.15 % per 10 deg with it, +1.44 without; docs/calibration.md)."""
+
+
+def _laws(model: str | Law, obs: Observations, max_order: int,
+          hapke_free: tuple[tuple[str, ...], ...]) -> list[Law]:
     if isinstance(model, Law):
         return [model]
     if model not in FIT_MODELS:
         raise PhotometricModelError(f"fit_photometry: unknown model {model!r}; choose from {FIT_MODELS}")
     ll = [lunar_lambert_law(k, obs.phase) for k in range(max_order + 1)]
     return {
-        "auto": ll + [hapke_law(hapke_free)],
+        "auto": ll + [hapke_law(free) for free in hapke_free],
         "lunar_lambert": ll,
         "lunar_lambert_constant": ll[:1],
-        "hapke": [hapke_law(hapke_free)],
+        "hapke": [hapke_law(free) for free in hapke_free],
         "mcewen": [],
     }[model]
 
@@ -209,7 +217,7 @@ def fit_photometry(
     *,
     model: str | Law = "auto",
     max_order: int = 3,
-    hapke_free: tuple[str, ...] = ("w", "theta"),
+    hapke_free: tuple[tuple[str, ...], ...] = HAPKE_SUBSETS,
     fit_offsets: bool = True,
     incidence_weight: float = 1.0,
     standard_deg: tuple[float, float, float] = (30.0, 0.0, 30.0),
@@ -234,10 +242,13 @@ def fit_photometry(
         Relative weights (e.g. inverse variances); default equal.
     model : str or Law
         ``auto`` (lunar-Lambert with ``L(phase)`` of order 0..``max_order`` and a Hapke
-        subset; the lowest BIC among the constrained ones), ``lunar_lambert`` (orders
+        subsets; the lowest BIC among the constrained ones), ``lunar_lambert`` (orders
         0..``max_order``), ``lunar_lambert_constant``, ``hapke`` (the ``hapke_free``
-        parameters, the others at the LROC 643 nm values), ``mcewen`` (no fit of the law:
+        subsets, the other parameters at the LROC 643 nm values), ``mcewen`` (no fit of the law:
         equalisation only), or a :class:`~pipeline.calibration.photometric_laws.Law`.
+    hapke_free : tuple of tuple of str
+        The Hapke candidates: each a subset of ``w, b, c, bs0, hs, theta`` to fit
+        (:data:`HAPKE_SUBSETS` by default).
     fit_offsets : bool
         Fit a per-frame offset besides the gain.
     incidence_weight : float

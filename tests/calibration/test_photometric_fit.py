@@ -12,7 +12,7 @@ import pytest
 from pipeline.calibration import photometric_fit as fit_module
 from pipeline.calibration import photometric_laws as laws_module
 from pipeline.calibration.hapke import LROC_HAPKE_643NM, hapke_lroc
-from pipeline.calibration.photometric_fit import fit_photometry
+from pipeline.calibration.photometric_fit import HAPKE_SUBSETS, fit_photometry
 from pipeline.calibration.photometric_laws import hapke_law, lunar_lambert_law
 from pipeline.calibration.photometry import (
     lommel_seeliger,
@@ -111,8 +111,10 @@ def test_auto_chooses_the_rendering_family_and_flattens_the_survey(law, expected
     s = render(law, cell_deg=0.15)
     fit = _fit(s)  # model="auto"
     assert fit.constrained and fit.model == expected, fit.message
-    # 5 laws, and the Hapke subset refitted with theta held at 0 where it ran into that bound
-    assert len(fit.candidates) == 5 + any("at its bound" in c[0] for c in fit.candidates), fit.candidates
+    # 4 lunar-Lambert orders and the Hapke subsets, each refitted with theta held at 0 where it ran
+    # into that bound
+    pinned = sum("at its bound" in c[0] for c in fit.candidates)
+    assert len(fit.candidates) == 4 + len(HAPKE_SUBSETS) + pinned, fit.candidates
     assert "lowest BIC" in fit.message
     assert abs(fit.incidence_slope_after) < 1.0
     # normalised brightness per cell against the true albedo

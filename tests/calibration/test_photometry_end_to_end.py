@@ -1,6 +1,6 @@
 """Photometry from the data, end to end (issue 20): surveys rendered with a known scattering law.
 
-Each survey (``bench.photometry.SURVEY``: 3 strips x 3 frames of 256^2 px, one solar
+Each survey (``bench.photometry.SURVEY``: 4 strips x 4 frames of 256^2 px, one solar
 incidence per strip from 30 to 75 deg) is rendered by the simulator with one law and run
 through the pipeline's own steps with the default configuration (``calibration.photometry.
 model: auto``); the truth is the simulator's normal albedo and rendering parameters. The
@@ -40,11 +40,8 @@ def test_auto_law_maps_the_true_albedo_and_recovers_the_rendering_law(measured):
                 "hapke_smooth": "hapke"}
     assert fit.model == expected[law], res["fit"]["fitted"]
     if law == "hapke_smooth":
-        # rendered without roughness (and with other b, c, Bs0, hs than the LROC set the fit holds):
-        # the fit finds theta at its bound 0 and holds it there, as the truth has it; w absorbs the
-        # rest of the difference, so it is not compared with the rendering w
-        assert fit.law.pinned == ("theta",) and fit.law.base.theta == 0.0, res["fit"]["fitted"]
-        assert fit.parameter_names == ("w",) and 0.2 < fit.parameters[0] < 0.45, res["fit"]["fitted"]
+        # rendered with other b, c, Bs0, hs (and another formulation) than the LROC set the fit holds:
+        # w, b and theta absorb the difference, so they are not compared with the rendering law
         return
     # the fitted L(phase) / Hapke (w, theta) within its reported uncertainty of the rendering law
     assert res["fit"]["z"] is not None and res["fit"]["z"] <= 1.5, res["fit"]
@@ -53,11 +50,10 @@ def test_auto_law_maps_the_true_albedo_and_recovers_the_rendering_law(measured):
 def test_auto_law_leaves_no_brightness_slope_with_incidence(measured):
     law, res, _ = measured
     slope = abs(res["auto"]["slope_pct_per_10deg"])
-    if law.startswith("hapke"):
-        # measured -1.6 (LROC) and -1.7 (smooth) % per 10 deg (docs/calibration.md): w is fitted
-        # 0.02-0.03 off (within its jackknife 1-sigma, not its statistical one; true cameras or other
-        # cell sizes give the same); the issue's < 1 % is not met here
-        assert slope < 3.0, res["auto"]
+    if law == "hapke_smooth":
+        # a law outside the fitted family: +0.89 % per 10 deg here, -0.15..+1.56 over seeds 5-8
+        # (docs/calibration.md); the issue's < 1 % holds for the laws the family holds
+        assert slope < 2.0, res["auto"]
     else:
         assert slope < 1.0, res["auto"]
     # the fixed default (McEwen's L(phase)) leaves a much larger slope on a law that differs

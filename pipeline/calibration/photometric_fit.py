@@ -197,11 +197,12 @@ def _laws(model: str | Law, obs: Observations, max_order: int,
     if model not in FIT_MODELS:
         raise PhotometricModelError(f"fit_photometry: unknown model {model!r}; choose from {FIT_MODELS}")
     ll = [lunar_lambert_law(k, obs.phase) for k in range(max_order + 1)]
+    hapke = [hapke_law(free) for free in hapke_free]
     return {
-        "auto": ll + [hapke_law(free) for free in hapke_free],
+        "auto": ll + hapke,
         "lunar_lambert": ll,
         "lunar_lambert_constant": ll[:1],
-        "hapke": [hapke_law(free) for free in hapke_free],
+        "hapke": hapke,
         "mcewen": [],
     }[model]
 

@@ -23,6 +23,7 @@ STAGE_OF_PREFIX = {
     "masters": "calibrate",
     "calibrate": "calibrate",
     "crosscheck": "calibrate",
+    "shade": "register",
     "match": "register",
     "adjust": "register",
     "equalize": "equalize",

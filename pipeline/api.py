@@ -86,10 +86,15 @@ def register(frames: Sequence[Frame | FrameFailure], config: Config | None = Non
     if reg.enabled:
         pairs = overlap_pairs([f.camera for f in good], min_area_km2=reg.min_overlap_km2,
                               min_fraction=reg.min_overlap_fraction)
-        matches = [steps.match_step(good[p.i], good[p.j], p, reg, seed, dem) for p in pairs]
         if reg.reference_basemap is not None:
             controls = [steps.control_step(f, reg, seed) for f in good]
-    return steps.adjust_step(cameras, matches, controls, reg, seed, dem)
+    result = None
+    for _ in range(steps.match_passes(reg, dem) if reg.enabled else 1):
+        if reg.enabled and pairs:
+            matched = [steps.shade_step(f, reg, dem, result) for f in good]
+            matches = [steps.match_step(matched[p.i], matched[p.j], p, reg, seed, dem) for p in pairs]
+        result = steps.adjust_step(cameras, matches, controls, reg, seed, dem)
+    return result
 
 
 def crosscheck(frames: Sequence[Frame | FrameFailure], registration: RegistrationResult | None = None,

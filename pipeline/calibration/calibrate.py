@@ -33,10 +33,10 @@ from pipeline.calibration.radiometry import (
     to_iof,
     to_radiance,
 )
-from pipeline.calibration.topography import topographic_pixel_angles
 from pipeline.errors import BadFrame, CalibrationError
 from pipeline.frame import Frame
 from pipeline.geometry.illumination import pixel_angles
+from pipeline.geometry.topography import topographic_pixel_angles
 from pipeline.imaging.repair import count_hits, repair_pixels
 from pipeline.imaging.stats import noise_sigma
 
@@ -61,7 +61,7 @@ def normalise_photometry(value: np.ndarray, camera: object, pcfg: PhotometryPara
     function ``func`` (default: ``pcfg.model``'s), and the pixels that cannot be normalised
     (off the body, beyond the incidence or emission limits, unlit). With a ``dem`` (Dem-like),
     incidence and emission come from its local surface normal at every pixel
-    (:func:`~pipeline.calibration.topography.topographic_pixel_angles`)."""
+    (:func:`~pipeline.geometry.topography.topographic_pixel_angles`)."""
     if dem is not None:
         incidence, emission, phase, hit = topographic_pixel_angles(camera, value.shape, dem)
     else:

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.calibration.topography import camera_topographic_angles
 from pipeline.frame import Frame
 from pipeline.geometry.dem import Dem
 from pipeline.geometry.grid import MapGrid
+from pipeline.geometry.topography import camera_topographic_angles
 from pipeline.geometry.warp import GroundGrid, orthorectify_coarse
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def map_observations(
     topographic : bool
         With a ``dem``: incidence and emission from its surface normal at each cell, the
         slopes taken over the cell's size
-        (:func:`~pipeline.calibration.topography.camera_topographic_angles`).
+        (:func:`~pipeline.geometry.topography.camera_topographic_angles`).
 
     Returns
     -------

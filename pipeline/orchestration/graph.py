@@ -71,6 +71,7 @@ PRODUCT_TYPES: dict[str, tuple[type, ...]] = {
     "equalize": (Equalization, type(None)),
     "photometry": (PhotometricFit, type(None)),
     "normalised": (Frame, FrameFailure),
+    "shaded": (Frame, FrameFailure),
     "tiles": (dict, type(None)),
 }
 """What each stage's cached product may be: anything else in the work directory is recomputed."""
@@ -185,20 +186,28 @@ class _Builder:
         ]
         cameras = {f.id: f.camera for f in p.frames}
         dem = str(mos.dem) if mos.dem else None
-        matches = [
-            self.task("matches", f"match-{q.i}-{q.j}", steps.match_step, calibrated[q.i], calibrated[q.j], q, reg,
-                      seed, dem, key_parts=(calibrated[q.i].key, calibrated[q.j].key, q, _section_token(reg), seed,
-                                            dem))
-            for q in (p.pairs if reg.enabled else [])
-        ]
         controls = [
             self.task("control", f"control-{k}", steps.control_step, c, reg, seed,
                       key_parts=(c.key, _section_token(reg), seed))
             for k, c in enumerate(calibrated)
         ] if reg.enabled and reg.reference_basemap is not None else []
-        registration = self.task("adjusted", "adjust", steps.adjust_step, cameras, matches, controls, reg, seed, dem,
-                                 key_parts=(cameras, [m.key for m in matches], [c.key for c in controls],
-                                            _section_token(reg), seed, dem))
+        registration = None  # pass 1: the frames' own cameras predict the pair maps
+        for _ in range(steps.match_passes(reg, dem)):
+            matched = calibrated
+            if reg.enabled and p.pairs and (registration is not None or steps.shading_active(reg, dem)):
+                guide = registration.key if registration is not None else None
+                matched = [self.task("shaded", f"shade-{k}", steps.shade_step, c, reg, dem, registration,
+                                     key_parts=(c.key, _section_token(reg), dem, guide))
+                           for k, c in enumerate(calibrated)]
+            matches = [
+                self.task("matches", f"match-{q.i}-{q.j}", steps.match_step, matched[q.i], matched[q.j], q, reg,
+                          seed, dem, key_parts=(matched[q.i].key, matched[q.j].key, q, _section_token(reg), seed,
+                                                dem))
+                for q in (p.pairs if reg.enabled else [])
+            ]
+            registration = self.task("adjusted", "adjust", steps.adjust_step, cameras, matches, controls, reg,
+                                     seed, dem, key_parts=(cameras, [m.key for m in matches],
+                                                           [c.key for c in controls], _section_token(reg), seed, dem))
         self.relief = None
         if reliefstep.relief_active(mos, reg.enabled):
             self.relief = self.task("relief", "relief", reliefstep.relief_step, registration, p.grid, mos,

@@ -41,6 +41,7 @@ STAGES = {
     "ingest": "frames ingested",
     "masters": "calibration masters",
     "calibrate": "frames calibrated",
+    "shade": "frames shaded for matching",
     "match": "pairs matched",
     "control": "frames matched to the basemap",
     "adjust": "bundle adjustment",

@@ -53,6 +53,7 @@ from pipeline.registration import (
     adjust,
     match_basemap,
     match_pair,
+    shading_normalised,
 )
 from pipeline.registration.params import RegistrationParams
 
@@ -71,6 +72,7 @@ __all__ = [
     "excluded_ids",
     "load_dem",
     "masters_step",
+    "match_passes",
     "match_step",
     "mosaic_band",
     "normalise_step",
@@ -78,6 +80,8 @@ __all__ = [
     "photometry_step",
     "photometry_summary",
     "provenance_tags",
+    "shade_step",
+    "shading_active",
     "terrain",
     "tile_step",
     "unregistered",
@@ -176,6 +180,33 @@ def match_step(fi: Frame | FrameFailure, fj: Frame | FrameFailure, pair: Pair, p
     if isinstance(fi, FrameFailure) or isinstance(fj, FrameFailure):
         return None
     return match_pair(fi, fj, pair, params, seed=seed, dem=load_dem(dem_path))
+
+
+def match_passes(params: RegistrationParams, dem_path: str | None) -> int:
+    """Matching passes of a run: ``dem_passes`` through a DEM with the area matcher, else 1."""
+    return params.dem_passes if dem_path and params.matcher == "area" else 1
+
+
+def shade_step(frame: Frame | FrameFailure, params: RegistrationParams, dem_path: str | None,
+               guide: RegistrationResult | None = None):
+    """The frame the area matcher sees in one pass: with the camera of ``guide`` (the previous
+    pass's adjustment, :func:`match_passes`) when given, and divided by the shading of the DEM
+    at ``dem_path`` as that camera sees it
+    (:func:`~pipeline.registration.shading.shading_normalised`) when :func:`shading_active`.
+    Both the pair map and the shading are predicted with that camera: shading predicted with
+    the prior camera lies a pixel or more off the image and adds texture instead of removing it."""
+    if isinstance(frame, FrameFailure):
+        return frame
+    if guide is not None:
+        frame = frame.replace(camera=guide.cameras.get(frame.id, frame.camera))
+    if not shading_active(params, dem_path):
+        return frame
+    return shading_normalised(frame, load_dem(dem_path), psf_sigma_px=params.shading_psf_px)
+
+
+def shading_active(params: RegistrationParams, dem_path: str | None) -> bool:
+    """Whether the area matcher works on shading-normalised frames (:func:`shade_step`)."""
+    return bool(dem_path) and params.relief_shading and params.matcher == "area"
 
 
 def control_step(frame: Frame | FrameFailure, params: RegistrationParams, seed: int):

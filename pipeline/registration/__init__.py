@@ -39,9 +39,12 @@ from pipeline.registration.detectors import DETECTORS, available_detectors
 from pipeline.registration.features import ImageMatches, match_images
 from pipeline.registration.pairs import PairMatches, match_pair
 from pipeline.registration.params import RegistrationParams
+from pipeline.registration.shading import relief_shading, shading_normalised
 from pipeline.registration.tracks import Tracks, build_tracks
 
 __all__ = [
+    "relief_shading",
+    "shading_normalised",
     "DETECTORS",
     "ROBUST_LOSSES",
     "ControlNetwork",

@@ -46,6 +46,20 @@ class RegistrationParams(Section):
     ncc_window_px: int = Field(21, ge=5, description="NCC template side (pixels, odd)")
     ncc_search_px: int = Field(3, ge=1, description="NCC search radius around the robust model's prediction (pixels)")
     min_ncc: float = Field(0.6, gt=-1, lt=1, description="weakest accepted NCC peak")
+    relief_shading: bool = Field(
+        True, description="area matcher through a DEM (mosaicking.dem): divide each frame by the shading the DEM's "
+        "slopes predict (uniform albedo) before matching; shading seen from opposite sides biases tie points along "
+        "the look direction (pipeline.registration.shading)"
+    )
+    dem_passes: int = Field(
+        3, ge=1, description="area matcher through a DEM (mosaicking.dem): matching passes; each pass after the "
+        "first predicts the pair maps with the cameras the previous pass adjusted (relief parallax predicted at "
+        "the right ground), and the adjustment starts again from the prior cameras; without a DEM one pass"
+    )
+    shading_psf_px: float = Field(
+        0.5, ge=0, description="relief_shading: Gaussian PSF sigma (frame pixels) of the cameras, blurring the "
+        "predicted shading as the optics blur the image"
+    )
     match_resolution_factor: float = Field(
         1.0, gt=0, description="local matching grid pixel = this times the coarser frame's ground sample distance"
     )

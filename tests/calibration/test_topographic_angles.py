@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 from affine import Affine
 
-from pipeline.calibration.topography import (
+from pipeline.geometry.body import lonlat_to_xyz, xyz_to_lonlat
+from pipeline.geometry.dem import Dem
+from pipeline.geometry.grid import MOON_RADIUS_M
+from pipeline.geometry.illumination import pixel_angles
+from pipeline.geometry.topography import (
     camera_topographic_angles,
     dem_slopes,
     topographic_angles,
     topographic_pixel_angles,
 )
-from pipeline.geometry.body import lonlat_to_xyz, xyz_to_lonlat
-from pipeline.geometry.dem import Dem
-from pipeline.geometry.grid import MOON_RADIUS_M
-from pipeline.geometry.illumination import pixel_angles
 from pipeline.simulation import nadir_camera
 
 R = MOON_RADIUS_M

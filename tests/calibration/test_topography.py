@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from pipeline.calibration.topography import enu_basis, grid_slopes, surface_normal, topographic_angles
+from pipeline.geometry.topography import enu_basis, grid_slopes, surface_normal, topographic_angles
 from tests.calibration.helpers import MOON_R, look_at_camera
 
 D = np.radians

@@ -56,23 +56,47 @@ def test_the_output_set_lists_the_relief_model():
                                                      "m.report.html"]
 
 
+def _flat_dem(tmp_path) -> str:
+    """A DEM GeoTIFF 250 m above the datum over 170-190 E, 10 S-10 N."""
+    flat = tmp_path / "flat.tif"
+    grid = MapGrid.from_bounds("IAU_2015:30100", (170.0, -10.0, 190.0, 10.0), 0.5)
+    with rasterio.open(flat, "w", driver="GTiff", width=grid.shape[1], height=grid.shape[0], count=1,
+                       dtype="float32", crs="IAU_2015:30100", transform=grid.transform) as ds:
+        ds.write(np.full((1, *grid.shape), 250.0, np.float32))
+    return str(flat)
+
+
 @pytest.mark.parametrize(("mosaicking", "has_relief"), [({"relief": "model"}, True), ({}, True),
                                                          ({"relief": "sphere"}, False),
                                                          ({"relief": "model", "dem": "DEM"}, False)])
 def test_the_graph_has_a_relief_task_only_without_a_dem(survey, tmp_path, mosaicking, has_relief):
     if mosaicking.get("dem") == "DEM":
-        flat = tmp_path / "flat.tif"
-        grid = MapGrid.from_bounds("IAU_2015:30100", (170.0, -10.0, 190.0, 10.0), 0.5)
-        with rasterio.open(flat, "w", driver="GTiff", width=grid.shape[1], height=grid.shape[0], count=1,
-                           dtype="float32", crs="IAU_2015:30100", transform=grid.transform) as ds:
-            ds.write(np.full((1, *grid.shape), 250.0, np.float32))
-        mosaicking = {"relief": "model", "dem": str(flat)}
+        mosaicking = {"relief": "model", "dem": _flat_dem(tmp_path)}
     cfg = small_config(tmp_path, mosaicking=mosaicking)
     g = build_graph(plan(survey, tmp_path / "m.tif", calibration=survey / "calibration", config=cfg))
     stages = [stage for stage, _ in g.products]
     assert ("relief" in stages) is has_relief
     keys = [str(k) for k in g.result.dask]
     assert any(k.startswith("relief-") for k in keys) is has_relief
+
+
+@pytest.mark.parametrize(("registration", "passes", "shaded"), [({}, 3, True), ({"relief_shading": False}, 3, False),
+                                                             ({"dem_passes": 1}, 1, True),
+                                                             ({"dem_passes": 1, "relief_shading": False}, 1, False)])
+def test_matching_through_a_dem_runs_its_passes_on_shaded_frames(survey, tmp_path, registration, passes, shaded):
+    """Through a DEM every pass matches every pair again, on frames carrying the previous
+    pass's cameras (and, with relief_shading, divided by the shading those cameras predict);
+    without a DEM one pass on the calibrated frames."""
+    cfg = small_config(tmp_path, mosaicking={"dem": _flat_dem(tmp_path)}, registration=registration)
+    keys = [str(k) for k in build_graph(plan(survey, tmp_path / "m.tif", calibration=survey / "calibration",
+                                             config=cfg)).result.dask]
+    plain = [str(k) for k in build_graph(plan(survey, tmp_path / "m.tif", calibration=survey / "calibration",
+                                              config=small_config(tmp_path))).result.dask]
+    n_pairs = sum(k.startswith("match-") for k in plain)
+    assert n_pairs > 0 and not any(k.startswith("shade-") for k in plain)
+    assert sum(k.startswith("match-") for k in keys) == passes * n_pairs
+    assert sum(k.startswith("adjust-") for k in keys) == passes
+    assert sum(k.startswith("shade-") for k in keys) == 6 * (passes if shaded else passes - 1)
 
 
 @pytest.mark.slow

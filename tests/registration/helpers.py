@@ -40,6 +40,17 @@ def nadir_camera(lon_deg: float, lat_deg: float, *, altitude_m: float = 100_000.
     )
 
 
+def aimed_camera(tilt_deg: float, size: int = 160) -> FrameCamera:
+    """A :func:`nadir_camera` at 100 km rolled by ``tilt_deg`` (emission about that much; the
+    sign picks the side it looks from) whose frame centre sees 180 E, 0 N."""
+    lon0 = 180.0 - math.degrees(math.tan(math.radians(tilt_deg)) * 100_000.0 / R)
+    for _ in range(3):
+        cam = nadir_camera(lon0, 0.0, size=size, tilt_deg=(0.0, tilt_deg))
+        xyz, _ = cam.image_to_ground_hit(np.array([size / 2]), np.array([size / 2]))
+        lon0 += 180.0 - math.degrees(math.atan2(xyz[0, 1], xyz[0, 0])) % 360.0
+    return nadir_camera(lon0, 0.0, size=size, tilt_deg=(0.0, tilt_deg))
+
+
 @dataclass
 class Survey:
     frames: list[Frame]

@@ -18,7 +18,7 @@ from pipeline.registration.areamatch import PairMap, match_frames_area, search_r
 from pipeline.registration.pairs import MATCHERS
 from pipeline.registration.params import RegistrationParams
 from pipeline.simulation import Surface, render_iof
-from tests.registration.helpers import nadir_camera
+from tests.registration.helpers import aimed_camera, nadir_camera
 
 SURFACE = Surface(seed=4, region=(176.0, 184.0, -4.0, 4.0))
 
@@ -185,15 +185,7 @@ def test_tie_points_through_a_rough_dem_between_opposite_oblique_views():
     h = ndimage.gaussian_filter(rng.normal(size=(1200, 1200)), 6.0)
     dem = Dem.from_array(h * (100.0 / h.std()), Affine(step, 0, 179.4, 0, -step, 0.6), datum_radius_m=1737400.0)
 
-    def aimed(tilt_deg):  # a camera rolled by tilt_deg whose frame centre sees 180 E, 0 N
-        lon0 = 180.0 - math.degrees(math.tan(math.radians(tilt_deg)) * 100_000.0 / 1737400.0)
-        for _ in range(3):
-            cam = nadir_camera(lon0, 0.0, size=160, tilt_deg=(0.0, tilt_deg))
-            xyz, _ = cam.image_to_ground_hit(np.array([80.0]), np.array([80.0]))
-            lon0 += 180.0 - math.degrees(math.atan2(xyz[0, 1], xyz[0, 0])) % 360.0
-        return nadir_camera(lon0, 0.0, size=160, tilt_deg=(0.0, tilt_deg))
-
-    cam_r, cam_s = aimed(40.0), aimed(-28.0)
+    cam_r, cam_s = aimed_camera(40.0), aimed_camera(-28.0)
     scene = render_iof(cam_r, SURFACE, supersample=2, terrain=Terrain(dem), shadows=False)
     ll, ss = np.meshgrid(np.arange(160) + 0.5, np.arange(160) + 0.5, indexing="ij")
     xyz, hit = cam_s.image_to_ground_hit(ll, ss, dem=dem)

@@ -89,7 +89,7 @@ def register(frames: Sequence[Frame | FrameFailure], config: Config | None = Non
         if reg.reference_basemap is not None:
             controls = [steps.control_step(f, reg, seed) for f in good]
     result = None
-    for _ in range(steps.match_passes(reg, dem) if reg.enabled else 1):
+    for _ in range(steps.match_passes(reg, dem)):
         if reg.enabled and pairs:
             matched = [steps.shade_step(f, reg, dem, result) for f in good]
             matches = [steps.match_step(matched[p.i], matched[p.j], p, reg, seed, dem) for p in pairs]

@@ -183,8 +183,9 @@ def match_step(fi: Frame | FrameFailure, fj: Frame | FrameFailure, pair: Pair, p
 
 
 def match_passes(params: RegistrationParams, dem_path: str | None) -> int:
-    """Matching passes of a run: ``dem_passes`` through a DEM with the area matcher, else 1."""
-    return params.dem_passes if dem_path and params.matcher == "area" else 1
+    """Matching passes of a run: ``dem_passes`` through a DEM with the area matcher, else 1
+    (also with registration disabled: one adjustment step, which keeps the priors)."""
+    return params.dem_passes if params.enabled and dem_path and params.matcher == "area" else 1
 
 
 def shade_step(frame: Frame | FrameFailure, params: RegistrationParams, dem_path: str | None,

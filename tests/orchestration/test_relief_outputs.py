@@ -97,6 +97,11 @@ def test_matching_through_a_dem_runs_its_passes_on_shaded_frames(survey, tmp_pat
     assert sum(k.startswith("match-") for k in keys) == passes * n_pairs
     assert sum(k.startswith("adjust-") for k in keys) == passes
     assert sum(k.startswith("shade-") for k in keys) == 6 * (passes if shaded else passes - 1)
+    off = small_config(tmp_path, mosaicking={"dem": _flat_dem(tmp_path)}, registration={"enabled": False})
+    keys = [str(k) for k in build_graph(plan(survey, tmp_path / "m.tif", calibration=survey / "calibration",
+                                             config=off)).result.dask]
+    assert sum(k.startswith("adjust-") for k in keys) == 1 and not any(k.startswith(("match-", "shade-"))
+                                                                       for k in keys)
 
 
 @pytest.mark.slow

@@ -44,11 +44,11 @@ import rasterio
 from bench.accuracy import pearson
 from pipeline import api
 from pipeline.calibration.photometric_fit import PhotometricFit
-from pipeline.calibration.photometry import lunar_lambert_l
 from pipeline.config import Config, load_config
 from pipeline.frame import Frame
 from pipeline.geometry.body import xyz_to_lonlat_deg
 from pipeline.geometry.grid import MapGrid
+from pipeline.geometry.reflectance import lunar_lambert_l
 from pipeline.mosaicking.gridspec import output_grid
 from pipeline.orchestration import steps
 from pipeline.simulation import scattering_law, simulate_survey

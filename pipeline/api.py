@@ -82,7 +82,7 @@ def register(frames: Sequence[Frame | FrameFailure], config: Config | None = Non
     dem = str(config.mosaicking.dem) if config.mosaicking.dem else None
     good = [f for f in frames if isinstance(f, Frame) and f.camera is not None]
     cameras = {f.id: f.camera for f in good}
-    matches, controls = [], []
+    matches, controls, pairs = [], [], []
     if reg.enabled:
         pairs = overlap_pairs([f.camera for f in good], min_area_km2=reg.min_overlap_km2,
                               min_fraction=reg.min_overlap_fraction)
@@ -90,7 +90,7 @@ def register(frames: Sequence[Frame | FrameFailure], config: Config | None = Non
             controls = [steps.control_step(f, reg, seed) for f in good]
     result = None
     for _ in range(steps.match_passes(reg, dem)):
-        if reg.enabled and pairs:
+        if pairs:
             matched = [steps.shade_step(f, reg, dem, result) for f in good]
             matches = [steps.match_step(matched[p.i], matched[p.j], p, reg, seed, dem) for p in pairs]
         result = steps.adjust_step(cameras, matches, controls, reg, seed, dem)

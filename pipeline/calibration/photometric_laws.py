@@ -14,13 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pipeline.calibration.hapke import LROC_HAPKE_643NM, HapkeParameters
-from pipeline.calibration.photometry import (
-    MCEWEN_L_COEFFS,
-    PhotometricModel,
-    hapke,
-    lunar_lambert,
-    lunar_lambert_l,
-)
+from pipeline.calibration.photometry import PhotometricModel, hapke
+from pipeline.geometry.reflectance import MCEWEN_L_COEFFS, lunar_lambert, lunar_lambert_l
 
 
 def lobatto_nodes(order: int, phase_range: tuple[float, float]) -> np.ndarray:

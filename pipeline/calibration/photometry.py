@@ -17,18 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.calibration.hapke import LROC_HAPKE_643NM, HapkeParameters, hapke_lroc
+from pipeline.geometry.reflectance import HORIZON_COS as _HORIZON
+from pipeline.geometry.reflectance import lunar_lambert
 
 log = logging.getLogger(__name__)
 
 PhotometricFunction = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-
-_HORIZON = 1e-9
-"""Cosine below which the Sun or the camera counts as on the horizon (no signal)."""
-
-MCEWEN_L_COEFFS = (-0.019, 2.42e-4, -1.46e-6)
-"""Lunar-Lambert ``L(phase) = 1 + A g + B g^2 + C g^3`` with phase ``g`` in degrees: the
-lunar fit of McEwen (1991, Icarus 92, 298), as in ISIS ``LunarLambertMcEwen``."""
-
 
 def lommel_seeliger(incidence: np.ndarray, emission: np.ndarray, phase: np.ndarray) -> np.ndarray:
     """Lommel-Seeliger reflectance factor ``mu0 / (mu0 + mu)``.
@@ -47,40 +41,6 @@ def lommel_seeliger(incidence: np.ndarray, emission: np.ndarray, phase: np.ndarr
     mu = np.cos(emission)
     ok = (mu0 > _HORIZON) & (mu > _HORIZON)
     return np.where(ok, mu0 / np.where(ok, mu0 + mu, 1.0), 0.0)
-
-
-def lunar_lambert_l(phase: np.ndarray) -> np.ndarray:
-    """McEwen's lunar limb-darkening weight ``L(phase)`` (unitless; phase in radians)."""
-    g = np.degrees(phase)
-    a, b, c = MCEWEN_L_COEFFS
-    return 1.0 + a * g + b * g**2 + c * g**3
-
-
-def lunar_lambert(
-    incidence: np.ndarray, emission: np.ndarray, phase: np.ndarray, weight: float | None = None
-) -> np.ndarray:
-    """McEwen lunar-Lambert reflectance factor ``2 L mu0 / (mu0 + mu) + (1 - L) mu0``.
-
-    Parameters
-    ----------
-    incidence, emission, phase : ndarray
-        Angles in radians, broadcastable.
-    weight : float, optional
-        A constant ``L``; by default ``L(phase)`` from :func:`lunar_lambert_l`
-        (1 at zero phase, ~0.6 at 30 deg, ~0 near 100 deg).
-
-    Returns
-    -------
-    ndarray
-        Unitless; 0 where the Sun or the camera is at or below the horizon, or where the
-        function is not positive.
-    """
-    mu0 = np.cos(incidence)
-    mu = np.cos(emission)
-    ell = lunar_lambert_l(phase) if weight is None else weight
-    ok = (mu0 > _HORIZON) & (mu > _HORIZON)
-    value = 2.0 * ell * mu0 / np.where(ok, mu0 + mu, 1.0) + (1.0 - ell) * mu0
-    return np.where(ok & (value > 0), value, 0.0)
 
 
 def hapke(

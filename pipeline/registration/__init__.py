@@ -43,8 +43,6 @@ from pipeline.registration.shading import relief_shading, shading_normalised
 from pipeline.registration.tracks import Tracks, build_tracks
 
 __all__ = [
-    "relief_shading",
-    "shading_normalised",
     "DETECTORS",
     "ROBUST_LOSSES",
     "ControlNetwork",
@@ -63,6 +61,8 @@ __all__ = [
     "match_basemap",
     "match_images",
     "match_pair",
+    "relief_shading",
+    "shading_normalised",
     "write_adjusted_isds",
     "write_control_network",
 ]

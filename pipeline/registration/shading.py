@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from pipeline.geometry.reflectance import lunar_lambert
 from pipeline.geometry.topography import camera_topographic_angles
 
 __all__ = ["SHADING_LUNAR_LAMBERT_L", "relief_shading", "shading_normalised"]
@@ -41,8 +42,8 @@ def relief_shading(camera, dem, *, supersample: int = 2, psf_sigma_px: float = 0
     (``camera.image_to_ground_hit(..., dem=dem)``), each ray's incidence and emission taken
     from the DEM's slopes over the ground one sub-sample covers
     (:func:`~pipeline.geometry.topography.camera_topographic_angles`), the lunar-Lambert
-    factor ``2 L mu0 / (mu0 + mu) + (1 - L) mu0`` (0 facing away from the Sun) averaged over
-    the pixel and blurred by a Gaussian of ``psf_sigma_px``. Cast shadows are not modelled:
+    factor (:func:`~pipeline.geometry.reflectance.lunar_lambert`; 0 facing away from the Sun
+    or the camera) averaged over the pixel and blurred by a Gaussian of ``psf_sigma_px``. Cast shadows are not modelled:
     they lie on the ground, as albedo does, and need no correction for matching.
 
     Parameters
@@ -89,10 +90,8 @@ def relief_shading(camera, dem, *, supersample: int = 2, psf_sigma_px: float = 0
     hit = np.asarray(hit, bool)
     factor = np.zeros(hit.shape)
     if hit.any():
-        inc, emi, _ = camera_topographic_angles(camera, np.asarray(xyz)[hit], dem, camera.gsd_m() / s)
-        mu0, mu = np.maximum(np.cos(inc), 0.0), np.maximum(np.cos(emi), 0.0)
-        lam = float(lunar_lambert_l)
-        factor[hit] = 2.0 * lam * mu0 / np.maximum(mu0 + mu, 1e-9) + (1.0 - lam) * mu0
+        inc, emi, pha = camera_topographic_angles(camera, np.asarray(xyz)[hit], dem, camera.gsd_m() / s)
+        factor[hit] = lunar_lambert(inc, emi, pha, float(lunar_lambert_l))
     shading = factor.reshape(lines, s, samples, s).mean(axis=(1, 3))
     if psf_sigma_px > 0:
         shading = ndimage.gaussian_filter(shading, psf_sigma_px, mode="nearest")

@@ -17,10 +17,10 @@ from pipeline.calibration.photometric_laws import hapke_law, lunar_lambert_law
 from pipeline.calibration.photometry import (
     lommel_seeliger,
     lunar_lambert,
-    lunar_lambert_l,
     normalisation_factor,
 )
 from pipeline.errors import PhotometricModelError
+from pipeline.geometry.reflectance import lunar_lambert_l
 from tests.calibration.photometric_survey import render, survey_geometry
 
 HAPKE_TRUTH = LROC_HAPKE_643NM.replace(w=0.25, theta=np.radians(18.0))

@@ -7,11 +7,11 @@ from pipeline.calibration.photometry import (
     PHOTOMETRIC_MODELS,
     lommel_seeliger,
     lunar_lambert,
-    lunar_lambert_l,
     normalisation_factor,
     photometric_function,
 )
 from pipeline.geometry.illumination import pixel_angles
+from pipeline.geometry.reflectance import lunar_lambert_l
 from tests.calibration.helpers import MOON_R, look_at_camera
 
 D = np.radians

@@ -194,10 +194,14 @@ class _Builder:
         registration = None  # pass 1: the frames' own cameras predict the pair maps
         for _ in range(steps.match_passes(reg, dem)):
             matched = calibrated
-            if reg.enabled and p.pairs and (registration is not None or steps.shading_active(reg, dem)):
-                guide = registration.key if registration is not None else None
+            guide = registration.key if registration is not None else None
+            if reg.enabled and p.pairs and steps.shading_active(reg, dem):
                 matched = [self.task("shaded", f"shade-{k}", steps.shade_step, c, reg, dem, registration,
                                      key_parts=(c.key, _section_token(reg), dem, guide))
+                           for k, c in enumerate(calibrated)]
+            elif reg.enabled and p.pairs and registration is not None:  # only the cameras change: not cached
+                matched = [self.graph.add(f"guide-{k}-{tokenize('guide', c.key, guide)}", steps.shade_step, c, reg,
+                                          dem, registration)
                            for k, c in enumerate(calibrated)]
             matches = [
                 self.task("matches", f"match-{q.i}-{q.j}", steps.match_step, matched[q.i], matched[q.j], q, reg,

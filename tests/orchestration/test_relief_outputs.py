@@ -85,8 +85,9 @@ def test_the_graph_has_a_relief_task_only_without_a_dem(survey, tmp_path, mosaic
                                                              ({"dem_passes": 1, "relief_shading": False}, 1, False)])
 def test_matching_through_a_dem_runs_its_passes_on_shaded_frames(survey, tmp_path, registration, passes, shaded):
     """Through a DEM every pass matches every pair again, on frames carrying the previous
-    pass's cameras (and, with relief_shading, divided by the shading those cameras predict);
-    without a DEM one pass on the calibrated frames."""
+    pass's cameras (and, with relief_shading, divided by the shading those cameras predict:
+    cached ``shade-`` tasks; without it, uncached ``guide-`` tasks); without a DEM one pass on
+    the calibrated frames."""
     cfg = small_config(tmp_path, mosaicking={"dem": _flat_dem(tmp_path)}, registration=registration)
     keys = [str(k) for k in build_graph(plan(survey, tmp_path / "m.tif", calibration=survey / "calibration",
                                              config=cfg)).result.dask]
@@ -96,7 +97,9 @@ def test_matching_through_a_dem_runs_its_passes_on_shaded_frames(survey, tmp_pat
     assert n_pairs > 0 and not any(k.startswith("shade-") for k in plain)
     assert sum(k.startswith("match-") for k in keys) == passes * n_pairs
     assert sum(k.startswith("adjust-") for k in keys) == passes
-    assert sum(k.startswith("shade-") for k in keys) == 6 * (passes if shaded else passes - 1)
+    assert sum(k.startswith("shade-") for k in keys) == (6 * passes if shaded else 0)
+    # without shading, later passes only swap the cameras in: no cached copy of every frame
+    assert sum(k.startswith("guide-") for k in keys) == (0 if shaded else 6 * (passes - 1))
     off = small_config(tmp_path, mosaicking={"dem": _flat_dem(tmp_path)}, registration={"enabled": False})
     keys = [str(k) for k in build_graph(plan(survey, tmp_path / "m.tif", calibration=survey / "calibration",
                                              config=off)).result.dask]

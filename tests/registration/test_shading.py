@@ -17,7 +17,7 @@ from pipeline.frame import Frame, FrameMeta
 from pipeline.registration import relief_shading, shading_normalised
 from pipeline.registration.areamatch import match_frames_area
 from pipeline.registration.params import RegistrationParams
-from pipeline.simulation import Surface, render_iof
+from pipeline.simulation import Surface, render_iof, scattering_law
 from pipeline.simulation.relief import Relief, ReliefParams
 from pipeline.simulation.terrain import Terrain
 from tests.registration.helpers import aimed_camera
@@ -26,17 +26,24 @@ SURFACE = Surface(seed=4, region=(178.0, 182.0, -2.0, 2.0))
 
 
 @pytest.fixture(scope="module")
-def opposite_views():
-    dem = Relief(SURFACE, ReliefParams()).sample((179.3, 180.7, -0.7, 0.7), 60.0)
-    terrain = Terrain(dem)
+def relief_dem():
+    return Relief(SURFACE, ReliefParams()).sample((179.3, 180.7, -0.7, 0.7), 60.0)
+
+
+def _views(dem, law=None):
     frames = []
     for fid, tilt in (("R", 45.0), ("S", -30.0)):
         cam = aimed_camera(tilt)
-        scene = render_iof(cam, SURFACE, supersample=2, terrain=terrain)
+        scene = render_iof(cam, SURFACE, supersample=2, terrain=Terrain(dem), law=law)
         meta = FrameMeta(id=fid, path=Path(f"/synthetic/{fid}.tif"), format="tiff", shape=scene.iof.shape,
                          dtype="float32")
         frames.append(Frame(meta=meta, camera=cam, data=scene.iof, mask=~scene.on_body))
-    return dem, frames
+    return frames
+
+
+@pytest.fixture(scope="module")
+def opposite_views(relief_dem):
+    return relief_dem, _views(relief_dem)
 
 
 def _errors(dem, fr, fs):
@@ -58,6 +65,16 @@ def test_shading_normalised_views_tie_without_the_look_direction_bias(opposite_v
     err, along = _errors(dem, shading_normalised(fr, dem), shading_normalised(fs, dem))
     assert np.median(err) < 0.08 and np.percentile(err, 90) < 0.15, (np.median(err), np.percentile(err, 90))
     assert abs(np.median(along)) < 0.05
+
+
+def test_the_bias_is_the_laws_emission_dependence_not_the_resolution(relief_dem):
+    """The same views rendered with a Lambert law (brightness independent of the view; each
+    slope still seen at a different resolution from each side) tie without the bias, frames
+    as they are: measured 0.05 px median / 0.12 px p90, +0.03 px along the look (lunar-Lambert
+    L = 0.5: 0.22 / 0.41 px, -0.21 px)."""
+    fr, fs = _views(relief_dem, scattering_law("lambert"))
+    err, along = _errors(relief_dem, fr, fs)
+    assert abs(np.median(along)) < 0.06 and np.percentile(err, 90) < 0.2, (np.median(along), np.percentile(err, 90))
 
 
 def test_relief_shading_follows_the_slopes_and_masks_what_faces_away(opposite_views):

@@ -1,23 +1,23 @@
 """Relief shading taken out of a frame before it is matched across views (through a DEM).
 
 Over relief most of a lunar frame's texture is shading: the brightness of each slope facing or
-turned from the Sun. The Moon's brightness also depends on the emission angle (the
-Lommel-Seeliger part of the lunar-Lambert law): a wall facing a camera looks darker to it,
-relative to the Sun's shading, than to a camera on the other side. Two views from opposite
-sides therefore see the shading pattern modulated differently on every slope, and content
-matching of the two images is biased along the look direction by a pixel or more
-(``oblique_relief``: cross-strip tie points through the truth DEM 0.61 px median / 1.72 px p90
-off the truth, median bias -0.7 px along the look). The different resolution at which each
-side sees a slope is not the cause: two opposite views of the simulator's craters rendered
-with a Lambert law (no emission dependence) tie as they are to 0.05 px median / 0.12 px p90
-without bias, against 0.22 / 0.41 px and -0.21 px along the look with lunar-Lambert
-(``tests/registration/test_shading.py``); the albedo and cast shadows lie on the ground and
-register to a few hundredths of a pixel. So, when a DEM resolves the relief, each frame is
-divided by the brightness its slopes predict for a uniform albedo (:func:`relief_shading`),
-integrated over each pixel like the image itself (sub-pixel rays, then the camera's PSF): the
-same cross-strip ties are then within 0.04 px median / 0.12 px p90 (with the PSF taken as 0 or
-1 px instead of the true 0.5 px: 0.13 / 0.27 and 0.34 / 0.68 px; the law as Lambert instead of
-lunar-Lambert: 0.07 / 0.18 px).
+turned from the Sun. Two views from opposite sides see that shading differently, in two ways.
+Each sees every wall at its own resolution (stretched in the view it faces, compressed in the
+other), and the Moon's brightness depends on the emission angle too (the Lommel-Seeliger part
+of the lunar-Lambert law: a wall facing a camera looks darker to it, relative to the Sun's
+shading, than to a camera on the other side). Content matching of the two images is then
+biased along the look direction. On ``oblique_relief`` (a basin wall and craters; 30 and 45
+deg emission) cross-strip tie points through the truth DEM are 0.61 px median / 1.72 px p90
+off the truth, median bias -0.7 px along the look, and Lambert renderings (no emission
+dependence) are biased as much: the resolution dominates (docs/mosaic.md). Over craters alone
+(``tests/registration/test_shading.py``) the law dominates: 0.22 / 0.41 px and -0.21 px along
+the look with lunar-Lambert, 0.05 / 0.12 px without bias with Lambert. The albedo and cast
+shadows lie on the ground and register to a few hundredths of a pixel. So, when a DEM resolves
+the relief, each frame is divided by the brightness its slopes predict for a uniform albedo
+(:func:`relief_shading`), integrated over each pixel like the image itself (sub-pixel rays,
+then the camera's PSF), which takes out both: the same cross-strip ties are then within 0.04
+px median / 0.12 px p90 (with the PSF taken as 0 or 1 px instead of the true 0.5 px: 0.13 /
+0.27 and 0.34 / 0.68 px; the law as Lambert instead of lunar-Lambert: 0.07 / 0.18 px).
 
 Pixels whose predicted shading is under ``min_fraction`` of the frame's median (slopes in
 their own shadow or at grazing Sun) are masked: dividing by it would amplify noise.

@@ -195,11 +195,12 @@ def camera_topographic_angles(camera, xyz: np.ndarray, dem, step_m: float) -> tu
     return inc, emi, pha
 
 
-def topographic_pixel_angles(camera, shape: tuple[int, int], dem, step_m: float | None = None) -> tuple[
-        np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def topographic_pixel_angles(camera, shape: tuple[int, int], dem, step_m: float | None = None, *,
+                             supersample: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Incidence, emission and phase at every pixel centre from the DEM's surface normal.
 
-    Each pixel centre ``(i + 0.5, j + 0.5)`` is traced to the terrain
+    Each pixel centre ``(i + 0.5, j + 0.5)`` (with ``supersample`` ``s > 1``: each of its
+    ``s x s`` sub-sample centres ``(i + (k + 0.5) / s, j + (m + 0.5) / s)``) is traced to the terrain
     (``camera.image_to_ground_hit(..., dem=dem)``) and its angles measured from the local
     facet normal (:func:`camera_topographic_angles`), at every pixel: the normal changes at
     the DEM's own scale, so the sphere's interpolated angle grid
@@ -215,20 +216,25 @@ def topographic_pixel_angles(camera, shape: tuple[int, int], dem, step_m: float 
         intersection needs (a :class:`~pipeline.geometry.dem.Dem`).
     step_m : float, optional
         Scale of the slopes (half the difference baseline), metres; default the camera's
-        ground sample distance.
+        ground sample distance over ``supersample`` (the ground one sub-sample covers).
+    supersample : int
+        Rays per pixel along each axis.
 
     Returns
     -------
-    incidence, emission, phase : ndarray of shape (lines, samples), float64
-        Radians; NaN where the ray misses.
-    hit : ndarray of bool, shape (lines, samples)
+    incidence, emission, phase : ndarray of shape (lines * s, samples * s), float64
+        Radians; NaN where the ray misses. Sub-sample ``(k, m)`` of pixel ``(i, j)`` is at
+        ``(i * s + k, j * s + m)``.
+    hit : ndarray of bool, shape (lines * s, samples * s)
     """
-    lines, samples = shape
-    ll, ss = np.meshgrid(np.arange(lines) + 0.5, np.arange(samples) + 0.5, indexing="ij")
+    s = int(supersample)
+    off = (np.arange(s) + 0.5) / s
+    ll, ss = np.meshgrid((np.arange(shape[0])[:, None] + off).ravel(), (np.arange(shape[1])[:, None] + off).ravel(),
+                         indexing="ij")
     xyz, hit = camera.image_to_ground_hit(ll, ss, dem=dem)
     hit = np.asarray(hit, dtype=bool)
-    out = np.full((3, lines, samples), np.nan)
+    out = np.full((3,) + hit.shape, np.nan)
     if hit.any():
-        step = float(step_m) if step_m else float(camera.gsd_m())
+        step = float(step_m) if step_m else float(camera.gsd_m()) / s
         out[:, hit] = camera_topographic_angles(camera, np.asarray(xyz)[hit], dem, step)
     return out[0], out[1], out[2], hit

@@ -30,7 +30,7 @@ import numpy as np
 from scipy import ndimage
 
 from pipeline.geometry.reflectance import lunar_lambert
-from pipeline.geometry.topography import camera_topographic_angles
+from pipeline.geometry.topography import topographic_pixel_angles
 
 __all__ = ["SHADING_LUNAR_LAMBERT_L", "relief_shading", "shading_normalised"]
 
@@ -44,10 +44,9 @@ def relief_shading(camera, dem, *, supersample: int = 2, psf_sigma_px: float = 0
                    lunar_lambert_l: float = SHADING_LUNAR_LAMBERT_L) -> tuple[np.ndarray, np.ndarray]:
     """Brightness of a uniform-albedo surface on ``dem`` as ``camera`` sees it, per pixel.
 
-    Each pixel is traced as ``supersample x supersample`` rays to the terrain
-    (``camera.image_to_ground_hit(..., dem=dem)``), each ray's incidence and emission taken
-    from the DEM's slopes over the ground one sub-sample covers
-    (:func:`~pipeline.geometry.topography.camera_topographic_angles`), the lunar-Lambert
+    Each pixel is traced as ``supersample x supersample`` rays to the terrain, each ray's
+    incidence and emission taken from the DEM's slopes over the ground one sub-sample covers
+    (:func:`~pipeline.geometry.topography.topographic_pixel_angles`), the lunar-Lambert
     factor (:func:`~pipeline.geometry.reflectance.lunar_lambert`; 0 facing away from the Sun
     or the camera) averaged over the pixel and blurred by a Gaussian of ``psf_sigma_px``. Cast shadows are not modelled:
     they lie on the ground, as albedo does, and need no correction for matching.
@@ -89,15 +88,9 @@ def relief_shading(camera, dem, *, supersample: int = 2, psf_sigma_px: float = 0
     """
     s = int(supersample)
     lines, samples = camera.lines, camera.samples
-    off = (np.arange(s) + 0.5) / s
-    ll, ss = np.meshgrid((np.arange(lines)[:, None] + off[None, :]).ravel(),
-                         (np.arange(samples)[:, None] + off[None, :]).ravel(), indexing="ij")
-    xyz, hit = camera.image_to_ground_hit(ll, ss, dem=dem)
-    hit = np.asarray(hit, bool)
+    inc, emi, pha, hit = topographic_pixel_angles(camera, (lines, samples), dem, supersample=s)
     factor = np.zeros(hit.shape)
-    if hit.any():
-        inc, emi, pha = camera_topographic_angles(camera, np.asarray(xyz)[hit], dem, camera.gsd_m() / s)
-        factor[hit] = lunar_lambert(inc, emi, pha, float(lunar_lambert_l))
+    factor[hit] = lunar_lambert(inc[hit], emi[hit], pha[hit], float(lunar_lambert_l))
     shading = factor.reshape(lines, s, samples, s).mean(axis=(1, 3))
     if psf_sigma_px > 0:
         shading = ndimage.gaussian_filter(shading, psf_sigma_px, mode="nearest")

@@ -17,6 +17,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 from pyproj import CRS, Transformer
+from scipy import ndimage
 
 from pipeline.errors import BadFrame, ConfigError
 from pipeline.geometry.demread import cylindrical_period_m, read_dem_band
@@ -156,21 +157,9 @@ class Dem:
         rows, cols = self.values.shape
         # clamp to the outermost pixel centres within half a pixel of the edge
         inside = (row >= -0.5) & (row <= rows - 0.5) & (col >= -0.5) & (col <= cols - 0.5)
-        row = np.clip(row, 0.0, rows - 1.0)
-        col = np.clip(col, 0.0, cols - 1.0)
-        r0 = np.clip(np.floor(row).astype(int), 0, max(rows - 2, 0))
-        c0 = np.clip(np.floor(col).astype(int), 0, max(cols - 2, 0))
-        r1 = np.minimum(r0 + 1, rows - 1)
-        c1 = np.minimum(c0 + 1, cols - 1)
-        fr = row - r0
-        fc = col - c0
-        v = self.values
-        out = (
-            v[r0, c0] * (1 - fr) * (1 - fc)
-            + v[r0, c1] * (1 - fr) * fc
-            + v[r1, c0] * fr * (1 - fc)
-            + v[r1, c1] * fr * fc
-        )
+        coords = [np.clip(row, 0.0, rows - 1.0).ravel(), np.clip(col, 0.0, cols - 1.0).ravel()]
+        out = ndimage.map_coordinates(self.values, coords, output=np.float64, order=1, mode="nearest",
+                                      prefilter=False).reshape(np.shape(row))
         return np.where(inside, out, np.nan)
 
     def radius_m(self, lon_rad, lat_rad) -> np.ndarray:

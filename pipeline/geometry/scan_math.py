@@ -10,11 +10,9 @@ import datetime as _dt
 import numpy as np
 
 from pipeline.errors import GeometryError
-from pipeline.geometry.body import surface_radius, xyz_to_lonlat
 
 __all__ = [
     "compute_ellipsoid_elevation",
-    "dem_intersect",
     "distorted_focal_plane",
     "ellipsoid_intersect",
     "ephemeris_time_to_utc",
@@ -107,51 +105,6 @@ def ellipsoid_intersect(origin, direction, radii, height=0.0) -> tuple[np.ndarra
     scale1 = -bt + s
     scale = np.where(np.abs(scale1) < np.abs(scale), scale1, scale) / (2.0 * at)
     return o + scale[..., None] * d, meets
-
-
-def dem_intersect(origin, direction, radii, height, dem, tol_m: float = 1e-3, max_iter: int = 60):
-    """Ray / terrain intersection: ray / ellipsoid intersections (:func:`ellipsoid_intersect`)
-    at the DEM height under the current point, iterated to ``tol_m`` (damped after 10 steps),
-    as :meth:`pipeline.geometry.FrameCamera.image_to_ground_hit` does.
-
-    Parameters
-    ----------
-    origin, direction : ndarray of shape (..., 3)
-    radii : (a, b)
-    height : ndarray of shape (...)
-        Height (m) used where the DEM has no data.
-    dem : pipeline.geometry.dem.Dem
-
-    Returns
-    -------
-    xyz : ndarray of shape (..., 3)
-    hit : ndarray of bool, shape (...)
-        False where the ray misses or the iteration does not converge.
-    """
-    shape = direction.shape[:-1]
-    o = np.ascontiguousarray(np.broadcast_to(origin, direction.shape)).reshape(-1, 3)
-    d = direction.reshape(-1, 3)
-    h = np.broadcast_to(height, shape).ravel()
-    xyz, hit = ellipsoid_intersect(o, d, radii, h)
-    h_cur = np.array(h, dtype=float)
-    active = hit.copy()
-    converged = ~hit
-    for it in range(max_iter):
-        if not active.any():
-            break
-        idx = np.flatnonzero(active)
-        lon, lat = xyz_to_lonlat(xyz[idx])
-        h_dem = dem.radius_m(lon, lat) - surface_radius(lat, radii)
-        h_dem = np.where(np.isfinite(h_dem), h_dem, h[idx])
-        omega = 1.0 if it < 10 else 0.5
-        h_new = h_cur[idx] + omega * (h_dem - h_cur[idx])
-        new_xyz, new_hit = ellipsoid_intersect(o[idx], d[idx], radii, h_new)
-        moved = np.linalg.norm(new_xyz - xyz[idx], axis=-1)
-        xyz[idx], h_cur[idx], hit[idx] = new_xyz, h_new, new_hit
-        done = (moved < tol_m) | ~new_hit
-        converged[idx[done]] = True
-        active[idx[done]] = False
-    return xyz.reshape(shape + (3,)), (hit & converged).reshape(shape)
 
 
 def rotvec_matrices(rotvec) -> np.ndarray:

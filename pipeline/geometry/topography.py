@@ -172,22 +172,25 @@ def dem_slopes(dem, lon_rad: np.ndarray, lat_rad: np.ndarray, step_m: float) -> 
     return de, dn
 
 
-def camera_topographic_angles(camera, xyz: np.ndarray, dem, step_m: float) -> tuple[np.ndarray, np.ndarray,
-                                                                                       np.ndarray]:
+def camera_topographic_angles(camera, xyz: np.ndarray, dem, step_m: float, observer=None) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray]:
     """Incidence, emission and phase (radians) at ground points ``xyz`` seen by ``camera``,
     from the DEM's local surface normal (:func:`dem_slopes`, :func:`topographic_angles`).
 
-    The observer is where the camera was when it imaged each point
-    (``camera.observer_position``); the Sun is ``camera.sun_position_m`` (for a line-scan
-    camera, where it stood at the image centre: it moves by well under 0.01 deg over a
-    strip). Where the DEM has no slope (off its grid), the sphere's angles
+    The observer is where the camera was when it imaged each point: ``observer`` (body-fixed
+    m, ``(..., 3)`` or ``(3,)``) when the caller knows it, else ``camera.observer_position``
+    (which projects every point back into the image to find its line). The Sun is
+    ``camera.sun_position_m`` (for a line-scan camera, where it stood at the image centre: it
+    moves by well under 0.01 deg over a strip). Where the DEM has no slope (off its grid), the sphere's angles
     (``camera.illumination_angles``).
     """
     xyz = np.asarray(xyz, dtype=np.float64)
     lon, lat = xyz_to_lonlat(xyz)
     de, dn = dem_slopes(dem, lon, lat, step_m)
     flat = ~(np.isfinite(de) & np.isfinite(dn))
-    inc, emi, pha = topographic_angles(xyz, camera.sun_position_m, camera.observer_position(xyz),
+    if observer is None:
+        observer = camera.observer_position(xyz)
+    inc, emi, pha = topographic_angles(xyz, camera.sun_position_m, observer,
                                        np.where(flat, 0.0, de), np.where(flat, 0.0, dn))
     if flat.any():
         i0, e0, _ = camera.illumination_angles(xyz[flat])
@@ -202,7 +205,8 @@ def topographic_pixel_angles(camera, shape: tuple[int, int], dem, step_m: float 
     Each pixel centre ``(i + 0.5, j + 0.5)`` (with ``supersample`` ``s > 1``: each of its
     ``s x s`` sub-sample centres ``(i + (k + 0.5) / s, j + (m + 0.5) / s)``) is traced to the terrain
     (``camera.image_to_ground_hit(..., dem=dem)``) and its angles measured from the local
-    facet normal (:func:`camera_topographic_angles`), at every pixel: the normal changes at
+    facet normal (:func:`camera_topographic_angles`; the observer where the camera stood when
+    it exposed the traced line, ``camera.position_at``), at every pixel: the normal changes at
     the DEM's own scale, so the sphere's interpolated angle grid
     (:func:`pipeline.geometry.illumination.pixel_angles`) does not apply.
 
@@ -236,5 +240,6 @@ def topographic_pixel_angles(camera, shape: tuple[int, int], dem, step_m: float 
     out = np.full((3,) + hit.shape, np.nan)
     if hit.any():
         step = float(step_m) if step_m else float(camera.gsd_m()) / s
-        out[:, hit] = camera_topographic_angles(camera, np.asarray(xyz)[hit], dem, step)
+        out[:, hit] = camera_topographic_angles(camera, np.asarray(xyz)[hit], dem, step,
+                                                observer=camera.position_at(ll[hit]))
     return out[0], out[1], out[2], hit

@@ -19,17 +19,14 @@ import numpy as np
 
 from pipeline.errors import GeometryError
 from pipeline.geometry import footprint as _footprint
-from pipeline.geometry.body import ray_ellipsoid_intersect, surface_radius, xyz_to_lonlat, xyz_to_lonlat_deg
+from pipeline.geometry.body import ray_ellipsoid_intersect, xyz_to_lonlat_deg
 from pipeline.geometry.illumination import illumination_angles
+from pipeline.geometry.terrain_ray import dem_intersect
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from pipeline.geometry.dem import Dem
 
 __all__ = ["CameraBase"]
-
-_DEM_TOL_M = 1e-3
-_DEM_MAX_ITER = 60
-
 
 class CameraBase:
     """Methods shared by every camera kind, built on the kind's sensor model.
@@ -86,8 +83,9 @@ class CameraBase:
             data.
         dem : Dem, optional
             Terrain: the ray/terrain intersection is found by iterating ray/ellipsoid
-            intersections at the DEM height under the current point (converged to 1 mm;
-            damped after 10 iterations). Points that do not converge get ``hit=False``.
+            intersections at the DEM height under the current point (secant steps, to 1 mm:
+            :func:`pipeline.geometry.terrain_ray.dem_intersect`). Points that do not converge
+            get ``hit=False``.
 
         Returns
         -------
@@ -99,10 +97,9 @@ class CameraBase:
         origin, look = self.rays(line, sample)
         shape = look.shape[:-1]
         h = np.broadcast_to(np.asarray(height, dtype=float), shape)
-        xyz, hit, _ = ray_ellipsoid_intersect(origin, look, self.radii_m, h)
         if dem is None:
-            return xyz, hit
-        return _dem_intersect(origin, look, self.radii_m, h, xyz, hit, dem)
+            return _on_ellipsoid(origin, look, self.radii_m, h)
+        return dem_intersect(origin, look, self.radii_m, h, dem, _on_ellipsoid)
 
     # -- derived quantities ---------------------------------------------------------------
     def illumination_angles(self, xyz) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -176,33 +173,6 @@ class CameraBase:
         return _footprint.footprint_deg(self, n_per_edge)
 
 
-def _dem_intersect(origin, look, radii, h, xyz, hit, dem: Dem) -> tuple[np.ndarray, np.ndarray]:
-    """Ray/terrain intersection by iterating ray/ellipsoid intersections at the DEM height."""
-    shape = look.shape[:-1]
-    look = look.reshape(-1, 3)
-    origin = np.broadcast_to(np.asarray(origin, dtype=float), shape + (3,)).reshape(-1, 3)
-    h = h.ravel()
-    xyz = xyz.reshape(-1, 3)
-    hit = hit.ravel()
-    h_cur = np.array(h, dtype=float)
-    active = hit.copy()
-    converged = ~hit
-    for it in range(_DEM_MAX_ITER):
-        if not active.any():
-            break
-        idx = np.flatnonzero(active)
-        pts = xyz[idx]
-        lon, lat = xyz_to_lonlat(pts)
-        h_dem = dem.radius_m(lon, lat) - surface_radius(lat, radii)
-        h_dem = np.where(np.isfinite(h_dem), h_dem, h[idx])
-        omega = 1.0 if it < 10 else 0.5
-        h_new = h_cur[idx] + omega * (h_dem - h_cur[idx])
-        new_xyz, new_hit, _ = ray_ellipsoid_intersect(origin[idx], look[idx], radii, h_new)
-        moved = np.linalg.norm(new_xyz - pts, axis=-1)
-        xyz[idx] = new_xyz
-        h_cur[idx] = h_new
-        hit[idx] = new_hit
-        done = (moved < _DEM_TOL_M) | ~new_hit
-        converged[idx[done]] = True
-        active[idx[done]] = False
-    return xyz.reshape(shape + (3,)), (hit & converged).reshape(shape)
+def _on_ellipsoid(origin, direction, radii, height) -> tuple[np.ndarray, np.ndarray]:
+    """The frame model's ray / ellipsoid intersection as :func:`dem_intersect` takes it."""
+    return ray_ellipsoid_intersect(origin, direction, radii, height)[:2]

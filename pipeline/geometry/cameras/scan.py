@@ -64,7 +64,6 @@ from pipeline.geometry.scan_isd import parse_scan_isd, read_isd_argument
 from pipeline.geometry.scan_math import (
     angle_between,
     as_coeff_rows,
-    dem_intersect,
     distorted_focal_plane,
     ellipsoid_intersect,
     ephemeris_time_to_utc,
@@ -72,6 +71,7 @@ from pipeline.geometry.scan_math import (
     poly_eval,
     rotvec_matrices,
 )
+from pipeline.geometry.terrain_ray import dem_intersect
 
 if TYPE_CHECKING:  # pragma: no cover
     from pipeline.geometry.dem import Dem
@@ -366,8 +366,9 @@ class ScanCamera(CameraBase, PicklesWithoutCache):
 
         With a :class:`~pipeline.geometry.dem.Dem`, the ray/terrain intersection is iterated
         as in :meth:`pipeline.geometry.FrameCamera.image_to_ground_hit` (ray/ellipsoid
-        at the DEM height under the current point, to 1 mm, damped after 10 steps; ``height``
-        where the DEM has no data); points that do not converge get ``hit = False``.
+        at the DEM height under the current point, secant steps to 1 mm,
+        :func:`pipeline.geometry.terrain_ray.dem_intersect`; ``height`` where the DEM has no
+        data); points that do not converge get ``hit = False``.
 
         Returns
         -------
@@ -380,7 +381,7 @@ class ScanCamera(CameraBase, PicklesWithoutCache):
         h = np.broadcast_to(np.asarray(height, dtype=float), d.shape[:-1])
         if dem is None:
             return ellipsoid_intersect(o, d, self.radii_m, h)
-        return dem_intersect(o, d, self.radii_m, h, dem)
+        return dem_intersect(o, d, self.radii_m, h, dem, ellipsoid_intersect)
 
     def detector_view(self, t, xyz) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Port of usgscsm ``computeDetectorView``: undistorted focal-plane ``(x, y)`` mm of body-fixed

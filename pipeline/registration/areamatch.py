@@ -45,7 +45,15 @@ import cv2
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from pipeline.registration.areawindow import _COARSE_MIN, _coarse_peak, _flat, _patches, _search_on_window, _valid
+from pipeline.registration.areawindow import (
+    _COARSE_MIN,
+    _coarse_peak,
+    _flat,
+    _patches,
+    _search_on_window,
+    _valid,
+    remap_rows,
+)
 from pipeline.registration.correlate import lsm_refine, masked_ncc, ncc_peaks
 from pipeline.registration.features import _thin
 from pipeline.registration.pairmap import ExactPairMap, PairMap, pair_map
@@ -305,13 +313,10 @@ def _match(fr, fs, params, seed: int, gsd_fine: float, gsd_r: float, dem=None) -
             return mxx, myy
 
         def sample(shift, deform):
-            vals = cv2.remap(s_img, *maps(shift, deform), cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT,
-                             borderValue=0.0)
-            return vals.reshape(n, w + 2, w + 2)
+            return remap_rows(s_img, *maps(shift, deform), cv2.INTER_CUBIC, 0.0).reshape(n, w + 2, w + 2)
 
         def valid(shift, deform):
-            bad = cv2.remap(s_bad_cubic, *maps(shift, deform), cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                            borderValue=1.0)
+            bad = remap_rows(s_bad_cubic, *maps(shift, deform), cv2.INTER_LINEAR, 1.0)
             return bad.reshape(n, -1).max(axis=1) <= 1e-6
 
         ref = lsm_refine(tmpls, sample, d, valid=valid)

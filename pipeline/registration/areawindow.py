@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from pipeline.errors import RegistrationError
 from pipeline.registration.correlate import masked_ncc, ncc_peaks
 
 _MIN_CELL_PX = 4  # patch centres at least this far apart
@@ -162,9 +163,42 @@ def _search_on_window(fs, pmap, Y0: int, X0: int, H: int, W: int, gsd_fine: floa
     mx, my = (ms - (0.5 + ox)).astype(np.float32), (ml - (0.5 + oy)).astype(np.float32)
     np.clip(mx, -8.0, crop_s + 8.0, out=mx)
     np.clip(my, -8.0, crop_l + 8.0, out=my)
-    S = cv2.remap(s_img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-    Sv = cv2.remap(s_bad, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=1.0) <= 1e-6
+    S = remap_rows(s_img, mx, my, cv2.INTER_LINEAR, 0.0)
+    Sv = remap_rows(s_bad, mx, my, cv2.INTER_LINEAR, 1.0) <= 1e-6
     return S, Sv, s_img, s_bad_cubic, oy, ox, crop_l, crop_s
+
+
+_REMAP_LIMIT = 32767  # OpenCV's remap takes source and destination images under SHRT_MAX pixels a side
+_REMAP_ROWS = 16384  # output rows per remap call
+
+
+def remap_rows(img: np.ndarray, mx: np.ndarray, my: np.ndarray, interpolation: int, border: float) -> np.ndarray:
+    """``cv2.remap(img, mx, my, interpolation)`` with a constant ``border``, for maps and images of
+    any number of rows.
+
+    OpenCV refuses images of 32767 rows or more (many patches stacked in one map, or a long
+    line-scan window). The output is made in blocks of rows, each from the source rows its map
+    reaches (with the interpolation's reach around them); every output pixel depends only on
+    its own map values and the pixels around them, so the result is that of one call.
+    ``mx``, ``my``: float32 column / row in ``img`` of every output pixel (0-based pixel
+    centres, OpenCV's convention); ``img`` under 32767 columns.
+    """
+    if img.shape[0] < _REMAP_LIMIT and mx.shape[0] < _REMAP_LIMIT:
+        return cv2.remap(img, mx, my, interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+    out = []
+    for r in range(0, mx.shape[0], _REMAP_ROWS):
+        bx, by = mx[r:r + _REMAP_ROWS], my[r:r + _REMAP_ROWS]
+        finite = by[np.isfinite(by)]
+        lo = int(max(0, np.floor(finite.min()) - 3)) if finite.size else 0
+        hi = int(min(img.shape[0], np.ceil(finite.max()) + 4)) if finite.size else 1
+        if hi - lo >= _REMAP_LIMIT:
+            raise RegistrationError(f"a matching window spans {hi - lo} rows of its image in {by.shape[0]} "
+                                    f"output rows; OpenCV remaps under {_REMAP_LIMIT}: lower "
+                                    f"registration.max_matches_per_pair")
+        src = img[lo:max(hi, lo + 1)]
+        out.append(cv2.remap(src, bx, by - np.float32(lo), interpolation, borderMode=cv2.BORDER_CONSTANT,
+                             borderValue=border))
+    return np.concatenate(out, axis=0)
 
 
 def _coarse_peak(T, Tv, S, Sv, f: int, big: int, radius: int, info: dict):

@@ -302,9 +302,16 @@ def _unb64(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 
-register(Codec("set", (set,), lambda v, e: [e(x) for x in v], lambda p, d: {_hashable(d(x)) for x in p}))
-register(Codec("frozenset", (frozenset,), lambda v, e: [e(x) for x in v],
-               lambda p, d: frozenset(_hashable(d(x)) for x in p)))
+
+
+def _set_members(v, e) -> list:
+    """A set's encoded members in a canonical order: a set iterates in an order that depends on
+    the process's string hashing (PYTHONHASHSEED), and equal values must give equal bytes."""
+    return sorted((e(x) for x in v), key=lambda m: json.dumps(m, sort_keys=True, allow_nan=True))
+
+
+register(Codec("set", (set,), _set_members, lambda p, d: {_hashable(d(x)) for x in p}))
+register(Codec("frozenset", (frozenset,), _set_members, lambda p, d: frozenset(_hashable(d(x)) for x in p)))
 register(Codec("bytes", (bytes,), lambda v, e: _b64(v), lambda p, d: _unb64(p)))
 register(Codec("path", (PurePath,), lambda v, e: str(v), lambda p, d: Path(p)))
 register(Codec("datetime", (datetime,), lambda v, e: v.isoformat(), lambda p, d: datetime.fromisoformat(p)))

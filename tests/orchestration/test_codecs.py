@@ -5,7 +5,10 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import pickle
+import subprocess
+import sys
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -207,3 +210,13 @@ def test_an_unregistered_type_cannot_be_stored():
         dumps({"x": Opaque()})
     with pytest.raises(ProductError, match="object array"):
         dumps(np.array([1, "a"], dtype=object))
+
+
+def test_sets_give_the_same_bytes_whatever_the_string_hashing():
+    # a set iterates in an order set by PYTHONHASHSEED; the product's bytes must not follow it
+    code = ("import sys, hashlib; from pipeline.orchestration.codecs import dumps; "
+            "sys.stdout.write(hashlib.sha256(dumps({'s': set('abcdefghijklmnop'), 'f': frozenset({'x', 'yy', 'z'})}))"
+            ".hexdigest())")
+    out = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(4)}
+    assert len(out) == 1

@@ -175,14 +175,19 @@ def test_slurm_job_whose_worker_dies_fails_fast(
             with start_engine("slurm", batch=SlurmParams(**SLURM_JOB, jobs=1), start_timeout=120):
                 pytest.fail("the engine started without a worker")
     assert time.monotonic() - t0 < 60, "a dead job should not wait for the whole start timeout"
+    end = time.monotonic() + 30  # its job leaves the queue (SLURM may list it a moment as completing)
+    while slurm_cluster.squeue():
+        assert time.monotonic() < end, "the dead worker's job stayed in the queue"
+        time.sleep(0.2)
 
 
 def test_slurm_rejects_unknown_partition_at_once(slurm_cluster, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     batch = SlurmParams(**{**SLURM_JOB, "queue": "no-such-partition"}, jobs=1)
+    before = set(slurm_cluster.squeue())  # jobs of earlier tests may still be completing
     t0 = time.monotonic()
     with pytest.raises(ConfigError, match="invalid partition"):
         with start_engine("slurm", batch=batch, start_timeout=120):
             pytest.fail("the engine started on an unknown partition")
     assert time.monotonic() - t0 < 30
-    assert not slurm_cluster.squeue()
+    assert not set(slurm_cluster.squeue()) - before, "a job was queued on the unknown partition"

@@ -36,7 +36,7 @@ NAC_ISD = REFERENCE / "linescan" / "isds" / "isis3" / "lidarObservationImage1.is
 WAC_ISD = REFERENCE / "usgscsm" / "lroWacPushFrame.json"
 
 
-def _best(fn, repeat: int):
+def best_of(fn, repeat: int):
     """(wall s, process CPU s) of the fastest of ``repeat`` runs, and the result."""
     best, out = (float("inf"), float("inf")), None
     for _ in range(max(1, repeat)):
@@ -48,8 +48,8 @@ def _best(fn, repeat: int):
 
 def _workload(cam, lines: np.ndarray, samples: np.ndarray, repeat: int) -> dict:
     n = lines.size * samples.size
-    (t_i2g, c_i2g), xyz = _best(lambda: cam.image_to_ground(lines[:, None], samples[None, :]), repeat)
-    (t_g2i, c_g2i), (back_l, back_s) = _best(lambda: cam.ground_to_image(xyz), repeat)
+    (t_i2g, c_i2g), xyz = best_of(lambda: cam.image_to_ground(lines[:, None], samples[None, :]), repeat)
+    (t_g2i, c_g2i), (back_l, back_s) = best_of(lambda: cam.ground_to_image(xyz), repeat)
     err = np.hypot(back_l - lines[:, None], back_s - samples[None, :])
     return {
         "isd": cam.image_identifier or cam.name_sensor,

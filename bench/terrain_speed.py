@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 
 import pipeline.geometry.cameras.scan as scan_module
+from bench.linescan_speed import best_of
 from pipeline.geometry import load_camera
 from pipeline.geometry.dem import Dem
 from pipeline.registration.shading import relief_shading
@@ -32,15 +32,6 @@ from pipeline.registration.shading import relief_shading
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 WAC_ISD = REFERENCE / "usgscsm" / "lroWacPushFrame.json"
 GLD100 = REFERENCE / "isis3" / "WAC_GLD100_V1.0_GLOBAL_with_LOLA_30M_POLE.16bit.reduced.cub"
-
-
-def _best(fn, repeat: int):
-    best, out = (float("inf"), float("inf")), None
-    for _ in range(max(1, repeat)):
-        t, c = time.perf_counter(), time.process_time()
-        out = fn()
-        best = min(best, (time.perf_counter() - t, time.process_time() - c))
-    return best, out
 
 
 def terrain_speed(isd: str | Path = WAC_ISD, dem_path: str | Path = GLD100, supersample: int = 2,
@@ -58,10 +49,10 @@ def terrain_speed(isd: str | Path = WAC_ISD, dem_path: str | Path = GLD100, supe
 
     scan_module.ellipsoid_intersect = counted
     try:
-        (t_int, c_int), (_, hit) = _best(lambda: cam.image_to_ground_hit(lines, samples, dem=dem), 1)
+        (t_int, c_int), (_, hit) = best_of(lambda: cam.image_to_ground_hit(lines, samples, dem=dem), 1)
     finally:
         scan_module.ellipsoid_intersect = plain
-    (t_sh, c_sh), (shade, _) = _best(lambda: relief_shading(cam, dem, supersample=supersample), repeat)
+    (t_sh, c_sh), (shade, _) = best_of(lambda: relief_shading(cam, dem, supersample=supersample), repeat)
     return {
         "pixels": int(lines.size),
         "intersect_s": round(t_int, 2), "intersect_cpu_s": round(c_int, 2),

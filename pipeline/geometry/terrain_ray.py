@@ -47,7 +47,8 @@ def dem_intersect(origin, direction, radii, height, dem, intersect: Callable, *,
         The camera model's ray / ellipsoid intersection, ``intersect(origin, direction, radii,
         height) -> (xyz, hit)`` (e.g. :func:`pipeline.geometry.scan_math.ellipsoid_intersect`).
     tol_m : float
-        Convergence: the point moved less than this (m) in the last step.
+        Convergence: the point moved less than this (m) in the last step, or its next step
+        would move it less (the last step's metres per metre of height times the next step).
     max_iter : int
         Steps before a ray is given up (``hit = False``).
 

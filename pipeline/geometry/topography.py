@@ -181,8 +181,8 @@ def camera_topographic_angles(camera, xyz: np.ndarray, dem, step_m: float, obser
     m, ``(..., 3)`` or ``(3,)``) when the caller knows it, else ``camera.observer_position``
     (which projects every point back into the image to find its line). The Sun is
     ``camera.sun_position_m`` (for a line-scan camera, where it stood at the image centre: it
-    moves by well under 0.01 deg over a strip). Where the DEM has no slope (off its grid), the sphere's angles
-    (``camera.illumination_angles``).
+    moves by well under 0.01 deg over a strip). Where the DEM has no slope (off its grid),
+    the sphere's angles (``camera.illumination_angles``).
     """
     xyz = np.asarray(xyz, dtype=np.float64)
     lon, lat = xyz_to_lonlat(xyz)

@@ -302,8 +302,6 @@ def _unb64(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 
-
-
 def _set_members(v, e) -> list:
     """A set's encoded members in a canonical order: a set iterates in an order that depends on
     the process's string hashing (PYTHONHASHSEED), and equal values must give equal bytes."""

@@ -75,7 +75,7 @@ class RunResult:
             st = reg.stats
             lines.append(f"registration: {st.n_tied}/{st.n_frames} frames tied, {st.n_tracks} tie points, "
                          f"residual RMS {st.rms_before_px:.2f} -> {st.rms_after_px:.3f} px")
-            lines += adjustment_lines(reg)
+            lines += adjustment_lines(reg, self.plan.config.mosaicking.dem is not None)
         relief = self.product.get("relief")
         if relief is not None:
             lines.append(relief_line(relief.summary(), self.product.get("side_files", {}).get("relief")))

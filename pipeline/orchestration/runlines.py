@@ -10,6 +10,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from pipeline.registration.bundle.report import relief_view_notes
+
 __all__ = ["adjustment_lines", "relief_line"]
 
 
@@ -17,12 +19,13 @@ def _num(x: float, fmt: str) -> str:
     return format(x, fmt) if isinstance(x, (int, float)) and math.isfinite(x) else "n/a"
 
 
-def adjustment_lines(reg) -> list[str]:
+def adjustment_lines(reg, dem_given: bool = False) -> list[str]:
     r"""How the bundle adjustment ended and how far it moved the cameras against their priors.
 
     ``reg`` is a ``RegistrationResult`` (its ``convergence`` and ``motion``); an adjustment
     that did not run (no tie points) says so. A warning line (``WARNING: ...``) when it did
-    not converge or the network drifted.
+    not converge, the network drifted, or free points over relief were seen from far apart
+    with no DEM given (``dem_given``: ``mosaicking.dem`` was set).
 
     >>> from types import SimpleNamespace as NS
     >>> conv = NS(rounds=2, converged=True, reason="round 2: converged: step below 1e-4", iterations=7,
@@ -31,6 +34,16 @@ def adjustment_lines(reg) -> list[str]:
     >>> print("\n".join(adjustment_lines(NS(convergence=conv, motion=motion))))
     adjustment: converged in 2 rounds, 7 iterations, final cost 12.5 (round 2: converged: step below 1e-4)
     camera motion: rotation up to 0.350 deg (RMS 0.8 prior sigmas), position up to 0 m
+
+    Free points over relief seen from opposite sides, without a DEM:
+
+    >>> reg = NS(convergence=conv, motion=motion, points="free", relief_parallax_px=18.6, view_angle_deg=71.4)
+    >>> lines = adjustment_lines(reg)
+    >>> print(lines[1], lines[-1][:44], sep="\n")
+    tie points: free (relief parallax p90 18.60 px, views 71 deg apart)
+    WARNING: views 71 deg apart over relief (p90
+    >>> adjustment_lines(reg, dem_given=True)[-1][:13]
+    'camera motion'
     """
     conv = reg.convergence
     if not conv.rounds:
@@ -39,7 +52,9 @@ def adjustment_lines(reg) -> list[str]:
     lines = [(f"adjustment: {state} in {conv.rounds} rounds, {conv.iterations} iterations, final cost "
               f"{_num(conv.final_cost, '.4g')} ({conv.reason})")]
     if math.isfinite(getattr(reg, "relief_parallax_px", math.nan)):
-        lines.append(f"tie points: {reg.points} (relief parallax p90 {reg.relief_parallax_px:.2f} px)")
+        view = getattr(reg, "view_angle_deg", math.nan)
+        views = f", views {view:.0f} deg apart" if math.isfinite(view) else ""
+        lines.append(f"tie points: {reg.points} (relief parallax p90 {reg.relief_parallax_px:.2f} px{views})")
     motion = list(getattr(reg, "motion", {}).values())
     if motion:
         rot = max(m.rotation_deg for m in motion)
@@ -54,7 +69,8 @@ def adjustment_lines(reg) -> list[str]:
     if conv.drift:
         lines.append("WARNING: network drift: the corrections are well beyond the priors and nothing absolute holds "
                      "the network; add ground control (registration.reference_basemap)")
-    return lines
+    notes = relief_view_notes(getattr(reg, "points", ""), getattr(reg, "view_angle_deg", math.nan), dem_given)
+    return lines + [f"WARNING: {note}" for note in notes]
 
 
 def relief_line(summary: Mapping[str, Any], path: str | None = None) -> str:

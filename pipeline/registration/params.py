@@ -52,9 +52,10 @@ class RegistrationParams(Section):
         "the look direction (pipeline.registration.shading)"
     )
     dem_passes: int = Field(
-        3, ge=1, description="area matcher through a DEM (mosaicking.dem): matching passes; each pass after the "
-        "first predicts the pair maps with the cameras the previous pass adjusted (relief parallax predicted at "
-        "the right ground), and the adjustment starts again from the prior cameras; without a DEM one pass"
+        5, ge=1, description="area matcher through a DEM (mosaicking.dem): matching passes; each pass after the "
+        "first predicts the pair maps and the shading with the cameras the previous pass adjusted (relief parallax "
+        "and shading predicted at the right ground), and the adjustment starts again from the prior cameras; "
+        "oblique views from opposite sides need 4-6 to settle (docs/registration.md); without a DEM one pass"
     )
     shading_psf_px: float = Field(
         0.5, ge=0, description="relief_shading: Gaussian PSF sigma (frame pixels) of the cameras, blurring the "

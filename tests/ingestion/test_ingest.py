@@ -17,7 +17,7 @@ from pipeline.ingestion import format_inventory, ingest, inventory_rows
 from pipeline.ingestion.params import IngestionParams
 from pipeline.io import load_frame
 from pipeline.orchestration.lazy import as_dask_array
-from tests.io.test_read_formats import ramp, write_fits, write_pds3, write_pds4, write_sidecar
+from tests.io.builders import ramp, write_fits, write_pds3, write_pds4, write_sidecar
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_images"

@@ -15,7 +15,7 @@ from pipeline.ingestion import ingest
 from pipeline.ingestion.params import IngestionParams
 from pipeline.io import read_meta, read_pixels
 from pipeline.orchestration.steps import calibrate_step
-from tests.io.test_read_formats import isis_cube, pds3_text, ramp, write_fits, write_pds3, write_pds4
+from tests.io.builders import isis_cube, pds3_text, ramp, write_fits, write_pds3, write_pds4
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_images"

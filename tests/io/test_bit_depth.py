@@ -12,7 +12,7 @@ from pipeline.errors import DataContradictsLabel, UnreadableFrame
 from pipeline.io import read_meta, read_pixels
 from pipeline.io.bitdepth import PLANE_ROUGHNESS_RATIO, WIDTH_ROUGHNESS_RATIO, byte_plane_statistics
 from pipeline.io.rawarray import RawLayout, read_stored
-from tests.io.test_read_formats import write_pds3, write_pds4
+from tests.io.builders import write_pds3, write_pds4
 
 REF = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "pds3"
 

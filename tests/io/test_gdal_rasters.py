@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.errors import LabelTooLarge, UnreadableFrame, UnsupportedFormat
 from pipeline.io import read_meta, read_pixels
-from tests.io.test_read_formats import write_sidecar
+from tests.io.builders import write_sidecar
 
 pytestmark = pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pipeline.errors import FarsideError
 from pipeline.ingestion import ingest
 from pipeline.io import read_meta, read_pixels
-from tests.io.test_read_formats import pds4_xml, ramp, write_pds3
+from tests.io.builders import pds4_xml, ramp, write_pds3
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_images"

@@ -10,7 +10,7 @@ import pytest
 from pipeline.errors import UnreadableFrame
 from pipeline.ingestion import ingest
 from pipeline.io import read_meta, read_pixels
-from tests.io.test_read_formats import isis_cube, ramp, write_pds3, write_pds4
+from tests.io.builders import isis_cube, ramp, write_pds3, write_pds4
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links on this platform")
 

@@ -80,7 +80,7 @@ def test_the_graph_has_a_relief_task_only_without_a_dem(survey, tmp_path, mosaic
     assert any(k.startswith("relief-") for k in keys) is has_relief
 
 
-@pytest.mark.parametrize(("registration", "passes", "shaded"), [({}, 3, True), ({"relief_shading": False}, 3, False),
+@pytest.mark.parametrize(("registration", "passes", "shaded"), [({}, 5, True), ({"relief_shading": False}, 5, False),
                                                              ({"dem_passes": 1}, 1, True),
                                                              ({"dem_passes": 1, "relief_shading": False}, 1, False)])
 def test_matching_through_a_dem_runs_its_passes_on_shaded_frames(survey, tmp_path, registration, passes, shaded):

@@ -13,9 +13,12 @@ import math
 
 import numpy as np
 
+from bench.perfect_ties import perfect_ties
 from pipeline.registration import adjust
 from pipeline.registration.bundle.pointmode import Level
+from pipeline.registration.bundle.report import OBLIQUE_VIEW_DEG
 from pipeline.registration.params import RegistrationParams
+from pipeline.simulation import load_truth, simulate_survey, survey_preset
 from tests.registration.network_helpers import point_radius_error_m, pointing_error_left_px, relief_m, strip_network
 
 AUTO = RegistrationParams(pointing_sigma_deg=0.1)
@@ -50,6 +53,30 @@ def test_relief_keeps_free_points():
     assert np.std(err) < 60.0 and abs(np.mean(err)) < 300.0  # measured 39 m, 75 m
     assert np.percentile(pointing_error_left_px(net, result), 90) < 3.0  # measured 1.4 px
     assert any("free 3-D tie points kept" in n for n in result.notes)
+    # nadir views 8 deg apart (measured): no shading warning
+    assert result.view_angle_deg < OBLIQUE_VIEW_DEG and not any("deg apart over relief" in n for n in result.notes)
+
+
+def _apart(result) -> list[str]:
+    return [n for n in result.notes if "deg apart over relief" in n]
+
+
+def test_views_far_apart_over_relief_warn_without_a_dem(tmp_path):
+    """Two strips of 2 frames looking 30 and 33 deg from opposite sides over the simulator's
+    relief, tie points placed by the truth: the views are 67 deg apart at p90 (measured; the
+    along-strip pairs less than the cross-strip ones), and without a DEM the adjustment warns
+    that the shading biases such tie points (docs/registration.md, "Limits"); with the DEM it
+    does not."""
+    out = tmp_path / "survey"
+    simulate_survey(out, **survey_preset("oblique_relief", seed=3, frames_per_strip=2, size=(128, 128)), workers=1)
+    truth = load_truth(out)
+    cams = dict(truth.reported_cameras)
+    ties = perfect_ties(truth, cams, 150)
+    alone = adjust(cams, ties, RegistrationParams())
+    assert alone.points == "free" and 60.0 < alone.view_angle_deg < 76.0, alone.view_angle_deg
+    assert len(_apart(alone)) == 1 and "give mosaicking.dem" in _apart(alone)[0]
+    with_dem = adjust(cams, ties, RegistrationParams(), dem=truth.terrain.dem)
+    assert with_dem.points == "free" and not _apart(with_dem)
 
 
 def test_a_flat_floor_below_the_sphere_keeps_its_level():

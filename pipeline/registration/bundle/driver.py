@@ -24,30 +24,36 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from pipeline.errors import RegistrationError
 from pipeline.geometry.body import xyz_to_lonlat
 from pipeline.registration.bundle.blocks import BlockProblem, camera_groups
 from pipeline.registration.bundle.cameras import kind_of
 from pipeline.registration.bundle.pointmode import auto_note, relief_parallax
-from pipeline.registration.bundle.points import initial_ground, radius_prior, ray_angle, ray_radius_sigma
+from pipeline.registration.bundle.points import (
+    initial_ground,
+    radius_prior,
+    ray_angle,
+    ray_radius_sigma,
+    view_angle_deg,
+)
 from pipeline.registration.bundle.problem import _rms, median_gsd
 from pipeline.registration.bundle.reduced import resolve_linear_solver
-from pipeline.registration.bundle.report import camera_motion, convergence_notes, convergence_of, network_notes
+from pipeline.registration.bundle.report import (
+    camera_motion,
+    convergence_notes,
+    convergence_of,
+    network_notes,
+    relief_view_notes,
+)
 from pipeline.registration.bundle.result import (
-    EXCLUDED,
-    PRIOR,
-    TIED,
     ControlNetwork,
-    FrameCorrection,
-    FrameStatus,
     GroundControl,
     RegistrationResult,
     RegistrationStats,
 )
 from pipeline.registration.bundle.solve import LAMBDA_START, STEP_SIGMAS, STEP_SIGMAS_SCREEN, _solve
+from pipeline.registration.bundle.statuses import frame_statuses
 from pipeline.registration.tracks import Tracks, build_tracks
 
 log = logging.getLogger(__name__)
@@ -264,75 +270,6 @@ def _final_residuals(inp: _Inputs, rs: _Rounds, cfg) -> tuple[np.ndarray, np.nda
     return final_obs, final_gcp
 
 
-def _per_frame_rms(frame: np.ndarray, r: np.ndarray, n: int) -> np.ndarray:
-    """RMS residual magnitude (n,) per frame of residual vectors ``r (m, 2)`` (NaN rows skipped)."""
-    ok = np.all(np.isfinite(r), axis=1)
-    cnt = np.bincount(frame[ok], minlength=n)
-    ss = np.bincount(frame[ok], np.sum(r[ok] ** 2, axis=1), minlength=n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(cnt > 0, np.sqrt(ss / np.maximum(cnt, 1)), math.nan)
-
-
-def _components(n: int, track: np.ndarray, frame: np.ndarray) -> np.ndarray:
-    """Component label (0..) of each of ``n`` frames in the graph of frames sharing a track."""
-    if not n:
-        return np.zeros(0, int)
-    order = np.lexsort((frame, track))
-    t, f = track[order], frame[order]
-    same = t[1:] == t[:-1]
-    graph = coo_matrix((np.ones(int(same.sum())), (f[:-1][same], f[1:][same])), shape=(n, n))
-    return connected_components(graph, directed=False)[1]
-
-
-def _correction(fp_row: np.ndarray, k_net: int, degree: int, solve_pos: bool) -> FrameCorrection:
-    """The correction of one frame from its row of unknowns (network layout ``k_net``, the
-    camera kind's ``degree`` coefficients used)."""
-    k = degree
-    rot = fp_row[: 3 * k_net].reshape(k_net, 3)[:k]
-    pos = fp_row[3 * k_net : 6 * k_net].reshape(k_net, 3)[:k] if solve_pos else np.zeros((k, 3))
-    coeffs = (tuple(tuple(map(float, r)) for r in rot), tuple(tuple(map(float, r)) for r in pos)) if k > 1 else ((), ())
-    return FrameCorrection(tuple(map(float, rot[0])), tuple(map(float, pos[0])), *coeffs)
-
-
-def _frame_statuses(inp: _Inputs, rs: _Rounds, cfg, adjusted: dict, final_obs: np.ndarray, used: np.ndarray):
-    """Per-frame status, output cameras and corrections, and the tied components."""
-    ids, cams = inp.ids, inp.cams
-    obs_frame, obs_track = inp.tracks.frame, inp.tracks.track
-    solve_pos = cfg.position_sigma_m is not None
-    status: dict[str, FrameStatus] = {}
-    n_tie = np.bincount(obs_frame[used], minlength=len(ids)) if len(ids) else np.zeros(0, int)
-    n_gcp = np.bincount(inp.gcp_frame, minlength=len(ids)) if len(ids) else np.zeros(0, int)
-    comp = _components(len(ids), obs_track[used], obs_frame[used])
-    tied_mask = (n_tie >= cfg.min_tie_points) | (n_gcp >= cfg.min_tie_points)
-    tied_comps = sorted({int(c) for c in np.unique(comp[tied_mask])}) if len(ids) else []
-    comp_rank = {c: r for r, c in enumerate(tied_comps)}
-    rms_b = (_per_frame_rms(obs_frame[used], rs.before[0][used], len(ids)) if rs.before is not None
-             else np.full(len(ids), math.nan))
-    rms_a = _per_frame_rms(obs_frame[used], final_obs[used], len(ids))
-    out_cams, corrections = {}, {}
-    for k, fid in enumerate(ids):
-        if tied_mask[k]:
-            out_cams[fid] = adjusted[fid]
-            corrections[fid] = _correction(rs.fp[k], rs.k, kind_of(cams[k]).degree, solve_pos)
-            status[fid] = FrameStatus(TIED, "", int(n_tie[k]), int(n_gcp[k]), float(rms_b[k]), float(rms_a[k]),
-                                      comp_rank[int(comp[k])])
-        else:
-            why = (f"only {int(n_tie[k])} tie points (< min_tie_points = {cfg.min_tie_points})"
-                   if n_tie[k] else "no tie points with any overlapping frame")
-            if cfg.unmatched == "exclude":
-                status[fid] = FrameStatus(EXCLUDED, why, int(n_tie[k]), int(n_gcp[k]))
-            else:
-                out_cams[fid] = cams[k]
-                status[fid] = FrameStatus(PRIOR, why + "; kept with its prior pointing", int(n_tie[k]),
-                                          int(n_gcp[k]))
-    for fid, why in inp.excluded.items():
-        status[fid] = FrameStatus(EXCLUDED, why)
-    status = {fid: status[fid] for fid in inp.ids_all if fid in status} | {
-        fid: s for fid, s in status.items() if fid not in inp.ids_all
-    }
-    return status, out_cams, corrections, tied_mask, tied_comps
-
-
 def _network_table(inp: _Inputs, rs: _Rounds, final_obs, final_gcp, outlier) -> ControlNetwork:
     obs_frame, obs_track, obs_xy = inp.tracks.frame, inp.tracks.track, inp.tracks.line_sample
     gcp_frame, gcp_xy, gcp_xyz = inp.gcp_frame, inp.gcp_xy, inp.gcp_xyz
@@ -356,25 +293,27 @@ def _network_table(inp: _Inputs, rs: _Rounds, final_obs, final_gcp, outlier) -> 
     )
 
 
-def _solve_auto(inp: _Inputs, cfg, dem) -> tuple[_Rounds, str, float]:
+def _solve_auto(inp: _Inputs, cfg, dem) -> tuple[_Rounds, str, float, float]:
     """The solve rounds with ``cfg.points`` (``auto``: :mod:`~.pointmode`); returns them, how
-    the points were solved and the free points' relief parallax (px, NaN for surface)."""
+    the points were solved, the free points' relief parallax (px) and view angle (deg, p90 of
+    :func:`~.points.view_angle_deg`); NaN for surface points."""
     points = cfg.points if cfg.points != "auto" else "free" if inp.tracks.n_tracks else "surface"
     free = cfg.model_copy(update={"points": "free"})
     rs = _solve_rounds(inp, cfg.model_copy(update={"points": points}), dem)
     if points != "free":
-        return rs, points, math.nan
+        return rs, points, math.nan, math.nan
     tr = inp.tracks
-    gamma, _ = ray_angle(inp.cams, tr.frame, tr.track, tr.line_sample, tr.n_tracks)
+    gamma, count = ray_angle(inp.cams, tr.frame, tr.track, tr.line_sample, tr.n_tracks)
     level, parallax = relief_parallax(inp.cams, tr.track, gamma, rs.act_idx, rs.uv_xyz, dem)
+    view = view_angle_deg(gamma, count)
     if cfg.points != "auto" or dem is not None or parallax > cfg.relief_parallax_px:
-        return rs, points, parallax
+        return rs, points, parallax, view
     if abs(level.parallax_px) > cfg.relief_parallax_px:  # a common height that matters: is it the data's?
         shift = math.copysign(cfg.point_radius_sigma_sphere_m / 3.0, -level.height_m)
         moved = relief_parallax(inp.cams, tr.track, gamma, rs.act_idx, _solve_rounds(inp, free, dem, shift).uv_xyz)[0]
         if level.determined(moved.height_m, shift, cfg.point_radius_sigma_sphere_m):
-            return rs, points, parallax
-    return _solve_rounds(inp, cfg.model_copy(update={"points": "surface"}), dem), "surface", parallax
+            return rs, points, parallax, view
+    return _solve_rounds(inp, cfg.model_copy(update={"points": "surface"}), dem), "surface", parallax, math.nan
 
 
 def adjust(
@@ -445,7 +384,7 @@ def adjust(
         for m in matches
     ]
     inp = _inputs(cameras, matches, cfg, control, excluded)
-    rs, points, parallax = _solve_auto(inp, cfg, dem)
+    rs, points, parallax, view = _solve_auto(inp, cfg, dem)
     adjusted = {}
     solve_pos = cfg.position_sigma_m is not None
     for k, fid in enumerate(inp.ids):
@@ -461,7 +400,7 @@ def adjust(
     if rs.problem is not None and rs.problem.n_obs:
         used[rs.act_idx] = True
     outlier = ~used
-    status, out_cams, corrections, tied_mask, tied_comps = _frame_statuses(inp, rs, cfg, adjusted, final_obs, used)
+    status, out_cams, corrections, tied_mask, tied_comps = frame_statuses(inp, rs, cfg, adjusted, final_obs, used)
     network = _network_table(inp, rs, final_obs, final_gcp, outlier)
 
     n_tied = int(tied_mask.sum())
@@ -472,7 +411,7 @@ def adjust(
         log.info(notes[-1])
     motion = camera_motion(corrections, cfg)
     convergence = convergence_of(rs.solutions, rs.rounds, cfg, motion, absolute, rs.stopped_with_outliers)
-    for note in convergence_notes(convergence, cfg):
+    for note in convergence_notes(convergence, cfg) + relief_view_notes(points, view, dem is not None):
         notes.append(note)
         log.warning(note)
     before = rs.before
@@ -497,4 +436,4 @@ def adjust(
     log.info("registration: %d/%d frames tied, %d tracks, rms %.3f -> %.3f px, %d outliers",
              n_tied, len(inp.ids_all), stats.n_tracks, stats.rms_before_px, stats.rms_after_px, stats.n_outliers)
     return RegistrationResult(out_cams, corrections, status, network, stats, pair_info, notes, convergence, motion,
-                              rs.uv_xyz, points, parallax)
+                              rs.uv_xyz, points, parallax, view)

@@ -20,7 +20,8 @@ import numpy as np
 from pipeline.geometry.body import lonlat_to_xyz, surface_radius, xyz_to_lonlat
 from pipeline.registration.bundle.cameras import kind_of
 
-__all__ = ["frame_slices", "initial_ground", "radius_prior", "ray_angle", "ray_radius_sigma", "relief_parallax_px"]
+__all__ = ["frame_slices", "initial_ground", "radius_prior", "ray_angle", "ray_radius_sigma", "relief_parallax_px",
+           "view_angle_deg"]
 
 
 def frame_slices(frame: np.ndarray, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
@@ -173,3 +174,15 @@ def relief_parallax_px(height_m: np.ndarray, gamma: np.ndarray, gsd_m: float, *,
         return float("nan")
     d = np.abs(height_m[ok] - np.median(height_m[ok]))
     return float(np.percentile(d * np.tan(np.minimum(gamma[ok], 1.5)) / gsd_m, quantile))
+
+
+def view_angle_deg(gamma: np.ndarray, count: np.ndarray, *, quantile: float = 90.0) -> float:
+    """How far apart the views of the tie points are: the ``quantile`` (percent) of the largest
+    angle between a track's rays (``gamma``, rad, from :func:`ray_angle`) over the tracks seen
+    by two rays or more (``count``), in degrees; NaN with none.
+
+    >>> round(view_angle_deg(np.radians([5.0, 10.0, 75.0]), np.array([2, 2, 1]), quantile=100), 6)
+    10.0
+    """
+    ok = (np.asarray(count) >= 2) & np.isfinite(gamma)
+    return float(np.degrees(np.percentile(gamma[ok], quantile))) if ok.any() else float("nan")

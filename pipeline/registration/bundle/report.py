@@ -116,6 +116,32 @@ def convergence_notes(conv: Convergence, cfg) -> list[str]:
     return notes
 
 
+OBLIQUE_VIEW_DEG = 25.0  # views further apart over relief: the shading biases the tie points without a DEM
+
+
+def relief_view_notes(points: str, view_angle_deg: float, dem_given: bool) -> list[str]:
+    """A warning when free tie points over relief were seen from far apart and no DEM was given.
+
+    Two views ``view_angle_deg`` (p90, :func:`~pipeline.registration.bundle.points.view_angle_deg`)
+    apart see the relief's shading differently (each wall at its own resolution and brightness), so
+    content matching is biased along the look direction; only a DEM at about the frames'
+    resolution takes the shading out (docs/registration.md, "Limits"). Nothing for surface points
+    (no relief that matters), with a DEM, or below :data:`OBLIQUE_VIEW_DEG` (the nadir 75 %-overlap
+    ``relief_strip`` survey's views are 20 deg apart and register to 0.13 px p90 without a DEM).
+
+    >>> relief_view_notes("free", 74.6, False)[0][:60]
+    'views 75 deg apart over relief (p90 of the tie points) and n'
+    >>> relief_view_notes("free", 74.6, True), relief_view_notes("free", 20.0, False)
+    ([], [])
+    """
+    if points != "free" or dem_given or not view_angle_deg > OBLIQUE_VIEW_DEG:
+        return []
+    return [f"views {view_angle_deg:.0f} deg apart over relief (p90 of the tie points) and no DEM: the relief's "
+            f"shading seen from so far apart biases the tie points, and the mosaic's overlaps may show it (simulated, "
+            f"p90: 0.36 px at 30 deg, 0.5 px at 41 deg, 1.2-1.7 px at 55-97 deg); give mosaicking.dem (a DEM at about "
+            f"the frames' resolution takes the shading out)"]
+
+
 def network_notes(cfg, n_tied: int, absolute: bool, n_components: int) -> tuple[list[str], float]:
     """Caveats for the report and the common-rotation sigma (deg per axis)."""
     notes: list[str] = []

@@ -271,6 +271,9 @@ class RegistrationResult:
         For free points: p90 of the displacement between views caused by the relief they
         found (px; :func:`~pipeline.registration.bundle.points.relief_parallax_px`), which
         decides ``points="auto"``; NaN for surface points solved directly.
+    view_angle_deg : float
+        For free points: p90 of the largest angle between a track's rays (degrees;
+        :func:`~pipeline.registration.bundle.points.view_angle_deg`); NaN for surface points.
     """
 
     cameras: dict
@@ -285,6 +288,7 @@ class RegistrationResult:
     points_xyz: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     points: str = "surface"
     relief_parallax_px: float = math.nan
+    view_angle_deg: float = math.nan
 
     def frames_with(self, status: str) -> list[str]:
         """Frame ids whose status is ``status`` (``tied``, ``prior``, ``excluded``)."""

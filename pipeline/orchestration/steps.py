@@ -202,7 +202,8 @@ def shade_step(frame: Frame | FrameFailure, params: RegistrationParams, dem_path
         frame = frame.replace(camera=guide.cameras.get(frame.id, frame.camera))
     if not shading_active(params, dem_path):
         return frame
-    return shading_normalised(frame, load_dem(dem_path), psf_sigma_px=params.shading_psf_px)
+    return shading_normalised(frame, load_dem(dem_path), psf_sigma_px=params.shading_psf_px,
+                              lunar_lambert_l=params.shading_lunar_lambert_l)
 
 
 def shading_active(params: RegistrationParams, dem_path: str | None) -> bool:

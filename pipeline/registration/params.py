@@ -57,6 +57,11 @@ class RegistrationParams(Section):
         "and shading predicted at the right ground), and the adjustment starts again from the prior cameras; "
         "oblique views from opposite sides need 4-6 to settle (docs/registration.md); without a DEM one pass"
     )
+    shading_lunar_lambert_l: float | None = Field(
+        None, ge=0, le=1, description="relief_shading: the predicted shading's lunar-Lambert weight L; null: "
+        "McEwen's lunar L(phase), which also stands for Hapke surfaces; a surface known to follow a constant L "
+        "(e.g. the simulator's default 0.5): that L"
+    )
     shading_psf_px: float = Field(
         0.5, ge=0, description="relief_shading: Gaussian PSF sigma (frame pixels) of the cameras, blurring the "
         "predicted shading as the optics blur the image"

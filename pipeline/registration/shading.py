@@ -19,6 +19,13 @@ then the camera's PSF), which takes out both: the same cross-strip ties are then
 px median / 0.12 px p90 (with the PSF taken as 0 or 1 px instead of the true 0.5 px: 0.13 /
 0.27 and 0.34 / 0.68 px; the law as Lambert instead of lunar-Lambert: 0.07 / 0.18 px).
 
+The predicted law matters more where the surface's differs from it. Over the craters, rendered
+with LROC's Hapke (WAC 643 nm, with its roughness), the shading of lunar-Lambert ``L = 0.5``
+leaves 0.18 / 0.37 px (-0.17 along the look), McEwen's lunar ``L(phase)`` 0.058 / 0.117;
+rendered with ``L = 0.5``, the same two give 0.026 / 0.064 and 0.15 / 0.31 px. The default is the Moon's
+``L(phase)`` (``registration.shading_lunar_lambert_l: null``); a surface known to follow a
+constant ``L`` (the simulator's default, 0.5) is given it.
+
 Pixels whose predicted shading is under ``min_fraction`` of the frame's median (slopes in
 their own shadow or at grazing Sun) are masked: dividing by it would amplify noise.
 Coordinates are CSM image coordinates (first pixel centre at ``(0.5, 0.5)``); angles radians.
@@ -32,16 +39,10 @@ from scipy import ndimage
 from pipeline.geometry.reflectance import lunar_lambert
 from pipeline.geometry.topography import topographic_pixel_angles
 
-__all__ = ["SHADING_LUNAR_LAMBERT_L", "relief_shading", "shading_normalised"]
-
-SHADING_LUNAR_LAMBERT_L = 0.5
-"""Limb-darkening weight of the predicted shading's lunar-Lambert law. Only the ratio
-between slopes matters to matching: on ``oblique_relief`` (rendered with ``L = 0.5``) Lambert
-(``L = 0``) leaves cross-view tie points 0.07 px median / 0.18 px p90 off, against 0.04 / 0.12."""
-
+__all__ = ["relief_shading", "shading_normalised"]
 
 def relief_shading(camera, dem, *, supersample: int = 2, psf_sigma_px: float = 0.5,
-                   lunar_lambert_l: float = SHADING_LUNAR_LAMBERT_L) -> tuple[np.ndarray, np.ndarray]:
+                   lunar_lambert_l: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Brightness of a uniform-albedo surface on ``dem`` as ``camera`` sees it, per pixel.
 
     Each pixel is traced as ``supersample x supersample`` rays to the terrain, each ray's
@@ -62,8 +63,10 @@ def relief_shading(camera, dem, *, supersample: int = 2, psf_sigma_px: float = 0
         Rays per pixel along each axis.
     psf_sigma_px : float
         Gaussian sigma (pixels) of the camera's point-spread function; 0: none.
-    lunar_lambert_l : float
-        ``L`` of the law, 0 (Lambert) to 1 (Lommel-Seeliger).
+    lunar_lambert_l : float, optional
+        A constant ``L`` of the law, 0 (Lambert) to 1 (Lommel-Seeliger); default McEwen's
+        lunar ``L(phase)`` (:func:`~pipeline.geometry.reflectance.lunar_lambert_l`, the
+        Moon's: it also stands for Hapke surfaces; see the module docstring).
 
     Returns
     -------
@@ -82,15 +85,17 @@ def relief_shading(camera, dem, *, supersample: int = 2, psf_sigma_px: float = 0
     >>> cam = FrameCamera.build(lines=8, samples=8, focal_length_mm=100.0, pixel_pitch_mm=0.18,
     ...                         position_m=(-1_837_400.0, 0.0, 0.0), cam_to_body=down, sun_position_m=sun)
     >>> flat = Dem.from_array(np.zeros((50, 50)), Affine(0.01, 0, 179.75, 0, -0.01, 0.25), datum_radius_m=1737400.0)
-    >>> shade, hit = relief_shading(cam, flat)
+    >>> shade, hit = relief_shading(cam, flat, lunar_lambert_l=0.5)
     >>> bool(hit.all()), round(float(shade.mean()), 3)  # 2 L mu0 / (mu0 + mu) + (1 - L) mu0, mu0 = 0.5, mu = 1
     (True, 0.583)
+    >>> round(float(relief_shading(cam, flat)[0].mean()), 3)  # phase 60 deg: McEwen's L = 0.416
+    0.569
     """
     s = int(supersample)
     lines, samples = camera.lines, camera.samples
     inc, emi, pha, hit = topographic_pixel_angles(camera, (lines, samples), dem, supersample=s)
     factor = np.zeros(hit.shape)
-    factor[hit] = lunar_lambert(inc[hit], emi[hit], pha[hit], float(lunar_lambert_l))
+    factor[hit] = lunar_lambert(inc[hit], emi[hit], pha[hit], lunar_lambert_l)
     shading = factor.reshape(lines, s, samples, s).mean(axis=(1, 3))
     if psf_sigma_px > 0:
         shading = ndimage.gaussian_filter(shading, psf_sigma_px, mode="nearest")
@@ -98,7 +103,7 @@ def relief_shading(camera, dem, *, supersample: int = 2, psf_sigma_px: float = 0
 
 
 def shading_normalised(frame, dem, *, psf_sigma_px: float = 0.5, min_fraction: float = 0.2,
-                       supersample: int = 2):
+                       supersample: int = 2, lunar_lambert_l: float | None = None):
     """``frame`` with its pixels divided by :func:`relief_shading` (a copy; the input is kept).
 
     Pixels the terrain does not hit, or whose shading is under ``min_fraction`` of the
@@ -109,7 +114,7 @@ def shading_normalised(frame, dem, *, psf_sigma_px: float = 0.5, min_fraction: f
     frame : Frame
         Pixels loaded (``data``, ``mask`` True = invalid) and a camera.
     dem : Dem
-    psf_sigma_px, supersample : see :func:`relief_shading`.
+    psf_sigma_px, supersample, lunar_lambert_l : see :func:`relief_shading`.
     min_fraction : float
         Weakest predicted shading kept, as a fraction of the frame's median.
 
@@ -117,7 +122,8 @@ def shading_normalised(frame, dem, *, psf_sigma_px: float = 0.5, min_fraction: f
     -------
     Frame
     """
-    shade, hit = relief_shading(frame.camera, dem, supersample=supersample, psf_sigma_px=psf_sigma_px)
+    shade, hit = relief_shading(frame.camera, dem, supersample=supersample, psf_sigma_px=psf_sigma_px,
+                                lunar_lambert_l=lunar_lambert_l)
     bad = ~hit if frame.mask is None else (np.asarray(frame.mask, bool) | ~hit)
     if (~bad).any():
         bad |= shade < min_fraction * float(np.median(shade[~bad]))

@@ -58,13 +58,27 @@ def _errors(dem, fr, fs):
 
 def test_shading_normalised_views_tie_without_the_look_direction_bias(opposite_views):
     """Measured: raw images 0.22 px median / 0.41 px p90, biased -0.21 px along the look;
-    shading-normalised 0.03 / 0.06 px, bias -0.01 px."""
+    shading-normalised with the surface's law (lunar-Lambert L = 0.5) 0.03 / 0.06 px, bias
+    -0.01 px (with the default, McEwen's L(phase): 0.15 / 0.31 px, +0.12 px)."""
     dem, (fr, fs) = opposite_views
     _, along_raw = _errors(dem, fr, fs)
     assert np.median(along_raw) < -0.1  # the bias the normalisation removes
-    err, along = _errors(dem, shading_normalised(fr, dem), shading_normalised(fs, dem))
+    err, along = _errors(dem, shading_normalised(fr, dem, lunar_lambert_l=0.5),
+                         shading_normalised(fs, dem, lunar_lambert_l=0.5))
     assert np.median(err) < 0.08 and np.percentile(err, 90) < 0.15, (np.median(err), np.percentile(err, 90))
     assert abs(np.median(along)) < 0.05
+
+
+def test_the_default_law_takes_the_shading_of_a_hapke_surface_out(relief_dem):
+    """Rendered with LROC's Hapke (WAC 643 nm, roughness 23.7 deg): shading predicted with the
+    default McEwen L(phase) leaves 0.058 px median / 0.117 px p90, -0.03 px along the look
+    (measured); with lunar-Lambert L = 0.5 0.18 / 0.37 px, -0.17 px."""
+    fr, fs = _views(relief_dem, scattering_law("hapke_lroc"))
+    err, along = _errors(relief_dem, shading_normalised(fr, relief_dem), shading_normalised(fs, relief_dem))
+    assert np.percentile(err, 90) < 0.2 and abs(np.median(along)) < 0.08, (np.percentile(err, 90), np.median(along))
+    err, along = _errors(relief_dem, shading_normalised(fr, relief_dem, lunar_lambert_l=0.5),
+                         shading_normalised(fs, relief_dem, lunar_lambert_l=0.5))
+    assert np.percentile(err, 90) > 0.25 and np.median(along) < -0.1  # the wrong law's bias
 
 
 def test_over_craters_the_bias_is_the_laws_emission_dependence(relief_dem):

@@ -80,6 +80,7 @@ def register(frames: Sequence[Frame | FrameFailure], config: Config | None = Non
     config = config or load_config()
     reg, seed = config.registration, config.run.seed
     dem = str(config.mosaicking.dem) if config.mosaicking.dem else None
+    base = str(config.mosaicking.relief_base) if config.mosaicking.relief_base and not dem else None
     good = [f for f in frames if isinstance(f, Frame) and f.camera is not None]
     cameras = {f.id: f.camera for f in good}
     matches, controls, pairs = [], [], []
@@ -93,7 +94,7 @@ def register(frames: Sequence[Frame | FrameFailure], config: Config | None = Non
         if pairs:
             matched = [steps.shade_step(f, reg, dem, result) for f in good]
             matches = [steps.match_step(matched[p.i], matched[p.j], p, reg, seed, dem) for p in pairs]
-        result = steps.adjust_step(cameras, matches, controls, reg, seed, dem)
+        result = steps.adjust_step(cameras, matches, controls, reg, seed, dem, base)
     return result
 
 

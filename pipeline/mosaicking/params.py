@@ -115,8 +115,9 @@ class MosaickingParams(Section):
         "median offset from it), which decides where there are no tie points (m)"
     )
     relief_base: Path | None = Field(
-        None, description="coarse DEM (GeoTIFF or ISIS cube) the relief model tends to where tie points are sparse; "
-        "default the sphere"
+        None, description="coarse DEM (GeoTIFF or ISIS cube, e.g. a global one) the relief model tends to where tie "
+        "points are sparse; without a dem the free tie points' common level also follows it (to "
+        "registration.point_radius_sigma_m), which a strip's own geometry fixes only weakly; default the sphere"
     )
     relief_min_points: int = Field(
         3, ge=1, description="tie points in a 3 x 3 block of relief posts that count as dense (the report's coverage)"

@@ -186,6 +186,7 @@ class _Builder:
         ]
         cameras = {f.id: f.camera for f in p.frames}
         dem = str(mos.dem) if mos.dem else None
+        base = str(mos.relief_base) if mos.relief_base and not mos.dem else None
         controls = [
             self.task("control", f"control-{k}", steps.control_step, c, reg, seed,
                       key_parts=(c.key, _section_token(reg), seed))
@@ -210,8 +211,9 @@ class _Builder:
                 for q in (p.pairs if reg.enabled else [])
             ]
             registration = self.task("adjusted", "adjust", steps.adjust_step, cameras, matches, controls, reg,
-                                     seed, dem, key_parts=(cameras, [m.key for m in matches],
-                                                           [c.key for c in controls], _section_token(reg), seed, dem))
+                                     seed, dem, base, key_parts=(cameras, [m.key for m in matches],
+                                                                 [c.key for c in controls], _section_token(reg), seed,
+                                                                 dem, base))
         self.relief = None
         if reliefstep.relief_active(mos, reg.enabled):
             self.relief = self.task("relief", "relief", reliefstep.relief_step, registration, p.grid, mos,

@@ -12,7 +12,9 @@ Commit protocol
 2. The report is rendered into the staging folder from the staged GeoTIFF (it shows the
    mosaic's final path); then the GeoTIFF, quicklook, STAC item and report are renamed. A
    report that cannot be rendered stops the run before anything is renamed.
-3. The journal and the staging folder are removed.
+3. Side files of the same output that this set does not write (an earlier run's relief model
+   when this run has a DEM, its quicklook when this one has none...) are removed: they would
+   describe the mosaic just replaced. Then the journal and the staging folder are removed.
 
 A run killed between 1 and 3 leaves the journal: the next run of the same request reports
 which products the interrupted run left and which are missing, may replace them without
@@ -45,6 +47,9 @@ __all__ = ["OutputSet"]
 JOURNAL_FORMAT = "farside-output-set/1"
 _LEGACY_TEMPORARIES = ("*.partial.tif", "*.cog.tif", "*.ovr.tmp", "partial")
 """Temporaries of earlier farside versions (and of ``pipeline.mosaic``) beside the output."""
+_SIDE_FILES = {"quicklook": default_quicklook_path, "stac": default_stac_path, "relief": default_relief_path,
+               "report": default_report_path}
+"""The products beside ``OUT.tif``, by kind, in the set's order after the mosaic."""
 
 
 @dataclass
@@ -82,16 +87,17 @@ class OutputSet:
                 relief: bool = False) -> OutputSet:
         """The output set of one run writing ``out`` (the GeoTIFF) and the files asked for beside it."""
         out = Path(out)
-        products = {"mosaic": out}
-        if quicklook:
-            products["quicklook"] = default_quicklook_path(out)
-        if stac:
-            products["stac"] = default_stac_path(out)
-        if relief:
-            products["relief"] = default_relief_path(out)
-        if report:
-            products["report"] = default_report_path(out)
+        wanted = {"quicklook": quicklook, "stac": stac, "relief": relief, "report": report}
+        products = {"mosaic": out} | {kind: path(out) for kind, path in _SIDE_FILES.items() if wanted[kind]}
         return cls(out, products, request)
+
+    @property
+    def leftovers(self) -> list[Path]:
+        """Side files of ``out`` that this set does not write, left by an earlier run (its
+        quicklook, STAC item, relief model or report): they describe another mosaic, so they
+        need ``--overwrite`` like the set's own products, and the commit removes them."""
+        paths = [path(self.out) for kind, path in _SIDE_FILES.items() if kind not in self.products]
+        return [p for p in paths if p.exists() or p.is_symlink()]
 
     @property
     def journal(self) -> Path:
@@ -131,7 +137,7 @@ class OutputSet:
         remove_stale(folder, self.out.name)
         self._remove_legacy_temporaries()
         replaceable = self._interrupted_products()
-        existing = [p for p in self.products.values() if p.exists() or p.is_symlink()]
+        existing = [p for p in self.products.values() if p.exists() or p.is_symlink()] + self.leftovers
         blocked = [p for p in existing if p not in replaceable]
         if blocked and not overwrite:
             names = ", ".join(str(p) for p in blocked)
@@ -222,6 +228,9 @@ class OutputSet:
                     raise MosaicError(f"the run did not produce {staged.name}")
                 os.replace(staged, self.products[kind])
                 done.append(self.products[kind].name)
+            for p in self.leftovers:
+                p.unlink()
+                log.info("removed %s: an earlier run's, not part of this output set", p)
             self.journal.unlink(missing_ok=True)
         except (OSError, MosaicError) as exc:
             missing = [n for n in names if n not in done]

@@ -219,15 +219,17 @@ def control_step(frame: Frame | FrameFailure, params: RegistrationParams, seed: 
 
 
 def adjust_step(cameras: Mapping[str, Any], matches: Iterable, controls: Iterable, params: RegistrationParams,
-                seed: int, dem_path: str | None = None) -> RegistrationResult:
+                seed: int, dem_path: str | None = None, base_path: str | None = None) -> RegistrationResult:
     """The bundle adjustment of every camera from the pairs' tie points (and ground control);
     with registration disabled, the prior cameras (:func:`unregistered`). ``dem_path``
-    (``mosaicking.dem``) gives free tie points their radius prior."""
+    (``mosaicking.dem``) gives free tie points their radius prior; without it ``base_path``
+    (``mosaicking.relief_base``) holds their common level."""
     if not params.enabled:
         return unregistered(cameras)
     found = [m for m in matches if m is not None]
     control = [c for c in controls if c is not None and len(c)]
-    return adjust(dict(cameras), found, params, control=control, seed=seed, dem=load_dem(dem_path))
+    return adjust(dict(cameras), found, params, control=control, seed=seed, dem=load_dem(dem_path),
+                  base=load_dem(base_path))
 
 
 def unregistered(cameras: Mapping[str, Any]) -> RegistrationResult:

@@ -120,7 +120,7 @@ class RegistrationParams(Section):
     )
     point_radius_sigma_m: float = Field(
         100.0, gt=0, description="points: free with a DEM: prior sigma of each point's radius about the DEM (m), "
-        "as ISIS jigsaw's POINT_RADIUS_SIGMA"
+        "as ISIS jigsaw's POINT_RADIUS_SIGMA; with only mosaicking.relief_base: of the network's mean radius about it"
     )
     point_radius_sigma_sphere_m: float = Field(
         3000.0, gt=0, description="points: free without a DEM: prior sigma (m) about the reference sphere of the "

@@ -67,6 +67,24 @@ def run_survey(survey: Path, out: Path, overrides: dict | None = None, registrat
     return ReliefRun(cfg, frames, reg, out, read_relief(rel) if rel.exists() else None, load_truth(survey))
 
 
+def coarse_dem(src: Path, dst: Path, factor: int) -> Path:
+    """``src`` (a GeoTIFF DEM) averaged over ``factor x factor`` posts into ``dst``: a coarse
+    global-like DEM (GLD100's role) from the simulator's truth."""
+    import rasterio
+
+    with rasterio.open(src) as ds:
+        a, prof, t = ds.read(1).astype(float), ds.profile, ds.transform
+    r, c = (a.shape[0] // factor) * factor, (a.shape[1] // factor) * factor
+    b = a[:r, :c].reshape(r // factor, factor, c // factor, factor).mean(axis=(1, 3)).astype("float32")
+    prof.update(width=b.shape[1], height=b.shape[0], transform=t * t.scale(factor, factor), dtype="float32",
+                tiled=False)
+    prof.pop("blockxsize", None)
+    prof.pop("blockysize", None)
+    with rasterio.open(dst, "w", **prof) as ds:
+        ds.write(b, 1)
+    return dst
+
+
 def single_frame_orthos(run: ReliefRun) -> list[tuple[np.ndarray, np.ndarray]]:
     """Every frame orthorectified alone onto the mosaic's grid through the run's surface, with
     the photometric normalisation and the equalisation gain and offset the mosaic applied."""

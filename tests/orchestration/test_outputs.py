@@ -42,6 +42,21 @@ def test_any_existing_product_needs_overwrite(tmp_path):
         (tmp_path / name).unlink()
 
 
+def test_an_earlier_runs_side_files_go_with_the_mosaic_they_describe(tmp_path):
+    """A run without a relief model (a DEM given) or a quicklook replacing one that had them:
+    their files would describe the old mosaic, so they need --overwrite and then go."""
+    for name in ("m.tif", "m.png", "m.relief.tif"):
+        (tmp_path / name).write_text("earlier run")
+    s = OutputSet.for_run(tmp_path / "m.tif", quicklook=False, stac=False, report=False, request="r")
+    with pytest.raises(OutputExists, match="m.png, .*m.relief.tif exist; pass --overwrite"):
+        s.prepare(overwrite=False)
+    s.prepare(overwrite=True)
+    s.stage()
+    s.staged("mosaic").write_text("new")
+    s.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tif"] and (tmp_path / "m.tif").read_text() == "new"
+
+
 def test_a_report_that_cannot_be_rendered_leaves_nothing(tmp_path):
     s = _set(tmp_path)
     _stage_all(s)

@@ -76,6 +76,7 @@ class _Inputs:
     gcp_frame: np.ndarray
     gcp_xy: np.ndarray
     gcp_xyz: np.ndarray
+    base: object = None  # a coarse DEM the free points' level follows without a DEM (else the sphere)
 
 
 @dataclass
@@ -141,18 +142,20 @@ def _starting_points(inp: _Inputs, cfg, dem, level_shift_m: float = 0.0):
         h = r_dem - np.linalg.norm(np.where(np.isfinite(p0), p0, 1.0), axis=1)
         p0 = initial_ground(cams, tr.frame, tr.track, tr.line_sample, tr.n_tracks, height=h[tr.track],
                             on_surface=False)
-    r_prior, fn = radius_prior(np.where(np.isfinite(p0), p0, radii[0]), radii, dem)
+    r_prior, fn = radius_prior(np.where(np.isfinite(p0), p0, radii[0]), radii, dem if dem is not None else inp.base)
     if level_shift_m:
         r_prior, fn = r_prior + level_shift_m, (lambda lon, lat, f=fn: f(lon, lat) + level_shift_m)
     if dem is not None:
         return p0, r_prior, np.full(tr.n_tracks, cfg.point_radius_sigma_m), fn
-    # the sphere holds each point whose rays cannot fix its radius better than it; the others
-    # only hold the network's mean radius to that sigma (sigma * sqrt(n) each): a prior of
-    # that sigma on every point would pull the whole network's relief towards the sphere
+    # the sphere (or the coarse base DEM) holds each point whose rays cannot fix its radius better
+    # than sphere sigma; the others only hold the network's mean radius (sigma * sqrt(n) each: a
+    # prior on every point would pull the whole network's relief towards it), to the sphere sigma
+    # about the sphere, to point_radius_sigma_m about a base DEM (its mean level is that good)
     sphere = cfg.point_radius_sigma_sphere_m
+    level = cfg.point_radius_sigma_m if inp.base is not None else sphere
     rays = ray_radius_sigma(cams, tr.frame, tr.track, tr.line_sample, tr.n_tracks,
                             (cfg.tie_sigma_px or _SIGMA_START_PX) * median_gsd(cams))
-    return p0, r_prior, np.where(rays > sphere, sphere, sphere * math.sqrt(tr.n_tracks)), fn
+    return p0, r_prior, np.where(rays > sphere, sphere, level * math.sqrt(tr.n_tracks)), fn
 
 
 def _screen(r_obs, r_gcp, cfg, est_sigma: float):
@@ -325,6 +328,7 @@ def adjust(
     seed: int = 0,
     excluded: Mapping[str, str] | None = None,
     dem=None,
+    base=None,
 ) -> RegistrationResult:
     """Bundle-adjust camera pointing from pairwise tie points.
 
@@ -356,6 +360,10 @@ def adjust(
         Terrain (:class:`pipeline.geometry.dem.Dem`) for the radius prior of free points;
         without it the prior is the reference sphere with the loose
         ``point_radius_sigma_sphere_m``. Unused for surface-bound points.
+    base : Dem, optional
+        Without ``dem``: a coarse DEM (``mosaicking.relief_base``, e.g. a global one) in place
+        of the sphere, and the network's mean radius held to ``point_radius_sigma_m`` about it
+        (without it a strip's common height floats with the pointing priors).
 
     Returns
     -------
@@ -384,6 +392,7 @@ def adjust(
         for m in matches
     ]
     inp = _inputs(cameras, matches, cfg, control, excluded)
+    inp.base = base
     rs, points, parallax, view = _solve_auto(inp, cfg, dem)
     adjusted = {}
     solve_pos = cfg.position_sigma_m is not None

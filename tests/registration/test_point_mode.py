@@ -12,8 +12,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from affine import Affine
 
 from bench.perfect_ties import perfect_ties
+from pipeline.geometry.body import xyz_to_lonlat
+from pipeline.geometry.dem import Dem
 from pipeline.registration import adjust
 from pipeline.registration.bundle.pointmode import Level
 from pipeline.registration.bundle.report import OBLIQUE_VIEW_DEG
@@ -43,6 +46,23 @@ def test_a_flat_weak_network_is_solved_on_the_sphere(survey, survey_matches, cfg
     for k in survey.ids:
         np.testing.assert_array_equal(auto.corrections[k].rotvec_rad, surface.corrections[k].rotvec_rad)
     assert any("points: auto" in n and "reference surface" in n for n in auto.notes)
+
+
+def test_a_base_dem_holds_the_free_points_level(survey, survey_matches, cfg):
+    """The flat weak network's free points float (+867 m, above); a coarse base DEM
+    (``mosaicking.relief_base``, here flat at the sphere) holds their mean level to
+    point_radius_sigma_m (measured +18 m), and auto keeps them free instead of falling back to the
+    sphere."""
+    _, matches = survey_matches
+    free = adjust(survey.reported, matches, cfg.model_copy(update={"points": "free"}))
+    ok = np.all(np.isfinite(free.points_xyz), axis=1)
+    lon, lat = (np.degrees(a) for a in xyz_to_lonlat(free.points_xyz[ok]))
+    west, north = math.floor(lon.min()) - 1, math.ceil(lat.max()) + 1
+    base = Dem.from_array(np.zeros((40, 40)), Affine(0.1, 0, west, 0, -0.1, north), datum_radius_m=1737400.0)
+    held = adjust(survey.reported, matches, cfg.model_copy(update={"points": "auto"}), base=base)
+    assert held.points == "free"
+    r = np.linalg.norm(held.points_xyz[np.all(np.isfinite(held.points_xyz), axis=1)], axis=1) - 1737400.0
+    assert abs(np.median(r)) < 100.0, np.median(r)
 
 
 def test_relief_keeps_free_points():

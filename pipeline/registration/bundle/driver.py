@@ -309,7 +309,8 @@ def _solve_auto(inp: _Inputs, cfg, dem) -> tuple[_Rounds, str, float, float]:
     gamma, count = ray_angle(inp.cams, tr.frame, tr.track, tr.line_sample, tr.n_tracks)
     level, parallax = relief_parallax(inp.cams, tr.track, gamma, rs.act_idx, rs.uv_xyz, dem)
     view = view_angle_deg(gamma, count)
-    if cfg.points != "auto" or dem is not None or parallax > cfg.relief_parallax_px:
+    held = dem is not None or inp.base is not None  # a DEM holds the level: no datum test, no sphere
+    if cfg.points != "auto" or held or parallax > cfg.relief_parallax_px:
         return rs, points, parallax, view
     if abs(level.parallax_px) > cfg.relief_parallax_px:  # a common height that matters: is it the data's?
         shift = math.copysign(cfg.point_radius_sigma_sphere_m / 3.0, -level.height_m)

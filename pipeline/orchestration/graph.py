@@ -186,7 +186,7 @@ class _Builder:
         ]
         cameras = {f.id: f.camera for f in p.frames}
         dem = str(mos.dem) if mos.dem else None
-        base = str(mos.relief_base) if mos.relief_base and not mos.dem else None
+        base = steps.level_base(mos)
         controls = [
             self.task("control", f"control-{k}", steps.control_step, c, reg, seed,
                       key_parts=(c.key, _section_token(reg), seed))

@@ -70,6 +70,7 @@ __all__ = [
     "effective_calibration",
     "equalize_step",
     "excluded_ids",
+    "level_base",
     "load_dem",
     "masters_step",
     "match_passes",
@@ -180,6 +181,12 @@ def match_step(fi: Frame | FrameFailure, fj: Frame | FrameFailure, pair: Pair, p
     if isinstance(fi, FrameFailure) or isinstance(fj, FrameFailure):
         return None
     return match_pair(fi, fj, pair, params, seed=seed, dem=load_dem(dem_path))
+
+
+def level_base(mosaicking) -> str | None:
+    """The coarse DEM that holds the free tie points' level (``mosaicking.relief_base``), when
+    no ``mosaicking.dem`` does it (:func:`adjust_step`'s ``base_path``)."""
+    return str(mosaicking.relief_base) if mosaicking.relief_base and not mosaicking.dem else None
 
 
 def match_passes(params: RegistrationParams, dem_path: str | None) -> int:

@@ -54,6 +54,14 @@ class ReliefRun:
         return steps.terrain(str(mos.dem) if mos.dem else None, self.relief)
 
 
+def register_survey(survey: Path, overrides: dict | None = None):
+    """Ingest, calibrate and register ``survey`` with the default configuration plus ``overrides``:
+    the ``RegistrationResult`` alone (no mosaic)."""
+    cfg = load_config(None, overrides or {})
+    found = ingest(survey, calibration=survey / "calibration", config=cfg)
+    return register(calibrate(found.frames, found.calibration, cfg), cfg)
+
+
 def run_survey(survey: Path, out: Path, overrides: dict | None = None, registration=None) -> ReliefRun:
     """Ingest, calibrate, register (unless ``registration`` is given), cross-check and mosaic
     ``survey`` into ``out`` with the default configuration plus ``overrides``."""

@@ -20,10 +20,8 @@ import numpy as np
 import pytest
 
 from bench.relief import camera_misregistration
-from pipeline import calibrate, ingest, register
-from pipeline.config import load_config
 from pipeline.simulation import load_truth, simulate_survey, survey_preset
-from tests.mosaicking.relief_helpers import measure, run_survey
+from tests.mosaicking.relief_helpers import measure, register_survey, run_survey
 
 pytestmark = pytest.mark.slow
 
@@ -57,8 +55,6 @@ def test_views_20_deg_from_opposite_sides_settle_within_the_default_passes(tmp_p
     out = tmp_path / "survey"
     simulate_survey(out, **survey_preset("oblique_relief", seed=3, frames_per_strip=4, oblique_deg=(20.0, 25.0)),
                     workers=1)
-    cfg = load_config(None, {"mosaicking": {"dem": str(out / "truth" / "dem.tif")}})
-    found = ingest(out, calibration=out / "calibration", config=cfg)
-    reg = register(calibrate(found.frames, found.calibration, cfg), cfg)
+    reg = register_survey(out, {"mosaicking": {"dem": str(out / "truth" / "dem.tif")}})
     errors = camera_misregistration(load_truth(out), dict(reg.cameras))
     assert np.percentile(errors, 90) <= 0.3, np.percentile(errors, 90)

@@ -20,11 +20,9 @@ import numpy as np
 import pytest
 
 from bench.relief import camera_misregistration
-from pipeline import calibrate, ingest, register
-from pipeline.config import load_config
 from pipeline.geometry.body import xyz_to_lonlat
 from pipeline.simulation import load_truth, simulate_survey, survey_preset
-from tests.mosaicking.relief_helpers import coarse_dem, measure, run_survey
+from tests.mosaicking.relief_helpers import coarse_dem, measure, register_survey, run_survey
 
 pytestmark = pytest.mark.slow
 
@@ -95,9 +93,7 @@ def test_a_coarse_base_dem_holds_the_strips_level(tmp_path):
     out = tmp_path / "survey"
     simulate_survey(out, **survey_preset("relief_strip", seed=5), workers=1)
     base = coarse_dem(out / "truth" / "dem.tif", tmp_path / "base.tif", 20)
-    cfg = load_config(None, {"mosaicking": {"relief_base": str(base)}})
-    found = ingest(out, calibration=out / "calibration", config=cfg)
-    reg = register(calibrate(found.frames, found.calibration, cfg), cfg)
+    reg = register_survey(out, {"mosaicking": {"relief_base": str(base)}})
     truth = load_truth(out)
     assert reg.points == "free"
     assert np.percentile(camera_misregistration(truth, dict(reg.cameras)), 90) <= 0.3

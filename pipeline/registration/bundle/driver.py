@@ -96,7 +96,8 @@ class _Rounds:
     groups: list = None  # camera groups (blocks.camera_groups)
 
 
-def _inputs(cameras: Mapping, matches: Sequence, cfg, control: Sequence[GroundControl], excluded) -> _Inputs:
+def _inputs(cameras: Mapping, matches: Sequence, cfg, control: Sequence[GroundControl], excluded,
+            base=None) -> _Inputs:
     excluded = dict(excluded or {})
     ids_all = [str(k) for k in cameras]
     cams_all = {str(k): v for k, v in cameras.items()}
@@ -114,7 +115,7 @@ def _inputs(cameras: Mapping, matches: Sequence, cfg, control: Sequence[GroundCo
     gcp_frame = np.concatenate([np.full(len(c), fidx[c.frame_id]) for c in control]) if control else np.zeros(0, int)
     gcp_xy = np.concatenate([c.line_sample for c in control]) if control else np.zeros((0, 2))
     gcp_xyz = np.concatenate([c.xyz for c in control]) if control else np.zeros((0, 3))
-    return _Inputs(ids_all, ids, cams, excluded, tracks, gcp_frame, gcp_xy, gcp_xyz)
+    return _Inputs(ids_all, ids, cams, excluded, tracks, gcp_frame, gcp_xy, gcp_xyz, base)
 
 
 def _frame_sigmas(cfg, k: int) -> tuple[list[float], list[float] | None]:
@@ -392,8 +393,7 @@ def adjust(
         {"id_i": m.id_i, "id_j": m.id_j, "n": len(m), "score": float(m.score), "reason": m.reason}
         for m in matches
     ]
-    inp = _inputs(cameras, matches, cfg, control, excluded)
-    inp.base = base
+    inp = _inputs(cameras, matches, cfg, control, excluded, base)
     rs, points, parallax, view = _solve_auto(inp, cfg, dem)
     adjusted = {}
     solve_pos = cfg.position_sigma_m is not None

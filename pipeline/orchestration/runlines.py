@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from pipeline.registration.bundle.report import relief_view_notes
+from pipeline.registration.bundle.report import level_notes, relief_view_notes
 
 __all__ = ["adjustment_lines", "relief_line"]
 
@@ -24,8 +24,9 @@ def adjustment_lines(reg, dem_given: bool = False) -> list[str]:
 
     ``reg`` is a ``RegistrationResult`` (its ``convergence`` and ``motion``); an adjustment
     that did not run (no tie points) says so. A warning line (``WARNING: ...``) when it did
-    not converge, the network drifted, or free points over relief were seen from far apart
-    with no DEM given (``dem_given``: ``mosaicking.dem`` was set).
+    not converge, the network drifted, free points over relief were seen from far apart
+    with no DEM given (``dem_given``: ``mosaicking.dem`` was set), or nothing but the priors
+    fixes the free points' level (:func:`~pipeline.registration.bundle.report.level_notes`).
 
     >>> from types import SimpleNamespace as NS
     >>> conv = NS(rounds=2, converged=True, reason="round 2: converged: step below 1e-4", iterations=7,
@@ -54,6 +55,8 @@ def adjustment_lines(reg, dem_given: bool = False) -> list[str]:
     if math.isfinite(getattr(reg, "relief_parallax_px", math.nan)):
         view = getattr(reg, "view_angle_deg", math.nan)
         views = f", views {view:.0f} deg apart" if math.isfinite(view) else ""
+        level = getattr(reg, "level_sigma_m", math.nan)
+        views += f", level to {level:.0f} m (1 sigma)" if math.isfinite(level) else ""
         lines.append(f"tie points: {reg.points} (relief parallax p90 {reg.relief_parallax_px:.2f} px{views})")
     motion = list(getattr(reg, "motion", {}).values())
     if motion:
@@ -70,6 +73,7 @@ def adjustment_lines(reg, dem_given: bool = False) -> list[str]:
         lines.append("WARNING: network drift: the corrections are well beyond the priors and nothing absolute holds "
                      "the network; add ground control (registration.reference_basemap)")
     notes = relief_view_notes(getattr(reg, "points", ""), getattr(reg, "view_angle_deg", math.nan), dem_given)
+    notes += level_notes(getattr(reg, "level_sigma_m", math.nan), getattr(reg, "level_parallax_px", math.nan))
     return lines + [f"WARNING: {note}" for note in notes]
 
 

@@ -29,6 +29,7 @@ from pipeline.errors import RegistrationError
 from pipeline.geometry.body import xyz_to_lonlat
 from pipeline.registration.bundle.blocks import BlockProblem, camera_groups
 from pipeline.registration.bundle.cameras import kind_of
+from pipeline.registration.bundle.covariance import level_mode
 from pipeline.registration.bundle.pointmode import auto_note, relief_parallax
 from pipeline.registration.bundle.points import (
     initial_ground,
@@ -43,6 +44,7 @@ from pipeline.registration.bundle.report import (
     camera_motion,
     convergence_notes,
     convergence_of,
+    level_notes,
     network_notes,
     relief_view_notes,
 )
@@ -321,6 +323,22 @@ def _solve_auto(inp: _Inputs, cfg, dem) -> tuple[_Rounds, str, float, float]:
     return _solve_rounds(inp, cfg.model_copy(update={"points": "surface"}), dem), "surface", parallax, math.nan
 
 
+def _level(rs: _Rounds, inp: _Inputs, cfg, points: str) -> tuple[float, float]:
+    """The free points' level sigma (m) and the p90 over the tracks of the displacement between
+    views (px) it causes on the true surface: each point's rise with the level
+    (:func:`~.covariance.level_mode`) times ``2 tan(gamma / 2)`` for its views ``gamma`` apart;
+    NaN for surface points."""
+    if points != "free" or rs.problem is None or not rs.solutions:
+        return math.nan, math.nan
+    sigma, rise = level_mode(rs.problem, rs.solutions[-1].x, cfg)
+    if not math.isfinite(sigma):
+        return math.nan, math.nan
+    tr = inp.tracks
+    gamma, _ = ray_angle(inp.cams, tr.frame, tr.track, tr.line_sample, tr.n_tracks)
+    shift = np.abs(rise) * 2.0 * np.tan(gamma[np.unique(tr.track[rs.act_idx])] / 2.0) / median_gsd(inp.cams)
+    return sigma, float(np.percentile(shift, 90))
+
+
 def adjust(
     cameras: Mapping,
     matches: Sequence,
@@ -421,7 +439,12 @@ def adjust(
         log.info(notes[-1])
     motion = camera_motion(corrections, cfg)
     convergence = convergence_of(rs.solutions, rs.rounds, cfg, motion, absolute, rs.stopped_with_outliers)
-    for note in convergence_notes(convergence, cfg) + relief_view_notes(points, view, dem is not None):
+    level_sigma, level_px = _level(rs, inp, cfg, points)
+    if math.isfinite(level_sigma):
+        notes.append(f"free tie points: their common level is known to {level_sigma:.0f} m (1 sigma)")
+        log.info(notes[-1])
+    for note in (convergence_notes(convergence, cfg) + relief_view_notes(points, view, dem is not None)
+                 + level_notes(level_sigma, level_px)):
         notes.append(note)
         log.warning(note)
     before = rs.before
@@ -446,4 +469,4 @@ def adjust(
     log.info("registration: %d/%d frames tied, %d tracks, rms %.3f -> %.3f px, %d outliers",
              n_tied, len(inp.ids_all), stats.n_tracks, stats.rms_before_px, stats.rms_after_px, stats.n_outliers)
     return RegistrationResult(out_cams, corrections, status, network, stats, pair_info, notes, convergence, motion,
-                              rs.uv_xyz, points, parallax, view)
+                              rs.uv_xyz, points, parallax, view, level_sigma, level_px)

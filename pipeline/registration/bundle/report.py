@@ -19,7 +19,7 @@ from pipeline.registration.bundle.result import CameraMotion, Convergence, Frame
 
 log = logging.getLogger(__name__)
 
-__all__ = ["camera_motion", "convergence_notes", "convergence_of", "network_notes"]
+__all__ = ["camera_motion", "convergence_notes", "convergence_of", "level_notes", "network_notes", "relief_view_notes"]
 
 
 def camera_motion(corrections: Mapping[str, FrameCorrection], cfg) -> dict[str, CameraMotion]:
@@ -140,6 +140,35 @@ def relief_view_notes(points: str, view_angle_deg: float, dem_given: bool) -> li
             f"shading seen from so far apart biases the tie points, and the mosaic's overlaps may show it (simulated, "
             f"p90: 0.36 px at 30 deg, 0.5 px at 41 deg, 1.2-1.7 px at 55-97 deg); give mosaicking.dem (a DEM at about "
             f"the frames' resolution takes the shading out)"]
+
+
+LEVEL_PARALLAX_PX = 0.3  # a level this uncertain misplaces the views on the true surface by more (issue 19's target)
+
+
+def level_notes(level_sigma_m: float, level_parallax_px: float) -> list[str]:
+    """A warning when the free tie points' common level is so uncertain that, on the true
+    surface, the views it misplaces would disagree by more than :data:`LEVEL_PARALLAX_PX`.
+
+    ``level_sigma_m`` is the level's posterior sigma
+    (:func:`~pipeline.registration.bundle.covariance.level_mode`), ``level_parallax_px`` the
+    displacement between views it causes. The mosaic's overlaps still agree (the frames are
+    consistent on the adjusted surface); what is uncertain is the relief model's height and
+    where the frames lie on the ground. A single nadir strip without a DEM is the typical case:
+    only the pointing priors fix its level (``relief_strip``: 910 m, 1.9 px at 1 sigma;
+    its error was 0, +578, -203, +1004 m over seeds 0, 3, 4, 5, the cameras 0.13, 0.97, 0.45, 1.81 px
+    p90 on the true surface).
+
+    >>> level_notes(910.0, 1.9)[0][:50]
+    'the free tie points: their common level is known o'
+    >>> level_notes(12.0, 0.03), level_notes(float("nan"), float("nan"))
+    ([], [])
+    """
+    if not level_parallax_px > LEVEL_PARALLAX_PX:
+        return []
+    return [f"the free tie points: their common level is known only to {level_sigma_m:.0f} m (1 sigma), from the "
+            f"pointing priors: the overlaps agree, but the relief model's heights and the frames' places on the "
+            f"ground are uncertain by about that ({level_parallax_px:.1f} px between views); give "
+            f"mosaicking.relief_base (a global DEM, e.g. the LOLA/GLD100 one) or registration.reference_basemap"]
 
 
 def network_notes(cfg, n_tied: int, absolute: bool, n_components: int) -> tuple[list[str], float]:

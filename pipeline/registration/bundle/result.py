@@ -274,6 +274,13 @@ class RegistrationResult:
     view_angle_deg : float
         For free points: p90 of the largest angle between a track's rays (degrees;
         :func:`~pipeline.registration.bundle.points.view_angle_deg`); NaN for surface points.
+    level_sigma_m : float
+        For free points: posterior sigma of their mean radius (m;
+        :func:`~pipeline.registration.bundle.covariance.level_mode`): how well the data, the
+        priors, a DEM or ground control fix the network's height; NaN for surface points.
+    level_parallax_px : float
+        p90 over the tie points of the displacement between views (px) that a level error of
+        ``level_sigma_m`` causes on the true surface.
     """
 
     cameras: dict
@@ -289,6 +296,8 @@ class RegistrationResult:
     points: str = "surface"
     relief_parallax_px: float = math.nan
     view_angle_deg: float = math.nan
+    level_sigma_m: float = math.nan
+    level_parallax_px: float = math.nan
 
     def frames_with(self, status: str) -> list[str]:
         """Frame ids whose status is ``status`` (``tied``, ``prior``, ``excluded``)."""

@@ -147,6 +147,19 @@ class Dem:
     def _period_m(self) -> float | None:
         return cylindrical_period_m(self._crs)
 
+    @cached_property
+    def post_m(self) -> float:
+        """North-south spacing of the posts (m): the raster's row step in metres, for a
+        geographic raster its degrees on the datum sphere.
+
+        >>> dem = Dem.from_array(np.zeros((4, 4)), Affine(0.01, 0, 150.0, 0, -0.01, 5.0))
+        >>> round(dem.post_m, 1)
+        303.2
+        """
+        axes = self._crs.axis_info
+        unit = axes[0].unit_conversion_factor if axes else 1.0  # metres, or radians per degree
+        return abs(self.transform.e) * unit * (self.datum_radius_m if self._crs.is_geographic else 1.0)
+
     def height_m(self, lon_rad, lat_rad) -> np.ndarray:
         """Height (m) above ``datum_radius_m`` at planetocentric lon/lat (radians), bilinear
         between pixel centres; NaN outside the raster or next to nodata."""

@@ -41,6 +41,7 @@ from pipeline.registration.bundle.points import (
 from pipeline.registration.bundle.problem import _rms, median_gsd
 from pipeline.registration.bundle.reduced import resolve_linear_solver
 from pipeline.registration.bundle.report import (
+    base_notes,
     camera_motion,
     convergence_notes,
     convergence_of,
@@ -444,7 +445,8 @@ def adjust(
         notes.append(f"free tie points: their common level is known to {level_sigma:.0f} m (1 sigma)")
         log.info(notes[-1])
     for note in (convergence_notes(convergence, cfg) + relief_view_notes(points, view, dem is not None)
-                 + level_notes(level_sigma, level_px)):
+                 + level_notes(level_sigma, level_px)
+                 + (base_notes(inp.base.post_m, median_gsd(inp.cams)) if inp.base is not None and inp.cams else [])):
         notes.append(note)
         log.warning(note)
     before = rs.before

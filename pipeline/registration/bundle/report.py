@@ -19,7 +19,8 @@ from pipeline.registration.bundle.result import CameraMotion, Convergence, Frame
 
 log = logging.getLogger(__name__)
 
-__all__ = ["camera_motion", "convergence_notes", "convergence_of", "level_notes", "network_notes", "relief_view_notes"]
+__all__ = ["base_notes", "camera_motion", "convergence_notes", "convergence_of", "level_notes", "network_notes",
+           "relief_view_notes"]
 
 
 def camera_motion(corrections: Mapping[str, FrameCorrection], cfg) -> dict[str, CameraMotion]:
@@ -140,6 +141,23 @@ def relief_view_notes(points: str, view_angle_deg: float, dem_given: bool) -> li
             f"shading seen from so far apart biases the tie points, and the mosaic's overlaps may show it (simulated, "
             f"p90: 0.36 px at 30 deg, 0.5 px at 41 deg, 1.2-1.7 px at 55-97 deg); give mosaicking.dem (a DEM at about "
             f"the frames' resolution takes the shading out)"]
+
+
+def base_notes(base_post_m: float, gsd_m: float) -> list[str]:
+    """A warning when ``mosaicking.relief_base`` is about as fine as the frames (posts within two
+    ground samples ``gsd_m``): as a base it only holds the tie points' level and fills the relief
+    model where points are sparse, while as ``mosaicking.dem`` the frames would be matched
+    (their shading taken out) and orthorectified through it.
+
+    >>> base_notes(100.0, 180.0)[0][:56]
+    'mosaicking.relief_base has 100 m posts, as fine as the f'
+    >>> base_notes(12800.0, 180.0)
+    []
+    """
+    if not base_post_m <= 2.0 * gsd_m:
+        return []
+    return [f"mosaicking.relief_base has {base_post_m:.0f} m posts, as fine as the frames ({gsd_m:.0f} m): as a base "
+            f"it only holds the tie points' level; give it as mosaicking.dem to match and orthorectify through it"]
 
 
 LEVEL_PARALLAX_PX = 0.3  # a level this uncertain misplaces the views on the true surface by more (issue 19's target)

@@ -70,8 +70,9 @@ def test_a_single_strip_floats_by_about_its_level_sigma_and_says_so():
 
 def test_a_base_dem_holds_the_level_and_one_as_fine_as_the_frames_is_pointed_to_mosaicking_dem():
     """``mosaicking.relief_base`` holds the free points' mean radius to point_radius_sigma_m (100 m):
-    the level sigma falls below it (measured 95 m, the level 6 m off the truth's); a base with posts within two ground samples (here 0.0005 deg,
-    15 m, at 20 m GSD) is better given as mosaicking.dem, and the adjustment says so."""
+    the level sigma falls below it (measured 95 m, the level 6 m off the truth's); a base with
+    posts within two ground samples (here 0.0005 deg, 15 m, at 20 m GSD) is better given as
+    mosaicking.dem, and the adjustment says so."""
     step = 0.0005
     lon = np.arange(149.0, 151.0, step) + step / 2
     lat = np.arange(1.0, -1.0, -step) - step / 2

@@ -28,7 +28,7 @@ import numpy as np
 from pipeline.registration.bundle.blocks import BlockProblem, sum_by
 from pipeline.registration.bundle.problem import _robust
 from pipeline.registration.bundle.reduced import LINEAR_SOLVERS, ReducedPattern, resolve_linear_solver
-from pipeline.registration.bundle.solve import _Normal
+from pipeline.registration.bundle.solve import _Normal, reduced_system
 
 __all__ = ["level_mode"]
 
@@ -71,10 +71,8 @@ def level_mode(problem: BlockProblem, x: np.ndarray, cfg) -> tuple[float, np.nda
     var = float(np.sum(g * z))
     cov = z.copy()  # cov(p_t, L) = V^-1 g + V^-1 W^T S^-1 h
     if problem.nf and problem.n_obs:
-        y = np.matmul(ne.w, v_inv[problem.obs_track])
-        diag = ne.u - sum_by(problem.obs_frame, np.matmul(y, np.transpose(ne.w, (0, 2, 1))), problem.nf)
         pattern = ReducedPattern(problem.obs_frame, problem.obs_track, problem.nf, problem.npf)
-        s_scaled, dsc = pattern.scaled(pattern.assemble(diag, y, ne.w))
+        s_scaled, dsc = pattern.scaled(reduced_system(problem, pattern, ne, ne.u, v_inv)[1])
         h = sum_by(problem.obs_frame, np.einsum("nij,nj->ni", ne.w, z[problem.obs_track]), problem.nf).ravel()
         q = LINEAR_SOLVERS[resolve_linear_solver(cfg.linear_solver)](pattern, s_scaled, h * dsc, {})
         if q is None or not np.all(np.isfinite(q)):

@@ -300,44 +300,43 @@ def _network_table(inp: _Inputs, rs: _Rounds, final_obs, final_gcp, outlier) -> 
     )
 
 
-def _solve_auto(inp: _Inputs, cfg, dem) -> tuple[_Rounds, str, float, float]:
+def _solve_auto(inp: _Inputs, cfg, dem) -> tuple[_Rounds, str, float, float, tuple[float, float]]:
     """The solve rounds with ``cfg.points`` (``auto``: :mod:`~.pointmode`); returns them, how
-    the points were solved, the free points' relief parallax (px) and view angle (deg, p90 of
-    :func:`~.points.view_angle_deg`); NaN for surface points."""
+    the points were solved, the free points' relief parallax (px), view angle (deg, p90 of
+    :func:`~.points.view_angle_deg`) and level (:func:`_level`); NaN for surface points."""
     points = cfg.points if cfg.points != "auto" else "free" if inp.tracks.n_tracks else "surface"
     free = cfg.model_copy(update={"points": "free"})
     rs = _solve_rounds(inp, cfg.model_copy(update={"points": points}), dem)
     if points != "free":
-        return rs, points, math.nan, math.nan
+        return rs, points, math.nan, math.nan, (math.nan, math.nan)
     tr = inp.tracks
     gamma, count = ray_angle(inp.cams, tr.frame, tr.track, tr.line_sample, tr.n_tracks)
     level, parallax = relief_parallax(inp.cams, tr.track, gamma, rs.act_idx, rs.uv_xyz, dem)
     view = view_angle_deg(gamma, count)
     held = dem is not None or inp.base is not None  # a DEM holds the level: no datum test, no sphere
     if cfg.points != "auto" or held or parallax > cfg.relief_parallax_px:
-        return rs, points, parallax, view
+        return rs, points, parallax, view, _level(rs, inp, cfg, gamma)
     if abs(level.parallax_px) > cfg.relief_parallax_px:  # a common height that matters: is it the data's?
         shift = math.copysign(cfg.point_radius_sigma_sphere_m / 3.0, -level.height_m)
         moved = relief_parallax(inp.cams, tr.track, gamma, rs.act_idx, _solve_rounds(inp, free, dem, shift).uv_xyz)[0]
         if level.determined(moved.height_m, shift, cfg.point_radius_sigma_sphere_m):
-            return rs, points, parallax, view
-    return _solve_rounds(inp, cfg.model_copy(update={"points": "surface"}), dem), "surface", parallax, math.nan
+            return rs, points, parallax, view, _level(rs, inp, cfg, gamma)
+    surface = _solve_rounds(inp, cfg.model_copy(update={"points": "surface"}), dem)
+    return surface, "surface", parallax, math.nan, (math.nan, math.nan)
 
 
-def _level(rs: _Rounds, inp: _Inputs, cfg, points: str) -> tuple[float, float]:
+def _level(rs: _Rounds, inp: _Inputs, cfg, gamma: np.ndarray) -> tuple[float, float]:
     """The free points' level sigma (m) and the p90 over the tracks of the displacement between
     views (px) it causes on the true surface: each point's rise with the level
-    (:func:`~.covariance.level_mode`) times ``2 tan(gamma / 2)`` for its views ``gamma`` apart;
-    NaN for surface points."""
-    if points != "free" or rs.problem is None or not rs.solutions:
+    (:func:`~.covariance.level_mode`) times ``2 tan(gamma / 2)`` for its views ``gamma`` (rad,
+    per track) apart; NaN without a solve."""
+    if rs.problem is None or not rs.solutions:
         return math.nan, math.nan
     sigma, rise = level_mode(rs.problem, rs.solutions[-1].x, cfg)
     if not math.isfinite(sigma):
         return math.nan, math.nan
-    tr = inp.tracks
-    gamma, _ = ray_angle(inp.cams, tr.frame, tr.track, tr.line_sample, tr.n_tracks)
-    shift = np.abs(rise) * 2.0 * np.tan(gamma[np.unique(tr.track[rs.act_idx])] / 2.0) / median_gsd(inp.cams)
-    return sigma, float(np.percentile(shift, 90))
+    shift = np.abs(rise) * 2.0 * np.tan(gamma[np.unique(inp.tracks.track[rs.act_idx])] / 2.0)
+    return sigma, float(np.percentile(shift / median_gsd(inp.cams), 90))
 
 
 def adjust(
@@ -413,7 +412,7 @@ def adjust(
         for m in matches
     ]
     inp = _inputs(cameras, matches, cfg, control, excluded, base)
-    rs, points, parallax, view = _solve_auto(inp, cfg, dem)
+    rs, points, parallax, view, (level_sigma, level_px) = _solve_auto(inp, cfg, dem)
     adjusted = {}
     solve_pos = cfg.position_sigma_m is not None
     for k, fid in enumerate(inp.ids):
@@ -440,7 +439,6 @@ def adjust(
         log.info(notes[-1])
     motion = camera_motion(corrections, cfg)
     convergence = convergence_of(rs.solutions, rs.rounds, cfg, motion, absolute, rs.stopped_with_outliers)
-    level_sigma, level_px = _level(rs, inp, cfg, points)
     if math.isfinite(level_sigma):
         notes.append(f"free tie points: their common level is known to {level_sigma:.0f} m (1 sigma)")
         log.info(notes[-1])

@@ -120,6 +120,14 @@ class _Normal:
         self.w = np.matmul(np.transpose(jc, (0, 2, 1)), jp)  # (n_obs, npf, npp)
 
 
+def reduced_system(problem: BlockProblem, pattern: ReducedPattern, ne: _Normal, u: np.ndarray, v_inv: np.ndarray):
+    """``Y = W V^-1`` per observation and the reduced camera matrix ``S = U - W V^-1 W^T``
+    (sparse) for the frame blocks ``u`` and the inverse point blocks ``v_inv``."""
+    y = np.matmul(ne.w, v_inv[problem.obs_track])  # W_o V_t^-1 (matmul: 4x einsum on stacks of 3 x 2)
+    diag = u - sum_by(problem.obs_frame, np.matmul(y, np.transpose(ne.w, (0, 2, 1))), problem.nf)
+    return y, pattern.assemble(diag, y, ne.w)
+
+
 def _step(problem: BlockProblem, pattern: ReducedPattern, ne: _Normal, lam: float, solver, state: dict):
     """The damped Gauss-Newton step (frames, points) or None when the system is not SPD."""
     p = problem
@@ -132,9 +140,7 @@ def _step(problem: BlockProblem, pattern: ReducedPattern, ne: _Normal, lam: floa
         v_inv = np.linalg.inv(v_l) if p.nt else np.zeros((0, p.npp, p.npp))
     except np.linalg.LinAlgError:
         return None
-    y = np.matmul(ne.w, v_inv[p.obs_track])  # W_o V_t^-1 (matmul: 4x einsum on stacks of 3 x 2)
-    diag = u_l - sum_by(p.obs_frame, np.matmul(y, np.transpose(ne.w, (0, 2, 1))), p.nf)
-    s_mat = pattern.assemble(diag, y, ne.w)
+    y, s_mat = reduced_system(p, pattern, ne, u_l, v_inv)
     rhs = ne.bc - sum_by(p.obs_frame, np.einsum("nik,nk->ni", y, ne.bp[p.obs_track]), p.nf)
     s_scaled, dsc = pattern.scaled(s_mat)
     sol = solver(pattern, s_scaled, rhs.ravel() * dsc, state)

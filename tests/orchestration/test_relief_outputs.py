@@ -130,7 +130,7 @@ def test_a_run_writes_the_relief_model_with_the_rest_of_its_outputs(survey, tmp_
     assert len(warnings) == 1 and "common level is known only to" in warnings[0], warnings
     html = result.report.read_text()
     assert 'id="relief"' in html and f"built from <b>{model.n_points}</b>" in html
-    assert 'id="convergence"' in html and 'id="camera-motion"' in html and 'id="level"' in html
+    assert 'id="convergence"' in html and 'id="camera-motion"' in html and "common level is known to" in html
     # a rerun reuses the cached relief model and writes the same file
     again = run(survey, out, calibration=survey / "calibration", config=cfg, report=False, overwrite=True)
     assert again.reused.get("relief") == 1

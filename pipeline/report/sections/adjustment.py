@@ -30,9 +30,8 @@ def adjustment_html(adj: Mapping[str, Any] | None) -> str:
 
     ``adj`` keys: ``converged``, ``reason``, ``rounds``, ``iterations``, ``final_cost``,
     ``linear_solver``, ``drift``, ``rms_rotation_sigmas``, ``rms_position_sigmas``,
-    ``absolute_control``, ``motion`` (frame id -> ``rotation_deg``, ``rotation_sigmas``,
-    ``position_m``, ``position_sigmas``) and, for free tie points, ``level_sigma_m``,
-    ``level_parallax_px`` and ``level_notes`` (the warnings about the level).
+    ``absolute_control`` and ``motion`` (frame id -> ``rotation_deg``, ``rotation_sigmas``,
+    ``position_m``, ``position_sigmas``).
 
     >>> html = adjustment_html({"converged": False, "reason": "round 5: max_nfev", "rounds": 5, "iterations": 100,
     ...                         "final_cost": 3.5, "linear_solver": "splu", "drift": True,
@@ -52,12 +51,7 @@ def adjustment_html(adj: Mapping[str, Any] | None) -> str:
     pos_txt = f", position {num(pos, '.2f')}" if pos is not None and math.isfinite(pos) else ""
     out += (f"<p>Camera corrections against their priors (RMS over the tied frames, in prior sigmas): rotation "
             f"{num(rot, '.2f')}{pos_txt}.</p>")
-    level = adj.get("level_sigma_m", math.nan)
-    if level is not None and math.isfinite(level):
-        out += (f"<p id=\"level\">The free tie points' common level is known to {num(level, '.0f')} m (1 σ); an "
-                f"error that size would move the views {num(adj.get('level_parallax_px'), '.2f')} px apart on the "
-                f"true surface (p90 over the tie points).</p>")
-    notes = list(adj.get("level_notes") or [])
+    notes = []
     if not ok:
         notes.append("The adjustment did not converge: the cameras may not be at their best; raise "
                      "registration.max_nfev or check the tie points.")

@@ -85,6 +85,9 @@ class ReliefModel:
         Post spacing, metres.
     min_points : int
         Points per 3 x 3 posts that count as dense.
+    level_sigma_m : float
+        Posterior sigma of the points' common level (m; the adjustment's ``level_sigma_m``):
+        every height may be off by about this much together; NaN: not known.
     """
 
     heights_m: np.ndarray
@@ -101,6 +104,7 @@ class ReliefModel:
     base: str = "sphere"
     post_m: float = math.nan
     min_points: int = 3
+    level_sigma_m: float = math.nan
 
     @property
     def is_sphere(self) -> bool:
@@ -137,7 +141,7 @@ class ReliefModel:
                 "terrain_sigma_m": float(self.terrain_sigma_m), "dense_fraction": float(self.dense_fraction),
                 "offset_m": float(self.offset_m), "base": self.base, "sphere": self.is_sphere,
                 "post_m": float(self.post_m),
-                "min_points": int(self.min_points),
+                "min_points": int(self.min_points), "level_sigma_m": float(self.level_sigma_m),
                 "shape": tuple(int(n) for n in self.heights_m.shape),
                 "height_range_m": (float(np.min(self.heights_m)), float(np.max(self.heights_m)))}
 

@@ -85,4 +85,4 @@ def read_relief(path: str | Path):
                        float(tags.get("farside_datum_radius_m", "nan")), int(tag("points", 0)),
                        int(tag("outliers", 0)), float(tag("scatter_m", "nan")), float(tag("terrain_sigma_m", "nan")),
                        float(tag("dense_fraction", 0.0)), float(tag("offset_m", 0.0)), str(tag("base", "sphere")),
-                       float(tag("post_m", "nan")), int(tag("min_points", 3)))
+                       float(tag("post_m", "nan")), int(tag("min_points", 3)), float(tag("level_sigma_m", "nan")))

@@ -10,7 +10,9 @@ wins; ``relief: sphere`` keeps the reference sphere.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 
 from pipeline.geometry.grid import MapGrid
 from pipeline.geometry.relief import ReliefModel, relief_model
@@ -36,7 +38,8 @@ def relief_step(registration, grid: MapGrid, params: MosaickingParams) -> Relief
     Points the adjustment held on the reference surface (``registration.points: surface``,
     or what ``auto`` chose where it found no relief) carry no relief: the model is then the
     base surface alone (with a warning for ``relief: model``), and over the sphere the
-    frames are orthorectified onto the sphere itself (``ReliefModel.is_sphere``).
+    frames are orthorectified onto the sphere itself (``ReliefModel.is_sphere``). The model
+    carries the adjustment's level sigma (``ReliefModel.level_sigma_m``).
     """
     free = registration.points == "free"
     points = tie_point_heights(registration, free=free)
@@ -44,8 +47,9 @@ def relief_step(registration, grid: MapGrid, params: MosaickingParams) -> Relief
         log.warning("mosaicking.relief: model needs free tie points (registration.points: free or auto over "
                     "relief); these are surface-bound and carry no relief: the relief model is the base surface alone")
     base = load_dem(str(params.relief_base)) if params.relief_base else None
-    return relief_model(points.lon_rad, points.lat_rad, points.height_m, points.sigma_m, grid,
+    model = relief_model(points.lon_rad, points.lat_rad, points.height_m, points.sigma_m, grid,
                         post_m=params.relief_post_m, slope_change_deg=params.relief_slope_change_deg,
                         prior_sigma_m=params.relief_prior_sigma_m, base=base, datum_radius_m=points.datum_radius_m,
                         min_points=params.relief_min_points)
+    return dataclasses.replace(model, level_sigma_m=getattr(registration, "level_sigma_m", math.nan))
 

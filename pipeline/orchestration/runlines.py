@@ -86,6 +86,9 @@ def relief_line(summary: Mapping[str, Any], path: str | None = None) -> str:
     ['relief model: 1776 tie points (72 outliers)', 'scatter 24 m']
     >>> line.split(", ")[3:]
     ['posts 1820 m', 'heights -2267..1000 m -> out/m.relief.tif']
+    >>> relief_line({"points": 9, "outliers": 0, "scatter_m": 24.5, "dense_fraction": 0.66, "post_m": 1820.5,
+    ...              "height_range_m": (-2.0, 1.0), "level_sigma_m": 909.4}).split(", ")[-1]
+    'heights -2..1 m (common level to 909 m at 1 sigma)'
     >>> relief_line({"points": 0, "sphere": True, "height_range_m": (0.0, 0.0)})
     'relief model: the sphere (no free tie points: no relief that matters was found)'
     """
@@ -95,4 +98,9 @@ def relief_line(summary: Mapping[str, Any], path: str | None = None) -> str:
         return f"relief model: the sphere (no free tie points: no relief that matters was found){where}"
     return (f"relief model: {summary['points']} tie points ({summary['outliers']} outliers), scatter "
             f"{_num(summary['scatter_m'], '.0f')} m, dense over {100 * summary['dense_fraction']:.0f} % of the mosaic, "
-            f"posts {summary['post_m']:.0f} m, heights {lo:.0f}..{hi:.0f} m{where}")
+            f"posts {summary['post_m']:.0f} m, heights {lo:.0f}..{hi:.0f} m{_level(summary)}{where}")
+
+
+def _level(summary: Mapping[str, Any]) -> str:
+    level = summary.get("level_sigma_m", math.nan)
+    return f" (common level to {level:.0f} m at 1 sigma)" if isinstance(level, float) and math.isfinite(level) else ""

@@ -3,6 +3,7 @@ set, the summary's and the report's lines about it and about the adjustment's co
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def _model() -> ReliefModel:
 
 
 def test_relief_model_round_trips_through_the_work_directory_and_its_geotiff(tmp_path):
-    model = _model()
+    model = dataclasses.replace(_model(), level_sigma_m=123.5)
     back = loads(dumps(model))
     np.testing.assert_array_equal(back.heights_m, model.heights_m)
     np.testing.assert_array_equal(back.points, model.points)
@@ -45,6 +46,7 @@ def test_relief_model_round_trips_through_the_work_directory_and_its_geotiff(tmp
     again = read_relief(path)
     np.testing.assert_allclose(again.heights_m, model.heights_m, atol=1e-3)  # float32 on disk
     assert again.summary()["points"] == model.n_points and again.points.sum() == model.n_points
+    assert again.level_sigma_m == 123.5
     dem = Dem.from_file(path)  # and it is a DEM any step can take
     lon, lat = (np.radians(v) for v in model.grid.lonlat())
     np.testing.assert_allclose(dem.height_m(lon, lat), model.heights_m, atol=1e-3)
@@ -118,12 +120,14 @@ def test_a_run_writes_the_relief_model_with_the_rest_of_its_outputs(survey, tmp_
     model = read_relief(relief_path)
     reg = result.registration
     assert model.n_points > 0.9 * reg.stats.n_tracks and model.dense_fraction > 0.3
+    # the file carries the adjustment's level sigma: every height may be off together by that much
+    assert model.level_sigma_m == pytest.approx(reg.level_sigma_m) and model.level_sigma_m > 100.0
     # the survey's world is flat: the free points' network bends a little in this weak nadir
     # geometry (measured: scatter 12 m, dense heights spanning 494 m; 3 km relief would be far more)
     assert model.scatter_m < 30.0 and np.ptp(model.heights_m[model.dense]) < 600.0
     text = result.summary()
     assert "adjustment: converged in" in text and "camera motion: rotation up to" in text
-    assert f"relief model: {model.n_points} tie points" in text
+    assert f"relief model: {model.n_points} tie points" in text and "(common level to" in text
     # free points forced on a flat world: only the priors fix their level (measured 1360 m at 1 sigma;
     # the model's heights came out 856-1350 m below the sphere), and the summary says so
     warnings = [line for line in text.splitlines() if "WARNING" in line]

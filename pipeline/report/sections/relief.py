@@ -14,6 +14,13 @@ from ..plots_relief import plot_relief
 __all__ = ["relief_section"]
 
 
+def _level(sigma_m) -> str:
+    if sigma_m is None or not np.isfinite(sigma_m):
+        return ""
+    return (f" All heights may be off together by about <b>{sigma_m:.0f} m</b> (1 σ): the adjustment's sigma of the "
+            "points' common level (registration notes).")
+
+
 def relief_section(data: ReportData, ctx: PageContext) -> str:
     """The relief model's numbers and maps, or why there is none (a DEM given, the sphere)."""
     rel = data.relief
@@ -28,7 +35,7 @@ def relief_section(data: ReportData, ctx: PageContext) -> str:
         f"of the mosaic. Posts every {num(rel['post_m'], '.0f')} m, heights {lo:.0f} … {hi:.0f} m above the "
         f"sphere; where points are sparse the model tends to {esc(rel['base'])} "
         f"{'+' if rel['offset_m'] >= 0 else '−'} {abs(rel['offset_m']):.0f} m (the points' median offset from it)."
-        "</p>"
+        f"{_level(rel.get('level_sigma_m'))}</p>"
     )
     heights, points = rel.get("heights_m"), rel.get("points_per_post")
     if heights is None or points is None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 
 from pipeline.geometry.grid import MapGrid
 from pipeline.geometry.relief import ReliefModel, relief_model
@@ -51,5 +50,5 @@ def relief_step(registration, grid: MapGrid, params: MosaickingParams) -> Relief
                         post_m=params.relief_post_m, slope_change_deg=params.relief_slope_change_deg,
                         prior_sigma_m=params.relief_prior_sigma_m, base=base, datum_radius_m=points.datum_radius_m,
                         min_points=params.relief_min_points)
-    return dataclasses.replace(model, level_sigma_m=getattr(registration, "level_sigma_m", math.nan))
+    return dataclasses.replace(model, level_sigma_m=registration.level_sigma_m)
 

@@ -13,9 +13,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from affine import Affine
 
 from pipeline.geometry.body import MOON_RADII_M, xyz_to_lonlat
 from pipeline.geometry.cameras import FrameCamera
+from pipeline.geometry.dem import Dem
 from pipeline.registration.pairs import PairMatches
 
 R = MOON_RADII_M[0]
@@ -27,6 +29,16 @@ def relief_m(lon_rad, lat_rad, *, amplitude_m: float = 1500.0, lon0_deg: float =
     y = np.asarray(lat_rad) * R / 10_000.0
     return amplitude_m * (np.tanh(x - 0.5) * 0.6 + 0.5 * np.exp(-((x + 1) ** 2 + (y - 1) ** 2))
                           - 0.6 * np.exp(-((x - 1.5) ** 2 + (y + 1) ** 2) / 0.5))
+
+
+def relief_dem(step_deg: float, lon_deg: tuple[float, float], lat_deg: tuple[float, float]) -> Dem:
+    """:func:`relief_m` as a :class:`~pipeline.geometry.dem.Dem` every ``step_deg`` over
+    ``lon_deg`` x ``lat_deg`` (west, east), (south, north), degrees."""
+    lon = np.arange(lon_deg[0], lon_deg[1], step_deg) + step_deg / 2
+    lat = np.arange(lat_deg[1], lat_deg[0], -step_deg) - step_deg / 2
+    lo, la = np.meshgrid(np.radians(lon), np.radians(lat))
+    return Dem.from_array(relief_m(lo, la), Affine(step_deg, 0, lon_deg[0], 0, -step_deg, lat_deg[1]),
+                          datum_radius_m=R)
 
 
 def nadir(lon_rad: float, lat_rad: float, *, size: int, gsd_m: float, altitude_m: float) -> FrameCamera:

@@ -11,12 +11,17 @@ import math
 
 import numpy as np
 import pytest
-from affine import Affine
 
 from pipeline.geometry.dem import Dem
 from pipeline.registration import adjust
 from pipeline.registration.params import RegistrationParams
-from tests.registration.network_helpers import point_radius_error_m, pointing_error_left_px, relief_m, strip_network
+from tests.registration.network_helpers import (
+    point_radius_error_m,
+    pointing_error_left_px,
+    relief_dem,
+    relief_m,
+    strip_network,
+)
 
 CFG = RegistrationParams(pointing_sigma_deg=0.1, points="surface")  # the default is auto (test_point_mode.py)
 
@@ -27,11 +32,7 @@ def relief_net():
 
 
 def _truth_dem() -> Dem:
-    step = 0.01
-    lon = np.arange(145.0, 155.0, step) + step / 2
-    lat = np.arange(5.0, -5.0, -step) - step / 2
-    lo, la = np.meshgrid(np.radians(lon), np.radians(lat))
-    return Dem.from_array(relief_m(lo, la), Affine(step, 0, 145.0, 0, -step, 5.0), datum_radius_m=1737400.0)
+    return relief_dem(0.01, (145.0, 155.0), (-5.0, 5.0))
 
 
 def test_relief_surface_points_are_wrong_free_points_right(relief_net):

@@ -72,8 +72,9 @@ def level_mode(problem: BlockProblem, x: np.ndarray, cfg) -> tuple[float, np.nda
     cov = z.copy()  # cov(p_t, L) = V^-1 g + V^-1 W^T S^-1 h
     if problem.nf and problem.n_obs:
         pattern = ReducedPattern(problem.obs_frame, problem.obs_track, problem.nf, problem.npf)
-        s_scaled, dsc = pattern.scaled(reduced_system(problem, pattern, ne, ne.u, v_inv)[1])
-        h = sum_by(problem.obs_frame, np.einsum("nij,nj->ni", ne.w, z[problem.obs_track]), problem.nf).ravel()
+        y, s_mat = reduced_system(problem, pattern, ne, ne.u, v_inv)
+        s_scaled, dsc = pattern.scaled(s_mat)
+        h = sum_by(problem.obs_frame, np.einsum("nik,nk->ni", y, g[problem.obs_track]), problem.nf).ravel()
         q = LINEAR_SOLVERS[resolve_linear_solver(cfg.linear_solver)](pattern, s_scaled, h * dsc, {})
         if q is None or not np.all(np.isfinite(q)):
             return none
